@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -all
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Welcome to Stepping Stones
+#
+# > A runnable course on audio-visual semantic segmentation, built around
+# > *Stepping Stones: A Progressive Training Strategy for Audio-Visual Semantic Segmentation*
+# > (Ma, Sun, Wang, Hu, ECCV 2024).
+
+# %% [markdown]
+# ## What you will learn
+#
+# - what **AVS** (audio-visual segmentation: *where* is the sound?) and **AVSS** (audio-visual semantic
+#   segmentation: *what* is sounding, pixel by pixel?) ask of a model;
+# - the paper's idea: train AVSS in **two stages**, localisation first, then semantics, with the stage-1
+#   masks as *stepping stones* for stage 2;
+# - how this course is organised (notebooks → package → artifacts) and how to check your environment;
+# - how to switch **profiles** (`smoke`, `classroom`, `paper`) and rerun any notebook with **papermill**.
+
+# %% tags=["parameters"]
+profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PROFILE, default classroom)
+device: str = "auto"  # auto | cpu | cuda | mps
+seed: int = 0  # random seed for everything
+data_root: str | None = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
+artifacts_dir: str | None = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+
+# %% [markdown]
+# ## Setup
+#
+# Every notebook starts the same way: import the package, resolve the profile, seed everything and
+# print the environment. The notebooks never define the model; they import it from `stepstones_lite`.
+
+# %%
+import os
+
+import stepstones_lite as ssl_
+from stepstones_lite import viz
+
+if artifacts_dir is not None:
+    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
+cfg = ssl_.resolve_profile(profile)
+ssl_.seed_everything(seed)
+env = ssl_.print_env()
+dev = ssl_.resolve_device(device)
+viz.set_style()
+print(f"profile: {cfg.name} - {cfg.description}")
+
+# %% [markdown]
+# ## The task in one picture
+#
+# A clip is a few video frames (one per second) and its soundtrack. **AVS** asks for a binary mask of the
+# objects that make sound in each frame. **AVSS** asks for a class per pixel (dog, piano, man, ...; 70
+# classes plus background in AVSBench). Vision alone cannot solve either: a frame with a silent dog and a
+# playing piano looks the same as one where the dog barks and the piano is silent.
+#
+# The paper observes that end-to-end AVSS models struggle with this "mashup" of *where* and *what*. Its
+# answer, **Stepping Stones**, is a two-stage curriculum:
+
+# %%
+fig = viz.plot_pipeline()
+path = viz.save_figure(fig, "00_pipeline")
+print("saved", path.name)
+
+# %% [markdown]
+# - **Stage 1 (AVS)** trains the AAVS model (a Mask2Former whose queries are generated from the audio) on
+#   binary "sounding" masks.
+# - Its predictions are saved as **mask priors** in the AVSBench PNG convention.
+# - **Stage 2 (AVSS)** trains a *fresh* model that receives the prior in three places (mask fusion, the
+#   first masked-attention mask, robust audio-aware keys). It trains with ground-truth masks and is tested
+#   with stage-1 predictions.
+#
+# ## Profiles: one switch for every size
+#
+# All sizes, steps and switches live in one dataclass config per profile, never in a notebook.
+
+# %%
+for name in ("smoke", "classroom", "paper"):
+    p = ssl_.resolve_profile(name)
+    print(f"{name:9s} | {p.data.image_size:3d} px | D={p.model.hidden_dim:3d} | "
+          f"{p.model.num_decoder_layers} decoder layers | {p.model.num_queries:3d} queries | "
+          f"stage-1 steps {p.train.stage1_steps}")
+
+# %% [markdown]
+# Overrides are keywords `section__field`; a typo is an error, not a silent no-op:
+
+# %%
+small = ssl_.resolve_profile("classroom", train__stage1_steps=10, model={"hidden_dim": 32})
+assert small.train.stage1_steps == 10 and small.model.hidden_dim == 32
+try:
+    ssl_.resolve_profile("classroom", train__stage1_stpes=10)
+except KeyError as err:
+    print("caught:", err)
+assert ssl_.resolve_profile(small.name).to_json() != small.to_json()
+assert ssl_.Profile.from_json(small.to_json()) == small  # configs round-trip through JSON
+
+# %% [markdown]
+# ## Rerunning with papermill
+#
+# The cell above tagged `parameters` holds this notebook's knobs. Papermill injects new values right after
+# it, so any notebook can be rerun from a shell with other settings:
+#
+# ```bash
+# papermill notebooks/00_welcome.ipynb build/00_welcome.out.ipynb -p profile smoke -p seed 1
+# papermill --help-notebook notebooks/00_welcome.ipynb   # lists the documented parameters
+# ```
+#
+# `make run` executes every notebook this way in the `classroom` profile; `make test` runs them in the
+# `smoke` profile under nbval.
+
+# %%
+assert cfg.name in ("smoke", "classroom", "paper")
+assert dev.type in ("cpu", "cuda", "mps")
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Why can a model that only sees the frames not solve AVS?
+# 2. During stage-2 *training* the prior is the ground-truth mask; at *test* time it is the stage-1
+#    prediction. What problem does this mismatch create, and which stage-2 module is meant to soften it?
+# 3. Which profile would you use to check that a notebook runs at all, and which to see real results?
+
+# %% tags=["solution"]
+# Solutions (hidden in the student version):
+# 1. The same pixels can be silent or sounding; only the audio says which object makes the sound, and when.
+# 2. Test priors have errors the model never saw in training; the robust audio-aware keys give pixels near
+#    the prior's edges an "uncertain" embedding so stage 2 does not trust the prior blindly.
+# 3. `smoke` for "does it run" (seconds), `classroom` for results on a laptop (minutes).
+
+# %% [markdown]
+# ## Summary
+#
+# - AVS = *where* the sound is; AVSS = *what* is sounding, per pixel.
+# - Stepping Stones splits AVSS into stage 1 (localise) and stage 2 (recognise, given the stage-1 mask).
+# - Profiles keep sizes out of notebooks; papermill reruns any notebook with new parameters.
+#
+# Next: `01_data_and_metrics` builds the synthetic benchmark and works the AVSBench metrics by hand.

@@ -1,0 +1,302 @@
+"""Configuration: one ``@dataclass`` per concern and one registered profile per audience.
+
+A *profile* bundles a :class:`DataConfig`, a :class:`ModelConfig` and a :class:`TrainConfig`.
+Three profiles are registered:
+
+``smoke``      CI and nbval: every notebook in well under a minute on 2 CPU cores.
+``classroom``  a student's laptop: the whole course (``make run``) in < 20 min on 2 CPU cores.
+``paper``      the published configuration (Swin-B, 384 px, 9 decoder layers, D 256) for GPUs.
+
+Notebooks never hard-code sizes or epochs: they call ``resolve_profile(profile, **overrides)``
+with the ``profile`` parameter of their parameters cell (``"auto"`` reads ``STEPSTONES_PROFILE``,
+default ``classroom``).
+
+Overrides are keywords ``section__field=value`` (e.g. ``train__stage1_steps=50``) or one dict per
+section (``model={"hidden_dim": 32}``); unknown names raise ``KeyError`` so typos never pass silently.
+Every config round-trips through JSON (``to_json`` / ``from_json``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Profile",
+    "PROFILES",
+    "DEFAULT_PROFILE",
+    "PROFILE_ENV",
+    "profile_name",
+    "resolve_profile",
+]
+
+PROFILE_ENV = "STEPSTONES_PROFILE"
+DEFAULT_PROFILE = "classroom"
+
+
+@dataclass
+class DataConfig:
+    """What data to build or read, and how items are shaped."""
+
+    root: str | None = None  # None: $STEPSTONES_DATA, else <artifacts>/data/synthetic_<profile>
+    num_clips: int = 1000  # synthetic clips to generate (all splits together)
+    image_size: int = 96  # frame side fed to the model (px)
+    render_size: int = 112  # side the synthetic generator renders at (px)
+    eval_size: int = 96  # side at which masks/metrics are computed (AVSBench uses 224)
+    num_frames: int = 5  # frames per clip (1 frame per second, as AVSBench v1s/v1m)
+    seed: int = 0  # generator seed (same seed -> byte-identical dataset)
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train / val / test
+    off_screen_prob: float = 0.2  # probability of an off-screen (unlabelled) sound per clip
+    partial_sounding_prob: float = 0.4  # share of sounding objects active on a sub-interval only
+    silent_only_prob: float = 0.5  # probability that distractors come from the never-sounding pool
+    num_workers: int = 0  # DataLoader workers (0 on CPU classrooms, more on GPUs)
+
+
+@dataclass
+class ModelConfig:
+    """The AAVS model (Mask2Former + audio) at one size; the same code path for every profile."""
+
+    # visual backbone
+    backbone: str = "lite_cnn"  # "lite_cnn" or a timm name, e.g. "swin_base_patch4_window12_384"
+    backbone_weights: str | None = None  # local file only; nothing is downloaded at run time
+    backbone_channels: tuple[int, int, int, int] = (24, 48, 96, 160)  # lite CNN widths at strides 4/8/16/32
+    freeze_backbone: bool = False
+    adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
+    # audio encoder
+    audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in) or "vggish"
+    audio_weights: str | None = None  # local file only
+    audio_dim: int = 128  # embedding width of the audio encoder (VGGish: 128)
+    freeze_audio: bool = True
+    # pixel decoder and transformer decoder
+    pixel_decoder: str = "fpn"  # "fpn" (lite) or "msdeform" (paper)
+    num_encoder_layers: int = 0  # deformable-attention encoder layers (paper: 6)
+    mask_stride: int = 4  # stride of the mask features F_V^1 (4 as the paper, 2 for small inputs)
+    hidden_dim: int = 64  # D
+    num_heads: int = 4
+    dim_feedforward: int = 256
+    num_decoder_layers: int = 6  # masked-attention layers cycling 1/32 -> 1/16 -> 1/8 (paper: 9)
+    num_queries: int = 16
+    query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
+    num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
+    # stage-2 prior modules (paper §3.2), each behind its own switch for ablations
+    mask_fusion: bool = True
+    prior_attention: bool = True
+    robust_keys: bool = True
+    tau_silent: float = 0.4  # tau_1: prior <= tau_silent -> E_silent
+    tau_sounding: float = 0.6  # tau_2: prior >= tau_sounding -> E_sounding
+    # matcher and criterion (Mask2Former defaults)
+    num_points: int = 1024  # sampled points for mask losses (paper: 12544)
+    oversample_ratio: float = 3.0
+    importance_sample_ratio: float = 0.75
+    class_weight: float = 2.0
+    mask_weight: float = 5.0
+    dice_weight: float = 5.0
+    no_object_weight: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and schedule (the paper's code: AdamW 1e-3 then 1e-4, one clip per step)."""
+
+    device: str = "auto"
+    seed: int = 0
+    lr: float = 1e-3  # phase A
+    lr_phase_b: float = 1e-4  # phase B
+    phase_b_fraction: float = 0.5  # share of steps run at lr_phase_b
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0  # 0 disables
+    clips_per_step: int = 1  # the paper: one clip, frames as the batch
+    pretrain_steps: int = 400  # encoder stand-in pre-training
+    stage1_steps: int = 1500
+    stage2_steps: int = 1500
+    eval_every: int = 250
+    amp: bool = True  # autocast on CUDA only (bf16 where supported, else fp16 + GradScaler)
+    compile: bool = False
+    num_threads: int | None = None  # CPU threads; None leaves torch's default
+    seeds: tuple[int, ...] = (0, 1, 2)  # seeds of the reproduce study
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+@dataclass
+class Profile:
+    """A named bundle of the three configs."""
+
+    name: str
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ----------------------------------------------------------------- overrides
+    def replace(self, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> "Profile":
+        """A copy with overrides applied; ``section__field=value`` or ``section={field: value}``."""
+        merged: dict[str, Any] = dict(overrides or {})
+        merged.update(kwargs)
+        sections = {name: dataclasses.asdict(getattr(self, name)) for name in _SECTIONS}
+        description = self.description
+        for key, value in merged.items():
+            if value is None and "__" in key:
+                continue  # a notebook override left at its default None
+            if key in _SECTIONS and isinstance(value, Mapping):
+                for sub, subval in value.items():
+                    _set_field(sections[key], key, sub, subval)
+            elif "__" in key:
+                section, sub = key.split("__", 1)
+                if section not in _SECTIONS:
+                    raise KeyError(f"unknown config section {section!r} in override {key!r}")
+                _set_field(sections[section], section, sub, value)
+            elif key == "description":
+                description = str(value)
+            else:
+                raise KeyError(
+                    f"override {key!r} is not of the form section__field (sections: {', '.join(_SECTIONS)})"
+                )
+        return Profile(
+            name=self.name,
+            description=description,
+            **{name: _from_dict(cls, sections[name]) for name, cls in _SECTIONS.items()},
+        )
+
+    # ----------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> "Profile":
+        return cls(
+            name=str(payload["name"]),
+            description=str(payload.get("description", "")),
+            **{name: _from_dict(sec_cls, payload.get(name, {})) for name, sec_cls in _SECTIONS.items()},
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Profile":
+        return cls.from_dict(json.loads(text))
+
+
+def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:
+    if name not in section:
+        known = ", ".join(sorted(section))
+        raise KeyError(f"{section_name} config has no field {name!r} (known: {known})")
+    section[name] = value
+
+
+def _from_dict(cls: type, payload: Mapping[str, Any]) -> Any:
+    """Build a dataclass from a dict, turning JSON lists back into tuples where the default is a tuple."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(payload) - set(fields)
+    if unknown:
+        raise KeyError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    kwargs = {}
+    defaults = cls()
+    for name, value in payload.items():
+        if isinstance(getattr(defaults, name), tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------- the registry
+def _smoke() -> Profile:
+    return Profile(
+        name="smoke",
+        description="CI / nbval: tiny data and model, every notebook < 60 s on 2 CPU cores",
+        data=DataConfig(num_clips=48, image_size=64, render_size=64, eval_size=64),
+        model=ModelConfig(
+            backbone_channels=(16, 24, 32, 48),
+            audio_dim=32,
+            hidden_dim=32,
+            num_heads=2,
+            dim_feedforward=64,
+            num_decoder_layers=3,
+            num_queries=8,
+            num_points=256,
+        ),
+        train=TrainConfig(pretrain_steps=20, stage1_steps=20, stage2_steps=20, eval_every=10, seeds=(0,)),
+    )
+
+
+def _classroom() -> Profile:
+    return Profile(
+        name="classroom",
+        description="a 2-core laptop: the whole course in < 20 min",
+        data=DataConfig(num_clips=1000, image_size=96, render_size=112, eval_size=96),
+        model=ModelConfig(mask_stride=2),
+        train=TrainConfig(),
+    )
+
+
+def _paper() -> Profile:
+    return Profile(
+        name="paper",
+        description="the published configuration (Swin-B Mask2Former, VGGish, 384 px in, 224 px eval) for GPUs",
+        data=DataConfig(num_clips=10000, image_size=384, render_size=224, eval_size=224, num_workers=4),
+        model=ModelConfig(
+            backbone="swin_base_patch4_window12_384",
+            freeze_backbone=True,
+            adapters=True,
+            audio_encoder="vggish",
+            audio_dim=128,
+            pixel_decoder="msdeform",
+            num_encoder_layers=6,
+            mask_stride=4,
+            hidden_dim=256,
+            num_heads=8,
+            dim_feedforward=2048,
+            num_decoder_layers=9,
+            num_queries=100,
+            num_points=12544,
+        ),
+        train=TrainConfig(
+            grad_clip=0.0,
+            pretrain_steps=0,
+            stage1_steps=60 * 3452,
+            stage2_steps=60 * 8498,
+            eval_every=3452,
+        ),
+    )
+
+
+PROFILES: dict[str, Any] = {"smoke": _smoke, "classroom": _classroom, "paper": _paper}
+
+
+def profile_name(name: str = "auto") -> str:
+    """The concrete profile name: ``"auto"`` (or empty) reads ``$STEPSTONES_PROFILE``, default ``classroom``."""
+    if not name or name == "auto":
+        name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)} or 'auto'")
+    return name
+
+
+def resolve_profile(
+    name: str | Profile = "auto", overrides: Mapping[str, Any] | None = None, **kwargs: Any
+) -> Profile:
+    """Return the :class:`Profile` for ``name`` (``"auto"`` -> env, default classroom) with overrides.
+
+    >>> resolve_profile("smoke", train__stage1_steps=5).train.stage1_steps
+    5
+    """
+    if isinstance(name, Profile):
+        base = name
+    else:
+        base = PROFILES[profile_name(name)]()
+    if overrides or kwargs:
+        return base.replace(overrides, **kwargs)
+    return base
+
+
+def load_profile_json(path: str | os.PathLike[str]) -> Profile:
+    """Read a profile written by ``Profile.to_json`` (e.g. next to a checkpoint)."""
+    return Profile.from_json(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,226 @@
+"""Small helpers every other module uses: devices, seeds, paths, atomic writes, environment report.
+
+There is exactly one device helper, :func:`resolve_device`; nothing in the project calls
+``.cuda()`` or names ``"cuda:0"``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+__all__ = [
+    "resolve_device",
+    "seed_everything",
+    "print_env",
+    "env_info",
+    "project_root",
+    "artifacts_dir",
+    "figures_dir",
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_torch_save",
+    "file_sha256",
+    "autocast",
+]
+
+ARTIFACTS_ENV = "STEPSTONES_ARTIFACTS"
+FIGURES_ENV = "STEPSTONES_FIGURES"
+
+
+# --------------------------------------------------------------------------- devices
+def resolve_device(device: str | torch.device = "auto", verbose: bool = True) -> torch.device:
+    """Pick the compute device: ``"auto"`` tries CUDA, then Apple MPS, then CPU; prints its choice.
+
+    Any explicit torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) is checked for
+    availability and returned as a :class:`torch.device`.
+    """
+    if isinstance(device, torch.device):
+        chosen = device
+    elif device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            chosen = torch.device("cuda", torch.cuda.current_device())
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            chosen = torch.device("mps")
+        else:
+            chosen = torch.device("cpu")
+    else:
+        chosen = torch.device(device)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {str(device)!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    if chosen.type == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise RuntimeError(f"device {str(device)!r} asked for, but MPS is not available here")
+    if verbose:
+        detail = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else platform.processor() or "cpu"
+        print(f"[stepstones] device: {chosen} ({detail})")
+    return chosen
+
+
+def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager[Any]:
+    """Mixed precision on CUDA only (bf16 where supported, else fp16); a no-op context elsewhere."""
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+# --------------------------------------------------------------------------- seeds
+def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same.
+
+    ``deterministic=True`` also asks cuDNN/torch for deterministic kernels (slower on GPU).
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+# --------------------------------------------------------------------------- paths
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The checkout's root (the folder with our ``pyproject.toml``), searching upwards from ``start``/cwd.
+
+    Falls back to the current directory when the package runs outside a checkout.
+    """
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and 'name = "stepstones_lite"' in candidate.read_text(encoding="utf-8"):
+            return folder
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "pyproject.toml").is_file():
+        return package_parent
+    return here
+
+
+def artifacts_dir(create: bool = True) -> Path:
+    """Where checkpoints, priors and generated data go: ``$STEPSTONES_ARTIFACTS`` or ``<root>/artifacts``."""
+    env = os.environ.get(ARTIFACTS_ENV, "").strip()
+    path = Path(env).expanduser() if env else project_root() / "artifacts"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def figures_dir(create: bool = True) -> Path:
+    """Where notebooks save figures: ``$STEPSTONES_FIGURES`` or ``<root>/figures``."""
+    env = os.environ.get(FIGURES_ENV, "").strip()
+    path = Path(env).expanduser() if env else project_root() / "figures"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+# --------------------------------------------------------------------------- atomic writes
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]:
+    """Open a temporary file beside ``path``; on success rename it over ``path`` (never a half file).
+
+    On any exception the temporary file is removed and ``path`` keeps its old content.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike[str], payload: Any, indent: int = 2) -> Path:
+    return atomic_write_text(path, json.dumps(payload, indent=indent, sort_keys=True) + "\n")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` through :func:`atomic_write` (tmp file + rename)."""
+    with atomic_write(path, "wb") as handle:
+        torch.save(obj, handle)
+    return Path(path)
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- environment
+_REPORTED_PACKAGES = (
+    "numpy", "scipy", "timm", "einops", "librosa", "soundfile", "matplotlib", "seaborn", "papermill", "nbval",
+)
+
+
+def env_info() -> dict[str, Any]:
+    """Versions, device and threads as a dict (what :func:`print_env` prints)."""
+    from . import __version__
+
+    versions = {}
+    for name in _REPORTED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    cuda = torch.cuda.is_available()
+    return {
+        "stepstones_lite": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torch_cuda_build": torch.version.cuda,
+        "cuda_available": cuda,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "profile_env": os.environ.get("STEPSTONES_PROFILE"),
+        "artifacts": str(artifacts_dir(create=False)),
+        "packages": versions,
+    }
+
+
+def print_env() -> dict[str, Any]:
+    """Print python/torch/CUDA versions, the device ``auto`` picks, threads and package versions."""
+    info = env_info()
+    print(f"stepstones_lite {info['stepstones_lite']} | python {info['python']} | torch {info['torch']}"
+          f" (CUDA build {info['torch_cuda_build']}, available: {info['cuda_available']})")
+    if info["gpus"]:
+        print(f"GPUs: {', '.join(info['gpus'])}")
+    print(f"CPU threads used by torch: {info['threads']} of {info['cpu_count']} | platform {info['platform']}")
+    print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v))
+    print(f"profile env: {info['profile_env'] or '(unset -> classroom)'} | artifacts: {info['artifacts']}")
+    info["device"] = str(resolve_device("auto"))
+    return info

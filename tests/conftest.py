@@ -1,0 +1,17 @@
+"""Test-session environment: the smoke profile and a throw-away artifacts folder.
+
+nbval starts notebook kernels from this process, so the variables set here reach the notebooks too.
+``STEPSTONES_TEST_PROFILE`` may name another profile for a deliberate longer run.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+os.environ["STEPSTONES_PROFILE"] = os.environ.get("STEPSTONES_TEST_PROFILE", "smoke")
+os.environ.setdefault("STEPSTONES_ARTIFACTS", str(ROOT / "build" / "test-artifacts"))
+os.environ.setdefault("STEPSTONES_FIGURES", str(ROOT / "build" / "test-figures"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TQDM_DISABLE", "1")

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+
+from stepstones_lite.config import (
+    PROFILES,
+    DataConfig,
+    ModelConfig,
+    Profile,
+    TrainConfig,
+    load_profile_json,
+    profile_name,
+    resolve_profile,
+)
+
+
+def test_auto_reads_env(monkeypatch):
+    monkeypatch.setenv("STEPSTONES_PROFILE", "paper")
+    assert profile_name("auto") == "paper"
+    assert resolve_profile("auto").name == "paper"
+
+
+def test_auto_defaults_to_classroom(monkeypatch):
+    monkeypatch.delenv("STEPSTONES_PROFILE", raising=False)
+    assert resolve_profile().name == "classroom"
+    monkeypatch.setenv("STEPSTONES_PROFILE", "  ")
+    assert profile_name("auto") == "classroom"
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    with pytest.raises(ValueError, match="unknown profile 'tiny'"):
+        resolve_profile("tiny")
+    monkeypatch.setenv("STEPSTONES_PROFILE", "nope")
+    with pytest.raises(ValueError, match="nope"):
+        resolve_profile("auto")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_profiles_round_trip_json(name, tmp_path):
+    prof = resolve_profile(name)
+    assert isinstance(prof.data, DataConfig) and isinstance(prof.model, ModelConfig)
+    assert isinstance(prof.train, TrainConfig)
+    again = Profile.from_json(prof.to_json())
+    assert again == prof
+    path = tmp_path / "cfg.json"
+    path.write_text(prof.to_json())
+    assert load_profile_json(path) == prof
+    # tuples survive the JSON list conversion
+    assert isinstance(again.model.backbone_channels, tuple)
+
+
+def test_profiles_are_ordered_by_size():
+    smoke, classroom, paper = (resolve_profile(n) for n in ("smoke", "classroom", "paper"))
+    assert smoke.data.image_size < classroom.data.image_size < paper.data.image_size
+    assert smoke.model.hidden_dim < classroom.model.hidden_dim < paper.model.hidden_dim
+    assert smoke.train.stage1_steps < classroom.train.stage1_steps < paper.train.stage1_steps
+    # the published configuration (paper_and_code.md §1)
+    assert paper.model.hidden_dim == 256 and paper.model.num_decoder_layers == 9
+    assert paper.model.num_heads == 8 and paper.model.num_queries == 100
+    assert paper.model.num_points == 12544 and paper.data.image_size == 384
+
+
+def test_overrides_double_underscore_and_dict():
+    prof = resolve_profile("smoke", train__stage1_steps=3, model={"hidden_dim": 48, "num_heads": 4})
+    assert prof.train.stage1_steps == 3
+    assert prof.model.hidden_dim == 48 and prof.model.num_heads == 4
+    # the registry's profile is untouched
+    assert resolve_profile("smoke").train.stage1_steps != 3
+
+
+def test_none_override_means_keep_default():
+    base = resolve_profile("smoke")
+    assert resolve_profile("smoke", train__stage1_steps=None) == base
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"train__stage1_stpes": 1}, "no field 'stage1_stpes'"),
+        ({"trian__stage1_steps": 1}, "unknown config section 'trian'"),
+        ({"stage1_steps": 1}, "section__field"),
+        ({"model": {"hiden_dim": 3}}, "no field 'hiden_dim'"),
+    ],
+)
+def test_bad_override_names_fail_loudly(kwargs, message):
+    with pytest.raises(KeyError, match=message):
+        resolve_profile("smoke", **kwargs)
+
+
+def test_from_dict_rejects_unknown_fields():
+    payload = json.loads(resolve_profile("smoke").to_json())
+    payload["model"]["not_a_field"] = 1
+    with pytest.raises(KeyError, match="not_a_field"):
+        Profile.from_dict(payload)

@@ -1,0 +1,80 @@
+"""House rules for every notebook pair (see stepstones_lite/nbtools.py); nbval executes them separately."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stepstones_lite.nbtools import check_notebook, write_student_version
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def test_there_are_notebooks():
+    assert [p.stem for p in SOURCES][:1] == ["00_welcome"]
+    # every .ipynb has its .py source
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == [p.stem for p in SOURCES]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_follows_house_rules(source):
+    assert check_notebook(source) == []
+
+
+@pytest.fixture()
+def broken_copy(tmp_path):
+    src = SOURCES[0]
+    shutil.copy(src, tmp_path / src.name)
+    shutil.copy(src.with_suffix(".ipynb"), tmp_path / src.with_suffix(".ipynb").name)
+    return tmp_path / src.name
+
+
+def test_checker_catches_outputs(broken_copy):
+    ipynb = broken_copy.with_suffix(".ipynb")
+    nb = json.loads(ipynb.read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    code["execution_count"] = 1
+    ipynb.write_text(json.dumps(nb))
+    assert any("has outputs" in p for p in check_notebook(broken_copy))
+
+
+def test_checker_catches_drift_cuda_and_pip(broken_copy):
+    text = broken_copy.read_text()
+    text = text.replace('dev = ssl_.resolve_device(device)', 'dev = ssl_.resolve_device(device)\nx = y.cuda()')
+    text = text.replace("import os\n", "import os\n!pip install foo\n", 1)
+    broken_copy.write_text(text)
+    problems = check_notebook(broken_copy)
+    assert any("out of sync" in p for p in problems)
+    assert any(".cuda()" in p for p in problems)
+    assert any("pip install" in p for p in problems)
+
+
+def test_checker_catches_bad_parameters(broken_copy):
+    text = broken_copy.read_text().replace('profile: str = "auto"', 'profile: str = "smoke"')
+    text = text.replace("seed: int = 0", "seed = 0")
+    broken_copy.write_text(text)
+    problems = check_notebook(broken_copy)
+    assert any('profile: str = "auto"' in p for p in problems)
+    assert any("non-annotated" in p for p in problems)
+
+
+def test_checker_catches_missing_sections(broken_copy):
+    text = broken_copy.read_text().replace("## Summary", "## Wrap-up").replace("## What you will learn", "## Aims")
+    broken_copy.write_text(text)
+    problems = check_notebook(broken_copy)
+    assert any("'Summary'" in p for p in problems)
+    assert any("What you will learn" in p for p in problems)
+
+
+def test_student_version_drops_solutions(tmp_path):
+    import nbformat
+
+    for source in SOURCES:
+        out = write_student_version(source, tmp_path)
+        nb = nbformat.read(out, as_version=4)
+        assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
+        assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
