@@ -109,6 +109,7 @@ class TrainConfig:
     lr: float = 1e-3  # phase A
     lr_phase_b: float = 1e-4  # phase B
     phase_b_fraction: float = 0.5  # share of steps run at lr_phase_b
+    warmup_steps: int = 0  # linear warm-up (the paper's code has none)
     weight_decay: float = 0.05
     grad_clip: float = 1.0  # 0 disables
     clips_per_step: int = 1  # the paper: one clip, frames as the batch

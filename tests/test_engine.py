@@ -1,0 +1,135 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stepstones_lite.config import resolve_profile
+from stepstones_lite.train import CheckpointError, Trainer, epoch_order, load_checkpoint, save_checkpoint
+from stepstones_lite.utils import seed_everything
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toy_task import ToyClips, ToyModel, ToyTask  # noqa: E402
+
+STEPS = 12
+
+
+def _profile(**kw):
+    return resolve_profile("smoke", train__lr=1e-2, train__eval_every=4, train__device="cpu", **kw)
+
+
+def _trainer(out, steps=STEPS, profile=None, **kw):
+    seed_everything(0)
+    model = ToyModel()
+    return Trainer(model, ToyTask(), ToyClips(), ToyClips(8, seed=1), profile or _profile(), out, steps=steps,
+                   progress=False, **kw)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_fit_improves_and_writes_checkpoints(tmp_path):
+    trainer = _trainer(tmp_path, steps=40)
+    first = trainer.evaluate()["neg_mse"]
+    result = trainer.fit()
+    assert result.steps_run == 40 and result.history[-1]["step"] == 40
+    assert result.best["value"] > first  # it learned
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
+    header = json.loads((tmp_path / "last.json").read_text())
+    assert header["kind"] == "toy" and header["step"] == 40
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert [json.loads(l)["step"] for l in lines] == [4 * i for i in range(1, 11)]
+    assert {"train_loss", "val_neg_mse", "lr", "sec_per_step"} <= set(result.history[0])
+
+
+def test_two_phase_learning_rate(tmp_path):
+    prof = _profile(train__lr_phase_b=1e-3, train__phase_b_fraction=0.25)
+    trainer = _trainer(tmp_path, steps=8, profile=prof)
+    trainer.fit()
+    lrs = [r["lr"] for r in trainer.history]  # evaluated after steps 4 and 8
+    assert lrs[0] == pytest.approx(1e-2) and lrs[1] == pytest.approx(1e-3)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    full = _trainer(tmp_path / "full")
+    full.fit()
+
+    def stop_at_8(record):
+        if record["step"] == 8:
+            raise Interrupt
+
+    part = _trainer(tmp_path / "part", on_eval=stop_at_8)
+    with pytest.raises(Interrupt):
+        part.fit()
+    assert load_checkpoint(tmp_path / "part" / "last.pt", kind="toy")["step"] == 8
+    seed_everything(123)  # a fresh process would start from other RNG states
+    resumed = _trainer(tmp_path / "part")
+    torch.manual_seed(999)
+    result = resumed.fit(resume=True)
+    assert result.steps_run == STEPS - 8
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["step"] for r in resumed.history] == [4, 8, 12]
+    assert resumed.history[-1]["val_neg_mse"] == full.history[-1]["val_neg_mse"]
+
+
+def test_resume_rejects_other_run_length(tmp_path):
+    _trainer(tmp_path, steps=4).fit()
+    with pytest.raises(CheckpointError, match="4 steps, not 8"):
+        _trainer(tmp_path, steps=8).fit(resume=True)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="not a stepstones_lite checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt")
+    path = save_checkpoint(tmp_path / "m.pt", kind="aavs-stage1", profile=resolve_profile("smoke"), model=ToyModel())
+    with pytest.raises(CheckpointError, match="'aavs-stage1' model, but a 'aavs-stage2'"):
+        load_checkpoint(path, kind="aavs-stage2")
+    with pytest.raises(CheckpointError, match="model config differs"):
+        load_checkpoint(path, kind="aavs-stage1", profile=resolve_profile("classroom"))
+    payload = load_checkpoint(path, kind="aavs-stage1", profile=resolve_profile("smoke"))
+    assert payload["profile"].name == "smoke"
+
+
+def test_epoch_order_is_a_pure_function():
+    assert epoch_order(10, 0, 1) == epoch_order(10, 0, 1)
+    assert sorted(epoch_order(10, 0, 1)) == list(range(10))
+    assert epoch_order(10, 0, 1) != epoch_order(10, 0, 2)
+
+
+def test_no_trainable_parameters_is_clear(tmp_path):
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        _trainer(tmp_path, trainable=lambda name: False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only check")
+def test_amp_is_off_without_cuda(tmp_path):
+    trainer = _trainer(tmp_path, profile=_profile(train__amp=True))
+    assert trainer.use_amp is False and trainer.scaler is None
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    script = Path(__file__).parent / "ddp_toy.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+         str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    params = [torch.load(tmp_path / f"params_rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for a, b in zip(params[0].values(), params[1].values()):
+        assert torch.equal(a, b)  # DDP kept the replicas identical
+    assert (tmp_path / "run" / "last.pt").is_file()
+    lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # only rank 0 logged (eval after steps 4 and 8)
