@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
     p_stu.add_argument("--out", default="build/student", help="output folder")
     p_stu.set_defaults(func=_cmd_student)
+
+    from .train.commands import add_training_commands
+
+    add_training_commands(sub)
     return parser
 
 

@@ -1,0 +1,132 @@
+"""``stepstones`` sub-commands for the pipeline: train-avs, make-priors, train-avss, evaluate.
+
+Each takes ``--profile`` (``auto`` reads ``STEPSTONES_PROFILE``), ``--device``, ``--seed`` and ``--out``; the
+training commands also work under ``torchrun --nproc_per_node=K -m stepstones_lite.cli train-avss ...``
+(DistributedDataParallel; rank 0 writes). Output folders default to ``<artifacts>/<stage>/<profile>-s<seed>``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["add_training_commands"]
+
+
+def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | mps (default: the profile's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the profile's)")
+    p.add_argument("--out", default=None, help=out_help)
+    p.add_argument("--data", default=None, help="dataset root (default: $STEPSTONES_DATA or the synthetic set)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION__FIELD=VALUE",
+                   help="config override, e.g. --set train__stage1_steps=100 (repeatable)")
+
+
+def _profile(args: argparse.Namespace):
+    from ..config import resolve_profile
+
+    overrides = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        if not _:
+            raise SystemExit(f"--set needs SECTION__FIELD=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return resolve_profile(args.profile, **overrides)
+
+
+def _out(args: argparse.Namespace, stage: str, profile) -> Path:
+    from ..utils import artifacts_dir
+
+    if args.out:
+        return Path(args.out)
+    seed = args.seed if args.seed is not None else profile.train.seed
+    return artifacts_dir() / stage / f"{profile.name}-s{seed}"
+
+
+def _report(result) -> int:
+    print(json.dumps({"best": result.best, "steps_run": result.steps_run, "wall_seconds": round(result.wall_seconds, 1),
+                      "best_checkpoint": str(result.best_checkpoint), "last_checkpoint": str(result.last_checkpoint)},
+                     indent=2, default=str))
+    return 0
+
+
+def _cmd_train_avs(args: argparse.Namespace) -> int:
+    from .pipeline import train_stage1
+
+    profile = _profile(args)
+    out = _out(args, "stage1" + ("-muted" if args.mute_audio else ""), profile)
+    return _report(train_stage1(profile, out, data_root=args.data, seed=args.seed, steps=args.steps,
+                                mute_audio=args.mute_audio, resume=args.resume, device=args.device))
+
+
+def _cmd_make_priors(args: argparse.Namespace) -> int:
+    from .pipeline import make_priors
+
+    manifest = make_priors(args.checkpoint, args.out, data_root=args.data, splits=tuple(args.splits),
+                           device=args.device, mute_audio=args.mute_audio)
+    print(manifest.read_text())
+    return 0
+
+
+def _cmd_train_avss(args: argparse.Namespace) -> int:
+    from .pipeline import train_end_to_end, train_stage2
+
+    profile = _profile(args)
+    if args.end_to_end:
+        out = _out(args, "end_to_end", profile)
+        result = train_end_to_end(profile, out, data_root=args.data, seed=args.seed, steps=args.steps,
+                                  resume=args.resume, device=args.device)
+    else:
+        out = _out(args, "stage2", profile)
+        result = train_stage2(profile, out, prior_root=args.priors, data_root=args.data, seed=args.seed,
+                              steps=args.steps, resume=args.resume, device=args.device)
+    return _report(result)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .pipeline import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.checkpoint, args.split, data_root=args.data, prior=args.priors,
+                                  mute_audio=args.mute_audio, device=args.device)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the pipeline sub-commands on the ``stepstones`` parser."""
+    p = sub.add_parser("train-avs", help="stage 1: train AAVS on binary sounding masks")
+    _common(p, "run folder (default <artifacts>/stage1/<profile>-s<seed>)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: profile stage1_steps)")
+    p.add_argument("--mute-audio", action="store_true", help="train and validate with silence (control run)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.set_defaults(func=_cmd_train_avs)
+
+    p = sub.add_parser("make-priors", help="write stage-1 predictions as AVSBench prior PNGs")
+    p.add_argument("checkpoint", help="stage-1 checkpoint (best.pt)")
+    p.add_argument("--out", required=True, help="prior folder (<out>/<subset>/<uid>/<k>.png)")
+    p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["train", "val", "test"])
+    p.add_argument("--data", default=None, help="dataset root (default: the checkpoint profile's dataset)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--mute-audio", action="store_true", help="predict with silence (a deliberately bad prior)")
+    p.set_defaults(func=_cmd_make_priors)
+
+    p = sub.add_parser("train-avss", help="stage 2 (with priors) or --end-to-end AVSS")
+    _common(p, "run folder (default <artifacts>/stage2|end_to_end/<profile>-s<seed>)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: profile stage2_steps)")
+    p.add_argument("--priors", default=None, help="stage-1 prior folder for validation (default: oracle GT)")
+    p.add_argument("--end-to-end", action="store_true", help="train without priors (the one-stage baseline)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.set_defaults(func=_cmd_train_avss)
+
+    p = sub.add_parser("evaluate", help="score a checkpoint with the exact AVSBench metrics")
+    p.add_argument("checkpoint")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--priors", default=None, help="stage 2: prior folder, or 'gt' for oracle priors")
+    p.add_argument("--mute-audio", action="store_true", help="stage 1: feed silence")
+    p.add_argument("--data", default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cmd_evaluate)

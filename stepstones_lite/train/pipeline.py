@@ -1,0 +1,270 @@
+"""The Stepping Stones pipeline as functions: data → stage 1 → mask priors → stage 2 (and the baselines).
+
+Each function takes a resolved :class:`~stepstones_lite.config.Profile` and an output folder, and returns
+what the next step needs. The notebooks and the ``stepstones`` CLI call exactly these.
+
+- :func:`ensure_dataset` — ``$STEPSTONES_DATA`` / ``profile.data.root`` if set, else the synthetic set of the
+  profile, generated once into the artifacts folder.
+- :func:`train_stage1` — AAVS on binary "sounding" masks (paper §3.1).
+- :func:`make_priors` — the stage-1 model's predictions as 0/255 PNGs, ``<out>/<subset>/<uid>/<k>.png``
+  (AVSBench convention, paper_and_code.md §2.3), atomic per clip, resumable, with a ``manifest.json``
+  recording the checkpoint hash so stale priors are detected.
+- :func:`train_stage2` — a *fresh* AAVS with the three prior modules, trained with ground-truth priors and
+  validated with stage-1 priors (paper §3.2).
+- :func:`train_end_to_end` — the same model without priors on the AVSS labels (the paper's one-stage arm).
+- :func:`evaluate_checkpoint` — any of the above on a split, with stage-1, oracle (GT) or degraded priors,
+  or with the audio muted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..artifacts import ensure_artifact
+from ..config import Profile
+from ..data import DatasetError
+from ..model import build_model
+from ..model.criterion import HungarianMatcher, SetCriterion
+from ..utils import atomic_write, atomic_write_json, file_sha256, resolve_device, seed_everything
+from .checkpoint import CheckpointError, load_checkpoint
+from .engine import FitResult, Trainer, collate_clips
+from .tasks import AVSSTask, AVSTask
+
+__all__ = [
+    "ensure_dataset",
+    "avss_dataset",
+    "build_criterion",
+    "train_stage1",
+    "make_priors",
+    "train_stage2",
+    "train_end_to_end",
+    "load_model",
+    "evaluate_checkpoint",
+    "STAGE1",
+    "STAGE2",
+    "END_TO_END",
+]
+
+STAGE1, STAGE2, END_TO_END = "aavs-stage1", "aavs-stage2", "aavs-e2e"
+NUM_AVSS_CLASSES = 71
+
+
+# --------------------------------------------------------------------------- data
+def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
+    """The dataset root: ``root`` / ``profile.data.root`` / ``$STEPSTONES_DATA``, else the synthetic set."""
+    explicit = root or profile.data.root or os.environ.get("STEPSTONES_DATA", "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / "metadata.csv").is_file():
+            raise DatasetError(path, "no metadata.csv here: not an AVSBench-semantic root")
+        return path
+    from ..data.synthetic import SynthConfig, generate_dataset
+
+    synth = SynthConfig.from_data_config(profile.data)
+    key = {"synth": dataclasses.asdict(synth)}
+    return ensure_artifact("data", lambda folder: generate_dataset(folder, synth, progress=True), key)
+
+
+def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: str | Path | None = None,
+                 return_instances: bool = False, preload: bool = True) -> Any:
+    """An :class:`~stepstones_lite.data.AVSBenchSemantic` split shaped for the profile (frames in [0, 1])."""
+    from ..data import AVSBenchSemantic
+
+    return AVSBenchSemantic(root, split=split, image_size=profile.data.image_size, normalize=False,
+                            prior_root=prior_root, return_instances=return_instances, preload=preload)
+
+
+# --------------------------------------------------------------------------- model pieces
+def build_criterion(profile: Profile, num_classes: int) -> SetCriterion:
+    """Mask2Former criterion with the profile's weights and point counts (paper_and_code.md §2.5)."""
+    m = profile.model
+    matcher = HungarianMatcher(cost_class=1.0, cost_mask=m.mask_weight, cost_dice=m.dice_weight,
+                               num_points=m.num_points)
+    return SetCriterion(num_classes, matcher, class_weight=m.class_weight, mask_weight=m.mask_weight,
+                        dice_weight=m.dice_weight, no_object_weight=m.no_object_weight, num_points=m.num_points,
+                        oversample_ratio=m.oversample_ratio, importance_sample_ratio=m.importance_sample_ratio)
+
+
+_KINDS = {STAGE1: (2, False), STAGE2: (NUM_AVSS_CLASSES, True), END_TO_END: (NUM_AVSS_CLASSES, False)}
+
+
+def _new_model(profile: Profile, kind: str) -> torch.nn.Module:
+    num_classes, use_prior = _KINDS[kind]
+    return build_model(profile.model, num_classes=num_classes, use_prior=use_prior)
+
+
+def load_model(checkpoint: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
+               ) -> tuple[torch.nn.Module, Profile, dict[str, Any]]:
+    """Rebuild a trained model from its checkpoint (``weights_only`` load); returns (model, profile, payload)."""
+    payload = load_checkpoint(checkpoint, kind=kind)
+    kind = payload["kind"]
+    if kind not in _KINDS:
+        raise CheckpointError(f"{checkpoint}: unknown model kind {kind!r}")
+    profile = payload["profile"]
+    model = _new_model(profile, kind)
+    model.load_state_dict(payload["model"])
+    return model.to(resolve_device(device, verbose=False)).eval(), profile, payload
+
+
+def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int, data_root: Path,
+         seed: int | None, resume: bool, device: str | None, prior_root: str | Path | None = None,
+         progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
+         description: str = "") -> FitResult:
+    if seed is not None:
+        profile = profile.replace(train__seed=int(seed))
+    seed_everything(profile.train.seed)
+    model = _new_model(profile, kind)
+    train_set = avss_dataset(profile, data_root, "train")
+    val_set = avss_dataset(profile, data_root, "val", prior_root=prior_root)
+    trainer = Trainer(model, task, train_set, val_set, profile, out_dir, steps=steps, device=device,
+                      progress=progress, on_eval=on_eval, description=description or kind)
+    try:
+        return trainer.fit(resume=resume)
+    finally:
+        trainer.close()
+
+
+# --------------------------------------------------------------------------- the stages
+def train_stage1(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
+                 seed: int | None = None, steps: int | None = None, mute_audio: bool = False,
+                 resume: bool = False, device: str | None = None, progress: bool | None = None,
+                 on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+    """Stage 1 (AVS): AAVS with 2 classes {background, sounding} on binary masks; best on val mIoU."""
+    root = ensure_dataset(profile, data_root)
+    task = AVSTask(build_criterion(profile, 2), mute_audio=mute_audio, eval_mute_audio=mute_audio)
+    return _run(profile, STAGE1, task, out_dir, steps or profile.train.stage1_steps, root, seed, resume, device,
+                progress=progress, on_eval=on_eval, description="stage 1 (AVS)")
+
+
+def train_stage2(profile: Profile, out_dir: str | Path, *, prior_root: str | Path | None, data_root: str | Path | None = None,
+                 seed: int | None = None, steps: int | None = None, resume: bool = False, device: str | None = None,
+                 progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+    """Stage 2 (AVSS): a fresh AAVS with priors; GT priors in training, ``prior_root`` priors for validation.
+
+    ``prior_root=None`` validates with oracle (GT) priors.
+    """
+    root = ensure_dataset(profile, data_root)
+    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=True,
+                    eval_prior="dataset" if prior_root is not None else "gt", kind=STAGE2)
+    return _run(profile, STAGE2, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
+                prior_root=prior_root, progress=progress, on_eval=on_eval, description="stage 2 (AVSS)")
+
+
+def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
+                     seed: int | None = None, steps: int | None = None, resume: bool = False,
+                     device: str | None = None, progress: bool | None = None,
+                     on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+    """End-to-end AVSS: the same model without prior modules, trained directly on the semantic labels."""
+    root = ensure_dataset(profile, data_root)
+    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=False, kind=END_TO_END)
+    return _run(profile, END_TO_END, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
+                progress=progress, on_eval=on_eval, description="end-to-end AVSS")
+
+
+# --------------------------------------------------------------------------- priors
+def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
+                splits: tuple[str, ...] = ("val", "test"), device: str | None = None,
+                mute_audio: bool = False, progress: bool | None = None) -> Path:
+    """Write the stage-1 model's binary predictions as AVSBench prior PNGs; return the manifest path.
+
+    Layout ``<out_dir>/<subset>/<uid>/<k>.png`` (grey, 0 = background, 255 = sounding, label size). Each clip
+    is written to a temporary folder and renamed into place, so an interrupted run resumes where it stopped;
+    ``manifest.json`` records the checkpoint's sha256, and priors of another checkpoint raise instead of
+    being silently mixed.
+    """
+    from ..model.aavs import export_prior_png
+
+    out_dir = Path(out_dir)
+    ckpt_hash = file_sha256(checkpoint)
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.is_file():
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if old.get("checkpoint_sha256") != ckpt_hash:
+            raise CheckpointError(f"{out_dir}: holds priors of another checkpoint ({old.get('checkpoint')}); "
+                                  f"use a new folder or delete it")
+    model, profile, _ = load_model(checkpoint, kind=STAGE1, device=device or "auto")
+    dev = next(model.parameters()).device
+    root = ensure_dataset(profile, data_root)
+    task = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
+    atomic_write_json(manifest_path, {"checkpoint": str(checkpoint), "checkpoint_sha256": ckpt_hash,
+                                      "splits": list(splits), "complete": False, "mute_audio": mute_audio})
+    counts: dict[str, int] = {}
+    show = progress if progress is not None else not (os.environ.get("TQDM_DISABLE") or os.environ.get("CI"))
+    for split in splits:
+        dataset = avss_dataset(profile, root, split, preload=False)
+        from tqdm.auto import tqdm
+
+        for i in tqdm(range(len(dataset)), desc=f"priors {split}", disable=not show):
+            clip_meta = dataset.clip_info(i) if hasattr(dataset, "clip_info") else None
+            item = dataset[i]
+            subset = item.get("subset", clip_meta.subset if clip_meta else "v1m")
+            folder = out_dir / subset / item["uid"]
+            if folder.is_dir():
+                counts[split] = counts.get(split, 0) + 1
+                continue
+            batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in collate_clips([item]).items()}
+            with torch.no_grad():
+                logits = task.predict(model, batch)  # [T, H, W]
+            tmp = folder.parent / f".tmp-{folder.name}"
+            tmp.mkdir(parents=True, exist_ok=True)
+            for k, frame in enumerate(logits.cpu()):
+                export_prior_png(frame > 0).save(tmp / f"{k}.png")
+            tmp.rename(folder)
+            counts[split] = counts.get(split, 0) + 1
+    atomic_write_json(manifest_path, {"checkpoint": str(checkpoint), "checkpoint_sha256": ckpt_hash,
+                                      "splits": list(splits), "complete": True, "clips": counts,
+                                      "mute_audio": mute_audio})
+    return manifest_path
+
+
+def check_priors(prior_root: str | Path, checkpoint: str | Path) -> None:
+    """Raise if ``prior_root`` was not made (completely) from ``checkpoint`` — stale priors are an error."""
+    manifest = Path(prior_root) / "manifest.json"
+    if not manifest.is_file():
+        raise DatasetError(manifest, "prior folder has no manifest.json (not made by make_priors)")
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    if info.get("checkpoint_sha256") != file_sha256(checkpoint):
+        raise DatasetError(manifest, f"priors are stale: made from another checkpoint than {checkpoint}")
+    if not info.get("complete"):
+        raise DatasetError(manifest, "prior generation did not finish; rerun make_priors to resume it")
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_root: str | Path | None = None,
+                        prior: str | Path | None = None, mute_audio: bool = False, device: str | None = None,
+                        return_instances: bool = True) -> dict[str, float]:
+    """Score a checkpoint on ``split``.
+
+    Args:
+        prior: stage-2 models only — a prior folder (stage-1 or degraded priors) or ``"gt"`` (oracle).
+        mute_audio: stage-1 models only — feed silence instead of the soundtrack.
+    """
+    model, profile, payload = load_model(checkpoint, device=device or "auto")
+    root = ensure_dataset(profile, data_root)
+    kind = payload["kind"]
+    dev = next(model.parameters()).device
+    if kind == STAGE1:
+        task: Any = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
+        dataset = avss_dataset(profile, root, split, return_instances=return_instances, preload=False)
+    else:
+        use_prior = kind == STAGE2
+        if use_prior and prior is None:
+            raise ValueError("a stage-2 model needs prior=<prior folder> or prior='gt'")
+        oracle = isinstance(prior, str) and prior == "gt"
+        task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=use_prior,
+                        eval_prior="gt" if oracle else "dataset", kind=kind)
+        prior_root = None if (oracle or not use_prior) else prior
+        dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False)
+
+    def batches():
+        for i in range(len(dataset)):
+            yield {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in collate_clips([dataset[i]]).items()}
+
+    with torch.no_grad():
+        return task.evaluate(model, batches())

@@ -1,0 +1,157 @@
+"""The course's training tasks: how a batch of clips becomes a loss, and how a split is scored.
+
+- :class:`AVSTask` — stage 1 (binary AVS): targets {background, sounding}; scored with the exact AVSBench
+  binary mIoU / max-F plus the diagnostics (per frame type, silent frames predicted empty, distractor
+  false positives and instance recall on the synthetic set), optionally with the audio muted.
+- :class:`AVSSTask` — stage 2 (semantic AVSS, with priors) and end-to-end AVSS (without): 71-class targets;
+  scored with the exact AVSBench semantic mIoU / F and the collapsed binary mIoU of the prediction
+  (any class ≠ background), the paper's Fig. 1/4 measure of how well an AVSS model localises.
+
+Batches come from :func:`~stepstones_lite.train.engine.collate_clips`: ``frames [B,T,3,H,W]``,
+``log_mel [B,T,1,96,64]``, ``masks``/``labels [B,T,H,W]``, ``valid [B,T]``, optional ``prior [B,T,H,W]``.
+Frames are folded into the batch axis (the paper: one clip per step, frames as the batch). The loss uses
+only annotated frames (``valid``); the model always sees every frame.
+
+Stage 2 follows the paper's teacher forcing (§3.2): the prior is the ground-truth binary mask during
+training and the stage-1 prediction (``batch["prior"]``, read from a prior folder) at evaluation, unless
+``eval_prior="gt"`` (the oracle) is asked for.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..metrics import BinaryMeter, FrameTypeMeter, SemanticMeter
+from ..model.aavs import binary_scores, semantic_inference
+from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
+
+__all__ = ["AVSTask", "AVSSTask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL"]
+
+SILENT_LOG_MEL = math.log(0.01)  # the VGGish front end's value for digital silence: log(0 + 0.01)
+
+
+def muted_log_mel(log_mel: torch.Tensor) -> torch.Tensor:
+    """The log-mel of silence with the shape of ``log_mel`` (the "audio muted" condition)."""
+    return torch.full_like(log_mel, SILENT_LOG_MEL)
+
+
+def select_frames(outputs: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
+    """Keep frames ``index`` of a Mask2Former output dict (final and auxiliary predictions)."""
+    pick = {"pred_logits": outputs["pred_logits"][index], "pred_masks": outputs["pred_masks"][index]}
+    pick["aux_outputs"] = [{"pred_logits": a["pred_logits"][index], "pred_masks": a["pred_masks"][index]}
+                           for a in outputs.get("aux_outputs", [])]
+    return pick
+
+
+def _flat(batch: dict[str, Any], key: str) -> torch.Tensor:
+    return batch[key].flatten(0, 1)  # [B, T, ...] -> [B*T, ...]
+
+
+def _loss_logs(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(losses[k].detach()) for k in ("loss_ce", "loss_mask", "loss_dice") if k in losses}
+
+
+@dataclass
+class AVSTask:
+    """Stage 1: binary "sounding" segmentation (paper §3.1, code ``avs/``)."""
+
+    criterion: SetCriterion
+    mute_audio: bool = False  # train with silence instead of the soundtrack (the "trained muted" control)
+    eval_mute_audio: bool = False  # score with silence fed at test time
+    kind: str = "aavs-stage1"
+    monitor: str = "miou"
+
+    def _audio(self, batch: dict[str, Any], muted: bool) -> torch.Tensor:
+        log_mel = _flat(batch, "log_mel")  # [N, 1, 96, 64]
+        return muted_log_mel(log_mel) if muted else log_mel
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        frames = _flat(batch, "frames")  # [N, 3, H, W]
+        outputs = model(frames, self._audio(batch, self.mute_audio))
+        index = _flat(batch, "valid").nonzero().squeeze(1)  # annotated frames
+        targets = targets_from_binary(_flat(batch, "masks")[index])
+        losses = self.criterion(select_frames(outputs, index), targets)
+        return losses["loss"], _loss_logs(losses)
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, batch: dict[str, Any], muted: bool | None = None) -> torch.Tensor:
+        """Binary logits ``[N, H, W]`` at the label size: > 0 where sounding wins (argmax of bg/sounding)."""
+        muted = self.eval_mute_audio if muted is None else muted
+        outputs = model(_flat(batch, "frames"), self._audio(batch, muted))
+        size = tuple(batch["masks"].shape[-2:])
+        scores = binary_scores(outputs["pred_logits"], outputs["pred_masks"], size)  # [N, 2, H, W]
+        return (scores[:, 1] - scores[:, 0]).float()
+
+    def evaluate(self, model: nn.Module, batches: Iterator[dict[str, Any]]) -> dict[str, float]:
+        meter, diag = BinaryMeter(), FrameTypeMeter()
+        for batch in batches:
+            logits = self.predict(model, batch)  # [N, H, W]
+            valid = _flat(batch, "valid")
+            target = _flat(batch, "masks")
+            meter.update(logits[valid], target[valid])
+            diag.update(logits[valid], target[valid], **_diagnostic_inputs(batch, valid))
+        result = {k: float(v) for k, v in meter.compute().items() if isinstance(v, (int, float))}
+        result.update({f"diag_{k}": float(v) for k, v in diag.compute().items() if isinstance(v, (int, float))})
+        return result
+
+
+def _diagnostic_inputs(batch: dict[str, Any], valid: torch.Tensor) -> dict[str, Any]:
+    """Instance information of the synthetic set (``objects``/``instances``) for the diagnostics, if present."""
+    if "instances" not in batch or "objects" not in batch:
+        return {}
+    from .diagnostics import instances_for_meter
+
+    return instances_for_meter(batch, valid)
+
+
+@dataclass
+class AVSSTask:
+    """Stage 2 (``use_prior=True``) or end-to-end AVSS (``use_prior=False``) on the 71 AVSBench classes."""
+
+    criterion: SetCriterion
+    use_prior: bool = True
+    eval_prior: str = "dataset"  # "dataset" (stage-1 priors from the prior folder) | "gt" (oracle)
+    num_classes: int = 71
+    kind: str = "aavs-stage2"
+    monitor: str = "miou"
+    extra_metrics: dict[str, float] = field(default_factory=dict)
+
+    def _prior(self, batch: dict[str, Any], training: bool) -> torch.Tensor | None:
+        if not self.use_prior:
+            return None
+        if training or self.eval_prior == "gt":
+            return (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing)
+        if "prior" not in batch:
+            raise KeyError("evaluation with stage-1 priors needs the dataset built with prior_root=...")
+        return _flat(batch, "prior").float()
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        outputs = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=True))
+        index = _flat(batch, "valid").nonzero().squeeze(1)
+        targets = targets_from_labels(_flat(batch, "labels")[index], self.num_classes)
+        losses = self.criterion(select_frames(outputs, index), targets)
+        return losses["loss"], _loss_logs(losses)
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Class map ``[N, H, W]`` (Mask2Former semantic inference at the label size)."""
+        outputs = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))
+        size = tuple(batch["labels"].shape[-2:])
+        return semantic_inference(outputs["pred_logits"], outputs["pred_masks"], size)
+
+    def evaluate(self, model: nn.Module, batches: Iterator[dict[str, Any]]) -> dict[str, float]:
+        semantic, binary = SemanticMeter(num_classes=self.num_classes), BinaryMeter()
+        for batch in batches:
+            pred = self.predict(model, batch)  # [N, H, W]
+            valid = _flat(batch, "valid")
+            labels = _flat(batch, "labels")
+            semantic.update(pred[valid], labels[valid])
+            collapsed = torch.where(pred[valid] > 0, 1.0, -1.0)  # any class != background, as binary logits
+            binary.update(collapsed, (labels[valid] > 0).float())
+        result = {k: float(v) for k, v in semantic.compute().items() if isinstance(v, (int, float))}
+        result.update({f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))})
+        return result
