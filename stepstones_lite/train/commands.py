@@ -64,7 +64,7 @@ def _cmd_train_avs(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_priors(args: argparse.Namespace) -> int:
-    from .pipeline import make_priors
+    from .priors import make_priors
 
     manifest = make_priors(args.checkpoint, args.out, data_root=args.data, splits=tuple(args.splits),
                            device=args.device, mute_audio=args.mute_audio)

@@ -6,9 +6,7 @@ what the next step needs. The notebooks and the ``stepstones`` CLI call exactly 
 - :func:`ensure_dataset` — ``$STEPSTONES_DATA`` / ``profile.data.root`` if set, else the synthetic set of the
   profile, generated once into the artifacts folder.
 - :func:`train_stage1` — AAVS on binary "sounding" masks (paper §3.1).
-- :func:`make_priors` — the stage-1 model's predictions as 0/255 PNGs, ``<out>/<subset>/<uid>/<k>.png``
-  (AVSBench convention, paper_and_code.md §2.3), atomic per clip, resumable, with a ``manifest.json``
-  recording the checkpoint hash so stale priors are detected.
+- :func:`~stepstones_lite.train.priors.make_priors` (in ``priors.py``) — the stage-1 predictions as prior PNGs.
 - :func:`train_stage2` — a *fresh* AAVS with the three prior modules, trained with ground-truth priors and
   validated with stage-1 priors (paper §3.2).
 - :func:`train_end_to_end` — the same model without priors on the AVSS labels (the paper's one-stage arm).
@@ -23,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from ..artifacts import ensure_artifact
@@ -31,7 +28,7 @@ from ..config import Profile
 from ..data import DatasetError
 from ..model import build_model
 from ..model.criterion import HungarianMatcher, SetCriterion
-from ..utils import atomic_write, atomic_write_json, file_sha256, resolve_device, seed_everything
+from ..utils import resolve_device, seed_everything
 from .checkpoint import CheckpointError, load_checkpoint
 from .engine import FitResult, Trainer, collate_clips
 from .tasks import AVSSTask, AVSTask
@@ -41,7 +38,6 @@ __all__ = [
     "avss_dataset",
     "build_criterion",
     "train_stage1",
-    "make_priors",
     "train_stage2",
     "train_end_to_end",
     "load_model",
@@ -165,74 +161,6 @@ def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | 
     task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=False, kind=END_TO_END)
     return _run(profile, END_TO_END, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
                 progress=progress, on_eval=on_eval, description="end-to-end AVSS")
-
-
-# --------------------------------------------------------------------------- priors
-def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
-                splits: tuple[str, ...] = ("val", "test"), device: str | None = None,
-                mute_audio: bool = False, progress: bool | None = None) -> Path:
-    """Write the stage-1 model's binary predictions as AVSBench prior PNGs; return the manifest path.
-
-    Layout ``<out_dir>/<subset>/<uid>/<k>.png`` (grey, 0 = background, 255 = sounding, label size). Each clip
-    is written to a temporary folder and renamed into place, so an interrupted run resumes where it stopped;
-    ``manifest.json`` records the checkpoint's sha256, and priors of another checkpoint raise instead of
-    being silently mixed.
-    """
-    from ..model.aavs import export_prior_png
-
-    out_dir = Path(out_dir)
-    ckpt_hash = file_sha256(checkpoint)
-    manifest_path = out_dir / "manifest.json"
-    if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if old.get("checkpoint_sha256") != ckpt_hash:
-            raise CheckpointError(f"{out_dir}: holds priors of another checkpoint ({old.get('checkpoint')}); "
-                                  f"use a new folder or delete it")
-    model, profile, _ = load_model(checkpoint, kind=STAGE1, device=device or "auto")
-    dev = next(model.parameters()).device
-    root = ensure_dataset(profile, data_root)
-    task = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
-    atomic_write_json(manifest_path, {"checkpoint": str(checkpoint), "checkpoint_sha256": ckpt_hash,
-                                      "splits": list(splits), "complete": False, "mute_audio": mute_audio})
-    counts: dict[str, int] = {}
-    show = progress if progress is not None else not (os.environ.get("TQDM_DISABLE") or os.environ.get("CI"))
-    for split in splits:
-        dataset = avss_dataset(profile, root, split, preload=False)
-        from tqdm.auto import tqdm
-
-        for i in tqdm(range(len(dataset)), desc=f"priors {split}", disable=not show):
-            clip_meta = dataset.clip_info(i) if hasattr(dataset, "clip_info") else None
-            item = dataset[i]
-            subset = item.get("subset", clip_meta.subset if clip_meta else "v1m")
-            folder = out_dir / subset / item["uid"]
-            if folder.is_dir():
-                counts[split] = counts.get(split, 0) + 1
-                continue
-            batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in collate_clips([item]).items()}
-            with torch.no_grad():
-                logits = task.predict(model, batch)  # [T, H, W]
-            tmp = folder.parent / f".tmp-{folder.name}"
-            tmp.mkdir(parents=True, exist_ok=True)
-            for k, frame in enumerate(logits.cpu()):
-                export_prior_png(frame > 0).save(tmp / f"{k}.png")
-            tmp.rename(folder)
-            counts[split] = counts.get(split, 0) + 1
-    atomic_write_json(manifest_path, {"checkpoint": str(checkpoint), "checkpoint_sha256": ckpt_hash,
-                                      "splits": list(splits), "complete": True, "clips": counts,
-                                      "mute_audio": mute_audio})
-    return manifest_path
-
-
-def check_priors(prior_root: str | Path, checkpoint: str | Path) -> None:
-    """Raise if ``prior_root`` was not made (completely) from ``checkpoint`` — stale priors are an error."""
-    manifest = Path(prior_root) / "manifest.json"
-    if not manifest.is_file():
-        raise DatasetError(manifest, "prior folder has no manifest.json (not made by make_priors)")
-    info = json.loads(manifest.read_text(encoding="utf-8"))
-    if info.get("checkpoint_sha256") != file_sha256(checkpoint):
-        raise DatasetError(manifest, f"priors are stale: made from another checkpoint than {checkpoint}")
-    if not info.get("complete"):
-        raise DatasetError(manifest, "prior generation did not finish; rerun make_priors to resume it")
 
 
 # --------------------------------------------------------------------------- evaluation
