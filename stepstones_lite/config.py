@@ -113,7 +113,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0  # 0 disables
     clips_per_step: int = 1  # the paper: one clip, frames as the batch
-    pretrain_steps: int = 400  # encoder stand-in pre-training
+    pretrain_steps: int = 400  # encoder stand-in pre-training (each of visual and audio)
+    pretrain_label_space: str = "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
     eval_every: int = 250
