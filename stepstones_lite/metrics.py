@@ -131,12 +131,12 @@ def frame_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     scores, tgt = _binary_pair(logits, target, "frame_iou")
     n, h, w = scores.shape
-    pred = (torch.sigmoid(scores) > 0.5).int()  # [N, H, W]
+    pred = (torch.sigmoid(scores) > 0.5).to(tgt.dtype)  # [N, H, W] in {0, 1}
     inter = (pred * tgt).sum(dim=(1, 2))  # [N]
-    union = torch.maximum(pred.to(tgt.dtype), tgt).sum(dim=(1, 2))  # [N]
-    empty = tgt.sum(dim=(1, 2)) == 0  # [N]
-    inter_tn = ((1 - tgt) * (1 - pred)).sum(dim=(1, 2))  # [N] true negatives
-    inter = torch.where(empty, inter_tn, inter)
+    psum, gsum = pred.sum(dim=(1, 2)), tgt.sum(dim=(1, 2))  # [N], [N]
+    union = psum + gsum - inter  # = sum(max(pred, tgt)) for pred in {0, 1}, tgt in [0, 1]
+    empty = gsum == 0  # [N]
+    inter = torch.where(empty, h * w - psum, inter)  # empty GT: true negatives
     union = torch.where(empty, torch.full_like(union, h * w), union)
     return inter / (union + IOU_EPS)  # [N]
 
@@ -173,7 +173,9 @@ def f_measure_curves(logits: torch.Tensor, target: torch.Tensor,
     s = torch.sigmoid(scores)  # [N, H, W]
     th = torch.linspace(0, 1 - 1e-10, num_thresholds).to(device=s.device, dtype=s.dtype)  # [K] float32 values
     # number of thresholds t with s >= t; pixel is positive at threshold k  <=>  idx > k
-    idx = torch.searchsorted(th, s.reshape(n, -1).contiguous(), right=True)  # [N, HW] in 0..K
+    flat_s = s.reshape(n, -1).contiguous()  # [N, HW]
+    idx = torch.searchsorted(th, flat_s, right=True)  # [N, HW] in 0..K
+    idx = torch.where(torch.isnan(flat_s), torch.zeros_like(idx), idx)  # NaN >= t is False everywhere
     k1 = num_thresholds + 1
     flat = (idx + torch.arange(n, device=s.device).unsqueeze(1) * k1).reshape(-1)  # [N*HW]
     pos_hist = torch.bincount(flat, minlength=n * k1).reshape(n, k1).double()  # [N, K+1]

@@ -212,6 +212,13 @@ def test_float64_inputs_follow_input_dtype():
     assert f_measure(logits, gt.to(torch.uint8)) == pytest.approx(f_measure(logits, gt), abs=0)
 
 
+def test_nan_logits_are_never_positive():
+    logits, gt = random_binary_batch(seed=3)
+    logits[0, :3] = float("nan")
+    assert f_measure(logits, gt) == pytest.approx(ref_f_measure(logits, gt), abs=1e-7)
+    assert mask_iou(logits, gt) == pytest.approx(ref_mask_iou(logits, gt), abs=1e-7)
+
+
 def test_scores_on_threshold_boundaries():
     # scores exactly equal to a threshold count as positive (>=); logit -inf gives s = 0 (positive at t = 0)
     th = torch.linspace(0, 1 - 1e-10, 255)
@@ -317,9 +324,9 @@ def test_semantic_avsbench_toy_and_edges():
     assert m.compute()["fscore"] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_semantic_logits_match_official_reference():
-    g = torch.Generator().manual_seed(0)
-    c = 6
+@pytest.mark.parametrize("c", [6, 71])
+def test_semantic_logits_match_official_reference(c):
+    g = torch.Generator().manual_seed(c)
     total = [torch.zeros(c), torch.zeros(c), torch.zeros(c)]
     m = SemanticMeter(num_classes=c)
     for b in range(3):
