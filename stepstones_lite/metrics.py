@@ -21,8 +21,9 @@ Binary (S4 / MS3), per batch of N frames (logits ``[N,H,W]``, GT ``{0,1}`` ``[N,
   F = 1.3·P·R/(0.3·P + R) (β² = 0.3), NaN → 0. Frames whose GT is all zero are skipped; the F curves of the
   remaining frames are averaged and the **max over thresholds is taken per batch** (so the value depends on
   the batch size). A batch without a non-empty GT frame scores 0.0.
-* :class:`BinaryMeter`: dataset value = plain mean of the per-batch values (``AverageMeter``); the mIoU mean is
-  accumulated in float32 as the official code does (its batch values are float32 tensors), F in float64.
+* :class:`BinaryMeter`: dataset value = plain mean of the per-batch values (``AverageMeter``); the mIoU
+  mean is accumulated in float32 as the official code does (its batch values are float32 tensors), F in
+  float64.
 
 Semantic (AVSS), per frame and class c (prediction = argmax of softmax over the class dimension, ties → lowest
 index): I, P = #pred==c, L = #gt==c, U = P + L − I; IoU = I/(U + 2.22e-16); the frame "counts" for c when
@@ -90,7 +91,7 @@ def _float_scores(x: torch.Tensor) -> torch.Tensor:
 
 
 def _binary_pair(logits: Any, target: Any, fn: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate ``[N,H,W]`` logits and a ``{0..1}`` target of the same shape; return (scores, float target)."""
+    """Validate ``[N,H,W]`` logits and a [0, 1] target of the same shape; return (scores, float target)."""
     logits = _as_tensor(logits, "logits", fn)
     target = _as_tensor(target, "target", fn)
     if logits.dim() != 3:
@@ -106,7 +107,8 @@ def _binary_pair(logits: Any, target: Any, fn: str) -> tuple[torch.Tensor, torch
     target = target.to(torch.float32) if not target.is_floating_point() else _float_scores(target)
     if target.numel() and (target.min() < 0 or target.max() > 1):
         raise ValueError(f"{fn}: target values must lie in [0, 1] (binary masks), got range "
-                         f"[{target.min().item():g}, {target.max().item():g}] — a 0/255 mask needs (mask > 0)")
+                         f"[{target.min().item():g}, {target.max().item():g}]; "
+                         "a 0/255 mask needs (mask > 0)")
     return _float_scores(logits), target
 
 
@@ -178,21 +180,22 @@ def f_measure_curves(logits: torch.Tensor, target: torch.Tensor,
     idx = torch.where(torch.isnan(flat_s), torch.zeros_like(idx), idx)  # NaN >= t is False everywhere
     k1 = num_thresholds + 1
     flat = (idx + torch.arange(n, device=s.device).unsqueeze(1) * k1).reshape(-1)  # [N*HW]
-    pos_hist = torch.bincount(flat, minlength=n * k1).reshape(n, k1).double()  # [N, K+1]
-    tp_hist = torch.bincount(flat, weights=tgt.reshape(-1).double(), minlength=n * k1).reshape(n, k1)
+    # histograms on the input's device (exact: binary weights, < 2**24 px per frame), sums on CPU in float64
+    pos_hist = torch.bincount(flat, minlength=n * k1).reshape(n, k1).cpu().double()  # [N, K+1]
+    tp_hist = torch.bincount(flat, weights=tgt.reshape(-1), minlength=n * k1).reshape(n, k1).cpu().double()
     # counts of pixels with idx > k  =  reverse cumulative sum starting at k + 1
     pos = pos_hist.flip(1).cumsum(1).flip(1)[:, 1:]  # [N, K]
     tp = tp_hist.flip(1).cumsum(1).flip(1)[:, 1:]  # [N, K]
     # the official sums are float32 (or the target's dtype); the division runs in the promoted dtype
     work = torch.promote_types(torch.float32, tgt.dtype)
-    gsum = tgt.sum(dim=(1, 2)).to(work).unsqueeze(1)  # [N, 1]
+    gsum = tgt.sum(dim=(1, 2)).cpu().to(work).unsqueeze(1)  # [N, 1]
     tp_w, pos_f32 = tp.to(work), pos.to(torch.float32)
     prec = (tp_w / ((pos_f32 + F_EPS).to(work))).to(torch.float32)  # [N, K]
     rec = (tp_w / (gsum + F_EPS)).to(torch.float32)  # [N, K]
     f = (1 + BETA2) * prec * rec / (BETA2 * prec + rec)  # [N, K]
     f = torch.where(torch.isnan(f), torch.zeros_like(f), f)  # 0/0 (P = R = 0) -> 0
-    valid = torch.mean(tgt, dim=(1, 2)) != 0.0  # [N]
-    return f.cpu(), valid.cpu()
+    valid = (torch.mean(tgt, dim=(1, 2)) != 0.0).cpu()  # [N]
+    return f, valid
 
 
 def f_measure(logits: torch.Tensor, target: torch.Tensor, num_thresholds: int = 255) -> float:
@@ -220,7 +223,8 @@ def f_measure(logits: torch.Tensor, target: torch.Tensor, num_thresholds: int = 
 class BinaryMeter:
     """Dataset-level S4/MS3 mIoU and F, reproducing ``test.py`` + ``AverageMeter``.
 
-    Call :meth:`update` once per clip (``[T, H, W]``) or with several clips (``[B, T, H, W]``), in dataset order.
+    Call :meth:`update` once per clip (``[T, H, W]``) or with several clips (``[B, T, H, W]``), in dataset
+    order.
     Clips are grouped into evaluation batches of ``batch_videos`` clips (the official ``test_batch_size``:
     AVSBench ``test.sh`` uses 4, AVSegFormer 2, Stepping Stones and COMBO 1); the last batch may be smaller,
     as with a DataLoader without ``drop_last``. Each batch gets :func:`mask_iou` and :func:`f_measure` over
@@ -255,8 +259,8 @@ class BinaryMeter:
         if logits.dim() == 3:
             logits, target = logits.unsqueeze(0), target.unsqueeze(0)
         if logits.dim() != 4:
-            raise ValueError("BinaryMeter.update: expected one clip [T, H, W] or clips [B, T, H, W], got shape "
-                             f"{tuple(logits.shape)}")
+            raise ValueError("BinaryMeter.update: expected one clip [T, H, W] or clips [B, T, H, W], "
+                             f"got shape {tuple(logits.shape)}")
         for b in range(logits.shape[0]):
             _binary_pair(logits[b], target[b], "BinaryMeter.update")  # validate early, clear message
             self._pending.append((logits[b], target[b]))
@@ -278,8 +282,9 @@ class BinaryMeter:
         self._pending = []
 
     def compute(self) -> dict[str, Any]:
-        """Return ``miou``, ``fscore`` (dataset values), ``num_batches``, ``num_clips``, ``num_frames`` and the
-        per-batch lists ``batch_miou`` / ``batch_fscore``. A partly filled last batch is included (not consumed)."""
+        """Return ``miou``, ``fscore`` (dataset values), ``num_batches``, ``num_clips``, ``num_frames`` and
+        the per-batch lists ``batch_miou`` / ``batch_fscore``. A partly filled last batch is included (and
+        stays open for further clips)."""
         mious, fs = list(self.batch_miou), list(self.batch_fscore)
         if self._pending:
             m, f = self._batch_values(self._pending)
@@ -434,13 +439,14 @@ class SemanticMeter:
         self.num_frames = 0
         self.num_padded_frames = 0
 
-    def update(self, pred: torch.Tensor, labels: torch.Tensor, frame_valid: torch.Tensor | None = None) -> None:
+    def update(self, pred: torch.Tensor, labels: torch.Tensor,
+               frame_valid: torch.Tensor | None = None) -> None:
         """Add one batch of frames.
 
         Args:
             pred: ``[N, C, H, W]`` float logits or ``[N, H, W]`` integer predicted classes.
             labels: ``[N, H, W]`` GT class indices.
-            frame_valid: optional ``[N]`` bool, False marks padded frames (official ``vid_temporal_mask_flag``).
+            frame_valid: optional ``[N]`` bool; False marks padded frames (``vid_temporal_mask_flag``).
         """
         fn = "SemanticMeter.update"
         pred = _as_tensor(pred, "pred", fn)
@@ -483,8 +489,8 @@ class SemanticMeter:
 
         Args:
             n: number of padded frames (e.g. 5 per 5-frame clip).
-            pred: the model's prediction on them (``[n, C, H, W]`` logits or ``[n, H, W]`` labels); None means an
-                all-background prediction.
+            pred: the model's prediction on them (``[n, C, H, W]`` logits or ``[n, H, W]`` labels); None
+                means an all-background prediction.
         """
         if not self.include_padded or n <= 0:
             return
@@ -502,7 +508,8 @@ class SemanticMeter:
 
     def compute(self) -> dict[str, Any]:
         """Return ``miou``, ``fscore`` (means over all C classes, background included, unseen classes = 0),
-        ``miou_nb``/``fscore_nb`` (classes 1..C-1, Stepping Stones), ``miou_nb_official``/``fscore_nb_official``
+        ``miou_nb``/``fscore_nb`` (classes 1..C-1, Stepping Stones),
+        ``miou_nb_official``/``fscore_nb_official``
         (AVSBench's ``x[:-1]``, which drops the *last* class, not background), per-class numpy arrays
         ``iou_per_class``, ``f_per_class``, ``count_per_class``, plus ``classes_seen``, ``num_frames``,
         ``num_padded_frames``."""
@@ -546,28 +553,31 @@ def _nanmean(xs: Sequence[float]) -> float:
 
 @dataclass
 class FrameTypeMeter:
-    """Binary diagnostics beyond AVSBench: scores by frame type, silence handling, distractors, per-source recall.
+    """Binary diagnostics beyond AVSBench: frame types, silence handling, distractors, per-source recall.
 
     Frame types: *silent* = empty GT (nothing sounding on screen); *sounding* = non-empty GT, split into
     *single* (exactly one sounding instance) and *multi* (two or more) when the per-frame number of sounding
-    instances is known (``num_sources`` or derived from ``instances``). IoU per frame is the official one
-    (:func:`frame_iou`), so ``miou_all`` equals the AVSBench frame mean.
+    instances is known (``num_sources`` or derived from ``instances``). The GT decides silence: an empty-GT
+    frame is silent whatever its count (e.g. an off-screen source); a non-empty frame with count 0 counts only
+    as sounding. IoU per frame is the official one (:func:`frame_iou`), so ``miou_all`` equals the AVSBench
+    frame mean.
 
-    Instance format (one list per clip, e.g. built from the synthetic set's ``objects.json``; no file I/O here):
+    Instance format (one list per clip, e.g. built from the synthetic set's ``objects.json``; no file I/O
+    here):
     ``{"mask": bool [T, H, W], "sounding": bool [T], "distractor": bool (optional)}``. ``mask`` is the visible
     instance mask per frame (may be empty where the object is absent), ``sounding`` says in which frames it
     makes sound; ``distractor`` (default: never sounding in the clip) marks a silent distractor object.
 
     Reported (means over the listed units; NaN where there is no unit):
 
-    * ``miou_all``, ``miou_silent``, ``miou_sounding``, ``miou_single``, ``miou_multi`` and ``n_*`` frame counts;
+    * ``miou_all``, ``miou_silent``, ``miou_sounding``, ``miou_single``, ``miou_multi``; ``n_*`` frame counts;
     * ``silent_empty_rate``: share of silent frames predicted completely empty;
       ``silent_fp_area``: mean fraction of a silent frame's pixels predicted foreground;
     * ``distractor_fp``: mean over (distractor, frame where visible) of the fraction of its area predicted
       foreground; ``silent_instance_fp``: the same over every (instance, visible but not sounding frame);
-    * ``sounding_recall``: mean over (instance, visible and sounding frame) of the fraction of its area predicted
-      foreground; ``sounding_recall_per_instance``: per instance (in update order), the mean over its sounding
-      frames.
+    * ``sounding_recall``: mean over (instance, visible and sounding frame) of the fraction of its area
+      predicted foreground; ``sounding_recall_per_instance``: per instance (in update order), the mean over
+      its sounding frames.
     """
 
     frame_iou: list[float] = field(default_factory=list)
@@ -647,9 +657,11 @@ class FrameTypeMeter:
             m = _as_tensor(inst["mask"], f"instances[{j}]['mask']", fn).to(torch.bool).cpu()
             s = _as_aux(inst["sounding"], f"instances[{j}]['sounding']", fn).to(torch.bool).reshape(-1).cpu()
             if tuple(m.shape) != shape:
-                raise ValueError(f"{fn}: instances[{j}]['mask'] has shape {tuple(m.shape)}, frames are {shape}")
+                raise ValueError(f"{fn}: instances[{j}]['mask'] has shape {tuple(m.shape)}, "
+                                 f"frames are {shape}")
             if s.numel() != shape[0]:
-                raise ValueError(f"{fn}: instances[{j}]['sounding'] has {s.numel()} entries for {shape[0]} frames")
+                raise ValueError(f"{fn}: instances[{j}]['sounding'] has {s.numel()} entries for "
+                                 f"{shape[0]} frames")
             masks.append(m)
             snd.append(s)
             dis.append(bool(inst.get("distractor", not bool(s.any()))))

@@ -199,7 +199,8 @@ def test_against_loop_reference_random():
         logits, gt = random_binary_batch(seed=seed)
         assert mask_iou(logits, gt) == pytest.approx(ref_mask_iou(logits, gt), abs=1e-7)
         assert f_measure(logits, gt) == pytest.approx(ref_f_measure(logits, gt), abs=1e-7)
-        assert f_measure(logits, gt, num_thresholds=17) == pytest.approx(ref_f_measure(logits, gt, 17), abs=1e-7)
+        want = ref_f_measure(logits, gt, 17)
+        assert f_measure(logits, gt, num_thresholds=17) == pytest.approx(want, abs=1e-7)
 
 
 def test_float64_inputs_follow_input_dtype():
@@ -480,7 +481,8 @@ def test_validation_errors():
         sm.update(torch.zeros(2, 4, 4, dtype=torch.long), torch.zeros(2, 4, 4, dtype=torch.long),
                   frame_valid=[True])
     with pytest.raises(ValueError, match="instances\\[0\\]"):
-        binary_diagnostics(lg, torch.zeros(2, 4, 4), instances=[{"mask": torch.zeros(2, 4, 3), "sounding": [0, 1]}])
+        bad = [{"mask": torch.zeros(2, 4, 3), "sounding": [0, 1]}]
+        binary_diagnostics(lg, torch.zeros(2, 4, 4), instances=bad)
     with pytest.raises(ValueError, match="num_sources"):
         binary_diagnostics(lg, torch.zeros(2, 4, 4), num_sources=[1, 1, 1])
     with pytest.raises(TypeError, match="torch.Tensor"):
