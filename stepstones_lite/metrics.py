@@ -228,7 +228,9 @@ class BinaryMeter:
     Clips are grouped into evaluation batches of ``batch_videos`` clips (the official ``test_batch_size``:
     AVSBench ``test.sh`` uses 4, AVSegFormer 2, Stepping Stones and COMBO 1); the last batch may be smaller,
     as with a DataLoader without ``drop_last``. Each batch gets :func:`mask_iou` and :func:`f_measure` over
-    all its frames; the dataset value is the mean over batches.
+    all its frames; the dataset value is the mean over batches. (Equivalently, with ``batch_videos=1`` each
+    call's frames form one batch: passing a flattened evaluation batch ``[B*T, H, W]`` per call scores it
+    exactly as the official loop scores that batch.)
 
     Args:
         batch_videos: clips per evaluation batch (1 = the Stepping Stones protocol).
