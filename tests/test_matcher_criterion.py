@@ -344,3 +344,45 @@ def test_targets_from_binary():
     assert t2["labels"].tolist() == [1]
     b0, = targets_from_binary(torch.tensor([[[0.0, 1.0]]]))
     assert b0["labels"].tolist() == [0, 1]
+
+
+def test_sampled_costs_use_one_point_set_per_frame():
+    gen = torch.Generator().manual_seed(8)
+    outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=16, w=16, big_h=20, counts=[2, 3])
+    matcher = HungarianMatcher(cost_class=1.5, cost_mask=4.0, cost_dice=3.0, num_points=50)
+    costs = matcher.cost_matrices(outputs, targets, generator=torch.Generator().manual_seed(5))
+    coords = torch.rand(2, 50, 2, generator=torch.Generator().manual_seed(5))  # what the matcher draws
+    for i, t in enumerate(targets):
+        x = point_sample(outputs["pred_masks"][i : i + 1], coords[i : i + 1])[0].double()  # [Q, P]
+        y = point_sample(t["masks"][None], coords[i : i + 1])[0].double()  # [n, P]
+        s = x.sigmoid()
+        bce = -(torch.log(s)[:, None] * y[None] + torch.log(1 - s)[:, None] * (1 - y[None])).mean(-1)
+        dice = 1 - (2 * s @ y.T + 1) / (s.sum(-1)[:, None] + y.sum(-1)[None] + 1)
+        cls = -outputs["pred_logits"][i].softmax(-1)[:, t["labels"]].double()
+        want = 1.5 * cls + 4.0 * bce + 3.0 * dice
+        assert torch.allclose(costs[i, :, : len(t["labels"])].double(), want, atol=1e-4)
+
+
+def test_mixed_label_resolutions_match_common_resolution():
+    # frame 1's targets at 2x (nearest): read at the 8x8 pixel centres they equal the 8x8 originals
+    gen = torch.Generator().manual_seed(9)
+    outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=8, w=8, big_h=8, counts=[2, 2])
+    mixed = [targets[0], {"labels": targets[1]["labels"],
+                          "masks": targets[1]["masks"].repeat_interleave(2, 1).repeat_interleave(2, 2)}]
+    matcher = HungarianMatcher(num_points=None)
+    assert torch.allclose(matcher.cost_matrices(outputs, mixed), matcher.cost_matrices(outputs, targets), atol=1e-6)
+    crit = SetCriterion(3, matcher, num_points=None)
+    a, b = crit(outputs, mixed), crit(outputs, targets)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_matcher_costs_stay_float32_under_autocast():
+    gen = torch.Generator().manual_seed(10)
+    outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=8, w=8, counts=[2, 1])
+    matcher = HungarianMatcher(num_points=None)
+    plain = matcher.cost_matrices(outputs, targets)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp = matcher.cost_matrices(outputs, targets)
+        loss = SetCriterion(3, matcher, num_points=None)(outputs, targets)["loss"]
+    assert amp.dtype == torch.float32 and torch.allclose(plain, amp, atol=1e-5)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)

@@ -225,8 +225,9 @@ class HungarianMatcher(nn.Module):
         k = tgt_labels.shape[1]
         probs = logits.softmax(-1)  # [N, Q, C+1]
         cost_class = -probs.gather(2, tgt_labels[:, None, :].expand(n, q, k))  # [N, Q, K]
-        cost_mask = batch_sigmoid_ce_cost(pred_pts, tgt_pts)  # [N, Q, K]
-        cost_dice = batch_dice_cost(pred_pts, tgt_pts)  # [N, Q, K]
+        with torch.autocast(device_type=masks.device.type, enabled=False):  # float32 matmuls under AMP
+            cost_mask = batch_sigmoid_ce_cost(pred_pts, tgt_pts)  # [N, Q, K]
+            cost_dice = batch_dice_cost(pred_pts, tgt_pts)  # [N, Q, K]
         return self.cost_class * cost_class + self.cost_mask * cost_mask + self.cost_dice * cost_dice
 
     @torch.no_grad()
