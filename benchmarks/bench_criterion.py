@@ -15,7 +15,9 @@ from stepstones_lite.model.criterion import SetCriterion, targets_from_labels
 from stepstones_lite.model.matcher import HungarianMatcher
 
 
-def make_case(frames: int, queries: int, classes: int, size: int, label_size: int, layers: int, seed: int = 0):
+def make_case(
+    frames: int, queries: int, classes: int, size: int, label_size: int, layers: int, seed: int = 0
+) -> tuple[dict, list[dict]]:
     """Random predictions (``layers`` of them: last + aux) and label maps with a few blob classes."""
     gen = torch.Generator().manual_seed(seed)
     labels = torch.zeros(frames, label_size, label_size, dtype=torch.int64)
@@ -60,9 +62,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    outputs, targets = make_case(args.frames, args.queries, args.classes, args.size, args.label_size, args.layers)
-    print(f"N={args.frames} Q={args.queries} C+1={args.classes + 1} masks {args.size}² targets {args.label_size}² "
-          f"layers={args.layers} threads={args.threads}; median of {args.repeats} (ms)")
+    a = args
+    outputs, targets = make_case(a.frames, a.queries, a.classes, a.size, a.label_size, a.layers)
+    print(f"N={a.frames} Q={a.queries} C+1={a.classes + 1} masks {a.size}² targets {a.label_size}² "
+          f"layers={a.layers} threads={a.threads}; median of {a.repeats} (ms)")
     for num_points in (12544, 1024, None):
         matcher = HungarianMatcher(num_points=num_points)
         crit = SetCriterion(args.classes, matcher, num_points=num_points)
@@ -85,10 +88,11 @@ def main() -> None:
                 if backward:
                     loss.backward()
 
+        r = a.repeats
         rows = [
-            ("matcher", timeit(batched_match, args.repeats), timeit(loop_match, args.repeats)),
-            ("criterion fwd", timeit(lambda: batched(False), args.repeats), timeit(lambda: loop(False), args.repeats)),
-            ("criterion fwd+bwd", timeit(lambda: batched(True), args.repeats), timeit(lambda: loop(True), args.repeats)),
+            ("matcher", timeit(batched_match, r), timeit(loop_match, r)),
+            ("criterion fwd", timeit(lambda: batched(False), r), timeit(lambda: loop(False), r)),
+            ("criterion fwd+bwd", timeit(lambda: batched(True), r), timeit(lambda: loop(True), r)),
         ]
         for name, b, lp in rows:
             print(f"num_points={str(num_points):>5}  {name:<18} batched {b:7.2f}  per-frame loop {lp:7.2f}  "

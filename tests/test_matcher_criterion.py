@@ -78,7 +78,8 @@ def test_costs_equal_hand_computation_when_all_points_used(num_points):
     matcher = HungarianMatcher(cost_class=2.0, cost_mask=5.0, cost_dice=5.0, num_points=num_points)
     costs = matcher.cost_matrices(outputs, targets)
     for i, t in enumerate(targets):
-        want = hand_cost(outputs["pred_logits"][i], outputs["pred_masks"][i], t["labels"], t["masks"], 2.0, 5.0, 5.0)
+        logits, masks = outputs["pred_logits"][i], outputs["pred_masks"][i]
+        want = hand_cost(logits, masks, t["labels"], t["masks"], 2.0, 5.0, 5.0)
         n = len(t["labels"])
         assert torch.allclose(costs[i, :, :n].double(), want, atol=1e-4)
 
@@ -89,7 +90,8 @@ def test_class_cost_sign_prefers_confident_query():
     logits[0, 2, 1] = 8.0
     outputs = {"pred_logits": logits, "pred_masks": torch.zeros(1, 4, 4, 4)}
     targets = [{"labels": torch.tensor([1]), "masks": torch.ones(1, 4, 4)}]
-    costs = HungarianMatcher(cost_class=1.0, cost_mask=0.0, cost_dice=0.0, num_points=None).cost_matrices(outputs, targets)
+    class_only = HungarianMatcher(cost_class=1.0, cost_mask=0.0, cost_dice=0.0, num_points=None)
+    costs = class_only.cost_matrices(outputs, targets)
     assert costs[0, 2, 0] < costs[0, 0, 0] < 0  # -prob: more probable = cheaper, always negative
     assert costs[0, 2, 0] == pytest.approx(-math.exp(8) / (math.exp(8) + 2), abs=1e-6)
     (src, tgt), = HungarianMatcher(cost_mask=0.0, cost_dice=0.0)(outputs, targets)
@@ -134,7 +136,8 @@ def test_matcher_finds_the_obvious_assignment_through_masks():
         masks[0, qi] = F.interpolate(tmasks[k][None, None], size=(8, 8), mode="nearest")[0, 0] * 12 - 6
     outputs = {"pred_logits": torch.zeros(1, 4, 3), "pred_masks": masks}
     targets = [{"labels": torch.tensor([0, 1, 1]), "masks": tmasks}]
-    (src, tgt), = HungarianMatcher(num_points=50)(outputs, targets, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    (src, tgt), = HungarianMatcher(num_points=50)(outputs, targets, generator=gen)
     assert {int(s): int(t) for s, t in zip(src, tgt)} == {2: 0, 0: 1, 3: 2}
 
 
@@ -206,15 +209,18 @@ def test_criterion_hand_value_single_mask_dense():
     x, t = masks[0, qm].flatten(), tmask.flatten()
     assert out["loss_mask"].item() == pytest.approx(F.binary_cross_entropy_with_logits(x, t).item(), abs=1e-5)
     s = x.sigmoid()
-    assert out["loss_dice"].item() == pytest.approx((1 - (2 * (s * t).sum() + 1) / (s.sum() + t.sum() + 1)).item(), abs=1e-5)
-    assert out["loss"].item() == pytest.approx(2 * out["loss_ce"].item() + 5 * out["loss_mask"].item() + 5 * out["loss_dice"].item(), rel=1e-5)
+    dice = 1 - (2 * (s * t).sum() + 1) / (s.sum() + t.sum() + 1)
+    assert out["loss_dice"].item() == pytest.approx(dice.item(), abs=1e-5)
+    total = 2 * out["loss_ce"] + 5 * out["loss_mask"] + 5 * out["loss_dice"]
+    assert out["loss"].item() == pytest.approx(total.item(), rel=1e-5)
 
 
 def test_deep_supervision_keys_and_weighted_total():
     gen = torch.Generator().manual_seed(4)
     outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=6, w=6, big_h=12, counts=[2, 1])
     outputs["aux_outputs"] = [
-        {"pred_logits": torch.randn(2, 4, 4, generator=gen), "pred_masks": torch.randn(2, 4, 6, 6, generator=gen)}
+        {"pred_logits": torch.randn(2, 4, 4, generator=gen),
+         "pred_masks": torch.randn(2, 4, 6, 6, generator=gen)}
         for _ in range(3)
     ]
     crit = SetCriterion(3, class_weight=2.0, mask_weight=5.0, dice_weight=4.0, num_points=30,
@@ -225,7 +231,9 @@ def test_deep_supervision_keys_and_weighted_total():
     assert set(out) == want_keys
     weights = {"loss_ce": 2.0, "loss_mask": 5.0, "loss_dice": 4.0}
     total = sum(weights[k] * out[k] for k in terms)
-    total = total + sum((0.5 if (k, i) == ("loss_ce", 1) else weights[k]) * out[f"{k}_{i}"] for k in terms for i in range(3))
+    for k in terms:
+        for i in range(3):
+            total = total + (0.5 if (k, i) == ("loss_ce", 1) else weights[k]) * out[f"{k}_{i}"]
     assert out["loss"].item() == pytest.approx(total.item(), rel=1e-6)
     assert all(out[f"loss_ce_{i}"].item() != out["loss_ce"].item() for i in range(3))  # really other layers
 
@@ -263,8 +271,9 @@ def test_overfitting_one_clip_reduces_loss():
     gen = torch.Generator().manual_seed(0)
     history = []
     for _ in range(60):
-        out = crit({"pred_logits": logits, "pred_masks": masks,
-                    "aux_outputs": [{"pred_logits": aux_logits, "pred_masks": masks}]}, targets, generator=gen)
+        outputs = {"pred_logits": logits, "pred_masks": masks,
+                   "aux_outputs": [{"pred_logits": aux_logits, "pred_masks": masks}]}
+        out = crit(outputs, targets, generator=gen)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -370,7 +379,8 @@ def test_mixed_label_resolutions_match_common_resolution():
     mixed = [targets[0], {"labels": targets[1]["labels"],
                           "masks": targets[1]["masks"].repeat_interleave(2, 1).repeat_interleave(2, 2)}]
     matcher = HungarianMatcher(num_points=None)
-    assert torch.allclose(matcher.cost_matrices(outputs, mixed), matcher.cost_matrices(outputs, targets), atol=1e-6)
+    got, want = matcher.cost_matrices(outputs, mixed), matcher.cost_matrices(outputs, targets)
+    assert torch.allclose(got, want, atol=1e-6)
     crit = SetCriterion(3, matcher, num_points=None)
     a, b = crit(outputs, mixed), crit(outputs, targets)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)

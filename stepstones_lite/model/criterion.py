@@ -50,7 +50,7 @@ __all__ = [
     "point_sample",
 ]
 
-LOSS_TERMS = ("loss_ce", "loss_mask", "loss_dice")
+Indices = list[tuple[Tensor, Tensor]]  # per frame: (pred_idx [k], tgt_idx [k])
 
 
 # ----------------------------------------------------------------------------- point-wise losses
@@ -114,7 +114,7 @@ def sample_uncertain_points(
     num_sampled = int(num_points * oversample_ratio)
     num_uncertain = int(importance_sample_ratio * num_points)
     candidates = _rand_points((m, 2, num_sampled), logits.device, generator)  # [M, 2, S] (x, y) rows
-    uncertainty = -point_sample(logits, candidates.transpose(1, 2))[:, 0].abs()  # [M, S]  highest = closest to 0
+    uncertainty = -point_sample(logits, candidates.transpose(1, 2))[:, 0].abs()  # [M, S]  max = logit 0
     top = uncertainty.topk(num_uncertain, dim=1, sorted=False).indices  # [M, U]  (order is irrelevant)
     chosen = candidates.gather(2, top[:, None, :].expand(m, 2, num_uncertain)).transpose(1, 2)  # [M, U, 2]
     if num_points > num_uncertain:
@@ -141,7 +141,10 @@ def targets_from_labels(labels: Tensor, num_classes: int, ignore_index: int = 25
         N dicts ``{"labels": int64[n_i] ascending, "masks": float32[n_i, H, W]}`` on ``labels``' device.
     """
     if labels.dim() != 3 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise ValueError(f"targets_from_labels: expected integer labels [N, H, W], got {labels.dtype} {tuple(labels.shape)}")
+        raise ValueError(
+            "targets_from_labels: expected integer labels [N, H, W], "
+            f"got {labels.dtype} {tuple(labels.shape)}"
+        )
     targets = []
     for frame in labels:  # [H, W]
         present = torch.unique(frame)  # [u] ascending
@@ -235,7 +238,7 @@ class SetCriterion(nn.Module):
         base = key.rsplit("_", 1)[0]
         return self.weight_dict[base]
 
-    def loss_labels(self, logits: Tensor, targets: Sequence[dict], indices: list[tuple[Tensor, Tensor]]) -> Tensor:
+    def loss_labels(self, logits: Tensor, targets: Sequence[dict], indices: Indices) -> Tensor:
         """Weighted CE of every query against its matched class, no-object for unmatched queries.
 
         Args:
@@ -244,9 +247,10 @@ class SetCriterion(nn.Module):
             scalar loss.
         """
         n, q, _ = logits.shape
-        target_classes = torch.full((n, q), self.num_classes, dtype=torch.int64, device=logits.device)  # [N, Q]
+        device = logits.device
+        target_classes = torch.full((n, q), self.num_classes, dtype=torch.int64, device=device)  # [N, Q]
         for i, (src, tgt) in enumerate(indices):
-            target_classes[i, src.to(logits.device)] = targets[i]["labels"].to(logits.device)[tgt.to(logits.device)]
+            target_classes[i, src.to(device)] = targets[i]["labels"].to(device)[tgt.to(device)]
         weight = self.class_weights.to(device=logits.device, dtype=torch.float32)  # [C+1]
         return F.cross_entropy(logits.float().transpose(1, 2), target_classes, weight)
 
@@ -254,7 +258,7 @@ class SetCriterion(nn.Module):
         self,
         pred_masks: Tensor,
         targets: Sequence[dict],
-        indices: list[tuple[Tensor, Tensor]],
+        indices: Indices,
         num_masks: float,
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, Tensor]:
@@ -266,7 +270,8 @@ class SetCriterion(nn.Module):
             (loss_mask, loss_dice) scalars; zeros (still in the graph) if nothing is matched.
         """
         device = pred_masks.device
-        frame_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)]).to(device)  # [M]
+        frame_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)])  # [M]
+        frame_idx = frame_idx.to(device)
         src_idx = torch.cat([src for src, _ in indices]).to(device)  # [M]
         if src_idx.numel() == 0:
             zero = pred_masks.sum() * 0.0
@@ -278,7 +283,11 @@ class SetCriterion(nn.Module):
             point_logits = src.flatten(1)  # [M, h*w]  pixel centres = the pixels themselves
         else:
             coords = sample_uncertain_points(
-                src[:, None].detach(), self.num_points, self.oversample_ratio, self.importance_sample_ratio, generator
+                src[:, None].detach(),
+                self.num_points,
+                self.oversample_ratio,
+                self.importance_sample_ratio,
+                generator,
             )  # [M, P, 2]
             point_logits = point_sample(src[:, None], coords)[:, 0]  # [M, P]
         with torch.no_grad():
@@ -289,10 +298,11 @@ class SetCriterion(nn.Module):
         )
 
     @staticmethod
-    def _sample_matched_targets(targets: Sequence[dict], indices: list[tuple[Tensor, Tensor]], coords: Tensor) -> Tensor:
+    def _sample_matched_targets(targets: Sequence[dict], indices: Indices, coords: Tensor) -> Tensor:
         """Matched target masks read at their points: ``[M, P]``, one grid_sample if resolutions agree."""
         device = coords.device
-        matched = [t["masks"][tgt.to(t["masks"].device)] for t, (_, tgt) in zip(targets, indices)]  # [m_i, H, W]
+        # per frame [m_i, H, W]
+        matched = [t["masks"][tgt.to(t["masks"].device)] for t, (_, tgt) in zip(targets, indices)]
         if len({tuple(x.shape[-2:]) for x in matched}) == 1:
             stacked = torch.cat(matched).to(device=device, dtype=torch.float32)  # [M, H, W]
             return point_sample(stacked[:, None], coords)[:, 0]  # [M, P]
@@ -306,9 +316,13 @@ class SetCriterion(nn.Module):
         return torch.cat(out)
 
     def layer_losses(
-        self, outputs: dict, targets: Sequence[dict], num_masks: float, generator: torch.Generator | None = None
+        self,
+        outputs: dict,
+        targets: Sequence[dict],
+        num_masks: float,
+        generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        """Match one layer's prediction and return its unweighted ``loss_ce``, ``loss_mask``, ``loss_dice``."""
+        """Match one layer's prediction; return its unweighted ``loss_ce``, ``loss_mask``, ``loss_dice``."""
         indices = self.matcher(outputs, targets, generator=generator)
         loss_mask, loss_dice = self.loss_masks(outputs["pred_masks"], targets, indices, num_masks, generator)
         return {
@@ -348,7 +362,8 @@ class SetCriterion(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"num_classes={self.num_classes}, weights={self.weight_dict}, no_object_weight={self.no_object_weight}, "
+            f"num_classes={self.num_classes}, weights={self.weight_dict}, "
+            f"no_object_weight={self.no_object_weight}, "
             f"num_points={self.num_points}, oversample_ratio={self.oversample_ratio}, "
             f"importance_sample_ratio={self.importance_sample_ratio}"
         )

@@ -246,7 +246,7 @@ class HungarianMatcher(nn.Module):
         """
         costs = self.cost_matrices(outputs, targets, generator).cpu()  # [N, Q, K]
         if not torch.isfinite(costs).all():
-            raise ValueError("HungarianMatcher: non-finite matching costs; the predictions contain NaN or inf")
+            raise ValueError("HungarianMatcher: non-finite matching costs; predictions contain NaN or inf")
         indices = []
         for i, t in enumerate(targets):
             n_i = int(t["labels"].shape[0])
@@ -255,7 +255,8 @@ class HungarianMatcher(nn.Module):
                 indices.append((empty, empty.clone()))
                 continue
             rows, cols = linear_sum_assignment(costs[i, :, :n_i].numpy())
-            indices.append((torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)))
+            pair = (torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64))
+            indices.append(pair)
         return indices
 
     def extra_repr(self) -> str:
