@@ -19,6 +19,15 @@ from stepstones_lite.model.criterion import (
 from stepstones_lite.model.matcher import HungarianMatcher, dense_point_coords, point_sample
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a thread pool only adds contention on a busy machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def random_case(gen, n_frames=3, q=5, c=4, h=6, w=6, big_h=None, max_targets=3, counts=None):
     """Random predictions and random (possibly overlapping) binary targets."""
     big_h = big_h or h
