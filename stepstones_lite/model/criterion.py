@@ -40,6 +40,7 @@ from .matcher import (
 
 __all__ = [
     "SetCriterion",
+    "HungarianMatcher",  # re-exported: the trainer builds both from here
     "targets_from_labels",
     "targets_from_binary",
     "sigmoid_ce_loss",
