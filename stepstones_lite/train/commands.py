@@ -96,6 +96,37 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pipeline import ensure_dataset
+    from .pretrain import ensure_encoders, pretrain_encoders
+
+    profile = _profile(args)
+    if args.out:
+        report = pretrain_encoders(profile, args.out, data_root=args.data, device=args.device)
+        print(json.dumps(report, indent=2))
+    else:
+        folder = ensure_encoders(profile, ensure_dataset(profile, args.data))
+        print((folder / "standins.json").read_text())
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..utils import project_root
+    from .reproduce import ALL_ARMS, CORE_ARMS, run_study
+
+    profile = _profile(args)
+    seeds = args.seeds or list(profile.train.seeds)
+    arms = ALL_ARMS if args.arms == ["all"] else (CORE_ARMS if args.arms == ["core"] else tuple(args.arms))
+    out = Path(args.out) if args.out else project_root() / "results" / f"reproduce_{profile.name}.json"
+    results = run_study(profile, seeds, out=out, arms=arms, data_root=args.data,
+                        command="stepstones " + " ".join(sys.argv[1:]))
+    print(out.with_suffix(".md").read_text())
+    print(f"wrote {out} ({results['provenance']['wall_seconds']} s)")
+    return 0
+
+
 def add_training_commands(sub: argparse._SubParsersAction) -> None:
     """Register the pipeline sub-commands on the ``stepstones`` parser."""
     p = sub.add_parser("train-avs", help="stage 1: train AAVS on binary sounding masks")
@@ -121,6 +152,16 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end-to-end", action="store_true", help="train without priors (the one-stage baseline)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.set_defaults(func=_cmd_train_avss)
+
+    p = sub.add_parser("pretrain-encoders", help="pre-train (and cache) the visual and audio stand-in encoders")
+    _common(p, "folder for visual.pt/audio.pt (default: the cached artifact)")
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser("reproduce", help="run the study (arms x seeds) and write results/reproduce_<profile>.json")
+    _common(p, "results JSON (default results/reproduce_<profile>.json; a .md table is written beside it)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
+    p.add_argument("--arms", nargs="+", default=["all"], help="'all', 'core', or arm names")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("evaluate", help="score a checkpoint with the exact AVSBench metrics")
     p.add_argument("checkpoint")

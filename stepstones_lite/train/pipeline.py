@@ -37,6 +37,7 @@ __all__ = [
     "ensure_dataset",
     "avss_dataset",
     "build_criterion",
+    "prepare_profile",
     "train_stage1",
     "train_stage2",
     "train_end_to_end",
@@ -90,6 +91,21 @@ def build_criterion(profile: Profile, num_classes: int) -> SetCriterion:
 _KINDS = {STAGE1: (2, False), STAGE2: (NUM_AVSS_CLASSES, True), END_TO_END: (NUM_AVSS_CLASSES, False)}
 
 
+def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Profile:
+    """The profile ready to train: small profiles get their cached pre-trained stand-in encoders.
+
+    A ``lite_cnn`` backbone without ``backbone_weights`` and with ``train.pretrain_steps > 0`` is pointed at the
+    stand-ins of :func:`~stepstones_lite.train.pretrain.ensure_encoders` (built once per dataset and label
+    space). Profiles with explicit weights files (the ``paper`` profile) are returned unchanged.
+    """
+    m = profile.model
+    if m.backbone == "lite_cnn" and m.backbone_weights is None and profile.train.pretrain_steps > 0:
+        from .pretrain import ensure_encoders, with_encoders
+
+        return with_encoders(profile, ensure_encoders(profile, data_root))
+    return profile
+
+
 def _new_model(profile: Profile, kind: str) -> torch.nn.Module:
     num_classes, use_prior = _KINDS[kind]
     return build_model(profile.model, num_classes=num_classes, use_prior=use_prior)
@@ -103,7 +119,8 @@ def load_model(checkpoint: str | Path, kind: str | None = None, device: str | to
     if kind not in _KINDS:
         raise CheckpointError(f"{checkpoint}: unknown model kind {kind!r}")
     profile = payload["profile"]
-    model = _new_model(profile, kind)
+    # the state_dict holds every weight, so local encoder files need not exist on this machine any more
+    model = _new_model(profile.replace(model__backbone_weights=None, model__audio_weights=None), kind)
     model.load_state_dict(payload["model"])
     return model.to(resolve_device(device, verbose=False)).eval(), profile, payload
 
@@ -114,6 +131,7 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
          description: str = "") -> FitResult:
     if seed is not None:
         profile = profile.replace(train__seed=int(seed))
+    profile = prepare_profile(profile, data_root)
     seed_everything(profile.train.seed)
     model = _new_model(profile, kind)
     train_set = avss_dataset(profile, data_root, "train")

@@ -173,7 +173,7 @@ def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: to
                 inter[c] += ((pred == c) & (y == c)).sum()
                 union[c] += ((pred == c) | (y == c)).sum()
     present = union > 0
-    return body, {"visual_heldout_miou": float((inter[present] / union[present]).mean()), "visual_final_loss": float(loss)}
+    return body, {"visual_heldout_miou": float((inter[present] / union[present]).mean()), "visual_final_loss": float(loss.detach())}
 
 
 def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: torch.device, gen: torch.Generator,
@@ -203,7 +203,7 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
     with torch.no_grad():
         probs = torch.sigmoid(head(enc(data["log_mel"][held_idx].to(device)))).cpu()
     exact = ((probs > 0.5).float() == data["sound"][held_idx]).all(1).float().mean()
-    return enc, {"audio_heldout_exact_set": float(exact), "audio_final_loss": float(loss)}
+    return enc, {"audio_heldout_exact_set": float(exact), "audio_final_loss": float(loss.detach())}
 
 
 # --------------------------------------------------------------------------- entry points

@@ -1,0 +1,298 @@
+"""The reproduction study: the paper's claims as arms × seeds, written to ``results/reproduce_<profile>.json``.
+
+Arms (each over the seeds; names are the JSON contract):
+
+``two_stage``                 stage 1 → stage-1 priors → stage 2 (the paper's Stepping Stones)
+``end_to_end``                the same model without priors, trained with stage 2's schedule (paper protocol)
+``end_to_end_equal_compute``  the same, trained for stage-1 + stage-2 steps (our stricter protocol)
+``oracle_prior``              the stage-2 model tested with ground-truth priors (paper Tab. 4 "Oracle")
+``prior_<kind>_<level>``      the stage-2 model tested with degraded priors (prior-quality study, Tab. 2)
+``prior_muted_stage1``        ... tested with priors from the stage-1 model fed silence
+``stage2_no_fusion`` / ``stage2_no_prior_attention`` / ``stage2_no_robust_keys`` / ``stage2_no_prior_modules``
+                              stage-2 ablations (Tab. 4, E3), tested with the stage-1 priors
+``queries_aaqg`` / ``queries_repeat_audio`` / ``queries_none``  stage 1 with each query generator (Tab. 3)
+``stage1_muted_train``        stage 1 trained and tested with silence; ``stage1_muted_test``: the AAQG stage 1
+                              fed silence at test time
+``tpavi_end_to_end`` / ``tpavi_two_stage``  the TPAVI-style baseline without / with the stage-1 prior (Tab. 2)
+
+Every run is an artifact keyed by (profile, seed, variant), so arms share runs (e.g. ``oracle_prior`` reuses the
+``two_stage`` stage-2 model) and an interrupted study resumes. Per-seed records carry ``avss_miou`` /
+``avss_fscore`` (official 71-class AVSBench means; ``avss_miou_present`` averages only the classes present in
+the test set, which on the synthetic benchmark is the readable number), the collapsed binary ``binary_miou`` of
+AVSS models, and ``stage1_miou`` / ``stage1_fscore`` plus diagnostics where a stage 1 ran.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from ..artifacts import ensure_artifact
+from ..config import Profile
+from ..utils import atomic_write_json, atomic_write_text, project_root
+from . import pipeline
+from .priors import make_priors, write_reference_priors
+
+__all__ = ["ALL_ARMS", "CORE_ARMS", "run_study", "summarise", "markdown_table"]
+
+CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
+PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
+ABLATIONS = {
+    "stage2_no_fusion": {"model__mask_fusion": False},
+    "stage2_no_prior_attention": {"model__prior_attention": False},
+    "stage2_no_robust_keys": {"model__robust_keys": False},
+    "stage2_no_prior_modules": {"model__mask_fusion": False, "model__prior_attention": False,
+                                "model__robust_keys": False},
+}
+QUERY_ARMS = {"queries_repeat_audio": "repeat_audio", "queries_none": "none"}
+ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + ("prior_muted_stage1",)
+            + tuple(ABLATIONS) + ("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test")
+            + ("tpavi_end_to_end", "tpavi_two_stage"))
+
+
+class _Runs:
+    """Cached runs of one study (every run is an artifact, keyed by profile, seed and variant)."""
+
+    def __init__(self, profile: Profile, data_root: Path, progress: bool | None) -> None:
+        self.profile, self.root, self.progress = profile, data_root, progress
+        self.base_key = {"profile": profile.to_dict(), "data": str(data_root)}
+
+    def _key(self, name: str, seed: int, **extra: Any) -> dict[str, Any]:
+        return {**self.base_key, "run": name, "seed": seed, **extra}
+
+    def _variant(self, overrides: dict[str, Any]) -> Profile:
+        return self.profile.replace(**overrides) if overrides else self.profile
+
+    # ----------------------------------------------------------------- training runs
+    def stage1(self, seed: int, overrides: dict[str, Any] | None = None, mute: bool = False) -> Path:
+        overrides = overrides or {}
+
+        def build(folder: Path) -> None:
+            pipeline.train_stage1(self._variant(overrides), folder, data_root=self.root, seed=seed, mute_audio=mute,
+                                  progress=self.progress)
+
+        return ensure_artifact("study/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
+
+    def stage2(self, seed: int, prior_root: Path, overrides: dict[str, Any] | None = None) -> Path:
+        overrides = overrides or {}
+
+        def build(folder: Path) -> None:
+            pipeline.train_stage2(self._variant(overrides), folder, prior_root=prior_root, data_root=self.root,
+                                  seed=seed, progress=self.progress)
+
+        return ensure_artifact("study/stage2", build,
+                               self._key("stage2", seed, overrides=overrides, priors=str(prior_root)))
+
+    def end_to_end(self, seed: int, steps: int) -> Path:
+        def build(folder: Path) -> None:
+            pipeline.train_end_to_end(self.profile, folder, data_root=self.root, seed=seed, steps=steps,
+                                      progress=self.progress)
+
+        return ensure_artifact("study/end_to_end", build, self._key("end_to_end", seed, steps=steps))
+
+    def tpavi(self, seed: int, prior_root: Path | None) -> Path:
+        def build(folder: Path) -> None:
+            pipeline.train_tpavi(self.profile, folder, data_root=self.root, seed=seed, prior_root=prior_root,
+                                 progress=self.progress)
+
+        return ensure_artifact("study/tpavi", build, self._key("tpavi", seed, priors=str(prior_root)))
+
+    # ----------------------------------------------------------------- priors
+    def stage1_priors(self, stage1: Path, mute: bool = False) -> Path:
+        def build(folder: Path) -> None:
+            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=("val", "test"), mute_audio=mute,
+                        progress=self.progress)
+
+        return ensure_artifact("study/priors", build, {"stage1": str(stage1), "mute": mute})
+
+    def reference_priors(self, kind: str | None, level: float, seed: int) -> Path:
+        def build(folder: Path) -> None:
+            write_reference_priors(self.profile, folder, data_root=self.root, splits=("test",), degrade=kind,
+                                   level=level, seed=seed, progress=self.progress)
+
+        return ensure_artifact("study/reference_priors", build,
+                               {**self.base_key, "kind": kind, "level": level, "seed": seed})
+
+    # ----------------------------------------------------------------- evaluation (cached as JSON)
+    def evaluate(self, run: Path, **kwargs: Any) -> dict[str, float]:
+        tag = json.dumps({k: str(v) for k, v in sorted(kwargs.items())}, sort_keys=True)
+        cache = run / "evaluations.json"
+        known = json.loads(cache.read_text()) if cache.is_file() else {}
+        if tag not in known:
+            known[tag] = pipeline.evaluate_checkpoint(run / "best.pt", "test", data_root=self.root, **kwargs)
+            atomic_write_json(cache, known)
+        return known[tag]
+
+
+def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
+    out = {f"{prefix}_miou": metrics["miou"], f"{prefix}_fscore": metrics["fscore"]}
+    for key in ("miou_present", "fscore_present", "miou_nb", "binary_miou"):
+        if key in metrics:
+            out[f"{prefix}_{key}" if not key.startswith("binary") else key] = metrics[key]
+    return out
+
+
+def _stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    out = {"stage1_miou": metrics["miou"], "stage1_fscore": metrics["fscore"]}
+    for key in ("diag_miou_sounding", "diag_silent_empty_rate", "diag_distractor_fp", "diag_sounding_recall"):
+        if key in metrics and not (isinstance(metrics[key], float) and math.isnan(metrics[key])):
+            out[f"stage1_{key[5:]}"] = metrics[key]
+    return out
+
+
+def _seed_records(runs: _Runs, seed: int, arms: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Every requested arm's record for one seed."""
+    p = runs.profile
+    want = set(arms)
+    rec: dict[str, dict[str, Any]] = {}
+    s1 = runs.stage1(seed)
+    s1_test = runs.evaluate(s1)
+    s1_metrics = _stage1_metrics(s1_test)
+    priors = runs.stage1_priors(s1)
+    needs_s2 = want & ({"two_stage", "oracle_prior", "prior_muted_stage1"} | {f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS})
+    if needs_s2:
+        s2 = runs.stage2(seed, priors)
+        if "two_stage" in want:
+            rec["two_stage"] = {**_avss(runs.evaluate(s2, prior=priors)), **s1_metrics,
+                                "prior_miou": s1_metrics["stage1_miou"]}
+        if "oracle_prior" in want:
+            rec["oracle_prior"] = {**_avss(runs.evaluate(s2, prior="gt")), "prior_miou": 1.0}
+        for kind, level in PRIOR_LEVELS:
+            name = f"prior_{kind}_{level}"
+            if name in want:
+                ref = runs.reference_priors(kind, level, seed)
+                info = json.loads((ref / "manifest.json").read_text())
+                rec[name] = {**_avss(runs.evaluate(s2, prior=ref)), "prior_miou": info["prior_miou"]}
+        if "prior_muted_stage1" in want:
+            muted_priors = runs.stage1_priors(s1, mute=True)
+            muted_eval = runs.evaluate(s1, mute_audio=True)
+            rec["prior_muted_stage1"] = {**_avss(runs.evaluate(s2, prior=muted_priors)),
+                                         "prior_miou": muted_eval["miou"]}
+    if "end_to_end" in want:
+        rec["end_to_end"] = _avss(runs.evaluate(runs.end_to_end(seed, p.train.stage2_steps)))
+    if "end_to_end_equal_compute" in want:
+        steps = p.train.stage1_steps + p.train.stage2_steps
+        rec["end_to_end_equal_compute"] = _avss(runs.evaluate(runs.end_to_end(seed, steps)))
+    for name, overrides in ABLATIONS.items():
+        if name in want:
+            rec[name] = _avss(runs.evaluate(runs.stage2(seed, priors, overrides), prior=priors))
+    for name, mode in QUERY_ARMS.items():
+        if name in want:
+            rec[name] = _stage1_metrics(runs.evaluate(runs.stage1(seed, {"model__query_mode": mode})))
+    if "stage1_muted_train" in want:
+        muted = runs.stage1(seed, mute=True)
+        rec["stage1_muted_train"] = _stage1_metrics(runs.evaluate(muted, mute_audio=True))
+    if "stage1_muted_test" in want:
+        rec["stage1_muted_test"] = _stage1_metrics(runs.evaluate(s1, mute_audio=True))
+    if "tpavi_end_to_end" in want:
+        rec["tpavi_end_to_end"] = _avss(runs.evaluate(runs.tpavi(seed, None)))
+    if "tpavi_two_stage" in want:
+        rec["tpavi_two_stage"] = {**_avss(runs.evaluate(runs.tpavi(seed, priors), prior=priors)), **s1_metrics}
+    if "queries_aaqg" in want:
+        rec["queries_aaqg"] = s1_metrics
+    return rec
+
+
+_ARM_MODULES = {
+    "two_stage": ["stage1: AAVS (AAQG)", "stage2: AAVS + mask fusion + prior attention + robust keys"],
+    "end_to_end": ["AAVS (AAQG), no prior modules"],
+    "end_to_end_equal_compute": ["AAVS (AAQG), no prior modules"],
+    "oracle_prior": ["stage2: AAVS + mask fusion + prior attention + robust keys", "prior: ground truth"],
+    "tpavi_end_to_end": ["TPAVI-style baseline"],
+    "tpavi_two_stage": ["stage1: AAVS (AAQG)", "TPAVI-style baseline + prior"],
+}
+
+
+def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profile: Profile) -> dict[str, Any]:
+    """``arms`` section of the results JSON: per-seed records with mean and std of every numeric key."""
+    arms: dict[str, Any] = {}
+    t = profile.train
+    for name, records in per_seed.items():
+        keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float))})
+        values = {k: torch.tensor([float(r[k]) for r in records if k in r], dtype=torch.float64) for k in keys}
+        steps = {"stage1": t.stage1_steps, "stage2": t.stage2_steps}
+        if name == "end_to_end":
+            steps = {"end_to_end": t.stage2_steps}
+        elif name == "end_to_end_equal_compute":
+            steps = {"end_to_end": t.stage1_steps + t.stage2_steps}
+        arms[name] = {
+            "seeds": seeds[: len(records)],
+            "modules": _ARM_MODULES.get(name, []),
+            "steps": steps,
+            "per_seed": records,
+            "mean": {k: float(v.mean()) for k, v in values.items()},
+            "std": {k: float(v.std(unbiased=True)) if len(v) > 1 else 0.0 for k, v in values.items()},
+        }
+    return arms
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
+    """A markdown table of mean ± std per arm (the ``key`` column plus stage-1 and prior quality if present)."""
+    lines = ["| arm | seeds | " + key + " | avss_fscore | stage1_miou | prior_miou |", "|---|---|---|---|---|---|"]
+    for name, arm in results["arms"].items():
+        def cell(k: str) -> str:
+            if k not in arm["mean"]:
+                return "–"
+            return f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}"
+
+        lines.append(f"| {name} | {len(arm['per_seed'])} | {cell(key)} | {cell('avss_fscore')} | "
+                     f"{cell('stage1_miou')} | {cell('prior_miou')} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None = None,
+              arms: Iterable[str] = ALL_ARMS, data_root: str | Path | None = None, progress: bool | None = None,
+              command: str | None = None, on_seed: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the study and write ``<out>`` JSON + a markdown table beside it; return the results."""
+    seeds = [int(s) for s in seeds]
+    arms = tuple(arms)
+    unknown = [a for a in arms if a not in ALL_ARMS]
+    if unknown:
+        raise ValueError(f"unknown arms {unknown}; known: {ALL_ARMS}")
+    start = time.perf_counter()
+    root = pipeline.ensure_dataset(profile, data_root)
+    profile = pipeline.prepare_profile(profile, root)
+    runs = _Runs(profile, root, progress)
+    per_seed: dict[str, list[dict[str, Any]]] = {}
+    for seed in seeds:
+        records = _seed_records(runs, seed, arms)
+        for name in arms:
+            if name in records:
+                per_seed.setdefault(name, []).append({"seed": seed, **records[name]})
+        if on_seed is not None:
+            on_seed(seed, records)
+    results = {
+        "provenance": {
+            "command": command or " ".join(sys.argv),
+            "git_commit": _git_commit(),
+            "profile": profile.name,
+            "device": str(pipeline.resolve_device(profile.train.device, verbose=False)),
+            "torch_version": torch.__version__,
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_seconds": round(time.perf_counter() - start, 1),
+            "seeds": seeds,
+            "config": json.loads(profile.to_json()),
+        },
+        "arms": summarise(per_seed, seeds, profile),
+    }
+    if out is not None:
+        out = Path(out)
+        atomic_write_json(out, results)
+        atomic_write_text(out.with_suffix(".md"), markdown_table(results))
+    return results
