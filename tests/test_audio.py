@@ -145,3 +145,103 @@ def test_bad_input_types():
         log_mel_examples([0.0] * 20000, SR)
     with pytest.raises(TypeError, match="dtype"):
         log_mel_examples(np.array(["a"] * 10), SR)
+
+
+# ----------------------------------------------------------------------------- network
+from stepstones_lite.audio import VGGish, load_vggish_pca, load_vggish_weights  # noqa: E402
+
+TORCHVGGISH_KEYS = (
+    [f"features.{i}.{p}" for i in (0, 3, 6, 8, 11, 13) for p in ("weight", "bias")]
+    + [f"embeddings.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")]
+)
+
+
+@pytest.fixture(scope="module")
+def vggish_random():
+    torch.manual_seed(0)
+    return VGGish().eval()
+
+
+def test_vggish_layout_and_forward(vggish_random):
+    model = vggish_random
+    sd = model.state_dict()
+    assert list(sd) == TORCHVGGISH_KEYS
+    assert sd["features.0.weight"].shape == (64, 1, 3, 3) and sd["embeddings.0.weight"].shape == (4096, 12288)
+    assert sum(p.numel() for p in model.parameters()) == 72_141_184
+    x = log_mel_examples(_signals()["noise"][: 2 * SR], SR)[:1]  # [1, 1, 96, 64]
+    with torch.no_grad():
+        out = model(torch.cat([x, x.flip(-1)]))
+    assert out.shape == (2, 128) and out.dtype == torch.float32
+    assert (out >= 0).all()  # final ReLU (torchvggish / AVSBench)
+    assert not torch.allclose(out[0], out[1])
+    with pytest.raises(ValueError, match=r"\[N, 1, 96, 64\]"):
+        model(torch.zeros(2, 96, 64))
+
+
+def test_vggish_flatten_is_channels_last(vggish_random):
+    # the first Linear must see the conv output in TF (h, w, c) order, as torchvggish's double transpose gives
+    model = vggish_random
+    x = torch.randn(1, 1, 96, 64)
+    with torch.no_grad():
+        feat = model.features(x)  # [1, 512, 6, 4]
+        manual = model.embeddings(feat.permute(0, 2, 3, 1).reshape(1, -1))
+        assert torch.allclose(model(x), manual)
+
+
+def test_load_vggish_weights_round_trip(tmp_path, vggish_random):
+    path = tmp_path / "vggish.pth"
+    torch.save({k: v.clone() for k, v in vggish_random.state_dict().items()}, path)
+    loaded = load_vggish_weights(path)
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    x = torch.randn(3, 1, 96, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), vggish_random(x))
+    same = load_vggish_weights(str(path), model=VGGish())
+    assert torch.equal(same.embeddings[4].bias, vggish_random.embeddings[4].bias)
+
+
+def test_load_vggish_weights_errors(tmp_path, vggish_random):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        load_vggish_weights(tmp_path / "nope.pth")
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"not a torch file at all")
+    with pytest.raises(ValueError, match="corrupt.pth"):
+        load_vggish_weights(corrupt)
+    sd = vggish_random.state_dict()
+    wrong = tmp_path / "wrong_keys.pth"
+    torch.save({("vgg." + k): v for k, v in sd.items()}, wrong)
+    with pytest.raises(ValueError, match=r"wrong_keys.pth.*missing \['embeddings.0.bias'"):
+        load_vggish_weights(wrong)
+    shape = tmp_path / "wrong_shape.pth"
+    torch.save({**sd, "embeddings.4.bias": torch.zeros(64)}, shape)
+    with pytest.raises(ValueError, match="wrong_shape.pth.*embeddings.4.bias"):
+        load_vggish_weights(shape)
+    not_dict = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], not_dict)
+    with pytest.raises(ValueError, match="list.pth"):
+        load_vggish_weights(not_dict)
+
+
+def test_postprocess_pca_and_quantisation(tmp_path, vggish_random):
+    rng = np.random.default_rng(3)
+    vec, means = rng.standard_normal((128, 128)) * 0.1, rng.standard_normal(128)
+    pca = tmp_path / "vggish_pca.pth"
+    torch.save({"pca_eigen_vectors": vec, "pca_means": means}, pca)  # numpy arrays, like torchvggish's file
+    model = VGGish(postprocess=True)
+    model.load_state_dict(vggish_random.state_dict(), strict=False)
+    load_vggish_pca(pca, model)
+    x = torch.randn(2, 1, 96, 64)
+    with torch.no_grad():
+        raw = vggish_random(x).double().numpy()
+        got = model(x).numpy()
+    expect = np.round((np.clip((raw - means) @ vec.T, -2, 2) + 2) * (255 / 4))
+    assert got.shape == (2, 128)
+    np.testing.assert_allclose(got, expect, atol=1.0)  # float32 vs float64 may flip a .5 rounding
+    assert (np.abs(got - expect) > 0).mean() < 0.02 and got.min() >= 0 and got.max() <= 255
+    # a full state_dict with pproc.* keys round-trips through load_vggish_weights
+    full = tmp_path / "full.pth"
+    torch.save(model.state_dict(), full)
+    again = load_vggish_weights(full)
+    assert again.postprocess and torch.equal(again(x), model(x))
+    with pytest.raises(ValueError, match="postprocess"):
+        load_vggish_weights(full, model=VGGish())

@@ -17,6 +17,7 @@ from .frontend import (
     resample,
     to_mono,
 )
+from .vggish import EMBEDDING_SIZE, VGGish, VGGishPostprocessor, load_vggish_pca, load_vggish_weights
 
 __all__ = [
     "PARAMS",
@@ -30,4 +31,9 @@ __all__ = [
     "periodic_hann",
     "resample",
     "to_mono",
+    "VGGish",
+    "VGGishPostprocessor",
+    "load_vggish_weights",
+    "load_vggish_pca",
+    "EMBEDDING_SIZE",
 ]
