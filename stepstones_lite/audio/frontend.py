@@ -191,10 +191,12 @@ class LogMelFrontEnd(nn.Module):
         self.params = params
         n_bins = params.fft_length // 2 + 1
         self.register_buffer("window", periodic_hann(params.window_samples), persistent=False)  # [400]
-        self.register_buffer(
-            "mel", mel_matrix(params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz, params.mel_max_hz),
-            persistent=False,
-        )  # [257, 64]
+        mel = mel_matrix(params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz, params.mel_max_hz)
+        used = torch.nonzero(mel.sum(dim=1) > 0).flatten()  # FFT bins inside 125..7500 Hz (5..239 at 16 kHz)
+        self.bin_lo, self.bin_hi = int(used[0]), int(used[-1]) + 1
+        self.register_buffer("mel", mel, persistent=False)  # [257, 64]
+        # transposed, only the bins with a non-zero weight: [64, K] @ [K, F] is the fast BLAS orientation
+        self.register_buffer("mel_t", mel[self.bin_lo:self.bin_hi].T.contiguous(), persistent=False)  # [64, K]
 
     def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
         """Log-mel spectrogram of [..., L] 16-kHz audio -> [..., F, 64] in the compute dtype."""
@@ -205,8 +207,11 @@ class LogMelFrontEnd(nn.Module):
             return wave.new_zeros(*wave.shape[:-1], 0, p.num_mel_bins)
         frames = wave.unfold(-1, p.window_samples, p.hop_samples)  # [..., F, 400] (no copy)
         window = self.window.to(device=wave.device, dtype=dtype)
-        spec = torch.fft.rfft(frames * window, n=p.fft_length).abs()  # [..., F, 257]
-        mel = spec @ self.mel.to(device=wave.device, dtype=dtype)  # [..., F, 64]
+        padded = wave.new_zeros(*frames.shape[:-1], p.fft_length)  # [..., F, 512], zero tail = FFT padding
+        torch.mul(frames, window, out=padded[..., : p.window_samples])  # windowed frames, no extra pad copy
+        spec = torch.fft.rfft(padded)[..., self.bin_lo:self.bin_hi].abs()  # [..., F, K] magnitudes
+        mel_t = self.mel_t.to(device=wave.device, dtype=dtype)  # [64, K]
+        mel = torch.matmul(mel_t, spec.transpose(-1, -2)).transpose(-1, -2)  # [..., F, 64] (= full |rfft| @ mel)
         return torch.log(mel + p.log_offset)  # [..., F, 64]
 
     def frame_examples(self, log_mel: torch.Tensor) -> torch.Tensor:
