@@ -1,6 +1,8 @@
 """stepstones_lite.audio: VGGish front end against an independent float64 numpy reference, and the network."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ SR = 16000
 
 
 # ----------------------------------------------------------------------------- independent reference
+@lru_cache(maxsize=1)
 def ref_mel_matrix() -> np.ndarray:
     """VGGish spectrogram_to_mel_matrix, written as the documented per-band loop (64 bands, 257 bins)."""
     mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)  # noqa: E731  HTK
@@ -162,6 +165,14 @@ def vggish_random():
     return VGGish().eval()
 
 
+@pytest.fixture(scope="module")
+def vggish_file(vggish_random, tmp_path_factory):
+    """The random model saved once as a plain torchvggish-layout state_dict (~290 MB, shared by the tests)."""
+    path = tmp_path_factory.mktemp("vggish") / "vggish.pth"
+    torch.save(vggish_random.state_dict(), path)
+    return path
+
+
 def test_vggish_layout_and_forward(vggish_random):
     model = vggish_random
     sd = model.state_dict()
@@ -188,9 +199,8 @@ def test_vggish_flatten_is_channels_last(vggish_random):
         assert torch.allclose(model(x), manual)
 
 
-def test_load_vggish_weights_round_trip(tmp_path, vggish_random):
-    path = tmp_path / "vggish.pth"
-    torch.save({k: v.clone() for k, v in vggish_random.state_dict().items()}, path)
+def test_load_vggish_weights_round_trip(vggish_file, vggish_random):
+    path = vggish_file
     loaded = load_vggish_weights(path)
     assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
     x = torch.randn(3, 1, 96, 64)
@@ -207,7 +217,7 @@ def test_load_vggish_weights_errors(tmp_path, vggish_random):
     corrupt.write_bytes(b"not a torch file at all")
     with pytest.raises(ValueError, match="corrupt.pth"):
         load_vggish_weights(corrupt)
-    sd = vggish_random.state_dict()
+    sd = {k: torch.zeros(1).expand(v.shape) for k, v in vggish_random.state_dict().items()}  # tiny on disk
     wrong = tmp_path / "wrong_keys.pth"
     torch.save({("vgg." + k): v for k, v in sd.items()}, wrong)
     with pytest.raises(ValueError, match=r"wrong_keys.pth.*missing \['embeddings.0.bias'"):
@@ -240,7 +250,9 @@ def test_postprocess_pca_and_quantisation(tmp_path, vggish_random):
     assert (np.abs(got - expect) > 0).mean() < 0.02 and got.min() >= 0 and got.max() <= 255
     # a full state_dict with pproc.* keys round-trips through load_vggish_weights
     full = tmp_path / "full.pth"
-    torch.save(model.state_dict(), full)
+    torch.save({k: v.clone() if k.startswith("pproc") else torch.zeros(1).expand(v.shape)
+                for k, v in model.state_dict().items()}, full)  # zeros stored as 1 number: small file
+    model.load_state_dict(torch.load(full, weights_only=True))
     again = load_vggish_weights(full)
     assert again.postprocess and torch.equal(again(x), model(x))
     with pytest.raises(ValueError, match="postprocess"):
