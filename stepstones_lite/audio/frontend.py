@@ -9,9 +9,11 @@ those files; the code here is our own, vectorised for torch. Step by step (offic
    soundfile's ``[L, C]`` layout]. We accept ``[C, L]`` too: the channel axis is the *shorter* axis; a square
    input follows the official ``[L, C]`` reading. Integer PCM is scaled by ``2**(bits-1)`` (int16 / 32768 as
    ``wavfile_to_examples`` does).
-2. **Resample to 16 kHz** [official: ``resampy.resample`` (Kaiser-windowed sinc)]. We use scipy's polyphase
-   ``resample_poly`` (Kaiser window), so non-16-kHz inputs can differ slightly (~1e-3..1e-2 in the log-mel of a
-   clean tone) from the official numbers; 16-kHz input is bit-for-bit the same path.
+2. **Resample to 16 kHz** [official: ``resampy.resample``, filter "kaiser_best"]. We apply the same
+   windowed-sinc filter (50 zero crossings, rolloff 0.9173, Kaiser beta 12.98) exactly with scipy's polyphase
+   ``resample_poly`` and keep resampy's output length ``floor(L * 16000 / sr)``. resampy reads its filter from
+   an interpolated table, so non-16-kHz inputs can differ very slightly from the official numbers (see
+   :func:`resample`); 16-kHz input skips this step and matches the official output bit for bit.
 3. **STFT**: frames of 400 samples (25 ms) every 160 samples (10 ms), *no padding or centring*, so
    ``F = 1 + floor((N - 400) / 160)`` frames; periodic Hann window ``0.5 - 0.5 cos(2 pi k / 400)``; FFT length
    512 (next power of two; the frame is zero-padded at its end); magnitude ``|rfft|`` -> 257 bins.
@@ -152,20 +154,48 @@ def to_mono(waveform: torch.Tensor) -> torch.Tensor:
     return waveform.mean(dim=channel_axis)  # [L]
 
 
-def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int = 16000) -> torch.Tensor:
-    """Resample a [..., L] waveform with scipy's polyphase filter (Kaiser window). Same device/dtype back.
+# resampy's "kaiser_best" filter, the one the official VGGish code gets from ``resampy.resample``: a windowed sinc
+# h(t) = rolloff * sinc(rolloff * t) * kaiser(t / 50, beta), |t| <= 50 low-rate sample periods.
+_RESAMPY_ROLLOFF = 0.9173473712608761
+_RESAMPY_BETA = 12.984585292873839  # fitted to resampy's stored table (max error 3e-11)
+_RESAMPY_ZEROS = 50
 
-    The official VGGish uses resampy; results differ slightly (see module docstring).
+
+@lru_cache(maxsize=8)
+def _resampy_like_filter(up: int, down: int) -> np.ndarray:
+    """FIR at the up-sampled rate (``orig * up``) reproducing resampy kaiser_best, unit DC gain. [50*2*P + 1]."""
+    period = max(up, down)  # up-sampled samples per period of the lower of the two rates
+    n = np.arange(-_RESAMPY_ZEROS * period, _RESAMPY_ZEROS * period + 1)
+    taper = np.kaiser(n.size, _RESAMPY_BETA)
+    return (_RESAMPY_ROLLOFF / period) * np.sinc(_RESAMPY_ROLLOFF * n / period) * taper
+
+
+def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int = 16000) -> torch.Tensor:
+    """Resample a [..., L] waveform like ``resampy.resample(x, orig_sr, target_sr)`` (filter "kaiser_best").
+
+    Idea from resampy (windowed-sinc band-limited interpolation); here the same filter is applied exactly with
+    scipy's polyphase ``resample_poly``, and the output keeps resampy's length ``floor(L * target / orig)``.
+    resampy reads its filter from a linearly interpolated table and, when down-sampling, steps through it with a
+    rounded stride, so results are not bit-identical. Measured against resampy 0.4.3 + torchvggish on 4-s tones,
+    sweeps and noise: waveform max |diff| ~3e-7 for 8/11.025/32 kHz and 1e-5..1e-3 for 22.05/44.1/48 kHz; log-mel
+    max |diff| <= 5e-3 in bands above the log floor (mean <= 3e-3), up to ~0.1 in near-silent bands.
+    Same device/dtype back; computed in float64 on the CPU (about 100x real time for 44.1 kHz on one core).
     """
     from scipy.signal import resample_poly
 
-    if int(orig_sr) != orig_sr or orig_sr <= 0:
+    if isinstance(orig_sr, bool) or int(orig_sr) != orig_sr or orig_sr <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {orig_sr!r}")
     orig_sr, target_sr = int(orig_sr), int(target_sr)
     if orig_sr == target_sr:
         return waveform
     g = math.gcd(orig_sr, target_sr)
-    out = resample_poly(waveform.detach().cpu().double().numpy(), target_sr // g, orig_sr // g, axis=-1)
+    up, down = target_sr // g, orig_sr // g
+    n_out = waveform.shape[-1] * target_sr // orig_sr  # resampy's length (floor)
+    x = waveform.detach().cpu().double().numpy()
+    if x.shape[-1] == 0 or n_out == 0:
+        out = np.zeros((*x.shape[:-1], n_out))
+    else:
+        out = resample_poly(x, up, down, axis=-1, window=_resampy_like_filter(up, down))[..., :n_out]
     return torch.from_numpy(np.ascontiguousarray(out)).to(device=waveform.device, dtype=waveform.dtype)
 
 
@@ -288,7 +318,7 @@ def log_mel_examples(waveform: torch.Tensor | np.ndarray, sample_rate: int = 160
         waveform: mono [L], or multi-channel [L, C] / [C, L] (channels averaged; the channel axis is the shorter
             one, a square array is read as [L, C] like the official code); float in [-1, 1] or integer PCM
             (int16 divided by 32768). numpy or torch (the result lands on the tensor's device).
-        sample_rate: rate of ``waveform`` in Hz; anything but 16000 is resampled (scipy polyphase, not resampy).
+        sample_rate: rate of ``waveform`` in Hz; anything but 16000 is resampled (resampy kaiser_best filter via scipy polyphase).
         num_examples: if given, pad/trim to this many examples with :func:`fit_examples`.
         pad: padding rule for ``num_examples`` (``"repeat"`` = AVSBench S4/MS3, ``"zero"`` = AVSBench AVSS).
     Returns:
