@@ -211,6 +211,11 @@ def test_vggish_layout_and_forward(vggish_random):
     assert not torch.allclose(out[0], out[1])
     with pytest.raises(ValueError, match=r"\[N, 1, 96, 64\]"):
         model(torch.zeros(2, 96, 64))
+    wave = _signals()["noise"][: int(2.5 * SR)]
+    emb = model.embed(wave, SR, num_examples=5)  # waveform -> front end -> network
+    with torch.no_grad():
+        direct = model(log_mel_examples(wave, SR))
+    assert emb.shape == (5, 128) and torch.allclose(emb[:2], direct, atol=1e-6) and torch.allclose(emb[4], emb[1], atol=1e-6)
 
 
 def test_vggish_flatten_is_channels_last(vggish_random):
