@@ -3,9 +3,10 @@
 Usage:  python benchmarks/bench_logmel.py [--seconds 60] [--repeats 7] [--threads 1]
 
 Prints, for the same audio: seconds per call (median of ``--repeats``), real-time factor (audio seconds per
-compute second) for ``log_mel_examples`` (16 kHz, and 44.1 kHz input which adds resampling), the batched ``LogMelFrontEnd`` on 8 clips,
-a straight numpy float64 version of the official algorithm, and ``librosa.feature.melspectrogram`` with VGGish
-settings (n_fft 512, win 400, hop 160, no centring, 64 HTK mels 125-7500 Hz, magnitude) + log(x + 0.01).
+compute second) for ``log_mel_examples`` (16 kHz, and 44.1 kHz input which adds resampling), the batched
+``LogMelFrontEnd`` on 8 clips, a straight numpy float64 version of the official algorithm, and
+``librosa.feature.melspectrogram`` with VGGish settings (n_fft 512, win 400, hop 160, no centring, 64 HTK mels
+125-7500 Hz, magnitude) + log(x + 0.01).
 """
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ def main() -> None:
     w = mel_matrix().numpy()
 
     def run_librosa() -> np.ndarray:
-        m = librosa.feature.melspectrogram(y=x, sr=sr, n_fft=512, win_length=400, hop_length=160, center=False,
-                                           window="hann", power=1.0, n_mels=64, fmin=125.0, fmax=7500.0,
-                                           htk=True, norm=None)
+        m = librosa.feature.melspectrogram(y=x, sr=sr, n_fft=512, win_length=400, hop_length=160,
+                                           center=False, window="hann", power=1.0, n_mels=64, fmin=125.0,
+                                           fmax=7500.0, htk=True, norm=None)
         return np.log(m + 0.01)
 
     rows = [

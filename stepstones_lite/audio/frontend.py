@@ -1,14 +1,15 @@
 """The VGGish front end: waveform -> log-mel examples [n, 1, 96, 64], batched in torch.
 
-Follows the official VGGish input pipeline (Hershey et al. 2017; tensorflow/models ``research/audioset/vggish``,
-ported to PyTorch as harritaylor/torchvggish and vendored by AVSBench in
-``avs_scripts/*/torchvggish/{vggish_params,vggish_input,mel_features}.py``). Ideas and constants are taken from
-those files; the code here is our own, vectorised for torch. Step by step (official behaviour in brackets):
+Follows the official VGGish input pipeline (Hershey et al. 2017; tensorflow/models
+``research/audioset/vggish``, ported to PyTorch as harritaylor/torchvggish and vendored by AVSBench in
+``avs_scripts/*/torchvggish/{vggish_params,vggish_input,mel_features}.py``). Ideas and constants are taken
+from those files; the code here is our own, vectorised for torch. Step by step (official behaviour in
+brackets):
 
-1. **Mono**: a 2-D input is averaged over its channel axis [official: ``np.mean(data, axis=1)``, i.e. it assumes
-   soundfile's ``[L, C]`` layout]. We accept ``[C, L]`` too: the channel axis is the *shorter* axis; a square
-   input follows the official ``[L, C]`` reading. Integer PCM is scaled by ``2**(bits-1)`` (int16 / 32768 as
-   ``wavfile_to_examples`` does).
+1. **Mono**: a 2-D input is averaged over its channel axis [official: ``np.mean(data, axis=1)``, i.e. it
+   assumes soundfile's ``[L, C]`` layout]. We accept ``[C, L]`` too: the channel axis is the *shorter* axis;
+   a square input follows the official ``[L, C]`` reading. Integer PCM is scaled by ``2**(bits-1)``
+   (int16 / 32768 as ``wavfile_to_examples`` does).
 2. **Resample to 16 kHz** [official: ``resampy.resample``, filter "kaiser_best"]. We apply the same
    windowed-sinc filter (50 zero crossings, rolloff 0.9173, Kaiser beta 12.98) exactly with scipy's polyphase
    ``resample_poly`` and keep resampy's output length ``floor(L * 16000 / sr)``. resampy reads its filter from
@@ -17,12 +18,12 @@ those files; the code here is our own, vectorised for torch. Step by step (offic
 3. **STFT**: frames of 400 samples (25 ms) every 160 samples (10 ms), *no padding or centring*, so
    ``F = 1 + floor((N - 400) / 160)`` frames; periodic Hann window ``0.5 - 0.5 cos(2 pi k / 400)``; FFT length
    512 (next power of two; the frame is zero-padded at its end); magnitude ``|rfft|`` -> 257 bins.
-   (``torch.stft`` would centre the 400-sample window inside the 512-sample frame and shift the frame grid, so we
-   frame with ``unfold`` and call ``torch.fft.rfft`` instead.)
-4. **Mel**: ``M = S @ W`` with ``W`` [257, 64] from ``spectrogram_to_mel_matrix``: HTK mel ``1127 ln(1 + f/700)``,
-   64 triangles whose 66 edges are equally spaced in mel between 125 and 7500 Hz, bin frequencies
-   ``linspace(0, 8000, 257)``, each weight ``max(0, min(lower_slope, upper_slope))`` in the *mel* domain, no
-   area normalisation, and the DC row forced to zero (HTK excludes the DC bin).
+   (``torch.stft`` would centre the 400-sample window inside the 512-sample frame and shift the frame grid,
+   so we frame with ``unfold`` and call ``torch.fft.rfft`` instead.)
+4. **Mel**: ``M = S @ W`` with ``W`` [257, 64] from ``spectrogram_to_mel_matrix``: HTK mel
+   ``1127 ln(1 + f/700)``, 64 triangles whose 66 edges are equally spaced in mel between 125 and 7500 Hz,
+   bin frequencies ``linspace(0, 8000, 257)``, each weight ``max(0, min(lower_slope, upper_slope))`` in the
+   *mel* domain, no area normalisation, and the DC row forced to zero (HTK excludes the DC bin).
 5. ``log(M + 0.01)`` (natural log).
 6. **Examples**: non-overlapping windows of 96 frames (0.96 s, hop 96): ``n = 1 + floor((F - 96) / 96)``; the
    tail that does not fill 96 frames is dropped. Fewer than 96 frames (less than 15,600 samples = 0.975 s at
@@ -35,8 +36,8 @@ gives ~1e-3 in quiet bands next to a loud tone or sweep (FFT round-off divided b
 
 **Fitting to T examples** (:func:`fit_examples`): AVSBench S4/MS3 preprocessing pads clips with fewer than 5
 examples by **repeating the last example** (``mode="repeat"``); the AVSS loader **zero-pads** to 10
-(``mode="zero"``). Both only ever pad; for a clip with more than T examples we keep the first T (our choice, the
-official code never meets that case for its clip lengths: 5 s -> 5 examples, 10 s -> 10).
+(``mode="zero"``). Both only ever pad; for a clip with more than T examples we keep the first T (our choice,
+the official code never meets that case for its clip lengths: 5 s -> 5 examples, 10 s -> 10).
 """
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def _mel_matrix_np(num_mel_bins: int, num_spectrogram_bins: int, sample_rate: in
                    upper_hz: float) -> np.ndarray:
     nyquist = sample_rate / 2.0
     if not 0.0 <= lower_hz < upper_hz <= nyquist:
-        raise ValueError(f"mel edges must satisfy 0 <= lower ({lower_hz}) < upper ({upper_hz}) <= Nyquist ({nyquist})")
+        raise ValueError(f"mel edges must satisfy 0 <= lower ({lower_hz}) < upper ({upper_hz}) "
+                         f"<= Nyquist ({nyquist})")
 
     def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
         return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)  # HTK mel
@@ -146,7 +148,7 @@ def _as_float_tensor(waveform: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 def to_mono(waveform: torch.Tensor) -> torch.Tensor:
-    """[L] stays; [L, C] or [C, L] -> [L] by averaging the channel axis (the shorter one; square -> [L, C])."""
+    """[L] stays; [L, C] or [C, L] -> [L] by averaging the channel axis (the shorter; square = [L, C])."""
     if waveform.ndim == 1:
         return waveform
     if waveform.ndim != 2:
@@ -155,8 +157,8 @@ def to_mono(waveform: torch.Tensor) -> torch.Tensor:
     return waveform.mean(dim=channel_axis)  # [L]
 
 
-# resampy's "kaiser_best" filter, the one the official VGGish code gets from ``resampy.resample``: a windowed sinc
-# h(t) = rolloff * sinc(rolloff * t) * kaiser(t / 50, beta), |t| <= 50 low-rate sample periods.
+# resampy's "kaiser_best" filter, the one the official VGGish code gets from ``resampy.resample``: a windowed
+# sinc h(t) = rolloff * sinc(rolloff * t) * kaiser(t / 50, beta), |t| <= 50 low-rate sample periods.
 _RESAMPY_ROLLOFF = 0.9173473712608761
 _RESAMPY_BETA = 12.984585292873839  # fitted to resampy's stored table (max error 3e-11)
 _RESAMPY_ZEROS = 50
@@ -164,7 +166,7 @@ _RESAMPY_ZEROS = 50
 
 @lru_cache(maxsize=8)
 def _resampy_like_filter(up: int, down: int) -> np.ndarray:
-    """FIR at the up-sampled rate (``orig * up``) reproducing resampy kaiser_best, unit DC gain. [50*2*P + 1]."""
+    """FIR at the up-sampled rate ``orig * up`` reproducing resampy kaiser_best, unit DC gain. [100P + 1]"""
     period = max(up, down)  # up-sampled samples per period of the lower of the two rates
     n = np.arange(-_RESAMPY_ZEROS * period, _RESAMPY_ZEROS * period + 1)
     taper = np.kaiser(n.size, _RESAMPY_BETA)
@@ -176,10 +178,11 @@ def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int = 16000) -> to
 
     Idea from resampy (windowed-sinc band-limited interpolation); here the same filter is applied exactly with
     scipy's polyphase ``resample_poly``, and the output keeps resampy's length ``floor(L * target / orig)``.
-    resampy reads its filter from a linearly interpolated table and, when down-sampling, steps through it with a
-    rounded stride, so results are not bit-identical. Measured against resampy 0.4.3 + torchvggish on 4-s tones,
-    sweeps and noise: waveform max |diff| ~3e-7 for 8/11.025/32 kHz and 1e-5..1e-3 for 22.05/44.1/48 kHz; log-mel
-    max |diff| <= 5e-3 in bands above the log floor (mean <= 3e-3), up to ~0.1 in near-silent bands.
+    resampy reads its filter from a linearly interpolated table and, when down-sampling, steps through it with
+    a rounded stride, so results are not bit-identical. Measured against resampy 0.4.3 + torchvggish on 4-s
+    tones, sweeps and noise: waveform max |diff| ~3e-7 for 8/11.025/32 kHz and 1e-5..1e-3 for 22.05/44.1/48
+    kHz; log-mel max |diff| <= 5e-3 in bands above the log floor (mean <= 3e-3), up to ~0.1 in near-silent
+    bands.
     Same device/dtype back; computed in float64 on the CPU (about 100x real time for 44.1 kHz on one core).
     """
     from scipy.signal import resample_poly
@@ -222,12 +225,14 @@ class LogMelFrontEnd(nn.Module):
         self.params = params
         n_bins = params.fft_length // 2 + 1
         self.register_buffer("window", periodic_hann(params.window_samples), persistent=False)  # [400]
-        mel = mel_matrix(params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz, params.mel_max_hz)
+        mel = mel_matrix(params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz,
+                         params.mel_max_hz)  # [257, 64]
         used = torch.nonzero(mel.sum(dim=1) > 0).flatten()  # FFT bins inside 125..7500 Hz (5..239 at 16 kHz)
         self.bin_lo, self.bin_hi = int(used[0]), int(used[-1]) + 1
         self.register_buffer("mel", mel, persistent=False)  # [257, 64]
         # transposed, only the bins with a non-zero weight: [64, K] @ [K, F] is the fast BLAS orientation
-        self.register_buffer("mel_t", mel[self.bin_lo:self.bin_hi].T.contiguous(), persistent=False)  # [64, K]
+        mel_t = mel[self.bin_lo:self.bin_hi].T.contiguous()  # [64, K]
+        self.register_buffer("mel_t", mel_t, persistent=False)
 
     def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
         """Log-mel spectrogram of [..., L] 16-kHz audio -> [..., F, 64] in the compute dtype."""
@@ -242,7 +247,7 @@ class LogMelFrontEnd(nn.Module):
         torch.mul(frames, window, out=padded[..., : p.window_samples])  # windowed frames, no extra pad copy
         spec = torch.fft.rfft(padded)[..., self.bin_lo:self.bin_hi].abs()  # [..., F, K] magnitudes
         mel_t = self.mel_t.to(device=wave.device, dtype=dtype)  # [64, K]
-        mel = torch.matmul(mel_t, spec.transpose(-1, -2)).transpose(-1, -2)  # [..., F, 64] (= full |rfft| @ mel)
+        mel = torch.matmul(mel_t, spec.transpose(-1, -2)).transpose(-1, -2)  # [..., F, 64] = |rfft| @ W
         return torch.log(mel + p.log_offset)  # [..., F, 64]
 
     def frame_examples(self, log_mel: torch.Tensor) -> torch.Tensor:
@@ -290,8 +295,8 @@ def fit_examples(examples: torch.Tensor, num_examples: int,
         examples: [n, 1, 96, 64] (any trailing shape works).
         num_examples: wanted T (5 for S4/MS3 and v1s/v1m, 10 for v2 / AVSS batches).
         mode: ``"repeat"`` repeats the last example (AVSBench S4/MS3 ``.pkl`` preprocessing, Stepping Stones'
-            v1s padding); ``"zero"`` appends zeros (AVSBench AVSS on-the-fly path). With ``n == 0`` there is no
-            last example, so ``"repeat"`` falls back to zeros.
+            v1s padding); ``"zero"`` appends zeros (AVSBench AVSS on-the-fly path). With ``n == 0`` there is
+            no last example, so ``"repeat"`` falls back to zeros.
     Returns:
         [num_examples, ...]; the first ``num_examples`` rows are kept when ``n > num_examples``.
     """
@@ -313,13 +318,14 @@ def fit_examples(examples: torch.Tensor, num_examples: int,
 def log_mel_examples(waveform: torch.Tensor | np.ndarray, sample_rate: int = 16000,
                      num_examples: int | None = None,
                      pad: Literal["repeat", "zero"] = "repeat") -> torch.Tensor:
-    """VGGish input examples of one clip, equal to the official ``waveform_to_examples`` (to float32 rounding).
+    """VGGish input examples of one clip, equal to the official ``waveform_to_examples`` (float32 rounding).
 
     Args:
-        waveform: mono [L], or multi-channel [L, C] / [C, L] (channels averaged; the channel axis is the shorter
-            one, a square array is read as [L, C] like the official code); float in [-1, 1] or integer PCM
-            (int16 divided by 32768). numpy or torch (the result lands on the tensor's device).
-        sample_rate: rate of ``waveform`` in Hz; anything but 16000 is resampled (resampy kaiser_best filter via scipy polyphase).
+        waveform: mono [L], or multi-channel [L, C] / [C, L] (channels averaged; the channel axis is the
+            shorter one, a square array is read as [L, C] like the official code); float in [-1, 1] or
+            integer PCM (int16 divided by 32768). numpy or torch (the result lands on the tensor's device).
+        sample_rate: rate of ``waveform`` in Hz; anything but 16000 is resampled (resampy's kaiser_best
+            filter, applied with scipy's polyphase resampler).
         num_examples: if given, pad/trim to this many examples with :func:`fit_examples`.
         pad: padding rule for ``num_examples`` (``"repeat"`` = AVSBench S4/MS3, ``"zero"`` = AVSBench AVSS).
     Returns:

@@ -9,11 +9,11 @@ PCA). Idea and parameter layout from torchvggish; the code is our own.
   ReLU, pool, conv(256->512) ReLU, conv(512->512) ReLU, pool  ->  [N, 512, 6, 4].
 * Flatten in TensorFlow's channels-last order ``(h, w, c)`` (torchvggish transposes before ``view``), so the
   ported weights of the first linear layer line up.
-* ``embeddings``: Linear(12288, 4096) ReLU, Linear(4096, 4096) ReLU, Linear(4096, 128) ReLU. The final ReLU is in
-  torchvggish / AVSBench, so raw embeddings are >= 0.
-* Optional ``pproc`` (AudioSet release format): PCA with whitening ``(E - mean) @ V^T`` then clip to [-2, 2] and
-  quantise to 0..255 (float). Off by default (AVSBench ``POSTPROCESS_LOG_MEL_WITH_PCA=False``; towhee's float
-  output used by Stepping Stones is not quantised).
+* ``embeddings``: Linear(12288, 4096) ReLU, Linear(4096, 4096) ReLU, Linear(4096, 128) ReLU. The final ReLU
+  is in torchvggish / AVSBench, so raw embeddings are >= 0.
+* Optional ``pproc`` (AudioSet release format): PCA with whitening ``(E - mean) @ V^T`` then clip to
+  [-2, 2] and quantise to 0..255 (float). Off by default (AVSBench ``POSTPROCESS_LOG_MEL_WITH_PCA=False``;
+  towhee's float output used by Stepping Stones is not quantised).
 
 ``state_dict`` keys equal torchvggish's: ``features.{0,3,6,8,11,13}.{weight,bias}``,
 ``embeddings.{0,2,4}.{weight,bias}`` and, with post-processing, ``pproc.pca_eigen_vectors`` [128, 128] and
@@ -48,7 +48,7 @@ def _make_features() -> nn.Sequential:
 
 
 class VGGishPostprocessor(nn.Module):
-    """PCA (+ whitening) and 8-bit quantisation of raw embeddings, as in the AudioSet release (torchvggish)."""
+    """PCA (+ whitening) and 8-bit quantisation of raw embeddings, as the AudioSet release (torchvggish)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,7 +56,7 @@ class VGGishPostprocessor(nn.Module):
         self.pca_means = nn.Parameter(torch.zeros(EMBEDDING_SIZE, 1), requires_grad=False)  # [128, 1]
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        """emb [N, 128] -> quantised [N, 128] floats in {0, ..., 255} (kept 2-D, unlike torchvggish's squeeze)."""
+        """emb [N, 128] -> quantised [N, 128] floats in {0..255} (kept 2-D, unlike torchvggish's squeeze)."""
         pca = (emb - self.pca_means.T) @ self.pca_eigen_vectors.T  # [N, 128]
         clipped = pca.clamp(QUANTIZE_MIN_VAL, QUANTIZE_MAX_VAL)  # [N, 128]
         return torch.round((clipped - QUANTIZE_MIN_VAL) * (255.0 / (QUANTIZE_MAX_VAL - QUANTIZE_MIN_VAL)))
@@ -127,7 +127,8 @@ def _load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         if isinstance(v, np.ndarray):
             v = torch.from_numpy(np.asarray(v, dtype=np.float32))
         if not isinstance(v, torch.Tensor):
-            raise ValueError(f"VGGish weights file {str(path)!r}: entry {k!r} is a {type(v).__name__}, not a tensor")
+            raise ValueError(f"VGGish weights file {str(path)!r}: entry {k!r} is a {type(v).__name__}, "
+                             "not a tensor")
         out[k] = v
     return out
 
@@ -161,7 +162,7 @@ def load_vggish_weights(path: str | Path, model: VGGish | None = None) -> VGGish
         raise ValueError(f"VGGish weights file {str(path)!r} has pproc.* (PCA) keys but the model was built "
                          "with postprocess=False")
     expected = model.state_dict()
-    wanted = {k for k in expected if not k.startswith("pproc.")} | ({k for k in expected} if has_pproc else set())
+    wanted = {k for k in expected if has_pproc or not k.startswith("pproc.")}
     missing, unexpected = sorted(wanted - state.keys()), sorted(state.keys() - expected.keys())
     if missing or unexpected:
         raise ValueError(f"VGGish weights file {str(path)!r} does not match the torchvggish key layout: "
@@ -185,10 +186,12 @@ def load_vggish_pca(path: str | Path, model: VGGish) -> VGGish:
     state = _load_state_dict_file(path)
     keys = {"pca_eigen_vectors", "pca_means"}
     if set(state) != keys:
-        raise ValueError(f"VGGish PCA file {str(path)!r} must hold exactly {sorted(keys)}, got {sorted(state)}")
+        raise ValueError(f"VGGish PCA file {str(path)!r} must hold exactly {sorted(keys)}, "
+                         f"got {sorted(state)}")
     vec, means = state["pca_eigen_vectors"].float(), state["pca_means"].float().reshape(-1, 1)
     if vec.shape != (EMBEDDING_SIZE, EMBEDDING_SIZE) or means.shape != (EMBEDDING_SIZE, 1):
-        raise ValueError(f"VGGish PCA file {str(path)!r} has wrong shapes {tuple(vec.shape)}, {tuple(means.shape)}")
+        raise ValueError(f"VGGish PCA file {str(path)!r} has wrong shapes "
+                         f"{tuple(vec.shape)}, {tuple(means.shape)}")
     model.pproc.load_state_dict({"pca_eigen_vectors": vec, "pca_means": means})
     return _freeze(model)
 
