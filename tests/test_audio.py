@@ -293,3 +293,18 @@ def test_postprocess_pca_and_quantisation(tmp_path, vggish_random):
     assert again.postprocess and torch.equal(again(x), model(x))
     with pytest.raises(ValueError, match="postprocess"):
         load_vggish_weights(full, model=VGGish())
+
+
+def test_matches_official_torchvggish_when_installed():
+    """Cross-check with the real torchvggish (+ resampy) when present; skipped otherwise (not a dependency)."""
+    pytest.importorskip("resampy")
+    vggish_input = pytest.importorskip("torchvggish.vggish_input")
+    for x in (_signals()["sweep"], _signals()["noise"]):
+        official = vggish_input.waveform_to_examples(x, SR).detach().numpy()
+        np.testing.assert_allclose(log_mel_examples(x, SR).numpy(), official, atol=1e-6, rtol=0)
+    t = np.arange(int(2.5 * 44100)) / 44100
+    x44 = 0.5 * np.sin(2 * np.pi * 1000 * t) + 0.05 * np.random.default_rng(5).standard_normal(t.size)
+    official = vggish_input.waveform_to_examples(x44, 44100).detach().numpy()
+    got = log_mel_examples(x44, 44100).numpy()
+    assert got.shape == official.shape
+    assert np.abs(got - official).max() < 1e-2 and np.abs(got - official).mean() < 1e-3
