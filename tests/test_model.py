@@ -411,3 +411,42 @@ def test_paper_profile_builds_and_runs_small():
     assert out["pred_masks"].shape == (2, 100, 48, 48)
     assert len(out["aux_outputs"]) == 9 and len(out["attn"]) == 9
     assert out["attn"][0].shape == (2, 8, 100, 6, 6)
+
+
+# ----------------------------------------------------------------------------- TPAVI baseline
+def test_tpavi_block_matches_brute_force_non_local():
+    from stepstones_lite.model.tpavi import TPAVI
+
+    torch.manual_seed(0)
+    blk = TPAVI(8).eval()
+    x, a = torch.randn(2, 8, 3, 4, 5), torch.randn(2, 3, 8)
+    # zero-initialised W_z: the block is LayerNorm(x)
+    torch.testing.assert_close(blk(x, a), F.layer_norm(x.movedim(1, -1), (8,), blk.norm.weight, blk.norm.bias).movedim(-1, 1))
+    torch.nn.init.normal_(blk.w_z[1].weight)
+    th, g, ph = blk.theta(x).flatten(2), blk.g(x).flatten(2), blk.phi(a)  # [B,c,L], [B,c,L], [B,T,c]
+    phi_full = ph.transpose(1, 2)[..., None].expand(-1, -1, -1, 20).reshape(2, 4, 60)  # audio over each frame
+    f = th.transpose(1, 2) @ phi_full / 60  # [B, L, L] affinity theta^T phi / (T h w)
+    y = (f @ g.transpose(1, 2)).transpose(1, 2)  # [B, c, L]
+    z = x + blk.w_z(y.view(2, 4, 3, 4, 5))
+    torch.testing.assert_close(blk(x, a), blk.norm(z.movedim(1, -1)).movedim(-1, 1))
+
+
+@pytest.mark.parametrize("use_prior", [False, True])
+def test_tpavi_model_output(use_prior):
+    from stepstones_lite.model import build_tpavi
+
+    prof = resolve_profile("smoke")
+    model = build_tpavi(prof.model, num_classes=71, num_frames=5, use_prior=use_prior)
+    frames, log_mel, prior = _inputs(10, 64, prior=use_prior)
+    out = model(frames, log_mel, prior)
+    assert out["sem_logits"].shape == (10, 71, 64, 64)
+    with pytest.raises(ValueError, match="use_prior"):
+        model(frames, log_mel, None if use_prior else torch.zeros(10, 64, 64))
+
+
+def test_model_info_cli(capsys):
+    from stepstones_lite.cli import main
+
+    assert main(["model-info", "--profile", "smoke", "--task", "avss"]) == 0
+    text = capsys.readouterr().out
+    assert "stage 2" in text and "end-to-end" in text and "robust_keys" in text

@@ -3,7 +3,8 @@
 ``build_model(cfg, num_classes=2)`` is the stage-1 (AVS, {background, sounding}) model;
 ``build_model(cfg, num_classes=71, use_prior=True)`` the stage-2 (AVSS) model; without the prior it is
 the end-to-end AVSS baseline. Modules: ``backbone``, ``audio_encoder``, ``pixel_decoder``,
-``transformer_decoder``, ``aaqg``, ``prior``, ``aavs`` (assembly and post-processing).
+``transformer_decoder``, ``aaqg``, ``prior``, ``aavs`` (assembly and post-processing), ``tpavi``
+(the AVSBench TPAVI baseline, ``build_tpavi``).
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from .audio_encoder import build_audio_encoder
 from .backbone import build_backbone
 from .pixel_decoder import build_pixel_decoder
 from .prior import RobustKeys
+from .tpavi import TPAVIModel, build_tpavi
 from .transformer_decoder import MaskedAttentionDecoder
 
 __all__ = ["build_model", "count_parameters", "model_summary", "AAVS", "audio_aware_queries",
-           "semantic_scores", "semantic_inference", "binary_scores", "binary_inference", "export_prior_png"]
+           "semantic_scores", "semantic_inference", "binary_scores", "binary_inference", "export_prior_png",
+           "build_tpavi", "TPAVIModel"]
 
 
 def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) -> AAVS:
