@@ -87,6 +87,10 @@ class ModelConfig:
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
     query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
+    # DEVIATION (feasibility_r3.md, not in the paper): class-aware audio-visual matching "clsim"
+    class_matching: bool = False
+    matching_vis_classes: int = 26  # classes of the visual stand-in's dense head
+    matching_aud_classes: int = 17  # classes of the audio stand-in's head
     # stage-2 prior modules (paper §3.2), each behind its own switch for ablations
     mask_fusion: bool = True
     prior_attention: bool = True

@@ -450,3 +450,23 @@ def test_model_info_cli(capsys):
     assert main(["model-info", "--profile", "smoke", "--task", "avss"]) == 0
     text = capsys.readouterr().out
     assert "stage 2" in text and "end-to-end" in text and "robust_keys" in text
+
+
+# ----------------------------------------------------------------------------- class matching (deviation)
+def test_class_matching_switch():
+    prof = resolve_profile("smoke", model__class_matching=True, model__matching_vis_classes=5,
+                           model__matching_aud_classes=4)
+    torch.manual_seed(0)
+    model = build_model(prof.model, num_classes=2).eval()
+    torch.manual_seed(0)
+    plain = build_model(resolve_profile("smoke").model, num_classes=2).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("matching.")})
+    x = _inputs(2, 64)
+    with torch.no_grad():
+        out = model(*x, return_attn=True)
+        torch.testing.assert_close(out["pred_masks"], plain(*x)["pred_masks"])  # zero-init e: paper model
+        assert out["class_match"].shape == (2, 16, 16) and out["class_match"].abs().max() <= 1 + 1e-6
+        model.matching.e.fill_(1.0)
+        assert not torch.allclose(model(*x)["pred_masks"], plain(*x)["pred_masks"])
+    assert not any(p.requires_grad for p in model.matching.vis_head.parameters())
+    assert model.matching.theta.weight.requires_grad

@@ -16,6 +16,7 @@ from .aavs import (AAVS, binary_inference, binary_scores, export_prior_png, sema
                    semantic_scores)
 from .audio_encoder import build_audio_encoder
 from .backbone import build_backbone
+from .matching import ClassMatching
 from .pixel_decoder import build_pixel_decoder
 from .prior import RobustKeys
 from .tpavi import TPAVIModel, build_tpavi
@@ -46,8 +47,11 @@ def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) 
                                      num_classes)
     queries = QueryGenerator(cfg.num_queries, cfg.hidden_dim, cfg.query_mode, cfg.query_init_std)
     keys = RobustKeys(cfg.hidden_dim, cfg.tau_silent, cfg.tau_sounding) if (use_prior and cfg.robust_keys) else None
+    matching = (ClassMatching(backbone.feature_channels, cfg.audio_dim, cfg.hidden_dim, cfg.matching_vis_classes,
+                              cfg.matching_aud_classes) if cfg.class_matching else None)
     return AAVS(backbone, audio, pixel, decoder, queries, num_classes, use_prior=use_prior,
-                mask_fusion=cfg.mask_fusion, prior_attention=cfg.prior_attention, robust_keys=keys)
+                mask_fusion=cfg.mask_fusion, prior_attention=cfg.prior_attention, robust_keys=keys,
+                matching=matching)
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -49,7 +49,7 @@ class AAVS(nn.Module):
     def __init__(self, backbone: Backbone, audio_encoder: AudioEncoder, pixel_decoder: nn.Module,
                  decoder: MaskedAttentionDecoder, queries: QueryGenerator, num_classes: int,
                  use_prior: bool = False, mask_fusion: bool = False, prior_attention: bool = False,
-                 robust_keys: RobustKeys | None = None) -> None:
+                 robust_keys: RobustKeys | None = None, matching: nn.Module | None = None) -> None:
         super().__init__()
         self.backbone, self.audio_encoder, self.pixel_decoder = backbone, audio_encoder, pixel_decoder
         self.decoder, self.queries = decoder, queries
@@ -58,6 +58,7 @@ class AAVS(nn.Module):
         self.mask_fusion = use_prior and mask_fusion
         self.prior_attention = use_prior and prior_attention
         self.robust_keys = robust_keys if use_prior else None
+        self.matching = matching  # ClassMatching (a labelled deviation) or None
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -83,15 +84,20 @@ class AAVS(nn.Module):
         ``L`` dicts); with ``return_attn`` also ``attn`` (per layer ``[N, heads, Q, h_l, w_l]``),
         ``attn_masks`` (per layer blocked ``[N, Q, h_l, w_l]``), ``audio_similarity [N, Q]``
         (cos(P_audio, F_A)) and, when robust keys are used, ``robust_keys`` (per decoder scale
-        ``[N, h_l, w_l]`` long: 0 silent, 1 uncertain, 2 sounding).
+        ``[N, h_l, w_l]`` long: 0 silent, 1 uncertain, 2 sounding); with ``class_matching`` (a deviation)
+        ``class_match [N, H/4, W/4]``.
         """
         self._check(frames, log_mel, prior)
         x = (frames - self.pixel_mean.to(frames.dtype)) / self.pixel_std.to(frames.dtype)  # [N, 3, H, W]
         feats = self.backbone(x)
         pix = self.pixel_decoder(feats)
-        audio = self.audio_encoder(log_mel)  # F_A [N, D]
+        audio_emb = self.audio_encoder.embed(log_mel)  # [N, audio_dim]
+        audio = self.audio_encoder.projector(audio_emb)  # F_A [N, D]
         tgt, query_pos, sim = self.queries(audio)  # [N, Q, D], [N, Q, D], [N, Q]
         mask_features = pix.mask_features  # [N, D, h, w]
+        class_match = None
+        if self.matching is not None:  # deviation: class-aware audio-visual matching
+            pix.memories, mask_features, class_match = self.matching(feats, audio_emb, pix.memories, mask_features)
         key_extra, states, first_blocked = None, None, None
         if prior is not None:
             if self.mask_fusion:
@@ -114,6 +120,8 @@ class AAVS(nn.Module):
             out["audio_similarity"] = sim
             if states is not None:
                 out["robust_keys"] = states
+            if class_match is not None:
+                out["class_match"] = class_match  # [N, H/4, W/4]
         return out
 
 
