@@ -470,3 +470,36 @@ def test_class_matching_switch():
         assert not torch.allclose(model(*x)["pred_masks"], plain(*x)["pred_masks"])
     assert not any(p.requires_grad for p in model.matching.vis_head.parameters())
     assert model.matching.theta.weight.requires_grad
+
+
+# ----------------------------------------------------------------------------- local weights
+def test_pretrained_weights_load_from_local_files(tmp_path):
+    from stepstones_lite.model.audio_encoder import LiteAudioCNN
+    from stepstones_lite.model.backbone import LiteCNN
+
+    cfg = resolve_profile("smoke").model
+    torch.manual_seed(3)
+    cnn, aud = LiteCNN(cfg.backbone_channels), LiteAudioCNN(cfg.audio_dim)
+    # as a pre-training step might save them: with a classification head and a prefix
+    vis_state = {f"backbone.{k}": v for k, v in cnn.state_dict().items()}
+    vis_state["head.weight"] = torch.zeros(3, 48)
+    torch.save(vis_state, tmp_path / "vis.pt")
+    torch.save(aud.state_dict(), tmp_path / "aud.pt")
+    prof = resolve_profile("smoke", model__backbone_weights=str(tmp_path / "vis.pt"),
+                           model__audio_weights=str(tmp_path / "aud.pt"))
+    model = build_model(prof.model, num_classes=2)
+    for k, v in cnn.state_dict().items():
+        torch.testing.assert_close(model.backbone.body.state_dict()[k], v)
+    for k, v in aud.state_dict().items():
+        torch.testing.assert_close(model.audio_encoder.encoder.state_dict()[k], v)
+    torch.save({"something": torch.zeros(1)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="bad.pt lacks"):
+        build_model(resolve_profile("smoke", model__backbone_weights=str(tmp_path / "bad.pt")).model, num_classes=2)
+
+
+def test_bfloat16_autocast_forward():
+    model = build_model(resolve_profile("smoke").model, num_classes=71, use_prior=True).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(*_inputs(2, 64, prior=True), return_attn=True)
+        s = semantic_scores(out["pred_logits"], out["pred_masks"], 64)
+    assert torch.isfinite(out["pred_masks"].float()).all() and s.shape == (2, 71, 64, 64)

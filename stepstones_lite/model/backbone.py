@@ -172,7 +172,8 @@ class Backbone(nn.Module):
 
 
 def _load_local(module: nn.Module, path: str | None, what: str) -> None:
-    """Load a local state_dict file (never a download); strict on shapes, tolerant of extra heads."""
+    """Load a local state_dict file (never a download); strict on shapes, tolerant of extra keys (a
+    pre-training head) and of a common prefix (``backbone.``, ``body.``, ``encoder.``, ``module.``)."""
     if not path:
         return
     p = Path(path)
@@ -184,9 +185,21 @@ def _load_local(module: nn.Module, path: str | None, what: str) -> None:
         raise ValueError(f"{what} weights file {p} is not a readable torch state_dict: {err}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    result = module.load_state_dict(state, strict=False)
-    if result.missing_keys:
-        raise ValueError(f"{what} weights file {p} lacks {len(result.missing_keys)} keys, e.g. {result.missing_keys[:3]}")
+    if not isinstance(state, dict):
+        raise ValueError(f"{what} weights file {p} does not hold a state_dict")
+    own = set(module.state_dict())
+    best, best_missing = state, own - set(state)
+    for prefix in ("module.", "backbone.", "body.", "encoder.", "backbone.body.", "audio_encoder.encoder."):
+        stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        missing = own - set(stripped)
+        if len(missing) < len(best_missing):
+            best, best_missing = stripped, missing
+    if best_missing:
+        raise ValueError(f"{what} weights file {p} lacks {len(best_missing)} keys, e.g. {sorted(best_missing)[:3]}")
+    try:
+        module.load_state_dict(best, strict=False)
+    except RuntimeError as err:
+        raise ValueError(f"{what} weights file {p} does not fit the model: {err}") from None
 
 
 def build_backbone(
