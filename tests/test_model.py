@@ -503,3 +503,28 @@ def test_bfloat16_autocast_forward():
         out = model(*_inputs(2, 64, prior=True), return_attn=True)
         s = semantic_scores(out["pred_logits"], out["pred_masks"], 64)
     assert torch.isfinite(out["pred_masks"].float()).all() and s.shape == (2, 71, 64, 64)
+
+
+def test_smoke_model_overfits_one_clip():
+    """Forward/backward are wired: 30 AdamW steps fit bright rectangles (pixel NLL on the semantic scores)."""
+    torch.manual_seed(0)
+    model = build_model(resolve_profile("smoke", model__freeze_audio=False).model, num_classes=2).train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    frames, log_mel = torch.rand(4, 3, 64, 64), torch.randn(4, 1, 96, 64)
+    target = torch.zeros(4, 64, 64, dtype=torch.long)
+    for i in range(4):
+        target[i, 8 + 8 * i:30 + 8 * i, 10:40] = 1
+    frames[target[:, None].expand(-1, 3, -1, -1) == 1] = 0.9
+    for _ in range(30):
+        out = model(frames, log_mel)
+        loss = 0.0
+        for o in [out, *out["aux_outputs"]]:
+            s = semantic_scores(o["pred_logits"], o["pred_masks"], 64)
+            loss = loss + F.nll_loss(torch.log(s / s.sum(1, keepdim=True) + 1e-6), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        pred = binary_inference(*[model.eval()(frames, log_mel)[k] for k in ("pred_logits", "pred_masks")], 64)
+    iou = ((pred & (target == 1)).sum() / (pred | (target == 1)).sum()).item()
+    assert iou > 0.8
