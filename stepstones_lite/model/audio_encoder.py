@@ -6,8 +6,8 @@ projects it with ``audio_proj`` = Linear(128, 512), ReLU, Linear(512, 256) [code
 it "a linear projector". Here the projector is ``audio_dim -> 2D -> D``.
 
 ``lite_cnn`` is a small trainable/pre-trainable log-mel CNN, the CPU stand-in for VGGish
-(feasibility.md §1, "4-conv CNN -> 128-d"). ``vggish`` uses ``stepstones_lite.audio.VGGish``
-(imported lazily, so this module works without it).
+(feasibility.md §1, "4-conv CNN -> 128-d"). ``vggish`` uses ``stepstones_lite.audio.VGGish`` with
+weights from ``stepstones_lite.audio.load_vggish_weights`` (imported lazily, so this module works without it).
 """
 from __future__ import annotations
 
@@ -68,9 +68,8 @@ class AudioEncoder(nn.Module):
         self.projector = AudioProjector(audio_dim, hidden_dim)
         self.frozen = freeze
         self.audio_dim = audio_dim
-        if freeze:
-            for p in encoder.parameters():
-                p.requires_grad_(False)
+        for p in encoder.parameters():
+            p.requires_grad_(not freeze)
 
     def train(self, mode: bool = True) -> "AudioEncoder":
         super().train(mode)
@@ -100,12 +99,13 @@ def build_audio_encoder(
         encoder: nn.Module = LiteAudioCNN(audio_dim)
     elif name == "vggish":
         try:
-            from stepstones_lite.audio import VGGish  # lazy: written on another branch
+            from stepstones_lite.audio import VGGish, load_vggish_weights  # lazy: the audio package
         except ImportError as err:
             raise ImportError(f"audio_encoder='vggish' needs stepstones_lite.audio.VGGish: {err}") from None
-        encoder = VGGish()
         if audio_dim != 128:
             raise ValueError(f"VGGish gives 128-d embeddings; ModelConfig.audio_dim is {audio_dim}")
+        # torchvggish key layout, optional PCA post-processing; the audio package checks the file
+        return AudioEncoder(load_vggish_weights(weights) if weights else VGGish(), audio_dim, hidden_dim, freeze)
     else:
         raise ValueError(f"unknown audio_encoder {name!r}; choose 'lite_cnn' or 'vggish'")
     _load_local(encoder, weights, f"audio encoder {name!r}")

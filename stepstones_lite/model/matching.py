@@ -28,10 +28,11 @@ __all__ = ["DenseClassHead", "ClassMatching"]
 class DenseClassHead(nn.Module):
     """A light FPN head: backbone features (res2..res5) -> class logits ``[N, C, H/4, W/4]``.
 
-    The dense-segmentation head of the visual stand-in's pre-training (use the same class there).
+    The same layout as ``stepstones_lite.train.pretrain.DenseHead`` (keys ``lateral.res2..res5``, ``out.0``,
+    ``out.2``; width 48, nearest upsampling), so the pre-training head's state_dict loads into it.
     """
 
-    def __init__(self, channels: dict[str, int], num_classes: int, width: int = 32) -> None:
+    def __init__(self, channels: dict[str, int], num_classes: int, width: int = 48) -> None:
         super().__init__()
         self.lateral = nn.ModuleDict({k: nn.Conv2d(channels[k], width, 1) for k in FEATURE_KEYS})
         self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
@@ -41,7 +42,7 @@ class DenseClassHead(nn.Module):
         y = self.lateral["res5"](feats["res5"])
         for k in ("res4", "res3", "res2"):
             lat = self.lateral[k](feats[k])  # [N, w, h, w]
-            y = lat + F.interpolate(y, size=lat.shape[-2:], mode="bilinear", align_corners=False)
+            y = lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest")
         return self.out(y)  # [N, C, H/4, W/4]
 
 
