@@ -43,6 +43,25 @@ def _cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_model_info(args: argparse.Namespace) -> int:
+    from .config import resolve_profile
+    from .model import build_model, model_summary
+
+    prof = resolve_profile(args.profile)
+    stages = [("stage 1 (AVS, 2 classes)", 2, False)] if args.task == "avs" else [
+        ("stage 2 (AVSS, 71 classes, prior)", 71, True), ("end-to-end AVSS (71 classes)", 71, False)]
+    for title, num_classes, use_prior in stages:
+        try:
+            model = build_model(prof.model, num_classes=num_classes, use_prior=use_prior)
+        except (ImportError, ValueError, FileNotFoundError) as err:
+            print(f"cannot build the {prof.name} model: {err}", file=sys.stderr)
+            return 1
+        print(f"profile {prof.name}: {title}")
+        print(model_summary(model))
+        print()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepstones",
@@ -58,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_prof = sub.add_parser("profile", help="print the resolved profile (data/model/train config) as JSON")
     p_prof.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
     p_prof.set_defaults(func=_cmd_profile)
+
+    p_mi = sub.add_parser("model-info", help="print the AAVS model's parameter summary for a profile")
+    p_mi.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
+    p_mi.add_argument("--task", default="avs", choices=["avs", "avss"], help="avs: stage 1; avss: stage 2 + end-to-end")
+    p_mi.set_defaults(func=_cmd_model_info)
 
     p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
     p_stu.add_argument("--out", default="build/student", help="output folder")

@@ -68,6 +68,7 @@ class ModelConfig:
     backbone_channels: tuple[int, int, int, int] = (24, 48, 96, 160)  # lite CNN widths at strides 4/8/16/32
     freeze_backbone: bool = False
     adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
+    backbone_img_size: int | None = None  # timm Swin input side (None: the model's default, 384)
     # audio encoder
     audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in) or "vggish"
     audio_weights: str | None = None  # local file only
@@ -76,6 +77,7 @@ class ModelConfig:
     # pixel decoder and transformer decoder
     pixel_decoder: str = "fpn"  # "fpn" (lite) or "msdeform" (paper)
     num_encoder_layers: int = 0  # deformable-attention encoder layers (paper: 6)
+    encoder_feedforward: int = 256  # FFN width of the deformable encoder (paper code: 1024)
     mask_stride: int = 4  # stride of the mask features F_V^1 (4 as the paper, 2 for small inputs)
     hidden_dim: int = 64  # D
     num_heads: int = 4
@@ -83,7 +85,12 @@ class ModelConfig:
     num_decoder_layers: int = 6  # masked-attention layers cycling 1/32 -> 1/16 -> 1/8 (paper: 9)
     num_queries: int = 16
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
+    query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
+    # DEVIATION (feasibility_r3.md, not in the paper): class-aware audio-visual matching "clsim"
+    class_matching: bool = False
+    matching_vis_classes: int = 26  # classes of the visual stand-in's dense head
+    matching_aud_classes: int = 17  # classes of the audio stand-in's head
     # stage-2 prior modules (paper §3.2), each behind its own switch for ablations
     mask_fusion: bool = True
     prior_attention: bool = True
@@ -252,6 +259,7 @@ def _paper() -> Profile:
             audio_dim=128,
             pixel_decoder="msdeform",
             num_encoder_layers=6,
+            encoder_feedforward=1024,
             mask_stride=4,
             hidden_dim=256,
             num_heads=8,

@@ -1,0 +1,220 @@
+"""Visual backbones: multi-scale features at strides 4/8/16/32 (paper §3, §4.1).
+
+The paper uses the Swin-B encoder of an ADE20k-pretrained Mask2Former, frozen, with residual
+bottleneck adapters (Houlsby et al.) in every Swin block (official code: after the attention output
+projection and after the MLP output). Two families are offered here:
+
+* ``lite_cnn`` -- a small conv net (:class:`LiteCNN`), the CPU stand-in that the course pre-trains
+  as an object classifier before freezing it (feasibility_r3.md, "frozen class-aware stand-in").
+* any timm model with ``features_only=True`` (e.g. ``resnet18``, ``resnet50``,
+  ``swin_base_patch4_window12_384``), random init or weights from a *local* file only.
+
+When frozen, BatchNorm layers stay in eval mode even after ``model.train()`` (feasibility.md §5.5)
+and adapters (d -> d/4 -> d, ReLU, zero-initialised last layer, so they start as the identity) are the
+trainable part. For Swin the adapters sit inside every block as in the official code; for CNNs one
+adapter follows each output stage (feasibility_r3.md "adapt" regime).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["Adapter", "LiteCNN", "TimmBackbone", "Backbone", "build_backbone", "FEATURE_KEYS"]
+
+#: keys of the backbone output, Mask2Former naming: res1 (stride 2, optional), res2..res5 (4..32)
+FEATURE_KEYS = ("res2", "res3", "res4", "res5")
+
+
+class Adapter(nn.Module):
+    """Residual bottleneck adapter ``x + W2 relu(W1 x)`` over the channel axis (d -> d/4 -> d).
+
+    The last layer is zero-initialised, so a fresh adapter is the identity.
+    Works on ``[..., d]`` (channels last) or, with ``channels_first=True``, on ``[N, d, H, W]``.
+    """
+
+    def __init__(self, dim: int, reduction: int = 4, channels_first: bool = False) -> None:
+        super().__init__()
+        hidden = max(1, dim // reduction)
+        self.channels_first = channels_first
+        self.down = nn.Linear(dim, hidden)
+        self.up = nn.Linear(hidden, dim)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_first:
+            y = x.movedim(1, -1)  # [N, H, W, d]
+            return x + self.up(F.relu(self.down(y))).movedim(-1, 1)
+        return x + self.up(F.relu(self.down(x)))
+
+
+def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class LiteCNN(nn.Module):
+    """A small VGG-style CNN: a stride-2 stem, then 4 stages at strides 4/8/16/32.
+
+    Args:
+        channels: widths of the 4 stages (``ModelConfig.backbone_channels``).
+    Returns (forward): dict ``res1`` [N, c0/2.., H/2, W/2], ``res2..res5`` [N, c_i, H/s, W/s].
+    ``feature_channels`` maps each key to its width (for a classification head in pre-training).
+    """
+
+    def __init__(self, channels: tuple[int, int, int, int] = (24, 48, 96, 160)) -> None:
+        super().__init__()
+        stem = max(8, channels[0] // 2)
+        self.stem = _conv_bn(3, stem, 2)  # stride 2
+        stages, cin = [], stem
+        for cout in channels:
+            stages.append(nn.Sequential(_conv_bn(cin, cout, 2), _conv_bn(cout, cout, 1)))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+        self.feature_channels = {"res1": stem, **{k: c for k, c in zip(FEATURE_KEYS, channels)}}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.stem(x)  # [N, c_stem, H/2, W/2]
+        out = {"res1": x}
+        for key, stage in zip(FEATURE_KEYS, self.stages):
+            x = stage(x)  # [N, c_i, H/s, W/s]
+            out[key] = x
+        return out
+
+
+class TimmBackbone(nn.Module):
+    """A timm model with ``features_only=True`` (never downloads: ``pretrained=False``).
+
+    Channels-last outputs (Swin) are permuted to ``[N, C, H, W]``. A stride-2 level, if the model
+    has one (ResNets), is exposed as ``res1``.
+    """
+
+    def __init__(self, name: str, img_size: int | None = None) -> None:
+        super().__init__()
+        import timm
+
+        kwargs = {"img_size": img_size} if (img_size and "swin" in name) else {}
+        try:
+            self.body = timm.create_model(name, features_only=True, pretrained=False, **kwargs)
+        except Exception as err:  # unknown name, or a model without features_only support
+            raise ValueError(f"timm backbone {name!r} cannot be built with features_only=True: {err}") from None
+        info = self.body.feature_info
+        self.reductions = list(info.reduction())
+        self.channels_last = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
+        self.keys = []
+        for r in self.reductions:
+            self.keys.append({2: "res1", 4: "res2", 8: "res3", 16: "res4", 32: "res5"}.get(r, f"stride{r}"))
+        missing = [k for k in FEATURE_KEYS if k not in self.keys]
+        if missing:
+            raise ValueError(f"timm backbone {name!r} lacks strides 4/8/16/32 (has {self.reductions})")
+        self.feature_channels = {k: c for k, c in zip(self.keys, info.channels())}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, f in zip(self.keys, self.body(x)):
+            out[key] = f.permute(0, 3, 1, 2).contiguous() if self.channels_last else f  # [N, C, h, w]
+        return out
+
+
+class Backbone(nn.Module):
+    """A body (lite CNN or timm) plus optional freezing and adapters.
+
+    Args:
+        body: :class:`LiteCNN` or :class:`TimmBackbone`.
+        freeze: freeze the body's parameters and keep its BatchNorm in eval mode.
+        adapters: add residual bottleneck adapters (trainable even when the body is frozen).
+    """
+
+    def __init__(self, body: nn.Module, freeze: bool = False, adapters: bool = False) -> None:
+        super().__init__()
+        self.body = body
+        self.frozen = freeze
+        self.feature_channels: dict[str, int] = dict(body.feature_channels)
+        self.stage_adapters = nn.ModuleDict()
+        self.num_block_adapters = 0
+        if freeze:
+            for p in body.parameters():
+                p.requires_grad_(False)
+        if adapters:
+            if not self._insert_swin_adapters():
+                for key in FEATURE_KEYS:
+                    self.stage_adapters[key] = Adapter(self.feature_channels[key], channels_first=True)
+
+    def _insert_swin_adapters(self) -> bool:
+        """Official-code placement for Swin: an adapter after ``attn.proj`` and after ``mlp.fc2`` of each block."""
+        done = 0
+        for module in self.body.modules():
+            if type(module).__name__ == "SwinTransformerBlock":
+                dim = module.attn.proj.out_features
+                module.attn.proj = nn.Sequential(module.attn.proj, Adapter(dim))
+                module.mlp.fc2 = nn.Sequential(module.mlp.fc2, Adapter(dim))
+                done += 2
+        self.num_block_adapters = done
+        return done > 0
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if self.frozen:
+            for m in self.body.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.body(x)
+        for key, adapter in self.stage_adapters.items():
+            feats[key] = adapter(feats[key])
+        return feats
+
+
+def _load_local(module: nn.Module, path: str | None, what: str) -> None:
+    """Load a local state_dict file (never a download); strict on shapes, tolerant of extra keys (a
+    pre-training head) and of a common prefix (``backbone.``, ``body.``, ``encoder.``, ``module.``)."""
+    if not path:
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} weights file {p} does not exist (weights are never downloaded)")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{what} weights file {p} is not a readable torch state_dict: {err}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{what} weights file {p} does not hold a state_dict")
+    own = set(module.state_dict())
+    best, best_missing = state, own - set(state)
+    for prefix in ("module.", "backbone.", "body.", "encoder.", "backbone.body.", "audio_encoder.encoder."):
+        stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        missing = own - set(stripped)
+        if len(missing) < len(best_missing):
+            best, best_missing = stripped, missing
+    if best_missing:
+        raise ValueError(f"{what} weights file {p} lacks {len(best_missing)} keys, e.g. {sorted(best_missing)[:3]}")
+    try:
+        module.load_state_dict(best, strict=False)
+    except RuntimeError as err:
+        raise ValueError(f"{what} weights file {p} does not fit the model: {err}") from None
+
+
+def build_backbone(
+    name: str = "lite_cnn",
+    channels: tuple[int, int, int, int] = (24, 48, 96, 160),
+    weights: str | None = None,
+    freeze: bool = False,
+    adapters: bool = False,
+    img_size: int | None = None,
+) -> Backbone:
+    """Build the visual backbone named in ``ModelConfig.backbone``; weights come from a local file only.
+
+    The weights file holds the *body's* state_dict (``LiteCNN`` keys, or the timm ``features_only``
+    model's keys); extra keys (e.g. a classification head from pre-training) are ignored.
+    """
+    body: nn.Module = LiteCNN(tuple(channels)) if name == "lite_cnn" else TimmBackbone(name, img_size=img_size)
+    _load_local(body.body if isinstance(body, TimmBackbone) else body, weights, f"backbone {name!r}")
+    return Backbone(body, freeze=freeze, adapters=adapters)

@@ -1,0 +1,259 @@
+"""Pixel decoder: backbone features -> decoder memories (1/32, 1/16, 1/8) and mask features F_V^1.
+
+Paper §3 calls it "FPN as pixel decoder"; the official code uses Mask2Former's pixel decoder
+(a 6-layer multi-scale deformable-attention encoder over 1/8..1/32 plus an FPN lateral path from
+1/4 that feeds a 1x1 ``mask_projection``; paper_and_code.md §1.4). Two variants share one interface:
+
+* ``fpn`` (:class:`FPNPixelDecoder`): a plain top-down FPN (idea from detectron2's ``BasePixelDecoder``).
+* ``msdeform`` (:class:`MSDeformPixelDecoder`): deformable-attention encoder layers over the 3 coarse
+  levels, then the same FPN to the mask stride (idea from Mask2Former's ``MSDeformAttnPixelDecoder``).
+
+``mask_stride`` 2 adds one more FPN level (from the backbone's stride-2 map if it has one, else an
+upsampled stride-4 map): at 96 px input the 1/4 mask features are only 24x24 (feasibility.md §8).
+Sine positional embeddings follow DETR/Mask2Former (``normalize=True``, scale 2 pi); the learned level
+embeddings are added to the memories in the transformer decoder, as in Mask2Former's code.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["sine_position_embedding", "PixelDecoderOutput", "FPNPixelDecoder", "MSDeformPixelDecoder",
+           "build_pixel_decoder"]
+
+
+def sine_position_embedding(n: int, h: int, w: int, dim: int, device=None, dtype=torch.float32,
+                            temperature: float = 10000.0) -> torch.Tensor:
+    """DETR's normalised 2-D sine embedding: ``[n, dim, h, w]`` (first half y, second half x)."""
+    num_feats = dim // 2
+    y = torch.arange(1, h + 1, device=device, dtype=dtype)[:, None].expand(h, w)
+    x = torch.arange(1, w + 1, device=device, dtype=dtype)[None, :].expand(h, w)
+    eps, scale = 1e-6, 2 * math.pi
+    y = y / (h + eps) * scale  # [h, w]
+    x = x / (w + eps) * scale
+    dim_t = torch.arange(num_feats, device=device, dtype=dtype)
+    dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / num_feats)  # [F]
+    px, py = x[..., None] / dim_t, y[..., None] / dim_t  # [h, w, F]
+    px = torch.stack((px[..., 0::2].sin(), px[..., 1::2].cos()), dim=3).flatten(2)
+    py = torch.stack((py[..., 0::2].sin(), py[..., 1::2].cos()), dim=3).flatten(2)
+    pos = torch.cat((py, px), dim=2).permute(2, 0, 1)  # [dim', h, w]
+    if pos.shape[0] < dim:  # odd dim: pad
+        pos = F.pad(pos, (0, 0, 0, 0, 0, dim - pos.shape[0]))
+    return pos.unsqueeze(0).expand(n, -1, -1, -1)  # [n, dim, h, w]
+
+
+@dataclass
+class PixelDecoderOutput:
+    """memories: 3 maps ``[N, D, h_l, w_l]`` ordered 1/32, 1/16, 1/8 (decoder keys/values);
+    pos: their sine embeddings (same shapes); mask_features: F_V^1 ``[N, D, H/s, W/s]``."""
+
+    memories: list[torch.Tensor]
+    pos: list[torch.Tensor]
+    mask_features: torch.Tensor
+
+
+def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.GroupNorm(_groups(cout), cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _groups(c: int) -> int:
+    for g in (32, 16, 8, 4, 2):
+        if c % g == 0 and c // g >= 2:
+            return g
+    return 1
+
+
+class _TopDown(nn.Module):
+    """FPN top-down path from a coarse map to the mask stride, plus the 1x1 mask projection."""
+
+    def __init__(self, channels: dict[str, int], dim: int, keys: list[str], mask_stride: int) -> None:
+        super().__init__()
+        self.keys = keys  # finer levels, coarse to fine, e.g. ["res2"] or ["res2", "res1"]
+        self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in keys if k in channels})
+        self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3) for k in keys})
+        self.mask_stride = mask_stride
+        self.mask_projection = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, y: torch.Tensor, feats: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> torch.Tensor:
+        for key in self.keys:
+            if key in self.lateral:
+                lat = self.lateral[key](feats[key])  # [N, D, h, w]
+                y = lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest")
+            else:  # no backbone map at this stride: upsample the coarser map 2x
+                y = F.interpolate(y, scale_factor=2.0, mode="nearest")
+            y = self.output[key](y)
+        return self.mask_projection(y)  # [N, D, H/s, W/s]
+
+
+class FPNPixelDecoder(nn.Module):
+    """Top-down FPN: memories at 1/32, 1/16, 1/8 and mask features at ``mask_stride`` (4 or 2).
+
+    Args:
+        channels: backbone widths by key (``res1``..``res5``).
+        dim: D.
+        mask_stride: stride of F_V^1.
+    """
+
+    def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4) -> None:
+        super().__init__()
+        if mask_stride not in (2, 4):
+            raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
+        self.dim = dim
+        self.coarse = ["res5", "res4", "res3"]
+        self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in self.coarse[1:]})
+        self.lateral["res5"] = _conv_gn(channels["res5"], dim, 3)  # detectron2: the top level gets a 3x3
+        self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3) for k in self.coarse[1:]})
+        fine = ["res2"] + (["res1"] if mask_stride == 2 else [])
+        self.top_down = _TopDown(channels, dim, fine, mask_stride)
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> PixelDecoderOutput:
+        y = self.lateral["res5"](feats["res5"])  # [N, D, H/32, W/32]
+        memories = [y]
+        for key in self.coarse[1:]:
+            lat = self.lateral[key](feats[key])  # [N, D, h, w]
+            y = self.output[key](lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest"))
+            memories.append(y)
+        mask_features = self.top_down(y, feats, feats["res2"].shape[-2:])  # [N, D, H/s, W/s]
+        pos = [sine_position_embedding(m.shape[0], m.shape[2], m.shape[3], self.dim, m.device, m.dtype)
+               for m in memories]
+        return PixelDecoderOutput(memories, pos, mask_features)
+
+
+def build_pixel_decoder(name: str, channels: dict[str, int], dim: int, mask_stride: int = 4,
+                        num_encoder_layers: int = 0, num_heads: int = 4, dim_feedforward: int = 256) -> nn.Module:
+    """``ModelConfig.pixel_decoder``: ``"fpn"`` or ``"msdeform"`` (same output)."""
+    if name == "fpn":
+        return FPNPixelDecoder(channels, dim, mask_stride)
+    if name == "msdeform":
+        return MSDeformPixelDecoder(channels, dim, mask_stride, num_layers=max(1, num_encoder_layers),
+                                    num_heads=num_heads, dim_feedforward=dim_feedforward)
+    raise ValueError(f"unknown pixel_decoder {name!r}; choose 'fpn' or 'msdeform'")
+
+
+def ms_deform_attn_core(value: torch.Tensor, shapes: list[tuple[int, int]], locations: torch.Tensor,
+                        weights: torch.Tensor) -> torch.Tensor:
+    """Pure-PyTorch multi-scale deformable attention (``grid_sample``), as HF Mask2Former runs it.
+
+    Args:
+        value: ``[N, S, H, d]`` (S = sum of h_l*w_l); shapes: per-level ``(h_l, w_l)``;
+        locations: sampling points in [0, 1] ``[N, Lq, H, L, P, 2]`` (x, y);
+        weights: attention weights ``[N, Lq, H, L, P]`` (softmax over L*P).
+    Returns ``[N, Lq, H*d]``.
+    """
+    n, _, nh, d = value.shape
+    _, lq, _, nl, npt, _ = locations.shape
+    grids = 2 * locations - 1  # grid_sample coordinates in [-1, 1]
+    sampled, start = [], 0
+    for lvl, (h, w) in enumerate(shapes):
+        v = value[:, start:start + h * w].permute(0, 2, 3, 1).reshape(n * nh, d, h, w)  # [N*H, d, h, w]
+        start += h * w
+        g = grids[:, :, :, lvl].transpose(1, 2).reshape(n * nh, lq, npt, 2)  # [N*H, Lq, P, 2]
+        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
+    stacked = torch.stack(sampled, dim=-2)  # [N*H, d, Lq, L, P]
+    w = weights.transpose(1, 2).reshape(n * nh, 1, lq, nl, npt)  # [N*H, 1, Lq, L, P]
+    out = (stacked * w).sum(dim=(-1, -2))  # [N*H, d, Lq]
+    return out.view(n, nh * d, lq).transpose(1, 2)  # [N, Lq, H*d]
+
+
+class MSDeformAttn(nn.Module):
+    """Multi-scale deformable attention (Zhu et al., Deformable DETR, ICLR 2021), pure PyTorch.
+
+    forward(query [N, Lq, D], reference [N, Lq, 2] in [0, 1], value [N, S, D], shapes) -> [N, Lq, D]
+    """
+
+    def __init__(self, dim: int, num_levels: int = 3, num_heads: int = 4, num_points: int = 4) -> None:
+        super().__init__()
+        self.h, self.l, self.p = num_heads, num_levels, num_points
+        self.sampling_offsets = nn.Linear(dim, num_heads * num_levels * num_points * 2)
+        self.attention_weights = nn.Linear(dim, num_heads * num_levels * num_points)
+        self.value_proj, self.output_proj = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        # Deformable DETR init: offsets start on a ring of head directions, 1..P pixels away
+        nn.init.zeros_(self.sampling_offsets.weight)
+        theta = torch.arange(num_heads, dtype=torch.float32) * (2 * math.pi / num_heads)
+        grid = torch.stack([theta.cos(), theta.sin()], -1)
+        grid = grid / grid.abs().max(-1, keepdim=True)[0]
+        grid = grid.view(num_heads, 1, 1, 2).repeat(1, num_levels, num_points, 1)
+        grid = grid * torch.arange(1, num_points + 1, dtype=torch.float32).view(1, 1, -1, 1)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(grid.flatten())
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        for lin in (self.value_proj, self.output_proj):
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, query, reference, value, shapes):
+        n, lq, d = query.shape
+        v = self.value_proj(value).view(n, -1, self.h, d // self.h)  # [N, S, H, d/H]
+        off = self.sampling_offsets(query).view(n, lq, self.h, self.l, self.p, 2)
+        att = self.attention_weights(query).view(n, lq, self.h, self.l * self.p).softmax(-1)
+        att = att.view(n, lq, self.h, self.l, self.p)
+        norm = torch.tensor([[w, h] for h, w in shapes], dtype=query.dtype, device=query.device)  # [L, 2]
+        loc = reference[:, :, None, None, None, :] + off / norm[None, None, None, :, None, :]  # [N,Lq,H,L,P,2]
+        return self.output_proj(ms_deform_attn_core(v, shapes, loc, att))  # [N, Lq, D]
+
+
+class _DeformEncoderLayer(nn.Module):
+    """Deformable self-attention over all levels' tokens + FFN, post-norm (Deformable DETR encoder)."""
+
+    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_levels: int = 3) -> None:
+        super().__init__()
+        self.attn = MSDeformAttn(dim, num_levels, num_heads)
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True),
+                                 nn.Linear(dim_feedforward, dim))
+
+    def forward(self, src, pos, reference, shapes):
+        src = self.norm1(src + self.attn(src + pos, reference, src, shapes))  # [N, S, D]
+        return self.norm2(src + self.ffn(src))
+
+
+class MSDeformPixelDecoder(nn.Module):
+    """Mask2Former's pixel decoder: deformable encoder over 1/32, 1/16, 1/8, then FPN to the mask stride.
+
+    Same output as :class:`FPNPixelDecoder`. The official code's ``avs_adapt`` MLPs inside each
+    deformable block (paper_and_code.md §1.4) are not reproduced: our encoder is trained, not frozen.
+    """
+
+    def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4, num_layers: int = 6,
+                 num_heads: int = 8, dim_feedforward: int = 1024) -> None:
+        super().__init__()
+        if mask_stride not in (2, 4):
+            raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
+        self.dim = dim
+        self.coarse = ["res5", "res4", "res3"]  # 1/32, 1/16, 1/8
+        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in self.coarse})
+        self.level_embed = nn.Embedding(len(self.coarse), dim)
+        self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse))
+                                    for _ in range(num_layers))
+        fine = ["res2"] + (["res1"] if mask_stride == 2 else [])
+        self.top_down = _TopDown(channels, dim, fine, mask_stride)
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> PixelDecoderOutput:
+        maps = [self.input_proj[k](feats[k]) for k in self.coarse]  # [N, D, h_l, w_l]
+        n = maps[0].shape[0]
+        shapes = [tuple(m.shape[-2:]) for m in maps]
+        pos = [sine_position_embedding(n, h, w, self.dim, m.device, m.dtype) for m, (h, w) in zip(maps, shapes)]
+        src = torch.cat([m.flatten(2).transpose(1, 2) for m in maps], 1)  # [N, S, D]
+        lpos = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed.weight[i] for i, p in enumerate(pos)], 1)
+        refs = []
+        for h, w in shapes:  # pixel centres in [0, 1]
+            ys, xs = torch.meshgrid(torch.arange(h, device=src.device, dtype=src.dtype),
+                                    torch.arange(w, device=src.device, dtype=src.dtype), indexing="ij")
+            refs.append(torch.stack([(xs.flatten() + 0.5) / w, (ys.flatten() + 0.5) / h], -1))
+        reference = torch.cat(refs, 0)[None].expand(n, -1, -1)  # [N, S, 2]
+        for layer in self.layers:
+            src = layer(src, lpos, reference, shapes)
+        memories, start = [], 0
+        for h, w in shapes:
+            memories.append(src[:, start:start + h * w].transpose(1, 2).reshape(n, self.dim, h, w))
+            start += h * w
+        mask_features = self.top_down(memories[-1], feats, feats["res2"].shape[-2:])  # [N, D, H/s, W/s]
+        return PixelDecoderOutput(memories, pos, mask_features)
