@@ -84,6 +84,7 @@ class ModelConfig:
     dim_feedforward: int = 256
     num_decoder_layers: int = 6  # masked-attention layers cycling 1/32 -> 1/16 -> 1/8 (paper: 9)
     num_queries: int = 16
+    stage1_num_queries: int | None = 8  # queries of the binary stage-1 model (official code: 30); None = num_queries
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
     query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
@@ -223,6 +224,8 @@ def _smoke() -> Profile:
         description="CI / nbval: tiny data and model, every notebook < 60 s on 2 CPU cores",
         data=DataConfig(num_clips=48, image_size=64, render_size=64, eval_size=64),
         model=ModelConfig(
+            freeze_backbone=True,
+            adapters=True,
             backbone_channels=(16, 24, 32, 48),
             audio_dim=32,
             hidden_dim=32,
@@ -241,7 +244,8 @@ def _classroom() -> Profile:
         name="classroom",
         description="a 2-core laptop: the whole course in < 20 min",
         data=DataConfig(num_clips=1000, image_size=96, render_size=112, eval_size=96),
-        model=ModelConfig(mask_stride=2),
+        # the paper's regime with CPU stand-ins: frozen pre-trained encoders + adapters (feasibility_r3.md lever 1)
+        model=ModelConfig(freeze_backbone=True, adapters=True, mask_stride=2),
         train=TrainConfig(),
     )
 
@@ -266,6 +270,7 @@ def _paper() -> Profile:
             dim_feedforward=2048,
             num_decoder_layers=9,
             num_queries=100,
+            stage1_num_queries=30,
             num_points=12544,
         ),
         train=TrainConfig(

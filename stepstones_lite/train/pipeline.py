@@ -26,12 +26,12 @@ import torch
 from ..artifacts import ensure_artifact
 from ..config import Profile
 from ..data import DatasetError
-from ..model import build_model
+from ..model import build_model, build_tpavi
 from ..model.criterion import HungarianMatcher, SetCriterion
 from ..utils import resolve_device, seed_everything
 from .checkpoint import CheckpointError, load_checkpoint
 from .engine import FitResult, Trainer, collate_clips
-from .tasks import AVSSTask, AVSTask
+from .tasks import AVSSTask, AVSTask, TPAVITask
 
 __all__ = [
     "ensure_dataset",
@@ -41,6 +41,7 @@ __all__ = [
     "train_stage1",
     "train_stage2",
     "train_end_to_end",
+    "train_tpavi",
     "load_model",
     "evaluate_checkpoint",
     "STAGE1",
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 STAGE1, STAGE2, END_TO_END = "aavs-stage1", "aavs-stage2", "aavs-e2e"
+TPAVI, TPAVI_PRIOR = "tpavi", "tpavi-prior"
 NUM_AVSS_CLASSES = 71
 
 
@@ -88,7 +90,8 @@ def build_criterion(profile: Profile, num_classes: int) -> SetCriterion:
                         oversample_ratio=m.oversample_ratio, importance_sample_ratio=m.importance_sample_ratio)
 
 
-_KINDS = {STAGE1: (2, False), STAGE2: (NUM_AVSS_CLASSES, True), END_TO_END: (NUM_AVSS_CLASSES, False)}
+_KINDS = {STAGE1: (2, False), STAGE2: (NUM_AVSS_CLASSES, True), END_TO_END: (NUM_AVSS_CLASSES, False),
+          TPAVI: (NUM_AVSS_CLASSES, False), TPAVI_PRIOR: (NUM_AVSS_CLASSES, True)}
 
 
 def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Profile:
@@ -108,7 +111,13 @@ def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Pr
 
 def _new_model(profile: Profile, kind: str) -> torch.nn.Module:
     num_classes, use_prior = _KINDS[kind]
-    return build_model(profile.model, num_classes=num_classes, use_prior=use_prior)
+    if kind in (TPAVI, TPAVI_PRIOR):
+        return build_tpavi(profile.model, num_classes=num_classes, num_frames=profile.data.num_frames,
+                           use_prior=use_prior)
+    cfg = profile.model
+    if kind == STAGE1 and cfg.stage1_num_queries:
+        cfg = dataclasses.replace(cfg, num_queries=cfg.stage1_num_queries)
+    return build_model(cfg, num_classes=num_classes, use_prior=use_prior)
 
 
 def load_model(checkpoint: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
@@ -181,6 +190,21 @@ def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | 
                 progress=progress, on_eval=on_eval, description="end-to-end AVSS")
 
 
+def train_tpavi(profile: Profile, out_dir: str | Path, *, prior_root: str | Path | None = None,
+                data_root: str | Path | None = None, seed: int | None = None, steps: int | None = None,
+                resume: bool = False, device: str | None = None, progress: bool | None = None,
+                on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+    """The TPAVI-style baseline: end to end (``prior_root=None``) or with a stage-1 prior (paper Tab. 2).
+
+    With a prior it trains on ground-truth masks and validates with the ``prior_root`` priors, like stage 2.
+    """
+    root = ensure_dataset(profile, data_root)
+    kind = TPAVI if prior_root is None else TPAVI_PRIOR
+    task = TPAVITask(use_prior=prior_root is not None, eval_prior="dataset", kind=kind)
+    return _run(profile, kind, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
+                prior_root=prior_root, progress=progress, on_eval=on_eval, description=f"{kind} baseline")
+
+
 # --------------------------------------------------------------------------- evaluation
 def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_root: str | Path | None = None,
                         prior: str | Path | None = None, mute_audio: bool = False, device: str | None = None,
@@ -199,12 +223,15 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
         task: Any = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
         dataset = avss_dataset(profile, root, split, return_instances=return_instances, preload=False)
     else:
-        use_prior = kind == STAGE2
+        use_prior = _KINDS[kind][1]
         if use_prior and prior is None:
-            raise ValueError("a stage-2 model needs prior=<prior folder> or prior='gt'")
+            raise ValueError(f"a {kind} model needs prior=<prior folder> or prior='gt'")
         oracle = isinstance(prior, str) and prior == "gt"
-        task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=use_prior,
-                        eval_prior="gt" if oracle else "dataset", kind=kind)
+        if kind in (TPAVI, TPAVI_PRIOR):
+            task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind)
+        else:
+            task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=use_prior,
+                            eval_prior="gt" if oracle else "dataset", kind=kind)
         prior_root = None if (oracle or not use_prior) else prior
         dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False)
 

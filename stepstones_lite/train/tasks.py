@@ -29,7 +29,7 @@ from ..metrics import BinaryMeter, FrameTypeMeter, SemanticMeter
 from ..model.aavs import binary_scores, semantic_inference
 from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
 
-__all__ = ["AVSTask", "AVSSTask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL"]
+__all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL"]
 
 SILENT_LOG_MEL = math.log(0.01)  # the VGGish front end's value for digital silence: log(0 + 0.01)
 
@@ -164,3 +164,34 @@ class AVSSTask:
             result["classes_present"] = int(present.sum())
         result.update({f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))})
         return result
+
+
+@dataclass
+class TPAVITask(AVSSTask):
+    """The TPAVI-style baseline (per-pixel class logits, softmax CE), end to end or with a stage-1 prior.
+
+    The paper's Tab. 2 adds the stage-1 mask to existing methods' prediction heads; here the prior enters the
+    baseline's head (``build_tpavi(..., use_prior=True)``). Scored exactly like :class:`AVSSTask`.
+    """
+
+    criterion: Any = None
+    kind: str = "tpavi"
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        import torch.nn.functional as F
+
+        logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=True))["sem_logits"]
+        labels = _flat(batch, "labels")  # [N, H, W]
+        if logits.shape[-2:] != labels.shape[-2:]:
+            logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+        index = _flat(batch, "valid").nonzero().squeeze(1)
+        loss = F.cross_entropy(logits[index], labels[index])
+        return loss, {"loss_ce": float(loss.detach())}
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))["sem_logits"]
+        logits = F.interpolate(logits, size=tuple(batch["labels"].shape[-2:]), mode="bilinear", align_corners=False)
+        return logits.argmax(1)
