@@ -367,7 +367,8 @@ def test_frozen_encoders_keep_batchnorm_in_eval_and_get_no_gradient():
 
 
 def test_unfrozen_model_trains_batchnorm():
-    model = build_model(resolve_profile("smoke", model__freeze_audio=False).model, num_classes=2).train()
+    model = build_model(resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model,
+                        num_classes=2).train()
     assert all(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
@@ -509,7 +510,8 @@ def test_bfloat16_autocast_forward():
 def test_smoke_model_overfits_one_clip():
     """Forward/backward are wired: 30 AdamW steps fit bright rectangles (pixel NLL on the semantic scores)."""
     torch.manual_seed(0)
-    model = build_model(resolve_profile("smoke", model__freeze_audio=False).model, num_classes=2).train()
+    model = build_model(resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model,
+                        num_classes=2).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     frames, log_mel = torch.rand(4, 3, 64, 64), torch.randn(4, 1, 96, 64)
     target = torch.zeros(4, 64, 64, dtype=torch.long)
