@@ -43,6 +43,12 @@ def _cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_make_data(args: argparse.Namespace) -> int:
+    from .data.synthetic.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepstones",
@@ -62,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
     p_stu.add_argument("--out", default="build/student", help="output folder")
     p_stu.set_defaults(func=_cmd_student)
+
+    from .data.synthetic.cli import add_arguments as _synth_arguments
+
+    p_data = sub.add_parser("make-data", help="generate the synthetic AVSBench-semantic benchmark (seeded, resumable)")
+    _synth_arguments(p_data)
+    p_data.set_defaults(func=_cmd_make_data)
     return parser
 
 

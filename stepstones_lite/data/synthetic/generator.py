@@ -216,6 +216,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None
 
     M.ensure_speech_bank()  # render the (non-reproducible) speech bank once, before any worker starts
     schedule = clip_schedule(cfg)
+    M.warm_up(_usable_classes(cfg))  # fill the caches once here; forked workers inherit them
     label_dir = root / cfg.label
     label_dir.mkdir(exist_ok=True)
     for stale in label_dir.glob(".tmp-*"):

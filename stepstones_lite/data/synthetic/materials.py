@@ -261,32 +261,27 @@ def _raster(cls: str, style: str, variant: int, px: int) -> Image.Image:
     raise ValueError(f"unknown sprite style {style!r}")
 
 
-@lru_cache(maxsize=None)
-def _content_fraction(cls: str, style: str, variant: int) -> float:
-    """Max side of the opaque content / canvas side (emoji SVGs have padding), measured at 96 px."""
-    im = _raster(cls, style, variant, 96)
-    box = im.getchannel("A").point(lambda a: 255 if a > 16 else 0).getbbox()
-    if not box:
-        return 1.0
-    return max(box[2] - box[0], box[3] - box[1]) / max(im.size)
-
-
 def n_variants(cls: str, style: str) -> int:
     if style == "tux":
         return len(inventory().tux_stamps.get(cls, [])) or 1
     return len(EMOJI.get(cls, ())) or 1
 
 
-@lru_cache(maxsize=4096)
+BASE_PX = 256  # sprites are rasterised once at this canvas size, then resized (cheap) to what a clip needs
+
+
+@lru_cache(maxsize=None)
+def base_sprite(cls: str, style: str, variant: int) -> Image.Image:
+    """Tight-cropped RGBA master sprite (rasterised once per process)."""
+    return _tight(_raster(cls, style, variant, BASE_PX))
+
+
+@lru_cache(maxsize=8192)
 def sprite(cls: str, style: str, variant: int, size: int) -> Image.Image:
     """Tight-cropped RGBA sprite whose longer side is ``size`` px (cached per process)."""
-    frac = _content_fraction(cls, style, variant)
-    canvas = max(4, int(round(size / frac)))
-    im = _tight(_raster(cls, style, variant, canvas))
-    if max(im.size) != size:  # exact target size (rounding of the canvas)
-        s = size / max(im.size)
-        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BILINEAR)
-    return im
+    im = base_sprite(cls, style, variant)
+    s = size / max(im.size)
+    return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=2.0)
 
 
 # --------------------------------------------------------------------------- backgrounds
@@ -335,6 +330,38 @@ def photo_background(rng: np.random.Generator, size: int, index: int) -> np.ndar
 
 
 # --------------------------------------------------------------------------- sounds
+@lru_cache(maxsize=256)
+def block_energy(key: tuple) -> np.ndarray:
+    """Cumulative energy of a cached sound in 50 ms blocks, ``[n_blocks + 1]`` (key: ("rec", source, step) or
+    ("speech", voice, i))."""
+    wav = recording(key[1], key[2]) if key[0] == "rec" else speech_bank()[key[1]][key[2]]
+    step = SR // 20
+    n = len(wav) // step
+    e = (wav[: n * step].astype(np.float64) ** 2).reshape(n, step).sum(1)
+    return np.concatenate([[0.0], np.cumsum(e)])
+
+
+def warm_up(classes) -> None:
+    """Import the heavy libraries and fill the per-process caches the given classes need (call before forking
+    workers so they inherit them; caches depend only on their keys, so this changes no output)."""
+    import resvg_py  # noqa: F401
+    import soundfile  # noqa: F401
+    from scipy.signal import resample_poly  # noqa: F401
+
+    background_images()
+    inv = inventory()
+    for cls in (*classes, *SILENT_ONLY):
+        for style in inv.sprite_styles(cls):
+            for v in range(n_variants(cls, style)):
+                base_sprite(cls, style, v)
+        for src in inv.sources(cls):
+            if src.startswith(("ovos:", "tux:")):
+                for step in PITCH_STEPS:
+                    block_energy(("rec", src, step))
+            elif src.startswith("speech:"):
+                speech_bank()
+
+
 @lru_cache(maxsize=64)
 def recording(source: str, step: int = 0) -> np.ndarray:
     """Decoded recording at 16 kHz mono, pitch-shifted by ``step`` semitones (resample_poly), cached."""

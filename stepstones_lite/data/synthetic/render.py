@@ -11,6 +11,7 @@ rule (only sounding objects are labelled; Zhou et al., "Audio-Visual Segmentatio
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,24 +104,23 @@ def _timing(cfg: SynthConfig, rng: np.random.Generator) -> list[bool]:
 
 
 # --------------------------------------------------------------------------- audio
-def _energy_crop(rng: np.random.Generator, wav: np.ndarray, n: int) -> np.ndarray:
-    """An ``n``-sample crop, start drawn with probability ∝ crop energy (tiled if the sound is shorter)."""
-    if len(wav) <= n:
-        reps = int(np.ceil(n / max(1, len(wav)))) + 1
-        wav = np.tile(wav, reps)
-        start = int(rng.integers(0, len(wav) - n + 1))
-        return wav[start:start + n]
+def _energy_crop(rng: np.random.Generator, wav: np.ndarray, n: int, key: tuple, seg: str) -> np.ndarray:
+    """An ``n``-sample crop of ``wav`` (restricted to segment ``seg``), start drawn with probability ∝ crop
+    energy on a 50 ms grid (the sound is tiled if shorter). ``key`` names the cached energy of ``wav``."""
     step = M.SR // 20
-    c = np.concatenate([[0.0], np.cumsum(wav.astype(np.float64) ** 2)])
-    starts = np.arange(0, len(wav) - n + 1, step)
-    e = c[starts + n] - c[starts] + 1e-6
-    start = int(starts[rng.choice(len(starts), p=e / e.sum())])
+    cut = (len(wav) * 7 // 10) // step * step
+    lo, hi = (0, cut) if seg == "head" else (cut, len(wav)) if seg == "tail" else (0, len(wav))
+    if hi - lo <= n:
+        part = wav[lo:hi]
+        part = np.tile(part, int(np.ceil(n / max(1, len(part)))) + 1)
+        start = int(rng.integers(0, len(part) - n + 1))
+        return part[start:start + n]
+    c = M.block_energy(key)  # [n_blocks + 1]
+    nb = n // step
+    starts = np.arange(lo // step, (hi - n) // step + 1)
+    e = c[np.minimum(starts + nb, len(c) - 1)] - c[starts] + 1e-6
+    start = int(starts[rng.choice(len(starts), p=e / e.sum())]) * step
     return wav[start:start + n]
-
-
-def _segment(wav: np.ndarray, seg: str) -> np.ndarray:
-    cut = int(0.7 * len(wav))
-    return wav[:cut] if seg == "head" else wav[cut:] if seg == "tail" else wav
 
 
 def _gm_spec(cls: str, preset: int) -> tuple[int, int]:
@@ -136,14 +136,15 @@ def _source_audio(cls: str, source: str, seg: str, n_sec: int, rng: np.random.Ge
     out = np.zeros(n_sec * SR + SR, np.float32)  # one spare second for note tails
     kind = source.split(":", 1)[0]
     if kind in ("ovos", "tux"):
-        wav = _segment(M.recording(source, int(rng.choice(M.PITCH_STEPS))), seg)
+        step = int(rng.choice(M.PITCH_STEPS))
+        wav = M.recording(source, step)
         for s in range(n_sec):
-            out[s * SR:(s + 1) * SR] = _energy_crop(rng, wav, SR)
+            out[s * SR:(s + 1) * SR] = _energy_crop(rng, wav, SR, ("rec", source, step), seg)
     elif kind == "speech":
         bank = M.speech_bank()[source.split(":", 1)[1]]
         for s in range(n_sec):
-            utt = _segment(bank[int(rng.integers(len(bank)))], seg)
-            out[s * SR:(s + 1) * SR] = _energy_crop(rng, utt, SR)
+            u = int(rng.integers(len(bank)))
+            out[s * SR:(s + 1) * SR] = _energy_crop(rng, bank[u], SR, ("speech", source.split(":", 1)[1], u), seg)
     elif kind == "siren":
         out[:n_sec * SR] = M.siren(source.split(":")[1], n_sec, rng)
     elif kind in ("gm", "drums", "sfx"):
@@ -275,7 +276,8 @@ def plan_and_render(cfg: SynthConfig, index: int, split: str, primary: str) -> t
     plan.background, bg = _background(cfg, rng)
     frames_sprites = []  # per object: list over t of RGBA arrays
     for o in objs:
-        size = max(8, int(round(rng.uniform(*cfg.object_size) * S)))
+        q = max(2, S // 28)  # sizes on a 4 px grid at 112 px (8 at 224): fewer distinct sprites to cache
+        size = max(8, q * int(round(rng.uniform(*cfg.object_size) * S / q)))
         im = M.sprite(o.cls, o.style, o.variant, size)
         if rng.random() < 0.5:
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
@@ -400,8 +402,6 @@ _AVSS = _avss_names()
 
 def write_clip(clip_dir: Path, plan: ClipPlan, arrays: ClipArrays, cfg: SynthConfig) -> None:
     """Write one clip in the AVSBench-semantic layout plus the ``objects.json`` / ``instances`` sidecar."""
-    import soundfile as sf
-
     pal = palette()
     for sub in ("frames", "labels_rgb", "labels_semantic", "instances"):
         (clip_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -411,5 +411,9 @@ def write_clip(clip_dir: Path, plan: ClipPlan, arrays: ClipArrays, cfg: SynthCon
         Image.fromarray(arrays.semantic[t], "L").save(clip_dir / "labels_semantic" / f"{t}.png")
         Image.fromarray(arrays.instances[t], "L").save(clip_dir / "instances" / f"{t}.png")
     pcm = np.clip(np.rint(arrays.audio * 32767), -32768, 32767).astype(np.int16)
-    sf.write(str(clip_dir / "audio.wav"), pcm, M.SR, subtype="PCM_16")
+    with wave.open(str(clip_dir / "audio.wav"), "wb") as w:  # stdlib: a plain 44-byte RIFF header, no fsync
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(M.SR)
+        w.writeframes(pcm.astype("<i2").tobytes())
     (clip_dir / "objects.json").write_text(json.dumps(objects_json(plan, cfg), indent=1), encoding="utf-8")
