@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..classes import label2idx
+from ...utils import file_sha256
 from ..errors import DatasetError
 from . import materials as M
 from .config import GENERATOR_VERSION, SynthConfig
@@ -123,7 +124,11 @@ def _materials_summary(cfg: SynthConfig) -> dict:
             pkgs[name] = version(name)
         except PackageNotFoundError:
             pkgs[name] = None
+    bank = M.ensure_speech_bank()
     return {
+        # espeak-ng is not bit-reproducible, so the speech bank is rendered once and cached: its hash ties the
+        # dataset to the bank (a rerun with another bank is refused instead of mixing two banks)
+        "speech_bank_sha256": file_sha256(bank) if bank else None,
         "styles": list(inv.styles()),
         "soundfonts": list(inv.soundfonts),
         "classes": _usable_classes(cfg),
@@ -204,6 +209,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None
     cfg.validate()
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    # the (non-reproducible) speech bank is rendered once here, before any worker starts
     info = {"generator": "stepstones_lite.data.synthetic", "version": GENERATOR_VERSION,
             "config": cfg.to_dict(), "materials": _materials_summary(cfg)}
     info_text = json.dumps(info, indent=2, sort_keys=True) + "\n"
@@ -216,7 +222,6 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     _atomic_text(info_path, info_text)
 
-    M.ensure_speech_bank()  # render the (non-reproducible) speech bank once, before any worker starts
     schedule = clip_schedule(cfg)
     M.warm_up(_usable_classes(cfg))  # fill the caches once here; forked workers inherit them
     label_dir = root / cfg.label
