@@ -54,9 +54,11 @@ def main() -> None:
             dt = time.perf_counter() - t0
             cpu = _cpu() - c0
             rates[w] = args.num_clips / dt
-            print(f"workers={w}: {args.num_clips} clips at {args.size} px in {dt:.1f} s -> {rates[w]:.1f} clips/s "
-                  f"(CPU {1000 * cpu / args.num_clips:.1f} ms/clip incl. start-up; load avg {_load()}); "
-                  f"disk {_du(tmp / 'ds') / 1e6:.1f} MB ({_du(tmp / 'ds') / args.num_clips / 1e3:.0f} kB/clip)")
+            disk = _du(tmp / "ds")
+            print(f"workers={w}: {args.num_clips} clips at {args.size} px in {dt:.1f} s -> "
+                  f"{rates[w]:.1f} clips/s (CPU {1000 * cpu / args.num_clips:.1f} ms/clip incl. start-up; "
+                  f"load avg {_load()}); "
+                  f"disk {disk / 1e6:.1f} MB ({disk / args.num_clips / 1e3:.0f} kB/clip)")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if 1 in rates and len(rates) > 1:

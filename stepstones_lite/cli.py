@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .data.synthetic.cli import add_arguments as _synth_arguments
 
-    p_data = sub.add_parser("make-data", help="generate the synthetic AVSBench-semantic benchmark (seeded, resumable)")
+    p_data = sub.add_parser("make-data", help="generate the synthetic AVSBench-semantic benchmark (seeded)")
     _synth_arguments(p_data)
     p_data.set_defaults(func=_cmd_make_data)
     return parser

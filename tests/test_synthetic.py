@@ -1,4 +1,4 @@
-"""The synthetic AVSS generator: AVSBench-semantic layout, label consistency, audio, determinism, resume, CLI."""
+"""Synthetic AVSS generator: AVSBench-semantic layout, label consistency, audio, determinism, resume, CLI."""
 from __future__ import annotations
 
 import csv
@@ -146,7 +146,8 @@ def test_labels_are_the_sounding_visible_objects(ds):
 def test_audio_is_16k_mono_pcm16_and_silent_seconds_are_quiet(ds):
     for _, d, obj in _clips(ds):
         with wave.open(str(d / "audio.wav")) as w:
-            assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, 16000, 80000)
+            fmt = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
+            assert fmt == (1, 2, 16000, 80000)
             x = np.frombuffer(w.readframes(80000), "<i2").astype(np.float32) / 32768
         active = set()
         for o in obj["objects"]:
@@ -194,7 +195,8 @@ def test_schedule_class_distribution_and_splits():
     assert [sum(s == x for s, _ in sched) for x in ("train", "val", "test")] == [24, 12, 12]
     zipf = clip_schedule(dataclasses.replace(cfg, class_distribution="zipf", zipf_exponent=1.0))
     assert [sum(p == c for _, p in zipf) for c in cls] == [12, 6, 4, 3]  # 12 / r
-    fixed = clip_schedule(SynthConfig(classes=cls, num_clips=25, class_distribution="zipf", zipf_exponent=2.0))
+    fixed = clip_schedule(SynthConfig(classes=cls, num_clips=25, class_distribution="zipf",
+                                      zipf_exponent=2.0))
     counts = [sum(p == c for _, p in fixed) for c in cls]  # 25 * [1, 1/4, 1/9, 1/16] / 1.4236
     assert counts == [18, 4, 2, 1] and len(fixed) == 25
     with pytest.raises(ValueError, match="not AVSBench"):
@@ -203,7 +205,8 @@ def test_schedule_class_distribution_and_splits():
 
 def test_knobs_objects_sounding_and_holdouts(tmp_path):
     cfg = SynthConfig(num_clips=8, size=48, seed=1, num_objects_probs=(0, 0, 1), num_sounding_probs=(0, 1),
-                      off_screen_prob=0.0, partial_sounding_prob=0.0, silent_only_prob=0.0, same_family_prob=1.0,
+                      off_screen_prob=0.0, partial_sounding_prob=0.0, silent_only_prob=0.0,
+                      same_family_prob=1.0,
                       classes=("dog", "cat", "pig", "sheep", "piano", "guitar", "violin", "trumpet"),
                       split_fractions=(0.5, 0.0, 0.5), holdout="style")
     root = generate_dataset(tmp_path / "k", cfg, workers=1, progress=False)
@@ -246,7 +249,7 @@ def test_cli_make_data(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("mk", ROOT / "data_scripts" / "make_synthetic_avss.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--profile", "smoke", "--num-clips", "3", "--size", "48", "--seed", "5", "--workers", "1",
-                     "--out", str(tmp_path / "script"), "--no-progress", "--objects-per-clip", "2-2",
-                     "--classes", "dog,piano"]) == 0
+    assert mod.main(["--profile", "smoke", "--num-clips", "3", "--size", "48", "--seed", "5",
+                     "--workers", "1", "--out", str(tmp_path / "script"), "--no-progress",
+                     "--objects-per-clip", "2-2", "--classes", "dog,piano"]) == 0
     assert _tree(tmp_path / "script") == _tree(out)

@@ -16,8 +16,9 @@ On-disk layout (AVSBench-semantic, ``avsbench.md`` §1.3 / ``avsbench_format_not
     root/v1m/<uid>/instances/{k}.png         sidecar: uint8 object id (1..n) of the visible object, 0 = none
     root/v1m/<uid>/objects.json              sidecar, schema below
 
-``uid`` = ``{vid}_{startms}_{endms}`` = ``synth000123_0_5000``; ``a_obj`` = classes of the visible objects that
-sound at some time, joined by ``_`` (``none`` if no visible object sounds; off-screen sounds are not listed).
+``uid`` = ``{vid}_{startms}_{endms}`` = ``synth000123_0_5000``; ``a_obj`` = classes of the visible objects
+that sound at some time, joined by ``_`` (``none`` if no visible object sounds; off-screen sounds are not
+listed).
 
 ``objects.json`` schema::
 
@@ -31,8 +32,8 @@ sound at some time, joined by ``_`` (``none`` if no visible object sounds; off-s
                                               "siren:wail"; "#head"/"#tail" = time-split source holdout)}],
      "off_screen": [{"class": str, "seconds": [int], "sound_source": str}]}
 
-Invariant: ``labels_semantic[k] > 0`` exactly where ``instances[k]`` holds an object that sounds in second ``k``,
-and then equals that object's ``class_index``. Holdout test sets: see :mod:`.generator`.
+Invariant: ``labels_semantic[k] > 0`` exactly where ``instances[k]`` holds an object that sounds in second
+``k``, and then equals that object's ``class_index``. Holdout test sets: see :mod:`.generator`.
 """
 from .config import GENERATOR_VERSION, SynthConfig
 from .generator import METADATA_COLUMNS, clip_schedule, generate_dataset

@@ -1,7 +1,8 @@
-"""Command-line flags of the generator, shared by ``stepstones make-data`` and ``data_scripts/make_synthetic_avss.py``.
+"""Generator flags, shared by ``stepstones make-data`` and ``data_scripts/make_synthetic_avss.py``.
 
-Defaults come from the profile's ``DataConfig`` (``num_clips``, ``render_size``, ``seed``, ``split_fractions``,
-``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``); every other knob from ``SynthConfig``.
+Defaults come from the profile's ``DataConfig`` (``num_clips``, ``render_size``, ``seed``,
+``split_fractions``, ``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``); every other
+knob from ``SynthConfig``.
 """
 from __future__ import annotations
 
@@ -32,13 +33,15 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add every generator flag to ``p`` (all default to None = profile / SynthConfig default)."""
-    p.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
+    p.add_argument("--profile", default="auto",
+                   help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
     p.add_argument("--out", default=None, help="dataset root (default: $STEPSTONES_DATA or "
                                                "<artifacts>/data/synthetic_<profile>)")
     p.add_argument("--num-clips", type=int, help="clips in all splits together")
     p.add_argument("--size", type=int, help="frame side in px (render_size)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, default=None, help="processes (default: available cores; 1 = in-process)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes (default: available cores; 1 = in-process)")
     p.add_argument("--split-fractions", type=_floats, help="train,val,test fractions, e.g. 0.8,0.1,0.1")
     g = p.add_argument_group("classes")
     g.add_argument("--classes", type=_names, help="comma list of sounding classes, 'default' (17) or 'all'")
@@ -87,7 +90,8 @@ def config_from_args(args: argparse.Namespace):
               "class_distribution": "class_distribution", "zipf_exponent": "zipf_exponent",
               "clips_per_class": "clips_per_class", "num_objects_probs": "num_objects_probs",
               "sounding_probs": "num_sounding_probs", "silent_only_prob": "silent_only_prob",
-              "same_family_prob": "same_family_prob", "object_size": "object_size", "min_visible": "min_visible",
+              "same_family_prob": "same_family_prob", "object_size": "object_size",
+              "min_visible": "min_visible",
               "styles": "styles", "partial_sounding_prob": "partial_sounding_prob",
               "off_screen_prob": "off_screen_prob", "off_screen_gain": "off_screen_gain",
               "noise_std": "noise_std", "holdout": "holdout", "holdout_styles": "holdout_styles"}
@@ -127,6 +131,6 @@ def run(args: argparse.Namespace) -> int:
                                 overwrite=args.overwrite)
     except DatasetError as err:
         raise SystemExit(f"make-data: {err}") from None
-    print(f"synthetic AVSS dataset ({cfg.num_clips if not cfg.clips_per_class else 'per-class'} clips, "
-          f"{cfg.size} px, seed {cfg.seed}): {root}")
+    n = sum(1 for _ in open(root / "metadata.csv", encoding="utf-8")) - 1
+    print(f"synthetic AVSS dataset ({n} clips, {cfg.size} px, seed {cfg.seed}): {root}")
     return 0

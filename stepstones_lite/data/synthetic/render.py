@@ -144,7 +144,8 @@ def _source_audio(cls: str, source: str, seg: str, n_sec: int, rng: np.random.Ge
         bank = M.speech_bank()[source.split(":", 1)[1]]
         for s in range(n_sec):
             u = int(rng.integers(len(bank)))
-            out[s * SR:(s + 1) * SR] = _energy_crop(rng, bank[u], SR, ("speech", source.split(":", 1)[1], u), seg)
+            key = ("speech", source.split(":", 1)[1], u)
+            out[s * SR:(s + 1) * SR] = _energy_crop(rng, bank[u], SR, key, seg)
     elif kind == "siren":
         out[:n_sec * SR] = M.siren(source.split(":")[1], n_sec, rng)
     elif kind in ("gm", "drums", "sfx"):
@@ -177,7 +178,7 @@ def _source_audio(cls: str, source: str, seg: str, n_sec: int, rng: np.random.Ge
 
 
 def _place(total: np.ndarray, piece: np.ndarray, seconds: list[bool], gain: float) -> None:
-    """Add ``piece`` (len = active seconds) into the active (contiguous) interval, 10 ms fades at the edges."""
+    """Add ``piece`` (active seconds long) into the contiguous active interval, 10 ms fades at the edges."""
     act = [t for t, on in enumerate(seconds) if on]
     if not act:
         return
@@ -260,10 +261,12 @@ def plan_and_render(cfg: SynthConfig, index: int, split: str, primary: str) -> t
     styles = _styles_for(cfg, split)
     clip_style = _pick(rng, styles)
     objs: list[ObjectPlan] = []
-    for cls, silent_only, snd in ([(c, False, True) for c in sounding_cls] + [(c, s, False) for c, s in distract]):
+    members = [(c, False, True) for c in sounding_cls] + [(c, s, False) for c, s in distract]
+    for cls, silent_only, snd in members:
         have = inv.sprite_styles(cls)
         style = clip_style if clip_style in have else _pick(rng, [s for s in have if s in styles] or have)
-        obj = ObjectPlan(id=len(objs) + 1, cls=cls, style=style, variant=int(rng.integers(M.n_variants(cls, style))),
+        variant = int(rng.integers(M.n_variants(cls, style)))
+        obj = ObjectPlan(id=len(objs) + 1, cls=cls, style=style, variant=variant,
                          sounding=_timing(cfg, rng) if snd else [False] * T, distractor=not snd,
                          silent_only=silent_only or cls not in M.SOUNDS)
         if snd:
@@ -383,7 +386,8 @@ def objects_json(plan: ClipPlan, cfg: SynthConfig) -> dict:
         "background": plan.background,
         "objects": [
             {"id": o.id, "class": o.cls, "class_index": class_index(o.cls) if o.cls in _AVSS else None,
-             "sounding": o.sounding, "distractor": o.distractor, "silent_only": o.silent_only, "style": o.style,
+             "sounding": o.sounding, "distractor": o.distractor, "silent_only": o.silent_only,
+             "style": o.style,
              "sound_source": o.sound_source}
             for o in plan.objects
         ],
@@ -406,7 +410,8 @@ def write_clip(clip_dir: Path, plan: ClipPlan, arrays: ClipArrays, cfg: SynthCon
     for sub in ("frames", "labels_rgb", "labels_semantic", "instances"):
         (clip_dir / sub).mkdir(parents=True, exist_ok=True)
     for t in range(cfg.num_frames):
-        Image.fromarray(arrays.frames[t], "RGB").save(clip_dir / "frames" / f"{t}.jpg", quality=cfg.jpeg_quality)
+        frame = Image.fromarray(arrays.frames[t], "RGB")
+        frame.save(clip_dir / "frames" / f"{t}.jpg", quality=cfg.jpeg_quality)
         Image.fromarray(pal[arrays.semantic[t]], "RGB").save(clip_dir / "labels_rgb" / f"{t}.png")
         Image.fromarray(arrays.semantic[t], "L").save(clip_dir / "labels_semantic" / f"{t}.png")
         Image.fromarray(arrays.instances[t], "L").save(clip_dir / "instances" / f"{t}.png")
