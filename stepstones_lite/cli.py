@@ -65,15 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_prof.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
     p_prof.set_defaults(func=_cmd_profile)
 
-    p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
-    p_stu.add_argument("--out", default="build/student", help="output folder")
-    p_stu.set_defaults(func=_cmd_student)
-
     from .data.synthetic.cli import add_arguments as _synth_arguments
 
     p_data = sub.add_parser("make-data", help="generate the synthetic AVSBench-semantic benchmark (seeded)")
     _synth_arguments(p_data)
     p_data.set_defaults(func=_cmd_make_data)
+
+    p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
+    p_stu.add_argument("--out", default="build/student", help="output folder")
+    p_stu.set_defaults(func=_cmd_student)
     return parser
 
 
