@@ -20,6 +20,7 @@ and kept in an on-disk cache (``$STEPSTONES_CACHE`` or ``~/.cache/stepstones_lit
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import io
@@ -413,13 +414,31 @@ def recording(source: str, step: int = 0) -> np.ndarray:
         path = inv.ovos_animals / name
     else:
         path = next(p for ps in inv.tux_sounds.values() for p in ps if _tux_rel(p) == name)
-    wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    with _quiet_stderr():  # libmpg123 prints an ID3 warning for some of the ovos mp3 files
+        wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
     wav = wav.mean(1)
     if sr != SR:
         g = np.gcd(int(sr), SR)
         wav = resample_poly(wav, SR // g, int(sr) // g).astype(np.float32)
     peak = float(np.abs(wav).max()) or 1.0
     return (wav / peak).astype(np.float32)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level writes to fd 2 (not Python's ``sys.stderr`` object) for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class _GM:
