@@ -32,6 +32,20 @@ listed).
                                               "siren:wail"; "#head"/"#tail" = time-split source holdout)}],
      "off_screen": [{"class": str, "seconds": [int], "sound_source": str}]}
 
+``metadata.csv`` is written last: its presence marks a complete dataset (``dataset.json`` is written first).
+
+Examples (the same flags on ``data_scripts/make_synthetic_avss.py``)::
+
+    stepstones make-data --profile classroom --out data/synthetic            # 1000 clips, 112 px, seed 0
+    stepstones make-data --objects-per-clip 1-1 --sounding-probs 0,1 --off-screen-prob 0   # easiest
+    stepstones make-data --num-objects-probs 0,.3,.4,.3 --sounding-probs .1,.4,.3,.2 \
+        --same-family-prob 1 --partial-sounding-prob .7 --off-screen-prob .5 --noise-std .006,.06  # harder
+    stepstones make-data --classes all --class-distribution zipf --zipf-exponent 1 --clips-per-class 200
+    stepstones make-data --holdout style --out data/synthetic_style    # test split: OpenMoji sprites only
+
+Environment: ``$STEPSTONES_CACHE`` (speech bank cache, default ``~/.cache/stepstones_lite``),
+``$STEPSTONES_APT_ROOT`` (where the optional apt layer lives, default ``/``; a ``dpkg -x`` folder works).
+
 Invariant: ``labels_semantic[k] > 0`` exactly where ``instances[k]`` holds an object that sounds in second
 ``k``, and then equals that object's ``class_index``. Holdout test sets: see :mod:`.generator`.
 """
