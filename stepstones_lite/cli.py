@@ -62,6 +62,12 @@ def _cmd_model_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_make_data(args: argparse.Namespace) -> int:
+    from .data.synthetic.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepstones",
@@ -82,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_mi.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
     p_mi.add_argument("--task", default="avs", choices=["avs", "avss"], help="avs: stage 1; avss: stage 2 + end-to-end")
     p_mi.set_defaults(func=_cmd_model_info)
+
+    from .data.synthetic.cli import add_arguments as _synth_arguments
+
+    p_data = sub.add_parser("make-data", help="generate the synthetic AVSBench-semantic benchmark (seeded)")
+    _synth_arguments(p_data)
+    p_data.set_defaults(func=_cmd_make_data)
 
     p_stu = sub.add_parser("student", help="write exercise copies of the notebooks (solution cells removed)")
     p_stu.add_argument("--out", default="build/student", help="output folder")
