@@ -1,0 +1,13 @@
+"""Data: the AVSBench label space, datasets (S4, MS3, AVSS), validation and the synthetic benchmark."""
+from .classes import AVSS_CLASSES, NUM_AVSS_CLASSES, class_colour, class_index, label2idx, palette
+from .errors import DatasetError
+
+__all__ = [
+    "AVSS_CLASSES",
+    "NUM_AVSS_CLASSES",
+    "class_colour",
+    "class_index",
+    "label2idx",
+    "palette",
+    "DatasetError",
+]
