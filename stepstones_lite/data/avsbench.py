@@ -411,8 +411,8 @@ class _ClipDataset(Dataset):
                     if self.audio == "pkl" or clip.wav is None or not os.path.lexists(clip.wav):
                         raise
                     warnings.warn(f"{err}; using the wav instead", stacklevel=3)
-        if clip.wav is None:
-            raise DatasetError(clip.pkl, "no audio file")
+        if clip.wav is None or (clip.pkl is not None and self.audio == "auto" and not os.path.lexists(clip.wav)):
+            raise DatasetError(clip.pkl, f"no log-mel pickle and no wav ({clip.wav})")
         return log_mel_from_wav(inside_root(clip.root, clip.wav))
 
     def _read_label(self, clip: ClipFiles, k: int) -> np.ndarray:
