@@ -331,6 +331,13 @@ def _resize(arr: np.ndarray, size: tuple[int, int] | None, mode: str, nearest: b
     return np.asarray(img.crop((left, top, left + w, top + h)))
 
 
+def _same_size(arr: np.ndarray, native: tuple[int, int], path: Path | None) -> np.ndarray:
+    """``arr`` if its ``[H, W]`` equals the clip's frame size, else a ``DatasetError`` naming ``path``."""
+    if tuple(arr.shape[:2]) != tuple(native):
+        raise DatasetError(path, f"size {tuple(arr.shape[:2])} differs from the clip's frames {tuple(native)}")
+    return arr
+
+
 def _labels_to_uint8(labels: np.ndarray) -> np.ndarray:
     return labels.astype(np.uint8) if labels.max(initial=0) < 256 else labels.astype(np.int32)
 
@@ -422,12 +429,12 @@ class _ClipDataset(Dataset):
             return read_index_label(inside_root(clip.root, clip.semantic[k]))
         return read_colour_label(inside_root(clip.root, clip.labels[k]), self.strict)  # [H, W] int64
 
-    def _read_prior(self, clip: ClipFiles, k: int) -> np.ndarray:
+    def _read_prior(self, clip: ClipFiles, k: int, native: tuple[int, int]) -> np.ndarray:
         assert self.prior_root is not None
         path = self.prior_root / clip.subset / clip.uid / f"{k}.png"
-        return read_binary_mask(inside_root(self.prior_root, path), self.strict)  # [H, W] float {0,1}
+        return _same_size(read_binary_mask(inside_root(self.prior_root, path), self.strict), native, path)  # [H, W]
 
-    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int]) -> dict[str, Any]:
+    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]) -> dict[str, Any]:
         return {}
 
     def _load(self, index: int) -> dict[str, Any]:
@@ -458,8 +465,7 @@ class _ClipDataset(Dataset):
                 label_maps.append(np.zeros(size, dtype=np.float32 if clip.label_kind == "binary" else np.int64))
                 continue
             lab = self._read_label(clip, k)
-            if lab.shape != rgb[k].shape[:2]:
-                raise DatasetError(clip.labels[k], f"label size {lab.shape} differs from its frame {rgb[k].shape[:2]}")
+            _same_size(lab, native, clip.labels[k])
             if clip.label_kind == "binary":
                 lab = _resize((lab * 255).astype(np.uint8), size, self.resize, nearest=True) > 127
                 label_maps.append(lab.astype(np.float32))
@@ -483,9 +489,10 @@ class _ClipDataset(Dataset):
         item["valid"] = torch.tensor(valid, dtype=torch.bool)
         item["present"] = torch.ones(t, dtype=torch.bool)
         if self.prior_root is not None:
-            priors = [_resize((self._read_prior(clip, k) * 255).astype(np.uint8), size, self.resize, True) > 127 for k in src]
+            priors = [_resize((self._read_prior(clip, k, native) * 255).astype(np.uint8), size, self.resize, True) > 127
+                      for k in src]
             item["prior"] = torch.from_numpy(np.stack(priors).astype(np.float32))  # [T, H, W]
-        item.update(self._extra(clip, src, size))
+        item.update(self._extra(clip, src, size, native))
         item.update({"uid": clip.uid, "subset": clip.subset, "split": clip.split, "index": index, **clip.info})
         if self.pad_to is not None and self.pad_to > t:
             item = _pad_item(item, self.pad_to)
@@ -588,7 +595,7 @@ class AVSBenchSemantic(_ClipDataset):
         kwargs.setdefault("audio", "wav")
         super().__init__([c for c in clips if c.split == split and c.subset in subsets], **kwargs)
 
-    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int]) -> dict[str, Any]:
+    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]) -> dict[str, Any]:
         if not self.return_instances:
             return {}
         assert clip.clip_dir is not None
@@ -599,7 +606,8 @@ class AVSBenchSemantic(_ClipDataset):
                 maps.append(np.zeros(size, dtype=np.int64))
                 continue
             path = inside_root(clip.root, clip.clip_dir / "instances" / f"{k}.png")
-            maps.append(_resize(_labels_to_uint8(read_grey(path)), size, self.resize, nearest=True).astype(np.int64))
+            inst = _same_size(read_grey(path), native, path)  # [H, W] instance ids
+            maps.append(_resize(_labels_to_uint8(inst), size, self.resize, nearest=True).astype(np.int64))
         return {"objects": objects, "instances": torch.from_numpy(np.stack(maps))}  # [T, H, W]
 
 
