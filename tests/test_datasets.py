@@ -145,7 +145,7 @@ def test_priors_and_missing_prior(trees, tmp_path):
 
 def test_instances(trees):
     item = AVSBenchSemantic(trees["avss"], split="train", subsets=("v1m",), image_size=None, return_instances=True)[0]
-    assert item["objects"] == [{"id": 1, "class": 28}, {"id": 2, "class": 41}]
+    assert item["objects"]["objects"] == [{"id": 1, "class": 28}, {"id": 2, "class": 41}]
     lab = label_map((28, 41), 3)
     want = np.where(lab == 28, 1, np.where(lab == 41, 2, 0))
     np.testing.assert_array_equal(item["instances"][3].numpy(), want)

@@ -15,11 +15,13 @@ Rules (``avsbench.md`` §1, ``avsbench_format_notes.md``):
   background), have the frame size; ``labels_semantic`` (if present) equals the decoded ``labels_rgb``;
   S4/MS3 masks are 0/255 (or 0/1).
 * audio: wavs must decode and be non-empty with at least one 0.96 s example. Sample rate / channels: the AVSS
-  layout with a ``synthetic.json`` marker at the root (our generator) or ``audio_rule="strict"`` must be 16 kHz
+  layout written by our generator (``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``, or a
+  ``synthetic.json`` marker) or ``audio_rule="strict"`` must be 16 kHz
   mono; real releases (S4/MS3 wavs are stereo per moviepy) are accepted and *noted* — the front end averages
   channels and resamples. S4/MS3 ``.pkl`` log-mels are read with the restricted unpickler and must be
   ``[n, 1, 96, 64]``; a clip needs a pkl or a wav.
-* optional: ``objects.json`` + ``instances/{k}.png`` (synthetic set) and prior PNGs under ``prior_root``.
+* optional: ``objects.json`` + ``instances/{k}.png`` (synthetic set: grey instance ids, each declared as an
+  ``"id"`` in ``objects.json``) and prior PNGs under ``prior_root``.
 """
 from __future__ import annotations
 
@@ -169,12 +171,18 @@ def _check_clip(
         objects = guarded(read_json, clip.clip_dir / "objects.json")
         if objects is not None and not isinstance(objects, (list, dict)):
             chk.problems.append(f"{clip.clip_dir / 'objects.json'}: expected a list or object, got {type(objects).__name__}")
+        ids = _object_ids(objects)
         for k, path in enumerate(clip.labels):
             if path is None:
                 continue
             inst = guarded(read_grey, clip.clip_dir / "instances" / f"{k}.png")
-            if inst is not None and k in sizes and inst.shape != sizes[k]:
+            if inst is None:
+                continue
+            if k in sizes and inst.shape != sizes[k]:
                 chk.problems.append(f"{clip.clip_dir / 'instances' / f'{k}.png'}: size {inst.shape} differs from frame {sizes[k]}")
+            unknown = sorted(set(np.unique(inst).tolist()) - {0} - (ids or set())) if ids is not None else []
+            if unknown:
+                chk.problems.append(f"{clip.clip_dir / 'instances' / f'{k}.png'}: instance ids {unknown[:5]} not in objects.json")
 
     # priors
     if prior_root is not None:
@@ -183,6 +191,30 @@ def _check_clip(
             prior = chk.run(lambda p=path: read_binary_mask(inside_root(prior_root, p), True))
             if prior is not None and k in sizes and prior.shape != sizes[k]:
                 chk.problems.append(f"{path}: prior size {prior.shape} differs from frame {sizes[k]}")
+
+
+def _is_synthetic(root: Path, problems: list[str]) -> bool:
+    """True for our generator's output: ``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``
+    (or a bare ``synthetic.json`` marker)."""
+    if os.path.lexists(root / "synthetic.json"):
+        return True
+    if not os.path.lexists(root / "dataset.json"):
+        return False
+    try:
+        info = read_json(inside_root(root, root / "dataset.json"))
+    except DatasetError as err:
+        problems.append(str(err))
+        return False
+    return isinstance(info, dict) and str(info.get("generator", "")).startswith("stepstones_lite.data.synthetic")
+
+
+def _object_ids(objects: Any) -> set[int] | None:
+    """Instance ids declared in ``objects.json`` (a list of objects or ``{"objects": [...]}``); None if unknown."""
+    entries = objects.get("objects") if isinstance(objects, dict) else objects
+    if not isinstance(entries, list):
+        return None
+    ids = {o.get("id") for o in entries if isinstance(o, dict)}
+    return ids if ids and all(isinstance(i, int) and not isinstance(i, bool) for i in ids) else None
 
 
 def validate_dataset(
@@ -198,7 +230,7 @@ def validate_dataset(
         root: AVSS root (``metadata.csv``), ``Single-source/`` or ``Multi-sources/``; ``None``: ``$STEPSTONES_DATA``.
         prior_root: also check ``<prior_root>/<subset>/<uid>/<k>.png`` for every clip and frame.
         audio_rule: ``"strict"`` (16 kHz mono required), ``"note"`` (accept, list rates/channels in the notes) or
-            ``"auto"``: strict for an AVSS root holding ``synthetic.json`` (our generator's marker), else note.
+            ``"auto"``: strict for our synthetic set (``dataset.json`` generator marker), else note.
         progress: show a tqdm bar over clips.
     Returns:
         :class:`ValidationReport` (counts and notes) when nothing is wrong.
@@ -219,7 +251,7 @@ def validate_dataset(
     if layout == "avss":
         problems += check_label2idx(root)
         clips, meta_problems = read_avss_metadata(root)
-        strict_audio = audio_rule == "strict" or (audio_rule == "auto" and os.path.lexists(root / "synthetic.json"))
+        strict_audio = audio_rule == "strict" or (audio_rule == "auto" and _is_synthetic(root, problems))
     else:
         clips, meta_problems = read_object_metadata(root, layout)
         strict_audio = audio_rule == "strict"
