@@ -388,7 +388,7 @@ class _ClipDataset(Dataset):
         if preload:
             from tqdm.auto import tqdm
 
-            self._cache = {i: self._load(i) for i in tqdm(range(len(self)), desc="preload", leave=False)}
+            self._cache = {i: self._decode(i) for i in tqdm(range(len(self)), desc="preload", leave=False)}
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -398,7 +398,7 @@ class _ClipDataset(Dataset):
             raise IndexError(index)
         index %= len(self)
         if self._cache is not None:
-            return {k: v.clone() if torch.is_tensor(v) else copy.deepcopy(v) for k, v in self._cache[index].items()}
+            return self._assemble(self._cache[index])  # fresh tensors: callers may modify items in place
         return self._load(index)
 
     # -- per-clip pieces
@@ -438,6 +438,10 @@ class _ClipDataset(Dataset):
         return {}
 
     def _load(self, index: int) -> dict[str, Any]:
+        return self._assemble(self._decode(index))
+
+    def _decode(self, index: int) -> dict[str, Any]:
+        """Read and resize one clip into compact arrays (uint8 frames/labels: what ``preload`` keeps in memory)."""
         clip = self.clips[index]
         t = clip.num_frames
         annotated = [p is not None for p in clip.labels]
@@ -451,27 +455,16 @@ class _ClipDataset(Dataset):
             if arr.shape[:2] != native:
                 raise DatasetError(clip.frames[k], f"frame size {arr.shape[:2]} differs from frame {src[0]}'s {native}")
         size = self.image_size or native
-        frames = np.stack([_resize(rgb[k], size, self.resize, nearest=False) for k in src])  # [T, H, W, 3]
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # [T, 3, H, W]
-        if self.normalize:
-            mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-            std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-            x = (x - mean) / std
+        frames = np.stack([_resize(rgb[k], size, self.resize, nearest=False) for k in src])  # [T, H, W, 3] uint8
 
-        # labels
+        # labels: class ids (colour / index PNGs) or {0, 1} (binary masks), uint8 while < 256
         label_maps = []
         for k in src:
             if clip.labels[k] is None:
-                label_maps.append(np.zeros(size, dtype=np.float32 if clip.label_kind == "binary" else np.int64))
+                label_maps.append(np.zeros(size, dtype=np.uint8))
                 continue
-            lab = self._read_label(clip, k)
-            _same_size(lab, native, clip.labels[k])
-            if clip.label_kind == "binary":
-                lab = _resize((lab * 255).astype(np.uint8), size, self.resize, nearest=True) > 127
-                label_maps.append(lab.astype(np.float32))
-            else:
-                label_maps.append(_resize(_labels_to_uint8(lab), size, self.resize, nearest=True).astype(np.int64))
-        lab_t = torch.from_numpy(np.stack(label_maps))  # [T, H, W]
+            lab = _same_size(self._read_label(clip, k), native, clip.labels[k])  # [H, W]
+            label_maps.append(_resize(_labels_to_uint8(lab), size, self.resize, nearest=True))
         if repeat:
             valid = [True] * t
         elif self.valid_rule == "official":
@@ -479,22 +472,43 @@ class _ClipDataset(Dataset):
         else:
             valid = annotated
 
-        item: dict[str, Any] = {"frames": x}
-        if clip.label_kind == "binary":
-            item["masks"] = lab_t.float()
-        else:
-            item["labels"] = lab_t.long()
-            item["masks"] = (lab_t > 0).float()
-        item["log_mel"] = _fit_examples(self._log_mel(clip), t, self.audio_pad)  # [T, 1, 96, 64]
-        item["valid"] = torch.tensor(valid, dtype=torch.bool)
-        item["present"] = torch.ones(t, dtype=torch.bool)
+        raw: dict[str, Any] = {
+            "frames": torch.from_numpy(np.ascontiguousarray(frames)),  # [T, H, W, 3] uint8
+            "labels": torch.from_numpy(np.stack(label_maps)),  # [T, H, W] uint8 (int32 if ids >= 256)
+            "log_mel": _fit_examples(self._log_mel(clip), t, self.audio_pad),  # [T, 1, 96, 64]
+            "valid": torch.tensor(valid, dtype=torch.bool),
+        }
         if self.prior_root is not None:
-            priors = [_resize((self._read_prior(clip, k, native) * 255).astype(np.uint8), size, self.resize, True) > 127
-                      for k in src]
-            item["prior"] = torch.from_numpy(np.stack(priors).astype(np.float32))  # [T, H, W]
-        item.update(self._extra(clip, src, size, native))
-        item.update({"uid": clip.uid, "subset": clip.subset, "split": clip.split, "index": index, **clip.info})
-        if self.pad_to is not None and self.pad_to > t:
+            priors = [_resize(self._read_prior(clip, k, native).astype(np.uint8), size, self.resize, True) for k in src]
+            raw["prior"] = torch.from_numpy(np.stack(priors))  # [T, H, W] uint8 {0, 1}
+        raw.update(self._extra(clip, src, size, native))
+        raw["meta"] = {"uid": clip.uid, "subset": clip.subset, "split": clip.split, "index": index, **clip.info}
+        raw["binary"] = clip.label_kind == "binary"
+        return raw
+
+    def _assemble(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Compact arrays -> the item dict (float frames, normalised; int64 labels; float masks/prior; padding)."""
+        x = raw["frames"].permute(0, 3, 1, 2).float() / 255.0  # [T, 3, H, W]
+        if self.normalize:
+            mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            x = (x - mean) / std
+        item: dict[str, Any] = {"frames": x}
+        if raw["binary"]:
+            item["masks"] = raw["labels"].float()  # [T, H, W] {0, 1}
+        else:
+            item["labels"] = raw["labels"].long()  # [T, H, W] class ids
+            item["masks"] = (raw["labels"] > 0).float()  # [T, H, W]
+        item["log_mel"] = raw["log_mel"].clone()
+        item["valid"] = raw["valid"].clone()
+        item["present"] = torch.ones(len(raw["valid"]), dtype=torch.bool)
+        if "prior" in raw:
+            item["prior"] = raw["prior"].float()  # [T, H, W]
+        if "instances" in raw:
+            item["objects"] = copy.deepcopy(raw["objects"])
+            item["instances"] = raw["instances"].long()  # [T, H, W]
+        item.update(raw["meta"])
+        if self.pad_to is not None and self.pad_to > x.shape[0]:
             item = _pad_item(item, self.pad_to)
         return item
 
@@ -524,7 +538,8 @@ class AVSBenchObject(_ClipDataset):
         prior_root: optional ``<prior_root>/<variant>/<uid>/<k>.png`` (k = 0..4) 0/255 prior masks.
         audio: ``"auto"`` (``.pkl`` when present, else wav; a bad pkl falls back to the wav with a warning),
             ``"pkl"`` or ``"wav"``.
-        preload: decode every clip once at construction and serve copies from memory.
+        preload: decode every clip once at construction into compact uint8 arrays (about 0.3 MB per 5-frame
+            96-px clip, log-mel included) and build fresh tensors from them on each access.
     """
 
     audio_pad = "repeat"
@@ -603,12 +618,12 @@ class AVSBenchSemantic(_ClipDataset):
         maps = []
         for k in src:
             if clip.labels[k] is None:  # not annotated (v1s train frames 1..4): no instances either
-                maps.append(np.zeros(size, dtype=np.int64))
+                maps.append(np.zeros(size, dtype=np.int32))
                 continue
             path = inside_root(clip.root, clip.clip_dir / "instances" / f"{k}.png")
             inst = _same_size(read_grey(path), native, path)  # [H, W] instance ids
-            maps.append(_resize(_labels_to_uint8(inst), size, self.resize, nearest=True).astype(np.int64))
-        return {"objects": objects, "instances": torch.from_numpy(np.stack(maps))}  # [T, H, W]
+            maps.append(_resize(_labels_to_uint8(inst), size, self.resize, nearest=True).astype(np.int32))
+        return {"objects": objects, "instances": torch.from_numpy(np.stack(maps))}  # [T, H, W] int32
 
 
 def clip_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
