@@ -149,6 +149,9 @@ def test_instances(trees):
     lab = label_map((28, 41), 3)
     want = np.where(lab == 28, 1, np.where(lab == 41, 2, 0))
     np.testing.assert_array_equal(item["instances"][3].numpy(), want)
+    ds = AVSBenchSemantic(trees["avss"], split="train", image_size=8, return_instances=True)
+    (batch,) = DataLoader(ds, batch_size=2, num_workers=1, collate_fn=clip_collate)  # items pickle across workers
+    assert batch["instances"].shape == (2, 5, 8, 8) and len(batch["objects"]) == 2
 
 
 def test_palette_strict_and_lenient(trees, tmp_path):

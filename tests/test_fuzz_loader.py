@@ -14,6 +14,7 @@ bad columns; symlinks out of the root, dangling and looping links; malicious pic
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import os
 import pickle
 import random
@@ -288,6 +289,7 @@ def test_fuzz_only_dataset_errors(originals, workdir):
     canary = tmp_path / "canary_pwned"
     outcomes = {"valid": 0, "invalid": 0, "load_error": 0}
     failures = []
+    kinds: Counter = Counter()
     start = time.perf_counter()
     for i in range(FUZZ_CASES):
         rng = random.Random(SEED + i)
@@ -301,6 +303,7 @@ def test_fuzz_only_dataset_errors(originals, workdir):
                 done.append(rng.choice(mut.all())())
             except (IndexError, FileNotFoundError, NotADirectoryError, IsADirectoryError, OSError):
                 done.append("skipped")  # the picked target no longer exists after an earlier corruption
+        kinds.update(d.split()[0] for d in done)
         data, priors = case / "data", (case / "priors" if layout == "avss" else None)
         try:
             try:
@@ -327,7 +330,7 @@ def test_fuzz_only_dataset_errors(originals, workdir):
             failures.append(f"case {i} {layout} {done}: {type(err).__name__}: {err}")
         shutil.rmtree(case, ignore_errors=True)
         shutil.rmtree(tmp_path / f"case{i}_outside", ignore_errors=True)
-    print(f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}")
+    print(f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}\ncorruptions: {dict(kinds)}")
     assert not failures, "\n".join(failures[:20])
     assert not canary.exists(), "a pickled payload ran"
     assert tree_hashes(originals) == before, "original files changed"

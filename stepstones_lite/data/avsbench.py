@@ -348,8 +348,8 @@ def _labels_to_uint8(labels: np.ndarray) -> np.ndarray:
 class _ClipDataset(Dataset):
     """Shared loading logic of the object and semantic datasets."""
 
-    semantic: bool = False
-    audio_pad: str = "zero"
+    audio_pad: str = "zero"  # log-mel padding: "zero" (official AVSS) or "repeat" (S4/MS3 preprocessing)
+    label_source: str = "rgb"  # AVSS: "rgb" (labels_rgb) or "semantic" (labels_semantic)
 
     def __init__(
         self,
@@ -425,7 +425,7 @@ class _ClipDataset(Dataset):
     def _read_label(self, clip: ClipFiles, k: int) -> np.ndarray:
         if clip.label_kind == "binary":
             return read_binary_mask(inside_root(clip.root, clip.labels[k]), self.strict)  # [H, W] float {0,1}
-        if getattr(self, "label_source", "rgb") == "semantic":
+        if self.label_source == "semantic":
             return read_index_label(inside_root(clip.root, clip.semantic[k]))
         return read_colour_label(inside_root(clip.root, clip.labels[k]), self.strict)  # [H, W] int64
 
@@ -571,7 +571,6 @@ class AVSBenchSemantic(_ClipDataset):
             :class:`AVSBenchObject` (priors: ``<prior_root>/<subset>/<uid>/<k>.png``, k from 0).
     """
 
-    semantic = True
     audio_pad = "zero"
 
     def __init__(
