@@ -7,6 +7,7 @@ in a temporary folder, then prints clips/s for ``validate_dataset``, one pass ov
 from disk (decode + resize + log-mel), the ``preload`` construction, a pass served from the cache, and the ratio
 cache/disk and the cache's memory per clip — what a CPU classroom gains by caching small clips that an epoch loop re-reads many times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def build_tree(root: Path, clips: int, size: int, seed: int = 0) -> Path:
             (clip / sub).mkdir(parents=True)
         cls = int(rng.integers(1, 71))
         for k in range(5):
-            rgb = np.stack([(xx * 3 + k * 9) % 256, (yy * 5 + i) % 256, rng.integers(0, 256, (size, size))], -1)
+            rgb = np.stack(
+                [(xx * 3 + k * 9) % 256, (yy * 5 + i) % 256, rng.integers(0, 256, (size, size))], -1
+            )
             Image.fromarray(rgb.astype(np.uint8)).save(clip / "frames" / f"{k}.jpg", quality=90)
             lab = np.zeros((size, size), np.uint8)
             lab[size // 4 : size // 2, k : k + size // 3] = cls
@@ -79,7 +82,9 @@ def main() -> None:
         for item in cached:
             pass
         t_cache = time.perf_counter() - t0
-        cache_bytes = sum(v.nbytes for raw in cached._cache.values() for v in raw.values() if torch.is_tensor(v))
+        cache_bytes = sum(
+            v.nbytes for raw in cached._cache.values() for v in raw.values() if torch.is_tensor(v)
+        )
 
     print(f"{n} v1m clips, stored {args.size}px -> {args.image_size}px, {args.threads} thread(s)")
     print(f"validate_dataset        {n / t_val:8.1f} clips/s")

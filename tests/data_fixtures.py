@@ -4,6 +4,7 @@ Frames are small (H×W = 24×32) and labels are hand-placed rectangles, so tests
 Layouts: ``avsbench_format_notes.md`` (v1s train clips carry only ``0.png``; MS3 frames ``{id}.mp4_{k}.png`` with no
 split level; S4/MS3 ``.pkl`` log-mels are stdlib pickles of a torch tensor with ``requires_grad=True``).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def label_map(class_ids: tuple[int, ...], k: int) -> np.ndarray:
 def frame_image(k: int, seed: int) -> np.ndarray:
     """A smooth RGB frame (JPEG-friendly). ``uint8 [H, W, 3]``."""
     yy, xx = np.mgrid[0:H, 0:W]
-    rgb = np.stack([(xx * 7 + 20 * k + seed) % 256, (yy * 9 + seed * 3) % 256, np.full((H, W), 40 * k % 256)], -1)
+    rgb = np.stack(
+        [(xx * 7 + 20 * k + seed) % 256, (yy * 9 + seed * 3) % 256, np.full((H, W), 40 * k % 256)], -1
+    )
     return rgb.astype(np.uint8)
 
 
@@ -125,7 +128,11 @@ def pkl_log_mel(j: int) -> torch.Tensor:
     return torch.tensor(x, requires_grad=True)[:, None].float()
 
 
-S4_CLIPS = [("-dogclip", 3, "dog_barking", "train"), ("_piano1", 0, "playing_piano", "val"), ("car9", 5, "race_car", "test")]
+S4_CLIPS = [
+    ("-dogclip", 3, "dog_barking", "train"),
+    ("_piano1", 0, "playing_piano", "val"),
+    ("car9", 5, "race_car", "test"),
+]
 MS3_CLIPS = [("_19NVGk6Zt8_0", "train"), ("jlhuZfcw61w", "val"), ("abcdefghijk_2", "test")]
 
 
@@ -141,7 +148,9 @@ def make_s4_tree(root: Path, stereo: bool = True) -> Path:
         for k in range(1, 6):
             write_frame(data / "visual_frames" / split / cat / name / f"{name}_{k}.png", frame_image(k, j))
             if split != "train" or k == 1:
-                write_grey(data / "gt_masks" / split / cat / name / f"{name}_{k}.png", binary_mask(k, j) * 255)
+                write_grey(
+                    data / "gt_masks" / split / cat / name / f"{name}_{k}.png", binary_mask(k, j) * 255
+                )
         wav = data / "audio_wav" / split / cat / f"{name}.wav"
         wav.parent.mkdir(parents=True, exist_ok=True)
         sf.write(wav, tone(5, 500 + 50 * j, channels=2 if stereo else 1), SR, subtype="PCM_16")

@@ -1,4 +1,5 @@
 """AVSBench datasets on tiny release-layout trees: shapes, values, temporal rules, priors, palette, audio."""
+
 from __future__ import annotations
 
 import pickle
@@ -11,9 +12,9 @@ import torch
 from data_fixtures import (
     AVSS_CLIPS,
     FRAMES,
-    H,
     MS3_CLIPS,
     S4_CLIPS,
+    H,
     W,
     binary_mask,
     label_map,
@@ -73,7 +74,9 @@ def test_avss_items_shapes_dtypes_and_labels(trees):
         torch.testing.assert_close(item["frames"], (raw - mean) / std)
         # audio = front end of audio.wav, zero-padded to T
         wave, rate = sf.read(root / subset / uid / "audio.wav", dtype="float32")
-        torch.testing.assert_close(item["log_mel"], fit_examples(log_mel_examples(wave, rate), t, mode="zero"))
+        torch.testing.assert_close(
+            item["log_mel"], fit_examples(log_mel_examples(wave, rate), t, mode="zero")
+        )
 
 
 def test_normalize_off_gives_unit_range(trees):
@@ -87,7 +90,11 @@ def test_v1s_train_single_label_flag_vs_repeat(trees):
     flag = by_uid(AVSBenchSemantic(trees["avss"], split="train", subsets=("v1s",), image_size=None))[uid]
     assert flag["valid"].tolist() == [True, False, False, False, False]
     assert not torch.equal(flag["frames"][0], flag["frames"][3])  # all five real frames
-    rep = by_uid(AVSBenchSemantic(trees["avss"], split="train", subsets=("v1s",), image_size=None, single_frame="repeat"))[uid]
+    rep = by_uid(
+        AVSBenchSemantic(
+            trees["avss"], split="train", subsets=("v1s",), image_size=None, single_frame="repeat"
+        )
+    )[uid]
     assert rep["valid"].tolist() == [True] * 5
     for k in range(5):  # Stepping Stones: frame 0 and its label repeated
         assert torch.equal(rep["frames"][k], flag["frames"][0])
@@ -99,7 +106,9 @@ def test_official_valid_flags(trees):
     ds = AVSBenchSemantic(trees["avss"], split="val", image_size=None, valid_rule="official")
     assert ds[0]["subset"] == "v1s" and ds[0]["valid"].tolist() == [True, False, False, False, False]
     assert AVSBenchSemantic(trees["avss"], split="val", image_size=None)[0]["valid"].tolist() == [True] * 5
-    v1m = AVSBenchSemantic(trees["avss"], split="train", subsets=("v1m",), image_size=None, valid_rule="official")[0]
+    v1m = AVSBenchSemantic(
+        trees["avss"], split="train", subsets=("v1m",), image_size=None, valid_rule="official"
+    )[0]
     assert v1m["valid"].tolist() == [True] * 5
     v2 = AVSBenchSemantic(trees["avss"], split="test", image_size=None, valid_rule="official")[0]
     assert v2["valid"].tolist() == [True] * 10
@@ -110,14 +119,25 @@ def test_pad_to_10_and_collate(trees):
     items = list(ds)
     v1m = next(i for i in items if i["subset"] == "v1m")
     assert v1m["frames"].shape == (10, 3, 16, 16)
-    assert v1m["present"].tolist() == [True] * 5 + [False] * 5 and v1m["valid"].tolist() == [True] * 5 + [False] * 5
-    assert v1m["frames"][5:].abs().sum() == 0 and v1m["log_mel"][5:].abs().sum() == 0 and v1m["labels"][5:].sum() == 0
+    assert (
+        v1m["present"].tolist() == [True] * 5 + [False] * 5
+        and v1m["valid"].tolist() == [True] * 5 + [False] * 5
+    )
+    assert (
+        v1m["frames"][5:].abs().sum() == 0
+        and v1m["log_mel"][5:].abs().sum() == 0
+        and v1m["labels"][5:].sum() == 0
+    )
     batch = clip_collate(items)
     assert batch["frames"].shape == (2, 10, 3, 16, 16) and batch["uid"] == [i["uid"] for i in items]
-    mixed = [AVSBenchSemantic(trees["avss"], split=s, image_size=16)[0] for s in ("val", "test")]  # T=5 and T=10
+    mixed = [
+        AVSBenchSemantic(trees["avss"], split=s, image_size=16)[0] for s in ("val", "test")
+    ]  # T=5 and T=10
     with pytest.raises(ValueError, match="pad_to"):
         clip_collate(mixed)
-    loader = DataLoader(AVSBenchSemantic(trees["avss"], split="train", image_size=16), batch_size=2, collate_fn=clip_collate)
+    loader = DataLoader(
+        AVSBenchSemantic(trees["avss"], split="train", image_size=16), batch_size=2, collate_fn=clip_collate
+    )
     (batch,) = list(loader)
     assert batch["labels"].shape == (2, 5, 16, 16) and batch["log_mel"].shape == (2, 5, 1, 96, 64)
 
@@ -144,13 +164,17 @@ def test_priors_and_missing_prior(trees, tmp_path):
 
 
 def test_instances(trees):
-    item = AVSBenchSemantic(trees["avss"], split="train", subsets=("v1m",), image_size=None, return_instances=True)[0]
+    item = AVSBenchSemantic(
+        trees["avss"], split="train", subsets=("v1m",), image_size=None, return_instances=True
+    )[0]
     assert item["objects"]["objects"] == [{"id": 1, "class": 28}, {"id": 2, "class": 41}]
     lab = label_map((28, 41), 3)
     want = np.where(lab == 28, 1, np.where(lab == 41, 2, 0))
     np.testing.assert_array_equal(item["instances"][3].numpy(), want)
     ds = AVSBenchSemantic(trees["avss"], split="train", image_size=8, return_instances=True)
-    (batch,) = DataLoader(ds, batch_size=2, num_workers=1, collate_fn=clip_collate)  # items pickle across workers
+    (batch,) = DataLoader(
+        ds, batch_size=2, num_workers=1, collate_fn=clip_collate
+    )  # items pickle across workers
     assert batch["instances"].shape == (2, 5, 8, 8) and len(batch["objects"]) == 2
 
 
@@ -202,7 +226,9 @@ def test_s4_items(trees):
             np.testing.assert_array_equal(item["masks"][k].numpy(), want)
         assert item["valid"].tolist() == ([True] + [False] * 4 if split == "train" else [True] * 5)
         if split == "val":  # no pkl: computed from the stereo wav (channels averaged)
-            wave, rate = sf.read(root / "s4_data" / "audio_wav" / split / cat / f"{name}.wav", dtype="float32")
+            wave, rate = sf.read(
+                root / "s4_data" / "audio_wav" / split / cat / f"{name}.wav", dtype="float32"
+            )
             torch.testing.assert_close(item["log_mel"], fit_examples(log_mel_examples(wave.mean(1), rate), 5))
         else:
             torch.testing.assert_close(item["log_mel"], pkl_log_mel(j).detach())
@@ -215,12 +241,16 @@ def test_ms3_items_and_wav_resampling(trees):
         item = AVSBenchObject(root, "ms3", split, image_size=None)[0]
         assert item["uid"] == vid and item["valid"].tolist() == [True] * 5
         frame0 = np.asarray(Image.open(root / "ms3_data" / "visual_frames" / vid / f"{vid}.mp4_1.png"))
-        raw = item["frames"][0] * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        raw = item["frames"][0] * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(
+            3, 1, 1
+        )
         np.testing.assert_allclose(raw.permute(1, 2, 0).numpy() * 255, frame0, atol=1e-3)
         np.testing.assert_array_equal(item["masks"][4].numpy(), binary_mask(5, j))
         torch.testing.assert_close(item["log_mel"], pkl_log_mel(10 + j).detach())
     wav_item = AVSBenchObject(root, "ms3", "train", image_size=None, audio="wav")[0]  # 44.1 kHz stereo
-    wave, rate = sf.read(root / "ms3_data" / "audio_wav" / "train" / f"{MS3_CLIPS[0][0]}.wav", dtype="float32")
+    wave, rate = sf.read(
+        root / "ms3_data" / "audio_wav" / "train" / f"{MS3_CLIPS[0][0]}.wav", dtype="float32"
+    )
     torch.testing.assert_close(wav_item["log_mel"], fit_examples(log_mel_examples(wave.mean(1), rate), 5))
 
 

@@ -11,16 +11,17 @@ bad columns; symlinks out of the root, dangling and looping links; malicious pic
 
 ``FUZZ_CASES`` (env ``STEPSTONES_FUZZ_CASES``) sets the count; 300 cases take ~25–35 s on the shared 2-core machine (tmpfs scratch).
 """
+
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import os
 import pickle
 import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def originals(tmp_path_factory):
     secret = base / "secret"
     secret.mkdir()
     (secret / "passwd").write_text("root:x:0:0\n")
-    shutil.copy(sorted(avss.rglob("0.jpg"))[0], secret / "frame.jpg")
+    shutil.copy(min(avss.rglob("0.jpg")), secret / "frame.jpg")
     return base
 
 
@@ -68,8 +69,11 @@ class Mutator:
         self.real_case = os.path.realpath(case)
 
     def files(self, suffixes: tuple[str, ...] | None = None) -> list[Path]:
-        out = [p for p in sorted(self.case.rglob("*")) if p.is_file() and not p.is_symlink()
-               and os.path.realpath(p).startswith(self.real_case + os.sep)]
+        out = [
+            p
+            for p in sorted(self.case.rglob("*"))
+            if p.is_file() and not p.is_symlink() and os.path.realpath(p).startswith(self.real_case + os.sep)
+        ]
         return [p for p in out if suffixes is None or p.suffix in suffixes] or out
 
     def pick(self, *suffixes: str) -> Path:
@@ -108,8 +112,11 @@ class Mutator:
         return f"delete {p.relative_to(self.case)}"
 
     def delete_dir(self) -> str:
-        dirs = [d for d in sorted(self.case.rglob("*")) if d.is_dir() and not d.is_symlink()
-                and os.path.realpath(d).startswith(self.real_case + os.sep)]
+        dirs = [
+            d
+            for d in sorted(self.case.rglob("*"))
+            if d.is_dir() and not d.is_symlink() and os.path.realpath(d).startswith(self.real_case + os.sep)
+        ]
         d = self.rng.choice(dirs)
         shutil.rmtree(d)
         return f"rmtree {d.relative_to(self.case)}"
@@ -155,8 +162,10 @@ class Mutator:
         wave = tone(seconds, sr=max(rate, 100), channels=channels)
         subtype = self.rng.choice(["PCM_16", "FLOAT", "PCM_U8", "ULAW"])
         try:
-            sf.write(p, wave[: int(seconds * rate)] if rate > 1 else wave[:5], rate, subtype=subtype, format="WAV")
-        except Exception:
+            sf.write(
+                p, wave[: int(seconds * rate)] if rate > 1 else wave[:5], rate, subtype=subtype, format="WAV"
+            )
+        except Exception:  # noqa: BLE001 - some rate/subtype pairs cannot be written
             sf.write(p, wave, max(rate, 100), subtype="PCM_16", format="WAV")
         if self.rng.random() < 0.1:
             data, r = sf.read(p, always_2d=True)
@@ -198,7 +207,9 @@ class Mutator:
 
     def json(self) -> str:
         p = self.pick(".json")
-        p.write_text(self.rng.choice(['{"background": 1}', "[]", "null", '{"a": ', "1" * 50, '{"background": 0}']))
+        p.write_text(
+            self.rng.choice(['{"background": 1}', "[]", "null", '{"a": ', "1" * 50, '{"background": 0}'])
+        )
         return f"json {p.name}"
 
     # pickles
@@ -222,14 +233,25 @@ class Mutator:
     def symlink_out(self) -> str:
         p = self.pick()
         p.unlink()
-        target = self.rng.choice([self.secret / "frame.jpg", self.secret / "passwd", Path("/etc/hostname"),
-                                  Path("../" * 12 + "etc/hostname"), self.secret / "missing", p])
+        target = self.rng.choice(
+            [
+                self.secret / "frame.jpg",
+                self.secret / "passwd",
+                Path("/etc/hostname"),
+                Path("../" * 12 + "etc/hostname"),
+                self.secret / "missing",
+                p,
+            ]
+        )
         p.symlink_to(target)  # target == p: a loop
         return f"symlink {p.name} -> {target}"
 
     def symlink_dir_out(self) -> str:
-        dirs = [d for d in sorted(self.case.rglob("*")) if d.is_dir() and not d.is_symlink()
-                and os.path.realpath(d).startswith(self.real_case + os.sep)]
+        dirs = [
+            d
+            for d in sorted(self.case.rglob("*"))
+            if d.is_dir() and not d.is_symlink() and os.path.realpath(d).startswith(self.real_case + os.sep)
+        ]
         d = self.rng.choice(dirs)
         outside = self.case.parent / f"{self.case.name}_outside"
         shutil.rmtree(outside, ignore_errors=True)
@@ -238,10 +260,29 @@ class Mutator:
         return f"symlinked dir {d.relative_to(self.case)}"
 
     def all(self) -> list:
-        return [self.truncate, self.zero, self.garbage, self.flip, self.delete, self.delete_dir, self.file_to_dir,
-                self.palette_swap, self.palette_swap, self.resize_image, self.image_mode, self.resample_wav,
-                self.resample_wav, self.metadata, self.metadata, self.metadata, self.json, self.pickle, self.symlink_out,
-                self.symlink_out, self.symlink_dir_out]
+        return [
+            self.truncate,
+            self.zero,
+            self.garbage,
+            self.flip,
+            self.delete,
+            self.delete_dir,
+            self.file_to_dir,
+            self.palette_swap,
+            self.palette_swap,
+            self.resize_image,
+            self.image_mode,
+            self.resample_wav,
+            self.resample_wav,
+            self.metadata,
+            self.metadata,
+            self.metadata,
+            self.json,
+            self.pickle,
+            self.symlink_out,
+            self.symlink_out,
+            self.symlink_dir_out,
+        ]
 
 
 class _Evil:
@@ -263,7 +304,9 @@ def run_loaders(layout: str, data: Path, priors: Path | None, size: int | None, 
         for item in ds:
             t, _, h, w = item["frames"].shape
             assert (h, w) == ((16, 16) if size else (24, 32)) and item["log_mel"].shape == (t, 1, 96, 64)
-            assert set(item["masks"].unique().tolist()) <= {0.0, 1.0} and torch.isfinite(item["log_mel"]).all()
+            assert (
+                set(item["masks"].unique().tolist()) <= {0.0, 1.0} and torch.isfinite(item["log_mel"]).all()
+            )
             if layout == "avss":
                 assert 0 <= int(item["labels"].min()) and int(item["labels"].max()) <= 70
             n += 1
@@ -318,20 +361,30 @@ def test_fuzz_only_dataset_errors(originals, workdir):
             except DatasetError:
                 loaded = False
             try:  # other reading paths: instances + labels_semantic (AVSS), pkl-only / wav-only audio (S4, MS3)
-                extra = {"return_instances": True, "label_source": "semantic"} if layout == "avss" else {"audio": rng.choice(["pkl", "wav"])}
+                extra = (
+                    {"return_instances": True, "label_source": "semantic"}
+                    if layout == "avss"
+                    else {"audio": rng.choice(["pkl", "wav"])}
+                )
                 run_loaders(layout, data, priors, size, **extra)
             except DatasetError:
                 pass
             if ok and not loaded:
-                failures.append(f"case {i} {layout} {done}: validation passed but loading raised DatasetError")
+                failures.append(
+                    f"case {i} {layout} {done}: validation passed but loading raised DatasetError"
+                )
             outcomes["valid" if ok else "invalid"] += 1
             outcomes["load_error"] += not loaded
         except Exception as err:  # noqa: BLE001 - the point of the test
             failures.append(f"case {i} {layout} {done}: {type(err).__name__}: {err}")
         shutil.rmtree(case, ignore_errors=True)
         shutil.rmtree(tmp_path / f"case{i}_outside", ignore_errors=True)
-    print(f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}\ncorruptions: {dict(kinds)}")
+    print(
+        f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}\ncorruptions: {dict(kinds)}"
+    )
     assert not failures, "\n".join(failures[:20])
     assert not canary.exists(), "a pickled payload ran"
     assert tree_hashes(originals) == before, "original files changed"
-    assert outcomes["invalid"] > FUZZ_CASES // 2 and outcomes["valid"] > 0  # corruptions bite, some are harmless
+    assert (
+        outcomes["invalid"] > FUZZ_CASES // 2 and outcomes["valid"] > 0
+    )  # corruptions bite, some are harmless

@@ -40,14 +40,16 @@ averaged, resampled by the front end) and zero-padded to T (official AVSS). S4/M
 (restricted unpickler) when present, else the wav; short examples are padded by repeating the last one
 (``preprocess_s4.py``).
 """
+
 from __future__ import annotations
 
 import copy
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,17 +74,17 @@ from .io import (
 )
 
 __all__ = [
-    "SPLITS",
-    "AVSS_SUBSETS",
     "AVSS_COLUMNS",
-    "ClipFiles",
-    "read_avss_metadata",
-    "read_object_metadata",
-    "check_label2idx",
+    "AVSS_SUBSETS",
+    "SPLITS",
     "AVSBenchObject",
     "AVSBenchSemantic",
+    "ClipFiles",
+    "check_label2idx",
     "clip_collate",
     "log_mel_from_wav",
+    "read_avss_metadata",
+    "read_object_metadata",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -138,7 +140,9 @@ def check_label2idx(root: str | os.PathLike[str]) -> list[str]:
         return [f"{path}: expected a JSON object, got {type(mapping).__name__}"]
     expected = label2idx()
     if list(mapping.items()) != list(expected.items()):
-        return [f"{path}: not the 71-class AVSBench-semantic mapping (got {len(mapping)} entries; keys/values/order differ)"]
+        return [
+            f"{path}: not the 71-class AVSBench-semantic mapping (got {len(mapping)} entries; keys/values/order differ)"
+        ]
     return []
 
 
@@ -186,15 +190,31 @@ def read_avss_metadata(root: str | os.PathLike[str]) -> tuple[list[ClipFiles], l
         t = AVSS_SUBSETS[subset]
         clip_dir = root / subset / uid
         first_only = subset == "v1s" and split == "train"
-        labels = [clip_dir / "labels_rgb" / f"{k}.png" if (k == 0 or not first_only) else None for k in range(t)]
-        semantic = [clip_dir / "labels_semantic" / f"{k}.png" if (k == 0 or not first_only) else None for k in range(t)]
+        labels = [
+            clip_dir / "labels_rgb" / f"{k}.png" if (k == 0 or not first_only) else None for k in range(t)
+        ]
+        semantic = [
+            clip_dir / "labels_semantic" / f"{k}.png" if (k == 0 or not first_only) else None
+            for k in range(t)
+        ]
         clips.append(
             ClipFiles(
-                uid=uid, subset=subset, split=split, root=root,
+                uid=uid,
+                subset=subset,
+                split=split,
+                root=root,
                 frames=[clip_dir / "frames" / f"{k}.jpg" for k in range(t)],
-                labels=labels, label_kind="colour", semantic=semantic,
-                wav=clip_dir / "audio.wav", clip_dir=clip_dir,
-                info={"vid": rec["vid"], "a_obj": rec["a_obj"], "s_min": int(rec["s_min"]), "s_sec": int(rec["s_sec"])},
+                labels=labels,
+                label_kind="colour",
+                semantic=semantic,
+                wav=clip_dir / "audio.wav",
+                clip_dir=clip_dir,
+                info={
+                    "vid": rec["vid"],
+                    "a_obj": rec["a_obj"],
+                    "s_min": int(rec["s_min"]),
+                    "s_sec": int(rec["s_sec"]),
+                },
             )
         )
     return clips, problems
@@ -262,8 +282,16 @@ def read_object_metadata(root: str | os.PathLike[str], variant: str) -> tuple[li
             info = {}
         clips.append(
             ClipFiles(
-                uid=uid, subset=variant, split=split, root=root, frames=frames, labels=labels, label_kind="binary",
-                wav=data / "audio_wav" / rel / f"{uid}.wav", pkl=data / "audio_log_mel" / rel / f"{uid}.pkl", info=info,
+                uid=uid,
+                subset=variant,
+                split=split,
+                root=root,
+                frames=frames,
+                labels=labels,
+                label_kind="binary",
+                wav=data / "audio_wav" / rel / f"{uid}.wav",
+                pkl=data / "audio_log_mel" / rel / f"{uid}.pkl",
+                info=info,
             )
         )
     return clips, problems
@@ -284,7 +312,7 @@ def log_mel_from_wav(path: str | os.PathLike[str]) -> torch.Tensor:
     wave, rate, _ = read_wav(path)  # [N] float32 mono
     try:
         mel = log_mel_examples(wave, rate)  # [n, 1, 96, 64]
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"audio front end failed ({type(err).__name__}: {err})") from None
     if not torch.isfinite(mel).all():
         raise DatasetError(path, "log-mel of this wav is not finite")
@@ -334,7 +362,9 @@ def _resize(arr: np.ndarray, size: tuple[int, int] | None, mode: str, nearest: b
 def _same_size(arr: np.ndarray, native: tuple[int, int], path: Path | None) -> np.ndarray:
     """``arr`` if its ``[H, W]`` equals the clip's frame size, else a ``DatasetError`` naming ``path``."""
     if tuple(arr.shape[:2]) != tuple(native):
-        raise DatasetError(path, f"size {tuple(arr.shape[:2])} differs from the clip's frames {tuple(native)}")
+        raise DatasetError(
+            path, f"size {tuple(arr.shape[:2])} differs from the clip's frames {tuple(native)}"
+        )
     return arr
 
 
@@ -418,7 +448,9 @@ class _ClipDataset(Dataset):
                     if self.audio == "pkl" or clip.wav is None or not os.path.lexists(clip.wav):
                         raise
                     warnings.warn(f"{err}; using the wav instead", stacklevel=3)
-        if clip.wav is None or (clip.pkl is not None and self.audio == "auto" and not os.path.lexists(clip.wav)):
+        if clip.wav is None or (
+            clip.pkl is not None and self.audio == "auto" and not os.path.lexists(clip.wav)
+        ):
             raise DatasetError(clip.pkl, f"no log-mel pickle and no wav ({clip.wav})")
         return log_mel_from_wav(inside_root(clip.root, clip.wav))
 
@@ -432,9 +464,13 @@ class _ClipDataset(Dataset):
     def _read_prior(self, clip: ClipFiles, k: int, native: tuple[int, int]) -> np.ndarray:
         assert self.prior_root is not None
         path = self.prior_root / clip.subset / clip.uid / f"{k}.png"
-        return _same_size(read_binary_mask(inside_root(self.prior_root, path), self.strict), native, path)  # [H, W]
+        return _same_size(
+            read_binary_mask(inside_root(self.prior_root, path), self.strict), native, path
+        )  # [H, W]
 
-    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]) -> dict[str, Any]:
+    def _extra(
+        self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]
+    ) -> dict[str, Any]:
         return {}
 
     def _load(self, index: int) -> dict[str, Any]:
@@ -453,9 +489,13 @@ class _ClipDataset(Dataset):
         native = rgb[src[0]].shape[:2]
         for k, arr in rgb.items():
             if arr.shape[:2] != native:
-                raise DatasetError(clip.frames[k], f"frame size {arr.shape[:2]} differs from frame {src[0]}'s {native}")
+                raise DatasetError(
+                    clip.frames[k], f"frame size {arr.shape[:2]} differs from frame {src[0]}'s {native}"
+                )
         size = self.image_size or native
-        frames = np.stack([_resize(rgb[k], size, self.resize, nearest=False) for k in src])  # [T, H, W, 3] uint8
+        frames = np.stack(
+            [_resize(rgb[k], size, self.resize, nearest=False) for k in src]
+        )  # [T, H, W, 3] uint8
 
         # labels: class ids (colour / index PNGs) or {0, 1} (binary masks), uint8 while < 256
         label_maps = []
@@ -479,10 +519,19 @@ class _ClipDataset(Dataset):
             "valid": torch.tensor(valid, dtype=torch.bool),
         }
         if self.prior_root is not None:
-            priors = [_resize(self._read_prior(clip, k, native).astype(np.uint8), size, self.resize, True) for k in src]
+            priors = [
+                _resize(self._read_prior(clip, k, native).astype(np.uint8), size, self.resize, True)
+                for k in src
+            ]
             raw["prior"] = torch.from_numpy(np.stack(priors))  # [T, H, W] uint8 {0, 1}
         raw.update(self._extra(clip, src, size, native))
-        raw["meta"] = {"uid": clip.uid, "subset": clip.subset, "split": clip.split, "index": index, **clip.info}
+        raw["meta"] = {
+            "uid": clip.uid,
+            "subset": clip.subset,
+            "split": clip.split,
+            "index": index,
+            **clip.info,
+        }
         raw["binary"] = clip.label_kind == "binary"
         return raw
 
@@ -544,7 +593,9 @@ class AVSBenchObject(_ClipDataset):
 
     audio_pad = "repeat"
 
-    def __init__(self, root: str | os.PathLike[str], variant: str = "s4", split: str = "train", **kwargs: Any) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], variant: str = "s4", split: str = "train", **kwargs: Any
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         root = Path(root)
@@ -552,7 +603,9 @@ class AVSBenchObject(_ClipDataset):
             raise DatasetError(root, "dataset root is not a folder")
         clips, problems = read_object_metadata(root, variant)
         if problems:
-            raise DatasetError(root / f"{variant}_meta_data.csv", f"{len(problems)} metadata problems", problems)
+            raise DatasetError(
+                root / f"{variant}_meta_data.csv", f"{len(problems)} metadata problems", problems
+            )
         self.root, self.variant, self.split = root, variant, split
         super().__init__([c for c in clips if c.split == split], **kwargs)
 
@@ -609,7 +662,9 @@ class AVSBenchSemantic(_ClipDataset):
         kwargs.setdefault("audio", "wav")
         super().__init__([c for c in clips if c.split == split and c.subset in subsets], **kwargs)
 
-    def _extra(self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]) -> dict[str, Any]:
+    def _extra(
+        self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]
+    ) -> dict[str, Any]:
         if not self.return_instances:
             return {}
         assert clip.clip_dir is not None
@@ -637,7 +692,9 @@ def clip_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         if torch.is_tensor(values[0]):
             shapes = {tuple(v.shape) for v in values}
             if len(shapes) > 1:
-                raise ValueError(f"cannot stack {key!r} of shapes {sorted(shapes)}; use pad_to=10 or batch by subset")
+                raise ValueError(
+                    f"cannot stack {key!r} of shapes {sorted(shapes)}; use pad_to=10 or batch by subset"
+                )
             out[key] = torch.stack(values)
         else:
             out[key] = values

@@ -15,6 +15,7 @@ What AVSBench's loaders do and where we differ (``avsbench.md`` §1, ``avsbench_
 * Paths are confined to the dataset root: :func:`inside_root` resolves symlinks and rejects anything that
   ends up outside it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -34,18 +35,18 @@ from .errors import DatasetError
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "inside_root",
-    "safe_component",
-    "read_rgb",
-    "read_grey",
     "decode_colour_label",
-    "read_colour_label",
-    "read_index_label",
+    "inside_root",
     "read_binary_mask",
-    "read_wav",
-    "read_pickled_log_mel",
-    "read_json",
+    "read_colour_label",
     "read_csv_rows",
+    "read_grey",
+    "read_index_label",
+    "read_json",
+    "read_pickled_log_mel",
+    "read_rgb",
+    "read_wav",
+    "safe_component",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -101,7 +102,7 @@ def _open_image(path: Path) -> Any:
             img.load()
     except DatasetError:
         raise
-    except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, struct.error, ...
+    except Exception as err:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, struct.error, ...
         raise DatasetError(path, f"unreadable image ({type(err).__name__}: {err})") from None
     return img
 
@@ -111,7 +112,7 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     img = _open_image(Path(path))
     try:
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"cannot convert image to RGB ({err})") from None
 
 
@@ -126,7 +127,7 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         if arr.ndim != 2:
             raise ValueError(f"expected one channel, got shape {arr.shape}")
         return arr.astype(np.int64)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"cannot read single-channel image ({err})") from None
 
 
@@ -158,7 +159,9 @@ def decode_colour_label(
         bad = np.unique(codes[~hit])
         shown = ", ".join(f"({c >> 16},{(c >> 8) & 255},{c & 255})" for c in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise DatasetError(path, f"{int((~hit).sum())} pixels have colours outside the 71-class palette: {shown}{more}")
+        raise DatasetError(
+            path, f"{int((~hit).sum())} pixels have colours outside the 71-class palette: {shown}{more}"
+        )
     return labels
 
 
@@ -196,7 +199,7 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int, int]:
     _require_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / ValueError
+    except Exception as err:  # noqa: BLE001 - soundfile raises LibsndfileError / RuntimeError / ValueError
         raise DatasetError(path, f"unreadable wav ({type(err).__name__}: {err})") from None
     if data.shape[0] == 0:
         raise DatasetError(path, "wav has no samples")
@@ -227,7 +230,9 @@ class _TensorUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a log-mel pickle") from None
+            raise pickle.UnpicklingError(
+                f"global {module}.{name} is not allowed in a log-mel pickle"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed")
@@ -240,7 +245,7 @@ def read_pickled_log_mel(path: str | os.PathLike[str]) -> torch.Tensor:
     try:
         with open(path, "rb") as fh:
             obj = _TensorUnpickler(fh).load()
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"unreadable log-mel pickle ({type(err).__name__}: {err})") from None
     if not isinstance(obj, torch.Tensor):
         raise DatasetError(path, f"log-mel pickle holds {type(obj).__name__}, expected a tensor")
@@ -259,7 +264,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     _require_file(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"invalid JSON ({type(err).__name__}: {err})") from None
 
 
@@ -272,7 +277,7 @@ def read_csv_rows(path: str | os.PathLike[str]) -> tuple[list[str], list[list[st
     try:
         text = path.read_text(encoding="utf-8-sig")
         rows = list(csv.reader(io.StringIO(text, newline="")))
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any decoder failure becomes a DatasetError
         raise DatasetError(path, f"unreadable CSV ({type(err).__name__}: {err})") from None
     rows = [r for r in rows if r]  # blank lines
     if not rows:

@@ -23,13 +23,15 @@ Rules (``avsbench.md`` §1, ``avsbench_format_notes.md``):
 * optional: ``objects.json`` + ``instances/{k}.png`` (synthetic set: grey instance ids, each declared as an
   ``"id"`` in ``objects.json``) and prior PNGs under ``prior_root``.
 """
+
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +54,7 @@ from .io import (
     read_wav,
 )
 
-__all__ = ["ValidationReport", "validate_dataset", "detect_layout"]
+__all__ = ["ValidationReport", "detect_layout", "validate_dataset"]
 
 MIN_SAMPLES_16K = 15600  # 0.975 s: one VGGish example (400-sample window + 95 hops of 160)
 
@@ -70,7 +72,9 @@ class ValidationReport:
 
     def __str__(self) -> str:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
-        lines = [f"{self.root} ({self.layout}): {self.num_clips} clips OK, {self.files_checked} files checked [{counts}]"]
+        lines = [
+            f"{self.root} ({self.layout}): {self.num_clips} clips OK, {self.files_checked} files checked [{counts}]"
+        ]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -101,14 +105,21 @@ class _Checker:
 
 
 def _check_clip(
-    clip: ClipFiles, chk: _Checker, strict_audio: bool, prior_root: Path | None, wav_stats: Counter, notes: list[str]
+    clip: ClipFiles,
+    chk: _Checker,
+    strict_audio: bool,
+    prior_root: Path | None,
+    wav_stats: Counter,
+    notes: list[str],
 ) -> None:
     root = clip.root
     if clip.clip_dir is not None:
         if chk.run(inside_root, root, clip.clip_dir) is None:
             return
         if not os.path.isdir(clip.clip_dir):
-            chk.problems.append(f"{clip.clip_dir}: clip folder missing (uid {clip.uid!r}, subset {clip.subset})")
+            chk.problems.append(
+                f"{clip.clip_dir}: clip folder missing (uid {clip.uid!r}, subset {clip.subset})"
+            )
             return
 
     def guarded(reader: Callable[..., Any], path: Path, *args: Any) -> Any:
@@ -153,16 +164,22 @@ def _check_clip(
     if has_pkl:
         mel = guarded(read_pickled_log_mel, clip.pkl)
         if mel is not None and mel.shape[0] != clip.num_frames:
-            notes.append(f"{clip.pkl}: {mel.shape[0]} log-mel examples for {clip.num_frames} frames (padded/trimmed)")
+            notes.append(
+                f"{clip.pkl}: {mel.shape[0]} log-mel examples for {clip.num_frames} frames (padded/trimmed)"
+            )
     if has_wav or clip.pkl is None:
         audio = guarded(read_wav, clip.wav)
         if audio is not None:
             wave, rate, channels = audio
             wav_stats[(rate, channels)] += 1
             if strict_audio and (rate != 16000 or channels != 1):
-                chk.problems.append(f"{clip.wav}: {rate} Hz, {channels} channel(s); this dataset requires 16 kHz mono")
+                chk.problems.append(
+                    f"{clip.wav}: {rate} Hz, {channels} channel(s); this dataset requires 16 kHz mono"
+                )
             if len(wave) * 16000 / rate < MIN_SAMPLES_16K:
-                chk.problems.append(f"{clip.wav}: {len(wave) / rate:.3f} s is shorter than one 0.96 s VGGish example")
+                chk.problems.append(
+                    f"{clip.wav}: {len(wave) / rate:.3f} s is shorter than one 0.96 s VGGish example"
+                )
     elif not has_pkl:
         chk.problems.append(f"{clip.pkl}: no log-mel pickle and no wav ({clip.wav})")
 
@@ -170,7 +187,9 @@ def _check_clip(
     if clip.clip_dir is not None and os.path.lexists(clip.clip_dir / "objects.json"):
         objects = guarded(read_json, clip.clip_dir / "objects.json")
         if objects is not None and not isinstance(objects, (list, dict)):
-            chk.problems.append(f"{clip.clip_dir / 'objects.json'}: expected a list or object, got {type(objects).__name__}")
+            chk.problems.append(
+                f"{clip.clip_dir / 'objects.json'}: expected a list or object, got {type(objects).__name__}"
+            )
         ids = _object_ids(objects)
         for k, path in enumerate(clip.labels):
             if path is None:
@@ -179,10 +198,14 @@ def _check_clip(
             if inst is None:
                 continue
             if k in sizes and inst.shape != sizes[k]:
-                chk.problems.append(f"{clip.clip_dir / 'instances' / f'{k}.png'}: size {inst.shape} differs from frame {sizes[k]}")
+                chk.problems.append(
+                    f"{clip.clip_dir / 'instances' / f'{k}.png'}: size {inst.shape} differs from frame {sizes[k]}"
+                )
             unknown = sorted(set(np.unique(inst).tolist()) - {0} - (ids or set())) if ids is not None else []
             if unknown:
-                chk.problems.append(f"{clip.clip_dir / 'instances' / f'{k}.png'}: instance ids {unknown[:5]} not in objects.json")
+                chk.problems.append(
+                    f"{clip.clip_dir / 'instances' / f'{k}.png'}: instance ids {unknown[:5]} not in objects.json"
+                )
 
     # priors
     if prior_root is not None:
@@ -205,7 +228,9 @@ def _is_synthetic(root: Path, problems: list[str]) -> bool:
     except DatasetError as err:
         problems.append(str(err))
         return False
-    return isinstance(info, dict) and str(info.get("generator", "")).startswith("stepstones_lite.data.synthetic")
+    return isinstance(info, dict) and str(info.get("generator", "")).startswith(
+        "stepstones_lite.data.synthetic"
+    )
 
 
 def _object_ids(objects: Any) -> set[int] | None:
@@ -267,7 +292,9 @@ def validate_dataset(
     from tqdm.auto import tqdm
 
     for clip in tqdm(clips, desc=f"validate {root.name}", disable=not progress, leave=False):
-        _check_clip(clip, chk, strict_audio, None if prior_root is None else Path(prior_root), wav_stats, notes)
+        _check_clip(
+            clip, chk, strict_audio, None if prior_root is None else Path(prior_root), wav_stats, notes
+        )
     if problems:
         raise DatasetError(root, f"{len(problems)} problem(s) found", problems)
 
