@@ -310,3 +310,22 @@ def test_getitem_errors_name_the_file(trees, tmp_path):
     shutil.copy(tmp_path / "x.jpg", clip / "frames" / "7.jpg")
     with pytest.raises(DatasetError, match="audio.wav: unreadable wav"):
         ds[0]
+
+
+def test_labels_at_another_resolution_are_rescaled(trees, tmp_path):
+    import shutil
+
+    from stepstones_lite.data import validate_dataset
+
+    root = shutil.copytree(trees["avss"], tmp_path / "avss")
+    clip = root / "v1m" / AVSS_CLIPS[2][1]
+    big = label_map((28, 41), 2).repeat(2, 0).repeat(2, 1)  # same aspect, 2x resolution
+    Image.fromarray(palette()[big]).save(clip / "labels_rgb" / "2.png")
+    Image.fromarray(big.astype(np.uint8), mode="L").save(clip / "labels_semantic" / "2.png")
+    rep = validate_dataset(root)
+    assert any("1 label/instance/prior maps are stored at another resolution" in n for n in rep.notes)
+    item = AVSBenchSemantic(root, split="train", subsets=("v1m",), image_size=None)[0]
+    np.testing.assert_array_equal(item["labels"][2].numpy(), label_map((28, 41), 2))
+    Image.fromarray(palette()[big[:, :40]]).save(clip / "labels_rgb" / "2.png")  # another aspect ratio
+    with pytest.raises(DatasetError, match=r"labels_rgb/2.png: size \(48, 40\) does not match"):
+        AVSBenchSemantic(root, split="train", subsets=("v1m",), image_size=None)[0]

@@ -223,6 +223,12 @@ CASES = {
         "dataset.json: invalid JSON",
         None,
     ),
+    "label_aspect": (
+        "avss",
+        lambda r, o: Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(r / V2 / "labels_rgb" / "5.png"),
+        f"{V2}/labels_rgb/5.png: size (24, 24) does not match its frame (24, 32)",
+        "test",
+    ),
     "symlinked_frame": (
         "avss",
         lambda r, o: link_outside(r / V1M / "frames" / "1.jpg", o),

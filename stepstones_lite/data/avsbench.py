@@ -359,13 +359,25 @@ def _resize(arr: np.ndarray, size: tuple[int, int] | None, mode: str, nearest: b
     return np.asarray(img.crop((left, top, left + w, top + h)))
 
 
-def _same_size(arr: np.ndarray, native: tuple[int, int], path: Path | None) -> np.ndarray:
-    """``arr`` if its ``[H, W]`` equals the clip's frame size, else a ``DatasetError`` naming ``path``."""
-    if tuple(arr.shape[:2]) != tuple(native):
+def same_aspect(a: Sequence[int], b: Sequence[int], tol: float = 0.02) -> bool:
+    """True if ``[H, W]`` sizes ``a`` and ``b`` differ only by a scale (aspect ratios within ``tol``)."""
+    return abs((a[1] / a[0]) / (b[1] / b[0]) - 1.0) <= tol
+
+
+def _match_frame(arr: np.ndarray, native: tuple[int, int], path: Path | None) -> np.ndarray:
+    """A label-like map (uint8 / int32) at the clip's frame size.
+
+    Equal size: returned as is. Same aspect ratio at another resolution: resized NEAREST to the frame size
+    (as AVSBench, which resizes frames and labels independently). Another aspect ratio cannot be aligned with
+    the frame: ``DatasetError`` naming ``path``.
+    """
+    if tuple(arr.shape[:2]) == tuple(native):
+        return arr
+    if not same_aspect(arr.shape[:2], native):
         raise DatasetError(
-            path, f"size {tuple(arr.shape[:2])} differs from the clip's frames {tuple(native)}"
+            path, f"size {tuple(arr.shape[:2])} does not match the clip's frames {tuple(native)}"
         )
-    return arr
+    return _resize(arr, native, "stretch", nearest=True)
 
 
 def _labels_to_uint8(labels: np.ndarray) -> np.ndarray:
@@ -464,9 +476,8 @@ class _ClipDataset(Dataset):
     def _read_prior(self, clip: ClipFiles, k: int, native: tuple[int, int]) -> np.ndarray:
         assert self.prior_root is not None
         path = self.prior_root / clip.subset / clip.uid / f"{k}.png"
-        return _same_size(
-            read_binary_mask(inside_root(self.prior_root, path), self.strict), native, path
-        )  # [H, W]
+        prior = read_binary_mask(inside_root(self.prior_root, path), self.strict).astype(np.uint8)
+        return _match_frame(prior, native, path)  # [H, W] uint8 {0, 1}
 
     def _extra(
         self, clip: ClipFiles, src: list[int], size: tuple[int, int], native: tuple[int, int]
@@ -503,8 +514,9 @@ class _ClipDataset(Dataset):
             if clip.labels[k] is None:
                 label_maps.append(np.zeros(size, dtype=np.uint8))
                 continue
-            lab = _same_size(self._read_label(clip, k), native, clip.labels[k])  # [H, W]
-            label_maps.append(_resize(_labels_to_uint8(lab), size, self.resize, nearest=True))
+            lab = _labels_to_uint8(self._read_label(clip, k))  # [H, W]
+            lab = _match_frame(lab, native, clip.labels[k])
+            label_maps.append(_resize(lab, size, self.resize, nearest=True))
         if repeat:
             valid = [True] * t
         elif self.valid_rule == "official":
@@ -519,10 +531,7 @@ class _ClipDataset(Dataset):
             "valid": torch.tensor(valid, dtype=torch.bool),
         }
         if self.prior_root is not None:
-            priors = [
-                _resize(self._read_prior(clip, k, native).astype(np.uint8), size, self.resize, True)
-                for k in src
-            ]
+            priors = [_resize(self._read_prior(clip, k, native), size, self.resize, True) for k in src]
             raw["prior"] = torch.from_numpy(np.stack(priors))  # [T, H, W] uint8 {0, 1}
         raw.update(self._extra(clip, src, size, native))
         raw["meta"] = {
@@ -675,8 +684,8 @@ class AVSBenchSemantic(_ClipDataset):
                 maps.append(np.zeros(size, dtype=np.int32))
                 continue
             path = inside_root(clip.root, clip.clip_dir / "instances" / f"{k}.png")
-            inst = _same_size(read_grey(path), native, path)  # [H, W] instance ids
-            maps.append(_resize(_labels_to_uint8(inst), size, self.resize, nearest=True).astype(np.int32))
+            inst = _match_frame(_labels_to_uint8(read_grey(path)), native, path)  # [H, W] instance ids
+            maps.append(_resize(inst, size, self.resize, nearest=True).astype(np.int32))
         return {"objects": objects, "instances": torch.from_numpy(np.stack(maps))}  # [T, H, W] int32
 
 

@@ -12,8 +12,8 @@ Rules (``avsbench.md`` §1, ``avsbench_format_notes.md``):
 * every path (after resolving symlinks) must stay inside the root (or ``prior_root`` for priors).
 * frames decode and share one size per clip; labels exist where the release has them (v1s train: ``0.png`` only),
   decode by exact palette match (off-palette colours are an error here, while AVSBench's loader maps them to
-  background), have the frame size; ``labels_semantic`` (if present) equals the decoded ``labels_rgb``;
-  S4/MS3 masks are 0/255 (or 0/1).
+  background), have the frame size (or its aspect ratio: noted, resized NEAREST at load); ``labels_semantic``
+  (if present) equals the decoded ``labels_rgb``; S4/MS3 masks are 0/255 (or 0/1).
 * audio: wavs must decode and be non-empty with at least one 0.96 s example. Sample rate / channels: the AVSS
   layout written by our generator (``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``, or a
   ``synthetic.json`` marker) or ``audio_rule="strict"`` must be 16 kHz
@@ -40,6 +40,7 @@ from .avsbench import (
     check_label2idx,
     read_avss_metadata,
     read_object_metadata,
+    same_aspect,
 )
 from .errors import DatasetError
 from .io import (
@@ -104,6 +105,18 @@ class _Checker:
             return None
 
 
+def _check_size(
+    chk: _Checker, path: Path, shape: tuple[int, ...], frame: tuple[int, int], rescaled: list
+) -> None:
+    """Label-like maps must have their frame's size, or its aspect ratio (then rescaled at load, and noted)."""
+    if tuple(shape[:2]) == tuple(frame):
+        return
+    if same_aspect(shape[:2], frame):
+        rescaled.append(path)
+    else:
+        chk.problems.append(f"{path}: size {tuple(shape[:2])} does not match its frame {tuple(frame)}")
+
+
 def _check_clip(
     clip: ClipFiles,
     chk: _Checker,
@@ -111,6 +124,7 @@ def _check_clip(
     prior_root: Path | None,
     wav_stats: Counter,
     notes: list[str],
+    rescaled: list[Path],
 ) -> None:
     root = clip.root
     if clip.clip_dir is not None:
@@ -146,8 +160,8 @@ def _check_clip(
             lab = guarded(read_colour_label, path, True)
         if lab is None:
             continue
-        if k in sizes and lab.shape != sizes[k]:
-            chk.problems.append(f"{path}: label size {lab.shape} differs from its frame {sizes[k]}")
+        if k in sizes:
+            _check_size(chk, path, lab.shape, sizes[k], rescaled)
         sem_path = clip.semantic[k] if clip.semantic else None
         if sem_path is not None and os.path.isdir(sem_path.parent):
             sem = guarded(read_index_label, sem_path)
@@ -197,10 +211,8 @@ def _check_clip(
             inst = guarded(read_grey, clip.clip_dir / "instances" / f"{k}.png")
             if inst is None:
                 continue
-            if k in sizes and inst.shape != sizes[k]:
-                chk.problems.append(
-                    f"{clip.clip_dir / 'instances' / f'{k}.png'}: size {inst.shape} differs from frame {sizes[k]}"
-                )
+            if k in sizes:
+                _check_size(chk, clip.clip_dir / "instances" / f"{k}.png", inst.shape, sizes[k], rescaled)
             unknown = sorted(set(np.unique(inst).tolist()) - {0} - (ids or set())) if ids is not None else []
             if unknown:
                 chk.problems.append(
@@ -212,8 +224,8 @@ def _check_clip(
         for k in range(clip.num_frames):
             path = prior_root / clip.subset / clip.uid / f"{k}.png"
             prior = chk.run(lambda p=path: read_binary_mask(inside_root(prior_root, p), True))
-            if prior is not None and k in sizes and prior.shape != sizes[k]:
-                chk.problems.append(f"{path}: prior size {prior.shape} differs from frame {sizes[k]}")
+            if prior is not None and k in sizes:
+                _check_size(chk, path, prior.shape, sizes[k], rescaled)
 
 
 def _is_synthetic(root: Path, problems: list[str]) -> bool:
@@ -289,17 +301,22 @@ def validate_dataset(
     chk.problems = problems
     wav_stats: Counter = Counter()
     notes: list[str] = []
+    rescaled: list[Path] = []
     from tqdm.auto import tqdm
 
+    prior = None if prior_root is None else Path(prior_root)
     for clip in tqdm(clips, desc=f"validate {root.name}", disable=not progress, leave=False):
-        _check_clip(
-            clip, chk, strict_audio, None if prior_root is None else Path(prior_root), wav_stats, notes
-        )
+        _check_clip(clip, chk, strict_audio, prior, wav_stats, notes, rescaled)
     if problems:
         raise DatasetError(root, f"{len(problems)} problem(s) found", problems)
 
     if wav_stats and set(wav_stats) != {(16000, 1)}:
         desc = ", ".join(f"{n}× {rate} Hz/{ch} ch" for (rate, ch), n in sorted(wav_stats.items()))
         notes.append(f"wavs: {desc}; channels are averaged and audio resampled to 16 kHz at load")
+    if rescaled:
+        notes.append(
+            f"{len(rescaled)} label/instance/prior maps are stored at another resolution than their frames "
+            f"(same aspect; resized NEAREST at load), e.g. {rescaled[0]}"
+        )
     counts = Counter(f"{c.subset}/{c.split}" for c in clips)
     return ValidationReport(root, layout, len(clips), dict(counts), chk.files, notes)
