@@ -15,7 +15,8 @@ Every item is a dict (``T`` = frames per clip):
 * ``valid``   ``bool [T]`` — frames whose ground truth counts (see ``valid_rule``); ``present`` ``bool [T]`` — real
   (not padded) frames.
 * ``uid``, ``subset`` (``s4``/``ms3``/``v1s``/``v1m``/``v2``), ``split``, ``index``; ``category`` (S4), ``vid`` and
-  ``a_obj`` (AVSS); optional ``prior`` ``float32 [T, H, W]``, ``instances`` ``int64 [T, H, W]`` + ``objects``.
+  ``a_obj`` (AVSS); optional ``prior`` ``float32 [T, H, W]`` {0, 1}; ``instances`` ``int64 [T, H, W]`` (grey
+  instance ids, 0 = none) + ``objects`` (the parsed ``objects.json``) with ``return_instances=True``.
 
 Temporal rules (all switchable):
 
@@ -39,6 +40,11 @@ Audio: AVSS log-mels are computed from ``audio.wav`` with :func:`stepstones_lite
 averaged, resampled by the front end) and zero-padded to T (official AVSS). S4/MS3 read the released ``.pkl``
 (restricted unpickler) when present, else the wav; short examples are padded by repeating the last one
 (``preprocess_s4.py``).
+
+Sizes: ``image_size=224`` (default) resizes directly as the official val/test loader; ``resize="crop"`` resizes the
+short side and centre-crops as its train loader; ``None`` keeps the stored size. Label, prior and instance maps
+stored at another resolution with the frame's aspect ratio are first resized NEAREST to the frame; another aspect
+ratio is a ``DatasetError``. ``preload=True`` keeps compact uint8 copies in memory (CPU training re-reads clips).
 """
 
 from __future__ import annotations
