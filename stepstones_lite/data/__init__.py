@@ -1,6 +1,8 @@
 """Data: the AVSBench label space, datasets (S4, MS3, AVSS), validation and the synthetic benchmark."""
 from .classes import AVSS_CLASSES, NUM_AVSS_CLASSES, class_colour, class_index, label2idx, palette
 from .errors import DatasetError
+from .avsbench import AVSBenchObject, AVSBenchSemantic, clip_collate
+from .validate import ValidationReport, validate_dataset
 
 __all__ = [
     "AVSS_CLASSES",
@@ -10,4 +12,9 @@ __all__ = [
     "label2idx",
     "palette",
     "DatasetError",
+    "AVSBenchObject",
+    "AVSBenchSemantic",
+    "clip_collate",
+    "validate_dataset",
+    "ValidationReport",
 ]
