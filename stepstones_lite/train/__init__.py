@@ -2,8 +2,17 @@
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .engine import DistributedContext, FitResult, Task, Trainer, collate_clips, epoch_order
 
+
+def __getattr__(name: str):  # lazy: the course pulls in model, data and metrics
+    if name == "Course":
+        from .course import Course
+
+        return Course
+    raise AttributeError(name)
+
 __all__ = [
     "CheckpointError",
+    "Course",
     "load_checkpoint",
     "save_checkpoint",
     "DistributedContext",

@@ -34,11 +34,10 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from ..artifacts import ensure_artifact
 from ..config import Profile
 from ..utils import atomic_write_json, atomic_write_text, project_root
 from . import pipeline
-from .priors import make_priors, write_reference_priors
+from .course import Course
 
 __all__ = ["ALL_ARMS", "CORE_ARMS", "run_study", "summarise", "markdown_table"]
 
@@ -57,80 +56,6 @@ ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + (
             + ("tpavi_end_to_end", "tpavi_two_stage"))
 
 
-class _Runs:
-    """Cached runs of one study (every run is an artifact, keyed by profile, seed and variant)."""
-
-    def __init__(self, profile: Profile, data_root: Path, progress: bool | None) -> None:
-        self.profile, self.root, self.progress = profile, data_root, progress
-        self.base_key = {"profile": profile.to_dict(), "data": str(data_root)}
-
-    def _key(self, name: str, seed: int, **extra: Any) -> dict[str, Any]:
-        return {**self.base_key, "run": name, "seed": seed, **extra}
-
-    def _variant(self, overrides: dict[str, Any]) -> Profile:
-        return self.profile.replace(**overrides) if overrides else self.profile
-
-    # ----------------------------------------------------------------- training runs
-    def stage1(self, seed: int, overrides: dict[str, Any] | None = None, mute: bool = False) -> Path:
-        overrides = overrides or {}
-
-        def build(folder: Path) -> None:
-            pipeline.train_stage1(self._variant(overrides), folder, data_root=self.root, seed=seed, mute_audio=mute,
-                                  progress=self.progress)
-
-        return ensure_artifact("study/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
-
-    def stage2(self, seed: int, prior_root: Path, overrides: dict[str, Any] | None = None) -> Path:
-        overrides = overrides or {}
-
-        def build(folder: Path) -> None:
-            pipeline.train_stage2(self._variant(overrides), folder, prior_root=prior_root, data_root=self.root,
-                                  seed=seed, progress=self.progress)
-
-        return ensure_artifact("study/stage2", build,
-                               self._key("stage2", seed, overrides=overrides, priors=str(prior_root)))
-
-    def end_to_end(self, seed: int, steps: int) -> Path:
-        def build(folder: Path) -> None:
-            pipeline.train_end_to_end(self.profile, folder, data_root=self.root, seed=seed, steps=steps,
-                                      progress=self.progress)
-
-        return ensure_artifact("study/end_to_end", build, self._key("end_to_end", seed, steps=steps))
-
-    def tpavi(self, seed: int, prior_root: Path | None) -> Path:
-        def build(folder: Path) -> None:
-            pipeline.train_tpavi(self.profile, folder, data_root=self.root, seed=seed, prior_root=prior_root,
-                                 progress=self.progress)
-
-        return ensure_artifact("study/tpavi", build, self._key("tpavi", seed, priors=str(prior_root)))
-
-    # ----------------------------------------------------------------- priors
-    def stage1_priors(self, stage1: Path, mute: bool = False) -> Path:
-        def build(folder: Path) -> None:
-            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=("val", "test"), mute_audio=mute,
-                        progress=self.progress)
-
-        return ensure_artifact("study/priors", build, {"stage1": str(stage1), "mute": mute})
-
-    def reference_priors(self, kind: str | None, level: float, seed: int) -> Path:
-        def build(folder: Path) -> None:
-            write_reference_priors(self.profile, folder, data_root=self.root, splits=("test",), degrade=kind,
-                                   level=level, seed=seed, progress=self.progress)
-
-        return ensure_artifact("study/reference_priors", build,
-                               {**self.base_key, "kind": kind, "level": level, "seed": seed})
-
-    # ----------------------------------------------------------------- evaluation (cached as JSON)
-    def evaluate(self, run: Path, **kwargs: Any) -> dict[str, float]:
-        tag = json.dumps({k: str(v) for k, v in sorted(kwargs.items())}, sort_keys=True)
-        cache = run / "evaluations.json"
-        known = json.loads(cache.read_text()) if cache.is_file() else {}
-        if tag not in known:
-            known[tag] = pipeline.evaluate_checkpoint(run / "best.pt", "test", data_root=self.root, **kwargs)
-            atomic_write_json(cache, known)
-        return known[tag]
-
-
 def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
     out = {f"{prefix}_miou": metrics["miou"], f"{prefix}_fscore": metrics["fscore"]}
     for key in ("miou_present", "fscore_present", "miou_nb", "binary_miou"):
@@ -147,7 +72,7 @@ def _stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _seed_records(runs: _Runs, seed: int, arms: Iterable[str]) -> dict[str, dict[str, Any]]:
+def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Every requested arm's record for one seed."""
     p = runs.profile
     want = set(arms)
@@ -265,9 +190,8 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
     if unknown:
         raise ValueError(f"unknown arms {unknown}; known: {ALL_ARMS}")
     start = time.perf_counter()
-    root = pipeline.ensure_dataset(profile, data_root)
-    profile = pipeline.prepare_profile(profile, root)
-    runs = _Runs(profile, root, progress)
+    runs = Course(profile, data_root, progress)
+    profile = runs.profile
     per_seed: dict[str, list[dict[str, Any]]] = {}
     for seed in seeds:
         records = _seed_records(runs, seed, arms)

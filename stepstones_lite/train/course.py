@@ -1,0 +1,134 @@
+"""The course's runs as cached artifacts: what notebooks and ``stepstones reproduce`` share.
+
+``Course(profile)`` gives every pipeline step as a method that returns a run folder, building it only if no
+run with the same key exists (:func:`~stepstones_lite.artifacts.ensure_artifact`). The key is the whole
+profile, the dataset, the seed and the variant, so
+
+- a notebook run alone rebuilds what it needs from earlier stages (seconds in ``smoke``), never relying on
+  another kernel's state;
+- notebooks 02–06 and the study reuse each other's runs (notebook 06's live comparison costs nothing when
+  02–04 ran before it);
+- changing any setting makes a new run instead of silently reusing a stale one.
+
+>>> course = Course(resolve_profile("smoke"))          # doctest: +SKIP
+>>> s1 = course.stage1(seed=0)                          # doctest: +SKIP  (artifacts/course/stage1/<key>/best.pt)
+>>> priors = course.stage1_priors(s1)                   # doctest: +SKIP
+>>> s2 = course.stage2(seed=0, priors=priors)           # doctest: +SKIP
+>>> course.evaluate(s2, prior=priors)["miou"]           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from ..artifacts import ensure_artifact
+from ..config import Profile
+from ..utils import atomic_write_json
+from . import pipeline
+from .priors import make_priors, write_reference_priors
+
+__all__ = ["Course"]
+
+OnEval = Callable[[dict[str, Any]], None] | None
+
+
+class Course:
+    """Cached pipeline runs for one profile and dataset.
+
+    Args:
+        profile: the resolved profile (the stand-in encoders are attached automatically).
+        data_root: dataset root (default: ``$STEPSTONES_DATA`` or the profile's synthetic set).
+        progress: show progress bars (default: on, except under CI/nbval).
+    """
+
+    def __init__(self, profile: Profile, data_root: str | Path | None = None, progress: bool | None = None) -> None:
+        self.root = pipeline.ensure_dataset(profile, data_root)
+        self.profile = pipeline.prepare_profile(profile, self.root)
+        self.progress = progress
+        self.base_key = {"profile": self.profile.to_dict(), "data": str(self.root)}
+
+    def _key(self, name: str, seed: int, **extra: Any) -> dict[str, Any]:
+        return {**self.base_key, "run": name, "seed": seed, **extra}
+
+    def _variant(self, overrides: dict[str, Any] | None) -> Profile:
+        return self.profile.replace(**overrides) if overrides else self.profile
+
+    # ----------------------------------------------------------------- training runs
+    def stage1(self, seed: int = 0, overrides: dict[str, Any] | None = None, mute: bool = False,
+               on_eval: OnEval = None) -> Path:
+        """Stage 1 (AVS) run folder (``best.pt``, ``last.pt``, ``history.jsonl``)."""
+        overrides = overrides or {}
+
+        def build(folder: Path) -> None:
+            pipeline.train_stage1(self._variant(overrides), folder, data_root=self.root, seed=seed, mute_audio=mute,
+                                  progress=self.progress, on_eval=on_eval)
+
+        return ensure_artifact("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
+
+    def stage2(self, seed: int = 0, priors: Path | None = None, overrides: dict[str, Any] | None = None,
+               on_eval: OnEval = None) -> Path:
+        """Stage 2 (AVSS with priors) run folder; validated with ``priors`` (stage-1 priors) or GT if None."""
+        overrides = overrides or {}
+
+        def build(folder: Path) -> None:
+            pipeline.train_stage2(self._variant(overrides), folder, prior_root=priors, data_root=self.root,
+                                  seed=seed, progress=self.progress, on_eval=on_eval)
+
+        return ensure_artifact("course/stage2", build, self._key("stage2", seed, overrides=overrides, priors=str(priors)))
+
+    def end_to_end(self, seed: int = 0, steps: int | None = None, on_eval: OnEval = None) -> Path:
+        """End-to-end AVSS run folder (default steps: stage 2's, the paper's protocol)."""
+        steps = steps or self.profile.train.stage2_steps
+
+        def build(folder: Path) -> None:
+            pipeline.train_end_to_end(self.profile, folder, data_root=self.root, seed=seed, steps=steps,
+                                      progress=self.progress, on_eval=on_eval)
+
+        return ensure_artifact("course/end_to_end", build, self._key("end_to_end", seed, steps=steps))
+
+    def tpavi(self, seed: int = 0, priors: Path | None = None, on_eval: OnEval = None) -> Path:
+        """TPAVI-style baseline run folder, end to end (``priors=None``) or with stage-1 priors."""
+
+        def build(folder: Path) -> None:
+            pipeline.train_tpavi(self.profile, folder, data_root=self.root, seed=seed, prior_root=priors,
+                                 progress=self.progress, on_eval=on_eval)
+
+        return ensure_artifact("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
+
+    # ----------------------------------------------------------------- priors
+    def stage1_priors(self, stage1: Path, mute: bool = False) -> Path:
+        """Prior folder with the predictions of the stage-1 run ``stage1`` on val and test."""
+
+        def build(folder: Path) -> None:
+            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=("val", "test"), mute_audio=mute,
+                        progress=self.progress)
+
+        return ensure_artifact("course/priors", build, {"stage1": str(stage1), "mute": mute})
+
+    def reference_priors(self, kind: str | None = None, level: float = 0.0, seed: int = 0) -> Path:
+        """Ground-truth priors on val and test (``kind=None``), or degraded ones (erode/dilate/noise/drop)."""
+
+        def build(folder: Path) -> None:
+            write_reference_priors(self.profile, folder, data_root=self.root, splits=("val", "test"), degrade=kind,
+                                   level=level, seed=seed, progress=self.progress)
+
+        return ensure_artifact("course/reference_priors", build,
+                               {**self.base_key, "kind": kind, "level": level, "seed": seed})
+
+    # ----------------------------------------------------------------- evaluation (cached as JSON)
+    def evaluate(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float]:
+        """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``); cached."""
+        tag = json.dumps({"split": split, **{k: str(v) for k, v in sorted(kwargs.items())}}, sort_keys=True)
+        cache = Path(run) / "evaluations.json"
+        known = json.loads(cache.read_text()) if cache.is_file() else {}
+        if tag not in known:
+            known[tag] = pipeline.evaluate_checkpoint(Path(run) / "best.pt", split, data_root=self.root, **kwargs)
+            atomic_write_json(cache, known)
+        return known[tag]
+
+    @staticmethod
+    def history(run: Path) -> list[dict[str, Any]]:
+        """The evaluation records of a run (``history.jsonl``), for plotting."""
+        path = Path(run) / "history.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []

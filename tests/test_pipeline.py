@@ -1,0 +1,137 @@
+"""End-to-end plumbing of the Stepping Stones pipeline in the smoke profile (tiny data, a few steps).
+
+Checks that every stage runs and hands the next one what it needs; no learning is expected here.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stepstones_lite.config import resolve_profile
+from stepstones_lite.data import DatasetError
+from stepstones_lite.train import CheckpointError, load_checkpoint
+from stepstones_lite.train import pipeline
+from stepstones_lite.train.priors import check_priors, degrade_mask, make_priors, write_reference_priors
+from stepstones_lite.train.reproduce import CORE_ARMS, run_study
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pipeline")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STEPSTONES_ARTIFACTS", str(base / "artifacts"))
+    mp.delenv("STEPSTONES_DATA", raising=False)
+    profile = resolve_profile("smoke", train__stage1_steps=4, train__stage2_steps=4, train__eval_every=4,
+                              train__pretrain_steps=4, data__num_clips=24, train__device="cpu")
+    root = pipeline.ensure_dataset(profile)
+    yield {"base": base, "profile": profile, "root": root}
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def stage1(env):
+    return pipeline.train_stage1(env["profile"], env["base"] / "s1", data_root=env["root"], progress=False)
+
+
+def test_dataset_and_stand_ins_are_cached(env):
+    assert (env["root"] / "metadata.csv").is_file()
+    assert pipeline.ensure_dataset(env["profile"]) == env["root"]  # second call reuses the artifact
+    prepared = pipeline.prepare_profile(env["profile"], env["root"])
+    assert prepared.model.backbone_weights.endswith("visual.pt")
+    report = json.loads((env["root"].parent.parent / "encoders").glob("*/standins.json").__next__().read_text())
+    assert report["label_space"] == "coarse" and "visual_heldout_miou" in report
+
+
+def test_stage1_trains_and_reports_diagnostics(stage1):
+    assert stage1.steps_run == 4 and stage1.best_checkpoint.is_file()
+    metrics = stage1.best["metrics"]
+    assert 0.0 <= metrics["miou"] <= 1.0 and 0.0 <= metrics["fscore"] <= 1.0
+    assert "diag_silent_empty_rate" in metrics and "diag_miou_sounding" in metrics
+    assert load_checkpoint(stage1.best_checkpoint)["kind"] == pipeline.STAGE1
+
+
+def test_priors_stage2_and_evaluation(env, stage1):
+    priors = env["base"] / "priors"
+    manifest = make_priors(stage1.best_checkpoint, priors, data_root=env["root"], progress=False)
+    info = check_priors(priors, stage1.best_checkpoint)
+    assert info["complete"] and info["clips"]["test"] > 0
+    pngs = sorted(priors.glob("v1m/*/*.png"))
+    assert pngs and set(np.unique(np.asarray(Image.open(pngs[0]))).tolist()) <= {0, 255}
+    # a second run resumes (nothing to do) and a different checkpoint is refused
+    assert make_priors(stage1.best_checkpoint, priors, data_root=env["root"], progress=False) == manifest
+    other = env["base"] / "other.pt"
+    other.write_bytes(stage1.best_checkpoint.read_bytes() + b"x")
+    with pytest.raises(CheckpointError, match="made differently"):
+        make_priors(other, priors, data_root=env["root"], progress=False)
+    with pytest.raises(DatasetError, match="stale"):
+        check_priors(priors, other)
+
+    s2 = pipeline.train_stage2(env["profile"], env["base"] / "s2", prior_root=priors, data_root=env["root"],
+                               progress=False)
+    assert s2.best_checkpoint.is_file() and "binary_miou" in s2.best["metrics"]
+    with_priors = pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"], prior=priors)
+    oracle = pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"], prior="gt")
+    assert {"miou", "fscore", "miou_present", "binary_miou"} <= set(with_priors) and "miou" in oracle
+    with pytest.raises(ValueError, match="needs prior"):
+        pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"])
+
+    degraded = write_reference_priors(env["profile"], env["base"] / "eroded", data_root=env["root"],
+                                      degrade="erode", level=1, progress=False)
+    assert 0.0 <= json.loads(degraded.read_text())["prior_miou"] <= 1.0
+
+
+def test_end_to_end_and_tpavi(env):
+    e2e = pipeline.train_end_to_end(env["profile"], env["base"] / "e2e", data_root=env["root"], progress=False)
+    assert load_checkpoint(e2e.best_checkpoint)["kind"] == pipeline.END_TO_END
+    tp = pipeline.train_tpavi(env["profile"], env["base"] / "tpavi", data_root=env["root"], progress=False)
+    metrics = pipeline.evaluate_checkpoint(tp.best_checkpoint, data_root=env["root"])
+    assert 0.0 <= metrics["miou"] <= 1.0
+
+
+def test_degrade_mask_rules():
+    mask = torch.zeros(2, 9, 9, dtype=torch.bool)
+    mask[:, 3:6, 3:6] = True
+    assert degrade_mask(mask, "erode", 1).sum() == 2  # 3x3 square -> its centre
+    assert degrade_mask(mask, "dilate", 1).sum() == 2 * 25
+    assert torch.equal(degrade_mask(mask, "drop", 0.0), mask)
+    assert degrade_mask(mask, "drop", 1.0).sum() == 0
+    big = torch.zeros(4, 64, 64, dtype=torch.bool)
+    big[:, 16:48, 16:48] = True
+    noisy = degrade_mask(big, "noise", 0.2, torch.Generator().manual_seed(0))
+    assert 0.05 < (noisy ^ big).float().mean() < 0.4  # about `level` of the pixels flipped
+    with pytest.raises(ValueError, match="unknown degradation"):
+        degrade_mask(mask, "blur", 1)
+
+
+def test_reproduce_core_arms_plumbing(env, tmp_path):
+    out = tmp_path / "reproduce_smoke.json"
+    results = run_study(env["profile"], [0], out=out, arms=CORE_ARMS, data_root=env["root"], progress=False)
+    saved = json.loads(out.read_text())
+    assert set(saved["arms"]) == set(CORE_ARMS)
+    for key in ("command", "git_commit", "profile", "device", "torch_version", "date", "wall_seconds"):
+        assert key in saved["provenance"]
+    two = saved["arms"]["two_stage"]
+    assert two["seeds"] == [0] and {"avss_miou", "avss_fscore", "stage1_miou", "stage1_fscore"} <= set(two["per_seed"][0])
+    assert set(two["mean"]) == set(two["std"])
+    assert saved["arms"]["end_to_end_equal_compute"]["steps"]["end_to_end"] == 8
+    assert out.with_suffix(".md").read_text().startswith("| arm |")
+    assert results["arms"]["oracle_prior"]["per_seed"][0]["prior_miou"] == 1.0
+
+
+def test_cli_train_avs_and_evaluate(env, tmp_path):
+    cmd = [sys.executable, "-m", "stepstones_lite.cli", "train-avs", "--profile", "smoke", "--data", str(env["root"]),
+           "--out", str(tmp_path / "run"), "--steps", "2", "--set", "train__eval_every=2", "--set",
+           "train__pretrain_steps=4", "--set", "data__num_clips=24", "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout[proc.stdout.index("{"):])["steps_run"] == 2
+    proc = subprocess.run([sys.executable, "-m", "stepstones_lite.cli", "evaluate", str(tmp_path / "run" / "best.pt"),
+                           "--data", str(env["root"]), "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "miou" in json.loads(proc.stdout[proc.stdout.index("{"):])
