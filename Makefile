@@ -14,7 +14,7 @@ EXECUTED := $(patsubst notebooks/%.ipynb,build/notebooks/%.ipynb,$(NOTEBOOKS))
 PKG_SOURCES := $(shell find stepstones_lite -name '*.py' 2>/dev/null)
 PROFILE_STAMP := build/notebooks/.profile
 
-.PHONY: help install run test notebooks student sync clean FORCE
+.PHONY: help install run test data notebooks student sync clean FORCE
 
 help:
 	@echo "make run   - create .venv, install, build data, execute every notebook (profile: $(PROFILE))"
@@ -32,11 +32,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 # ---------------------------------------------------------------- the course
-run: install notebooks
+run: install data notebooks
 	@echo
 	@echo "Executed notebooks (profile $(PROFILE)): build/notebooks/"
 	@echo "Figures:                                 figures/"
 	@echo "Checkpoints, priors, data:               $${STEPSTONES_ARTIFACTS:-artifacts}/"
+
+data: install
+	STEPSTONES_PROFILE=$(PROFILE) $(BIN)/stepstones make-data --profile $(PROFILE)
 
 notebooks: $(EXECUTED)
 
@@ -44,7 +47,7 @@ $(PROFILE_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo $(PROFILE) | cmp -s - $@ || echo $(PROFILE) > $@
 
-build/notebooks/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(STAMP)
+build/notebooks/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(STAMP) data
 	@mkdir -p $(@D)
 	STEPSTONES_PROFILE=$(PROFILE) MPLBACKEND=Agg $(BIN)/papermill --cwd notebooks --log-output \
 		$< $(@D)/.partial-$(@F) -k python3

@@ -23,7 +23,6 @@ from typing import Any, Callable
 
 import torch
 
-from ..artifacts import ensure_artifact
 from ..config import Profile
 from ..data import DatasetError
 from ..model import build_model, build_tpavi
@@ -56,7 +55,12 @@ NUM_AVSS_CLASSES = 71
 
 # --------------------------------------------------------------------------- data
 def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
-    """The dataset root: ``root`` / ``profile.data.root`` / ``$STEPSTONES_DATA``, else the synthetic set."""
+    """The dataset root: ``root`` / ``profile.data.root`` / ``$STEPSTONES_DATA``, else the synthetic set.
+
+    The synthetic set of a profile lives in ``<artifacts>/data/synthetic_<profile>_<config hash>`` (the folder
+    ``stepstones make-data --profile <profile>`` writes); it is generated on first use. The generator is
+    resumable, so an interrupted build continues where it stopped.
+    """
     explicit = root or profile.data.root or os.environ.get("STEPSTONES_DATA", "").strip()
     if explicit:
         path = Path(explicit).expanduser()
@@ -64,10 +68,18 @@ def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
             raise DatasetError(path, "no metadata.csv here: not an AVSBench-semantic root")
         return path
     from ..data.synthetic import SynthConfig, generate_dataset
+    from ..data.synthetic.cli import default_root
 
     synth = SynthConfig.from_data_config(profile.data)
-    key = {"synth": dataclasses.asdict(synth)}
-    return ensure_artifact("data", lambda folder: generate_dataset(folder, synth, progress=True), key)
+    path = default_root(profile.name, synth)
+    if not (path / "metadata.csv").is_file():
+        print(f"[stepstones] generating the {profile.name} synthetic dataset -> {path}")
+        generate_dataset(path, synth, progress=not _quiet())
+    return path
+
+
+def _quiet() -> bool:
+    return bool(os.environ.get("TQDM_DISABLE") or os.environ.get("CI"))
 
 
 def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: str | Path | None = None,

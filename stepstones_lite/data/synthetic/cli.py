@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_arguments", "config_from_args", "default_root", "run"]
 
@@ -70,12 +71,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def default_root(profile_name: str) -> Path:
-    """``$STEPSTONES_DATA`` or ``<artifacts>/data/synthetic_<profile>``."""
+def default_root(profile_name: str, config: Any = None) -> Path:
+    """``$STEPSTONES_DATA``, else ``<artifacts>/data/synthetic_<profile>_<config hash>``.
+
+    The hash covers the whole :class:`SynthConfig`, so ``stepstones make-data --profile P`` writes exactly the
+    folder the notebooks and the trainer use for profile P (``pipeline.ensure_dataset``), and a dataset made
+    with other knobs gets a folder of its own.
+    """
+    import dataclasses
+
+    from ...artifacts import artifact_key
     from ...utils import artifacts_dir
 
     env = os.environ.get("STEPSTONES_DATA", "").strip()
-    return Path(env).expanduser() if env else artifacts_dir() / "data" / f"synthetic_{profile_name}"
+    if env:
+        return Path(env).expanduser()
+    suffix = f"_{artifact_key(dataclasses.asdict(config))[:8]}" if config is not None else ""
+    return artifacts_dir() / "data" / f"synthetic_{profile_name}{suffix}"
 
 
 def config_from_args(args: argparse.Namespace):
@@ -111,7 +123,7 @@ def config_from_args(args: argparse.Namespace):
         over["extra_distractors"] = tuple((args.extra_distractors * 2)[:2])
     cfg = SynthConfig.from_data_config(prof.data, **over)
     out = Path(args.out) if args.out else Path(prof.data.root) if prof.data.root else default_root(
-        profile_name(args.profile))
+        profile_name(args.profile), cfg)
     return cfg, out
 
 
