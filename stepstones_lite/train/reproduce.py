@@ -39,7 +39,7 @@ from ..utils import atomic_write_json, atomic_write_text, project_root
 from . import pipeline
 from .course import Course
 
-__all__ = ["ALL_ARMS", "CORE_ARMS", "run_study", "summarise", "markdown_table"]
+__all__ = ["ALL_ARMS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table"]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
 PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
@@ -124,6 +124,22 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
         rec["queries_aaqg"] = s1_metrics
     return rec
 
+
+# The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted; paper_and_code.md §3), keyed like
+# our arms so notebooks can print them side by side. "end_to_end" is the one-stage AAVS of Tab. 3.
+PAPER_NUMBERS: dict[str, dict[str, float]] = {
+    "two_stage": {"avss_miou": 48.5, "avss_fscore": 53.2},
+    "end_to_end": {"avss_miou": 37.1, "avss_fscore": 41.7},
+    "oracle_prior": {"avss_miou": 64.9, "avss_fscore": 67.0},
+    "stage2_no_fusion": {"avss_miou": 45.2, "avss_fscore": 49.6},
+    "stage2_no_robust_keys": {"avss_miou": 46.4, "avss_fscore": 51.4},
+    "stage2_no_prior_attention": {"avss_miou": 41.8, "avss_fscore": 47.2},  # Tab. E3 (no fusion, no keys)
+    "stage2_no_prior_modules": {"avss_miou": 43.4, "avss_fscore": 48.3},  # w/o robust key + fusion (Tab. 4)
+    "queries_aaqg": {"stage1_miou": 82.5, "stage1_fscore": 91.3},  # S4, Tab. 3
+    "queries_repeat_audio": {"stage1_miou": 80.7, "stage1_fscore": 88.4},  # S4, Tab. 3
+    "tpavi_end_to_end": {"avss_miou": 29.8, "avss_fscore": 35.2},  # AVSBench baseline, Tab. 2
+    "tpavi_two_stage": {"avss_miou": 31.5, "avss_fscore": 34.9},  # Tab. 2, "high" prior
+}
 
 _ARM_MODULES = {
     "two_stage": ["stage1: AAVS (AAQG)", "stage2: AAVS + mask fusion + prior attention + robust keys"],
