@@ -126,14 +126,14 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
 
 
 # The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted; paper_and_code.md §3), keyed like
-# our arms so notebooks can print them side by side. "end_to_end" is the one-stage AAVS of Tab. 3.
+# our arms so notebooks can print them side by side. "end_to_end" is the one-stage AAVS of Tab. 3. The paper has no
+# arm equal to our "stage2_no_prior_attention" (its Tab. E3 swaps the init with fusion and keys already off).
 PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "two_stage": {"avss_miou": 48.5, "avss_fscore": 53.2},
     "end_to_end": {"avss_miou": 37.1, "avss_fscore": 41.7},
     "oracle_prior": {"avss_miou": 64.9, "avss_fscore": 67.0},
     "stage2_no_fusion": {"avss_miou": 45.2, "avss_fscore": 49.6},
     "stage2_no_robust_keys": {"avss_miou": 46.4, "avss_fscore": 51.4},
-    "stage2_no_prior_attention": {"avss_miou": 41.8, "avss_fscore": 47.2},  # Tab. E3 (no fusion, no keys)
     "stage2_no_prior_modules": {"avss_miou": 43.4, "avss_fscore": 48.3},  # w/o robust key + fusion (Tab. 4)
     "queries_aaqg": {"stage1_miou": 82.5, "stage1_fscore": 91.3},  # S4, Tab. 3
     "queries_repeat_audio": {"stage1_miou": 80.7, "stage1_fscore": 88.4},  # S4, Tab. 3
