@@ -49,7 +49,7 @@ $(PROFILE_STAMP): FORCE
 
 build/notebooks/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(STAMP) data
 	@mkdir -p $(@D)
-	STEPSTONES_PROFILE=$(PROFILE) MPLBACKEND=Agg $(BIN)/papermill --cwd notebooks --log-output \
+	STEPSTONES_PROFILE=$(PROFILE) $(BIN)/papermill --cwd notebooks --log-output \
 		$< $(@D)/.partial-$(@F) -k python3
 	@mv $(@D)/.partial-$(@F) $@
 

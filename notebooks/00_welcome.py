@@ -31,8 +31,8 @@
 profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PROFILE, default classroom)
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
-data_root: str | None = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: str | None = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
+artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 
 # %% [markdown]
 # ## Setup

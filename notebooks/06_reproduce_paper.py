@@ -31,12 +31,12 @@
 profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PROFILE, default classroom)
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # seed of the live rerun
-data_root: str | None = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: str | None = None  # where runs go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
-results_path: str | None = None  # committed study JSON; None -> results/reproduce_classroom.json
+data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
+artifacts_dir: "Optional[str]" = None  # where runs go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+results_path: "Optional[str]" = None  # committed study JSON; None -> results/reproduce_classroom.json
 live_rerun: bool = True  # rerun the key comparison (one seed) in this profile
-stage1_steps: int | None = None  # override the profile's stage-1 steps for the live rerun
-stage2_steps: int | None = None  # override the profile's stage-2 (and end-to-end) steps for the live rerun
+stage1_steps: "Optional[int]" = None  # override the profile's stage-1 steps for the live rerun
+stage2_steps: "Optional[int]" = None  # override the profile's stage-2 (and end-to-end) steps for the live rerun
 
 # %% [markdown]
 # ## Setup

@@ -49,6 +49,9 @@ def _parameters_problems(cell: Any) -> list[str]:
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             declared[node.target.id] = (ast.unparse(node.annotation), node.value)
+            if isinstance(node.annotation, ast.BinOp):
+                problems.append(f"parameter {node.target.id!r}: papermill cannot read the annotation "
+                                f"{ast.unparse(node.annotation)!r}; write it quoted, e.g. \"Optional[str]\"")
             if node.value is None or not _is_literal(node.value):
                 problems.append(f"parameter {node.target.id!r} must have a literal default (papermill cannot "
                                 f"recompute derived values)")

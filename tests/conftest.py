@@ -13,5 +13,4 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["STEPSTONES_PROFILE"] = os.environ.get("STEPSTONES_TEST_PROFILE", "smoke")
 os.environ.setdefault("STEPSTONES_ARTIFACTS", str(ROOT / "build" / "test-artifacts"))
 os.environ.setdefault("STEPSTONES_FIGURES", str(ROOT / "build" / "test-figures"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")

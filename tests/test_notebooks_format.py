@@ -78,3 +78,9 @@ def test_student_version_drops_solutions(tmp_path):
         nb = nbformat.read(out, as_version=4)
         assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
         assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_checker_rejects_annotations_papermill_cannot_read(broken_copy):
+    text = broken_copy.read_text().replace('data_root: "Optional[str]" = None', "data_root: str | None = None")
+    broken_copy.write_text(text)
+    assert any("papermill cannot read" in p for p in check_notebook(broken_copy))
