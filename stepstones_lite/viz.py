@@ -261,8 +261,12 @@ def class_histogram(counts, title: str | None = None, xlabel: str = "count", top
         ax.barh(order, vals, left=left, color=colours, edgecolor="#333333", lw=0.5,
                 hatch=hatches[j % len(hatches)], label=label or None)
         left += vals
-    if len(series) > 1:
-        ax.legend(loc="lower right")
+    if len(series) > 1:  # legend keys by hatch only (bar colours are the classes')
+        from matplotlib.patches import Patch
+
+        keys = [Patch(fc="white", ec="#333333", hatch=hatches[j % len(hatches)], label=label)
+                for j, label in enumerate(series)]
+        ax.legend(handles=keys, loc="lower right")
     ax.set_xlabel(xlabel)
     ax.set_title(title or "class frequency")
     fig.tight_layout()
