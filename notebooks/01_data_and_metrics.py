@@ -44,6 +44,7 @@ num_clips: int | None = None  # override the profile's number of synthetic clips
 # The same start as every notebook: resolve the profile, seed, print the environment.
 
 # %%
+import io
 import json
 import math
 import os
@@ -220,33 +221,42 @@ display(Audio(wave, rate=rate))
 # %% [markdown]
 # ### A clip browser
 #
-# Move the slider to look at other clips: frames and masks, log-mel and sound. (In a static render, such
-# as a CI run, only the clip shown by the direct call below appears.)
+# Move the slider to look at other clips: frames and masks, log-mel and sound. The widgets hold images and
+# a wav, so the browser also works in a saved notebook (a static render shows the clip drawn by the
+# direct call below).
 
 # %%
-browser_out = widgets.Output()
+def to_png(fig) -> bytes:
+    """Render a figure to PNG bytes for an image widget (and close it)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+caption = widgets.Label()
+strip_view, mel_view = widgets.Image(format="png"), widgets.Image(format="png")
+audio_view = widgets.Audio(format="wav", autoplay=False, loop=False)
 
 
 def show_clip(index: int):
-    """Draw clip ``index`` of the training split into the browser's output area; return the item."""
+    """Update the browser's widgets with clip ``index`` of the training split; return the item."""
     clip = train_set[int(index)]
     w, r, _ = read_wav(train_set.clips[int(index)].wav)
-    browser_out.clear_output(wait=True)
-    with browser_out:
-        for fig in (viz.frame_strip(clip["frames"], clip["labels"], outlines=silent_outlines(clip),
-                                    title=clip_title(clip)),
-                    viz.plot_log_mel(clip["log_mel"], title="log-mel")):
-            display(fig)
-            plt.close(fig)
-        display(Audio(w, rate=r))
+    caption.value = clip_title(clip)
+    strip_view.value = to_png(viz.frame_strip(clip["frames"], clip["labels"], outlines=silent_outlines(clip),
+                                              title=f"clip {int(index)}"))
+    mel_view.value = to_png(viz.plot_log_mel(clip["log_mel"], title="log-mel"))
+    audio_view.value = Audio(w, rate=r).data  # wav bytes
     return clip
 
 
 slider = widgets.IntSlider(value=0, min=0, max=len(train_set) - 1, description="clip")
 slider.observe(lambda change: show_clip(change["new"]), names="value")
-display(widgets.VBox([slider, browser_out]))
+display(widgets.VBox([slider, caption, strip_view, mel_view, audio_view]))
 shown = show_clip(min(1, len(train_set) - 1))  # the update function, called once directly
 assert shown["uid"] == train_set.clips[min(1, len(train_set) - 1)].uid
+assert strip_view.value[:4] == b"\x89PNG" and audio_view.value[:4] == b"RIFF"
 
 # %% [markdown]
 # ## 4 · Why vision alone cannot know which object sounds
