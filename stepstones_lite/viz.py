@@ -141,6 +141,8 @@ def plot_prior_sweep(points: Sequence[tuple[float, float]], reference: float | N
     ax.set_ylabel("AVSS mIoU")
     ax.legend(fontsize=8)
     ax.set_title(title)
+    return fig
+
 
 # --- 01_data_and_metrics ---------------------------------------------------------------------------------
 # Frame strips with mask overlays, log-mel examples, the AVSS palette and class counts. Tensors in, Figure out.

@@ -1,0 +1,32 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from stepstones_lite import viz  # noqa: E402
+from stepstones_lite.train.reproduce import PAPER_NUMBERS, summarise  # noqa: E402
+from stepstones_lite.config import resolve_profile  # noqa: E402
+
+
+def _results():
+    per_seed = {"two_stage": [{"avss_miou": 0.3}, {"avss_miou": 0.5}], "end_to_end": [{"avss_miou": 0.2}]}
+    return {"provenance": {"profile": "smoke"}, "arms": summarise(per_seed, [0, 1], resolve_profile("smoke"))}
+
+
+def test_summarise_mean_std_and_steps():
+    arms = _results()["arms"]
+    assert abs(arms["two_stage"]["mean"]["avss_miou"] - 0.4) < 1e-12
+    assert abs(arms["two_stage"]["std"]["avss_miou"] - 0.1414213562) < 1e-8  # sample std of (0.3, 0.5)
+    assert arms["end_to_end"]["std"]["avss_miou"] == 0.0
+    assert arms["end_to_end"]["steps"] == {"end_to_end": resolve_profile("smoke").train.stage2_steps}
+
+
+def test_plot_study_and_prior_sweep(tmp_path):
+    fig = viz.plot_study(_results(), ["two_stage", "end_to_end", "missing_arm"], paper=PAPER_NUMBERS)
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2  # two bars; the missing arm is skipped
+    assert viz.save_figure(fig, "study", folder=tmp_path).is_file()
+    fig2 = viz.plot_prior_sweep([(0.9, 0.5), (0.6, 0.3), (1.0, 0.6)], reference=0.4)
+    line = fig2.axes[0].lines[0]
+    assert list(line.get_xdata()) == [0.6, 0.9, 1.0]  # sorted by prior quality
+    plt.close("all")
