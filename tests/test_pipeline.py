@@ -5,6 +5,7 @@ Checks that every stage runs and hands the next one what it needs; no learning i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -135,3 +136,16 @@ def test_cli_train_avs_and_evaluate(env, tmp_path):
                            "--data", str(env["root"]), "--device", "cpu"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "miou" in json.loads(proc.stdout[proc.stdout.index("{"):])
+
+
+def test_torchrun_two_processes_train_avss(env, tmp_path):
+    """The documented multi-process command works on CPU (gloo): rank 0 alone writes the run."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+           "stepstones_lite.cli", "train-avss", "--end-to-end", "--profile", "smoke", "--data", str(env["root"]),
+           "--out", str(tmp_path / "ddp"), "--steps", "2", "--device", "cpu", "--set", "train__eval_every=2",
+           "--set", "train__pretrain_steps=4", "--set", "data__num_clips=24"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "ddp" / "last.pt")["step"] == 2
+    assert len((tmp_path / "ddp" / "history.jsonl").read_text().splitlines()) == 1
