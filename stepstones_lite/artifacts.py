@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 from .utils import artifacts_dir, atomic_write_json
 
-__all__ = ["artifact_key", "artifact_path", "ensure_artifact", "read_marker"]
+__all__ = ["artifact_key", "artifact_path", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for"]
 
 MARKER = "ARTIFACT.json"
 
@@ -44,6 +45,20 @@ def read_marker(folder: str | Path) -> dict[str, Any] | None:
     return json.loads(marker.read_text(encoding="utf-8"))
 
 
+def is_follower_rank() -> bool:
+    """True in every process but rank 0 of a ``torchrun`` launch (they must not build shared artifacts)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
+
+
+def wait_for(ready: Callable[[], bool], what: str, timeout: float = 4 * 3600.0, poll: float = 2.0) -> None:
+    """Block until ``ready()`` (another process, rank 0, is building ``what``)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for rank 0 to build {what}")
+        time.sleep(poll)
+
+
 def ensure_artifact(
     name: str,
     build: Callable[[Path], Any],
@@ -63,6 +78,9 @@ def ensure_artifact(
         rebuild: build again even if a finished artifact exists.
     """
     folder = artifact_path(name, key, root)
+    if is_follower_rank():  # under torchrun only rank 0 builds; the others wait for its marker
+        wait_for(lambda: read_marker(folder) is not None, f"{name} artifact {folder}")
+        return folder
     if not rebuild and read_marker(folder) is not None:
         if verbose:
             print(f"[stepstones] using {name} artifact {folder}")

@@ -35,3 +35,23 @@ def test_failed_build_leaves_nothing_that_looks_finished(tmp_path):
 def test_key_is_order_independent_and_sensitive():
     assert artifact_key({"a": 1, "b": 2}) == artifact_key({"b": 2, "a": 1})
     assert artifact_key({"a": 1}) != artifact_key({"a": 2})
+
+
+def test_follower_ranks_wait_for_rank0(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    built = []
+
+    def rank0_builds_later():
+        import time
+
+        time.sleep(0.3)
+        folder = artifact_path("x", {"k": 1}, tmp_path)
+        folder.mkdir(parents=True)
+        (folder / "ARTIFACT.json").write_text("{}")
+
+    threading.Thread(target=rank0_builds_later).start()
+    out = ensure_artifact("x", lambda f: built.append(f), {"k": 1}, root=tmp_path, verbose=False)
+    assert out == artifact_path("x", {"k": 1}, tmp_path) and built == []  # rank 1 never builds

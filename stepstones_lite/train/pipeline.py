@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..artifacts import is_follower_rank, wait_for
 from ..config import Profile
 from ..data import DatasetError
 from ..model import build_model, build_tpavi
@@ -72,6 +73,8 @@ def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
 
     synth = SynthConfig.from_data_config(profile.data)
     path = default_root(profile.name, synth)
+    if is_follower_rank():  # under torchrun rank 0 generates, the others wait
+        wait_for(lambda: (path / "metadata.csv").is_file(), f"the synthetic dataset {path}")
     if not (path / "metadata.csv").is_file():
         print(f"[stepstones] generating the {profile.name} synthetic dataset -> {path}")
         generate_dataset(path, synth, progress=not _quiet())
