@@ -231,7 +231,8 @@ if s1_model_cfg.stage1_num_queries:
 ssl_.seed_everything(seed)
 model = build_model(s1_model_cfg, num_classes=2).to(dev).eval()
 
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", return_instances=True)
+sidecars = next(course.root.glob("*/*/objects.json"), None) is not None  # synthetic set: who sounds when
+test_set = pipeline.avss_dataset(course.profile, course.root, "test", return_instances=sidecars)
 n_show = min(3, len(test_set))
 clips = [test_set[i] for i in range(n_show)]
 log_mel = torch.cat([c["log_mel"] for c in clips]).to(dev)  # [n_show*T, 1, 96, 64]

@@ -89,7 +89,7 @@ assert manifest["complete"] and manifest["source"] == "stage1" and not manifest[
 assert manifest["checkpoint_sha256"] == file_sha256(run / "best.pt")  # priors know which model made them
 check_priors(priors, run / "best.pt")  # raises if unfinished or made by another checkpoint
 val_set = pipeline.avss_dataset(course.profile, course.root, "val", prior_root=priors)
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors, return_instances=True)
+test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors)
 assert manifest["clips"] == {"val": len(val_set), "test": len(test_set)}
 
 # %% [markdown]
