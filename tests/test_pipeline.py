@@ -135,3 +135,17 @@ def test_cli_train_avs_and_evaluate(env, tmp_path):
                            "--data", str(env["root"]), "--device", "cpu"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "miou" in json.loads(proc.stdout[proc.stdout.index("{"):])
+
+
+def test_stage1_evaluation_without_instance_sidecars(env, stage1, tmp_path):
+    """Real AVSBench roots have no objects.json: scoring a stage-1 model there must not try to read them."""
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(env["root"], plain)
+    for sidecar in plain.glob("*/*/objects.json"):
+        sidecar.unlink()
+    with_sidecars = pipeline.evaluate_checkpoint(stage1.best_checkpoint, "test", data_root=env["root"], device="cpu")
+    without = pipeline.evaluate_checkpoint(stage1.best_checkpoint, "test", data_root=plain, device="cpu")
+    assert without["miou"] == pytest.approx(with_sidecars["miou"])  # same AVSBench score
+    assert with_sidecars["diag_n_sounding_units"] > 0 and without["diag_n_sounding_units"] == 0  # no instances
