@@ -168,7 +168,8 @@ viz.save_figure(fig, "03_prior_gallery")
 plt.show()
 
 # %% [markdown]
-# Typical failure modes to look for: a silent distractor marked as sounding (red on an object), the sounding
+# Look at *why* the best clips score well: often they are silent (empty GT), where an empty prior is perfect
+# by the AVSBench rule, not clips where a sounding object was segmented. Typical failure modes to look for: a silent distractor marked as sounding (red on an object), the sounding
 # object missed (green), a silent frame that is not empty, blobby boundaries at the mask-feature resolution.
 # Every one of them is handed to stage 2 as "this is where the sound is".
 #

@@ -246,7 +246,7 @@ def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_
     n = len(frames)
     ncols = max(1, min(ncols, n))
     nrows = max(1, _math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.45 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.8 * nrows + 0.5), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
