@@ -149,3 +149,17 @@ def test_torchrun_two_processes_train_avss(env, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load_checkpoint(tmp_path / "ddp" / "last.pt")["step"] == 2
     assert len((tmp_path / "ddp" / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_stage1_evaluation_without_instance_sidecars(env, stage1, tmp_path):
+    """Real AVSBench roots have no objects.json: scoring a stage-1 model there must not try to read them."""
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(env["root"], plain)
+    for sidecar in plain.glob("*/*/objects.json"):
+        sidecar.unlink()
+    with_sidecars = pipeline.evaluate_checkpoint(stage1.best_checkpoint, "test", data_root=env["root"], device="cpu")
+    without = pipeline.evaluate_checkpoint(stage1.best_checkpoint, "test", data_root=plain, device="cpu")
+    assert without["miou"] == pytest.approx(with_sidecars["miou"])  # same AVSBench score
+    assert with_sidecars["diag_n_sounding_units"] > 0 and without["diag_n_sounding_units"] == 0  # no instances

@@ -236,7 +236,9 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
     dev = next(model.parameters()).device
     if kind == STAGE1:
         task: Any = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
-        dataset = avss_dataset(profile, root, split, return_instances=return_instances, preload=False)
+        # instance sidecars (objects.json) exist only in the synthetic set; real AVSBench has none
+        sidecars = return_instances and next(Path(root).glob("*/*/objects.json"), None) is not None
+        dataset = avss_dataset(profile, root, split, return_instances=sidecars, preload=False)
     else:
         use_prior = _KINDS[kind][1]
         if use_prior and prior is None:
