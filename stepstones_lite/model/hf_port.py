@@ -1,0 +1,206 @@
+"""Hugging Face Mask2Former weights -> our AAVS decoders (paper §3, paper_and_code.md §1.4-1.5).
+
+The official Stepping Stones code *is* HF ``transformers`` 4.35.2 Mask2Former with modifications, and
+starts from the ADE20k Swin-B Mask2Former checkpoint. :func:`state_dict_from_hf` is the one key mapping
+from an HF ``Mask2FormerForUniversalSegmentation`` state_dict (4.35 or 5.x naming) onto our modules:
+
+=====================================================================  =========================================
+HF key (prefix ``model.``)                                             ours
+=====================================================================  =========================================
+``pixel_level_module.decoder.input_projections.{0,1,2}.{0,1}``         ``pixel_decoder.input_proj.{res5,res4,res3}``
+``pixel_level_module.decoder.level_embed`` (Parameter ``[3, D]``)       ``pixel_decoder.level_embed.weight``
+``pixel_level_module.decoder.encoder.layers.i.self_attn.*``            ``pixel_decoder.layers.i.attn.*``
+``...encoder.layers.i.{self_attn_layer_norm,final_layer_norm}``         ``pixel_decoder.layers.i.{norm1,norm2}``
+``...encoder.layers.i.{fc1,fc2}``                                       ``pixel_decoder.layers.i.ffn.{0,2}``
+``pixel_level_module.decoder.{adapter_1,layer_1,mask_projection}``     ``pixel_decoder.top_down.{lateral.res2,output.res2,mask_projection}``
+``transformer_module.queries_features`` / ``queries_embedder``          ``queries.query_feat`` (Q_obj) / ``queries.query_embed`` (P_audio)
+``transformer_module.level_embed``                                      ``decoder.level_embed``
+``transformer_module.decoder.layers.i.cross_attn.in_proj_*`` (q;k;v)    ``decoder.layers.i.cross_attn.{q,k,v}_proj``
+``...layers.i.{cross_attn,self_attn,final}_layer_norm``                 ``decoder.layers.i.{norm1,norm2,norm3}``
+``...layers.i.self_attn.{q,k,v,out}_proj``, ``fc1``/``fc2``             ``decoder.layers.i.self_attn.*``, ``ffn.{0,2}``
+``transformer_module.decoder.layernorm``                                ``decoder.decoder_norm``
+``...decoder.mask_predictor.mask_embedder.j.0``                         ``decoder.mask_embed.layers.j``
+``class_predictor``                                                     ``decoder.class_embed``
+=====================================================================  =========================================
+
+HF's ``decoder_layers`` counts the query-only initial prediction: ``decoder_layers = num_decoder_layers + 1``.
+Not mapped: the backbone (HF Swin has fused-free q/k/v and per-stage output LayerNorms
+``hidden_states_norms`` that timm's ``features_only`` Swin lacks), the audio parts, and the stage-2 prior
+modules. Parity therefore holds from the backbone features on (tests/test_hf_parity.py).
+Idea from the HF Mask2Former model code; our own mapping.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+
+__all__ = ["state_dict_from_hf", "load_mask2former_checkpoint", "read_checkpoint"]
+
+_LEVELS = ("res5", "res4", "res3")  # HF input_projections / level order: 1/32, 1/16, 1/8
+_PD, _TM = "pixel_level_module.decoder.", "transformer_module."
+
+# (HF regex after the "model." prefix, our key template); \1 etc. are regex groups
+_RULES: list[tuple[str, str]] = [
+    (_PD + r"level_embed", "pixel_decoder.level_embed.weight"),
+    (_PD + r"encoder\.layers\.(\d+)\.self_attn\.(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)",
+     r"pixel_decoder.layers.\1.attn.\2.\3"),
+    (_PD + r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm1.\2"),
+    (_PD + r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm2.\2"),
+    (_PD + r"encoder\.layers\.(\d+)\.fc1\.(weight|bias)", r"pixel_decoder.layers.\1.ffn.0.\2"),
+    (_PD + r"encoder\.layers\.(\d+)\.fc2\.(weight|bias)", r"pixel_decoder.layers.\1.ffn.2.\2"),
+    (_PD + r"adapter_1\.(\d)\.(weight|bias)", r"pixel_decoder.top_down.lateral.res2.\1.\2"),
+    (_PD + r"layer_1\.(\d)\.(weight|bias)", r"pixel_decoder.top_down.output.res2.\1.\2"),
+    (_PD + r"mask_projection\.(weight|bias)", r"pixel_decoder.top_down.mask_projection.\1"),
+    (_TM + r"queries_features\.weight", "queries.query_feat.weight"),
+    (_TM + r"queries_embedder\.weight", "queries.query_embed.weight"),
+    (_TM + r"level_embed\.weight", "decoder.level_embed.weight"),
+    (_TM + r"decoder\.layers\.(\d+)\.cross_attn\.out_proj\.(weight|bias)", r"decoder.layers.\1.cross_attn.out_proj.\2"),
+    (_TM + r"decoder\.layers\.(\d+)\.self_attn\.(q_proj|k_proj|v_proj|out_proj)\.(weight|bias)",
+     r"decoder.layers.\1.self_attn.\2.\3"),
+    (_TM + r"decoder\.layers\.(\d+)\.cross_attn_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm1.\2"),
+    (_TM + r"decoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm2.\2"),
+    (_TM + r"decoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm3.\2"),
+    (_TM + r"decoder\.layers\.(\d+)\.fc1\.(weight|bias)", r"decoder.layers.\1.ffn.0.\2"),
+    (_TM + r"decoder\.layers\.(\d+)\.fc2\.(weight|bias)", r"decoder.layers.\1.ffn.2.\2"),
+    (_TM + r"decoder\.layernorm\.(weight|bias)", r"decoder.decoder_norm.\1"),
+    (_TM + r"decoder\.mask_predictor\.mask_embedder\.(\d)\.0\.(weight|bias)", r"decoder.mask_embed.layers.\1.\2"),
+]
+_RULES_RE = [(re.compile(p + r"$"), t) for p, t in _RULES]
+
+
+def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Map an HF Mask2Former state_dict onto AAVS keys (pixel decoder, transformer decoder, queries).
+
+    Args:
+        hf_state_dict: ``Mask2FormerForUniversalSegmentation.state_dict()`` (or a saved checkpoint's), with
+            or without the ``model.`` prefix.
+        cfg: the :class:`ModelConfig` the AAVS was built from; checked against the checkpoint (``msdeform``
+            pixel decoder, ``mask_stride`` 4, layer counts, D).
+    Returns:
+        ``{our_key: tensor}`` for ``model.load_state_dict(..., strict=False)``; backbone and audio keys are absent.
+    Raises:
+        ValueError: the checkpoint is not a Mask2Former one, or does not fit ``cfg``.
+    """
+    if cfg.pixel_decoder != "msdeform" or cfg.mask_stride != 4:
+        raise ValueError("HF Mask2Former weights need pixel_decoder='msdeform' and mask_stride=4, got "
+                         f"{cfg.pixel_decoder!r} and {cfg.mask_stride}")
+    sd = {(k[len("model."):] if k.startswith("model.") else k): v for k, v in hf_state_dict.items()}
+    out: dict[str, torch.Tensor] = {}
+    for key, val in sd.items():
+        m = re.fullmatch(_PD + r"input_projections\.(\d)\.(\d)\.(weight|bias)", key)
+        if m:
+            out[f"pixel_decoder.input_proj.{_LEVELS[int(m[1])]}.{m[2]}.{m[3]}"] = val
+            continue
+        m = re.fullmatch(_TM + r"decoder\.layers\.(\d+)\.cross_attn\.in_proj_(weight|bias)", key)
+        if m:  # nn.MultiheadAttention packs q; k; v along dim 0
+            for name, part in zip(("q_proj", "k_proj", "v_proj"), val.chunk(3, dim=0)):
+                out[f"decoder.layers.{m[1]}.cross_attn.{name}.{m[2]}"] = part
+            continue
+        if key.startswith("class_predictor."):
+            out["decoder.class_embed." + key.split(".", 1)[1]] = val
+            continue
+        for rule, template in _RULES_RE:
+            m = rule.fullmatch(key)
+            if m:
+                out[m.expand(template)] = val
+                break
+    if not any(k.startswith("decoder.layers.") for k in out):
+        raise ValueError("not a Mask2Former state_dict: no transformer_module.decoder.layers.* keys found")
+    if _TM + "input_projections.0.weight" in sd:
+        raise ValueError("checkpoint has transformer input projections (enforce_input_projection or feature_size "
+                         "!= hidden_dim); our decoder has none")
+    _check_fit(out, cfg)
+    return out
+
+
+def _check_fit(out: dict[str, torch.Tensor], cfg: ModelConfig) -> None:
+    """Layer counts and widths of the mapped checkpoint against ``cfg``: one clear error if they differ."""
+    def count(prefix: str) -> int:
+        return len({k.split(".")[2] for k in out if k.startswith(prefix)})
+
+    n_dec, n_enc = count("decoder.layers."), count("pixel_decoder.layers.")
+    problems = []
+    if n_dec != cfg.num_decoder_layers:
+        problems.append(f"{n_dec} masked-attention layers (HF decoder_layers={n_dec + 1}) but "
+                        f"num_decoder_layers={cfg.num_decoder_layers}")
+    if n_enc != max(1, cfg.num_encoder_layers):
+        problems.append(f"{n_enc} deformable encoder layers but num_encoder_layers={cfg.num_encoder_layers}")
+    d = out["decoder.decoder_norm.weight"].shape[0] if "decoder.decoder_norm.weight" in out else cfg.hidden_dim
+    if d != cfg.hidden_dim:
+        problems.append(f"hidden size {d} but hidden_dim={cfg.hidden_dim}")
+    q = out.get("queries.query_feat.weight")
+    if q is not None and q.shape[0] != cfg.num_queries:
+        problems.append(f"{q.shape[0]} queries but num_queries={cfg.num_queries}")
+    if problems:
+        raise ValueError("HF Mask2Former checkpoint does not fit the model config: " + "; ".join(problems))
+
+
+def _config_of(model: nn.Module) -> ModelConfig:
+    """The fields :func:`state_dict_from_hf` checks, read off a built AAVS."""
+    from .pixel_decoder import MSDeformPixelDecoder
+
+    pix = model.pixel_decoder
+    return ModelConfig(pixel_decoder="msdeform" if isinstance(pix, MSDeformPixelDecoder) else "fpn",
+                       mask_stride=pix.top_down.mask_stride, num_encoder_layers=len(getattr(pix, "layers", [])),
+                       num_decoder_layers=len(model.decoder.layers), hidden_dim=model.decoder.decoder_norm.weight.shape[0],
+                       num_queries=model.queries.query_feat.num_embeddings)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a *local* HF checkpoint: a ``.safetensors`` / ``.bin`` / ``.pt`` / ``.pth`` file, or a folder
+    holding ``model.safetensors`` or ``pytorch_model.bin`` (``save_pretrained``). Never downloads."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (p / name).is_file():
+                p = p / name
+                break
+        else:
+            raise FileNotFoundError(f"{path}: folder has neither model.safetensors nor pytorch_model.bin")
+    if not p.is_file():
+        raise FileNotFoundError(f"Mask2Former checkpoint {p} does not exist (weights are never downloaded)")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(p))
+        else:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"Mask2Former checkpoint {p} is not a readable state_dict: {err}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"Mask2Former checkpoint {p} does not hold a state_dict")
+    return state
+
+
+def load_mask2former_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig | None = None) -> list[str]:
+    """Load a locally saved HF Mask2Former checkpoint (e.g. the ADE20k Swin-B one) into an AAVS model.
+
+    Args:
+        path: a checkpoint file or ``save_pretrained`` folder (see :func:`read_checkpoint`).
+        model: an AAVS from ``build_model(cfg, num_classes=...)``; the class head is loaded only when its
+            size matches (ADE20k's 151 logits do not fit AVSS's 72: it keeps its init, as in the official code).
+        cfg: the model's config (default: the fields the mapping checks, read off ``model``).
+    Returns:
+        Our keys that were loaded.
+    """
+    cfg = cfg if cfg is not None else _config_of(model)
+    mapped = state_dict_from_hf(read_checkpoint(path), cfg)
+    own = model.state_dict()
+    unknown = sorted(k for k in mapped if k not in own)
+    if unknown:
+        raise ValueError(f"{path}: mapped keys missing from the model, e.g. {unknown[:3]}")
+    load = {k: v for k, v in mapped.items() if own[k].shape == v.shape}
+    bad = sorted(k for k in mapped if k not in load and not k.startswith("decoder.class_embed."))
+    if bad:
+        raise ValueError(f"{path}: shapes do not fit the model for {len(bad)} keys, e.g. {bad[0]} "
+                         f"{tuple(mapped[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+    model.load_state_dict(load, strict=False)
+    return sorted(load)
