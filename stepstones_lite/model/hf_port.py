@@ -4,30 +4,40 @@ The official Stepping Stones code *is* HF ``transformers`` 4.35.2 Mask2Former wi
 starts from the ADE20k Swin-B Mask2Former checkpoint. :func:`state_dict_from_hf` is the one key mapping
 from an HF ``Mask2FormerForUniversalSegmentation`` state_dict (4.35 or 5.x naming) onto our modules:
 
-=====================================================================  =========================================
-HF key (prefix ``model.``)                                             ours
-=====================================================================  =========================================
-``pixel_level_module.decoder.input_projections.{0,1,2}.{0,1}``         ``pixel_decoder.input_proj.{res5,res4,res3}``
-``pixel_level_module.decoder.level_embed`` (Parameter ``[3, D]``)       ``pixel_decoder.level_embed.weight``
-``pixel_level_module.decoder.encoder.layers.i.self_attn.*``            ``pixel_decoder.layers.i.attn.*``
-``...encoder.layers.i.{self_attn_layer_norm,final_layer_norm}``         ``pixel_decoder.layers.i.{norm1,norm2}``
-``...encoder.layers.i.{fc1,fc2}``                                       ``pixel_decoder.layers.i.ffn.{0,2}``
-``pixel_level_module.decoder.{adapter_1,layer_1,mask_projection}``     ``pixel_decoder.top_down.{lateral.res2,output.res2,mask_projection}``
-``transformer_module.queries_features`` / ``queries_embedder``          ``queries.query_feat`` (Q_obj) / ``queries.query_embed`` (P_audio)
-``transformer_module.level_embed``                                      ``decoder.level_embed``
-``transformer_module.decoder.layers.i.cross_attn.in_proj_*`` (q;k;v)    ``decoder.layers.i.cross_attn.{q,k,v}_proj``
-``...layers.i.{cross_attn,self_attn,final}_layer_norm``                 ``decoder.layers.i.{norm1,norm2,norm3}``
-``...layers.i.self_attn.{q,k,v,out}_proj``, ``fc1``/``fc2``             ``decoder.layers.i.self_attn.*``, ``ffn.{0,2}``
-``transformer_module.decoder.layernorm``                                ``decoder.decoder_norm``
-``...decoder.mask_predictor.mask_embedder.j.0``                         ``decoder.mask_embed.layers.j``
-``class_predictor``                                                     ``decoder.class_embed``
-=====================================================================  =========================================
+HF key (``model.`` prefix dropped; PD = ``pixel_level_module.decoder.``, TM = ``transformer_module.``) -> ours:
+
+* PD ``input_projections.{0,1,2}.{0,1}`` -> ``pixel_decoder.input_proj.{res5,res4,res3}.{0,1}``
+* PD ``level_embed`` (a Parameter ``[3, D]``) -> ``pixel_decoder.level_embed.weight``
+* PD ``encoder.layers.i.self_attn.*`` -> ``pixel_decoder.layers.i.attn.*``;
+  ``self_attn_layer_norm`` / ``final_layer_norm`` -> ``norm1`` / ``norm2``; ``fc1`` / ``fc2`` -> ``ffn.0`` / ``ffn.2``
+* PD ``adapter_1`` / ``layer_1`` / ``mask_projection`` -> ``pixel_decoder.top_down.lateral.res2`` /
+  ``output.res2`` / ``mask_projection``
+* TM ``queries_features`` / ``queries_embedder`` -> ``queries.query_feat`` (Q_obj) / ``queries.query_embed`` (P_audio)
+* TM ``level_embed`` -> ``decoder.level_embed``
+* TM ``decoder.layers.i.cross_attn.in_proj_*`` (q; k; v stacked) -> ``decoder.layers.i.cross_attn.{q,k,v}_proj``;
+  ``cross_attn.out_proj`` and ``self_attn.{q,k,v,out}_proj`` keep their names
+* TM ``decoder.layers.i.{cross_attn,self_attn,final}_layer_norm`` -> ``decoder.layers.i.{norm1,norm2,norm3}``;
+  ``fc1`` / ``fc2`` -> ``ffn.0`` / ``ffn.2``
+* TM ``decoder.layernorm`` -> ``decoder.decoder_norm``;
+  ``decoder.mask_predictor.mask_embedder.j.0`` -> ``decoder.mask_embed.layers.j``
+* ``class_predictor`` -> ``decoder.class_embed``
+
+With a timm Swin backbone (``cfg.backbone`` names a Swin), the HF Swin maps too (EN = ``pixel_level_module.
+encoder.``, B = ``backbone.body.body.``; HF 4.x names in brackets):
+
+* EN ``swin.embeddings.patch_embeddings.projection`` / ``swin.embeddings.norm`` -> B ``patch_embed.proj`` / ``.norm``
+* EN ``swin.encoder.layers.i.blocks.j.``: ``layernorm_before`` / ``layernorm_after`` -> B ``layers_i.blocks.j.norm1`` /
+  ``norm2``; ``attention.{q,k,v}_proj`` (``attention.self.{query,key,value}``) concatenated -> ``attn.qkv``;
+  ``attention.o_proj`` (``attention.output.dense``) -> ``attn.proj``; ``mlp.fc1`` / ``mlp.fc2``
+  (``intermediate.dense`` / ``output.dense``) -> ``mlp.fc1`` / ``mlp.fc2`` (``.0`` inside an adapter wrapper);
+  the relative position bias table -> ``attn.relative_position_bias_table``
+* EN ``swin.encoder.layers.i.downsample`` (end of stage i) -> B ``layers_{i+1}.downsample`` (timm: start of stage i+1)
+* EN ``hidden_states_norms.stage{i+1}`` -> ``backbone.body.out_norms.res{i+2}``
 
 HF's ``decoder_layers`` counts the query-only initial prediction: ``decoder_layers = num_decoder_layers + 1``.
-Not mapped: the backbone (HF Swin has fused-free q/k/v and per-stage output LayerNorms
-``hidden_states_norms`` that timm's ``features_only`` Swin lacks), the audio parts, and the stage-2 prior
-modules. Parity therefore holds from the backbone features on (tests/test_hf_parity.py).
-Idea from the HF Mask2Former model code; our own mapping.
+Not mapped: the audio parts, the adapters and the stage-2 prior modules (new in the paper). The class head
+maps only when its size fits. tests/test_hf_parity.py checks equal logits, the whole model and each decoder.
+Idea from the HF Mask2Former / Swin model code and timm's Swin; our own mapping.
 """
 from __future__ import annotations
 
@@ -47,7 +57,8 @@ _PD, _TM = "pixel_level_module.decoder.", "transformer_module."
 # (HF regex after the "model." prefix, our key template); \1 etc. are regex groups
 _RULES: list[tuple[str, str]] = [
     (_PD + r"level_embed", "pixel_decoder.level_embed.weight"),
-    (_PD + r"encoder\.layers\.(\d+)\.self_attn\.(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)",
+    (_PD + r"encoder\.layers\.(\d+)\.self_attn\."
+     r"(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)",
      r"pixel_decoder.layers.\1.attn.\2.\3"),
     (_PD + r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm1.\2"),
     (_PD + r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm2.\2"),
@@ -72,6 +83,55 @@ _RULES: list[tuple[str, str]] = [
 ]
 _RULES_RE = [(re.compile(p + r"$"), t) for p, t in _RULES]
 
+_EN = r"pixel_level_module\.encoder\."
+_BLOCK = _EN + r"swin\.encoder\.layers\.(\d+)\.blocks\.(\d+)\."
+_SWIN_RULES: list[tuple[str, str]] = [  # {a} = ".0" inside an adapter wrapper
+    (_EN + r"swin\.embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
+    (_EN + r"swin\.embeddings\.norm\.(weight|bias)", r"patch_embed.norm.\1"),
+    (_BLOCK + r"layernorm_before\.(weight|bias)", r"layers_\1.blocks.\2.norm1.\3"),
+    (_BLOCK + r"layernorm_after\.(weight|bias)", r"layers_\1.blocks.\2.norm2.\3"),
+    (_BLOCK + r"attention\.(?:relative_position_bias|self)\.relative_position_bias_table",
+     r"layers_\1.blocks.\2.attn.relative_position_bias_table"),
+    (_BLOCK + r"attention\.(?:o_proj|output\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.attn.proj{a}.\3"),
+    (_BLOCK + r"(?:mlp\.fc1|intermediate\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.mlp.fc1.\3"),
+    (_BLOCK + r"(?:mlp\.fc2|output\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.mlp.fc2{a}.\3"),
+]
+_SWIN_RE = [(re.compile(p + r"$"), t) for p, t in _SWIN_RULES]
+_QKV = re.compile(_BLOCK + r"attention\.(?:(q|k|v)_proj|self\.(query|key|value))\.(weight|bias)$")
+_DOWN = re.compile(_EN + r"swin\.encoder\.layers\.(\d+)\.downsample\.(reduction|norm)\.(weight|bias)$")
+_OUT_NORM = re.compile(_EN + r"hidden_states_norms\.stage(\d)\.(weight|bias)$")
+
+
+def _swin_from_hf(sd: dict[str, torch.Tensor], adapters: bool) -> dict[str, torch.Tensor]:
+    """HF ``SwinBackbone`` keys (4.x or 5.x names) -> our ``backbone.body.*`` (timm ``features_only`` Swin)."""
+    body, a = "backbone.body.body.", ".0" if adapters else ""
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[str, str, str], dict[str, torch.Tensor]] = {}
+    for key, val in sd.items():
+        m = _QKV.match(key)
+        if m:
+            part = m[3] or {"query": "q", "key": "k", "value": "v"}[m[4]]
+            qkv.setdefault((m[1], m[2], m[5]), {})[part] = val
+            continue
+        m = _DOWN.match(key)
+        if m:
+            out[f"{body}layers_{int(m[1]) + 1}.downsample.{m[2]}.{m[3]}"] = val
+            continue
+        m = _OUT_NORM.match(key)
+        if m:
+            out[f"backbone.body.out_norms.res{int(m[1]) + 1}.{m[2]}"] = val
+            continue
+        for rule, template in _SWIN_RE:
+            m = rule.match(key)
+            if m:
+                out[body + m.expand(template.replace("{a}", a))] = val
+                break
+    for (stage, block, kind), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise ValueError(f"HF Swin block {stage}.{block} lacks some of its q/k/v {kind}s")
+        out[f"{body}layers_{stage}.blocks.{block}.attn.qkv.{kind}"] = torch.cat([parts[p] for p in "qkv"], 0)
+    return out
+
 
 def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
     """Map an HF Mask2Former state_dict onto AAVS keys (pixel decoder, transformer decoder, queries).
@@ -82,7 +142,8 @@ def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig)
         cfg: the :class:`ModelConfig` the AAVS was built from; checked against the checkpoint (``msdeform``
             pixel decoder, ``mask_stride`` 4, layer counts, D).
     Returns:
-        ``{our_key: tensor}`` for ``model.load_state_dict(..., strict=False)``; backbone and audio keys are absent.
+        ``{our_key: tensor}`` for ``model.load_state_dict(..., strict=False)``; the backbone's keys only when
+        ``cfg.backbone`` is a timm Swin; audio keys never.
     Raises:
         ValueError: the checkpoint is not a Mask2Former one, or does not fit ``cfg``.
     """
@@ -109,6 +170,8 @@ def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig)
             if m:
                 out[m.expand(template)] = val
                 break
+    if "swin" in cfg.backbone:
+        out.update(_swin_from_hf(sd, cfg.adapters))
     if not any(k.startswith("decoder.layers.") for k in out):
         raise ValueError("not a Mask2Former state_dict: no transformer_module.decoder.layers.* keys found")
     if _TM + "input_projections.0.weight" in sd:
@@ -145,9 +208,13 @@ def _config_of(model: nn.Module) -> ModelConfig:
     from .pixel_decoder import MSDeformPixelDecoder
 
     pix = model.pixel_decoder
-    return ModelConfig(pixel_decoder="msdeform" if isinstance(pix, MSDeformPixelDecoder) else "fpn",
+    body = getattr(model.backbone.body, "body", None)
+    swin = body is not None and any(type(m).__name__ == "SwinTransformerBlock" for m in body.modules())
+    return ModelConfig(backbone="swin" if swin else "other", adapters=model.backbone.num_block_adapters > 0,
+                       pixel_decoder="msdeform" if isinstance(pix, MSDeformPixelDecoder) else "fpn",
                        mask_stride=pix.top_down.mask_stride, num_encoder_layers=len(getattr(pix, "layers", [])),
-                       num_decoder_layers=len(model.decoder.layers), hidden_dim=model.decoder.decoder_norm.weight.shape[0],
+                       num_decoder_layers=len(model.decoder.layers),
+                       hidden_dim=model.decoder.decoder_norm.weight.shape[0],
                        num_queries=model.queries.query_feat.num_embeddings)
 
 

@@ -232,8 +232,9 @@ class MSDeformPixelDecoder(nn.Module):
     Same output as :class:`FPNPixelDecoder`. Matches HF ``Mask2FormerPixelDecoder`` (transformers 4.35..5.x)
     weight for weight (``hf_port.state_dict_from_hf``; tests/test_hf_parity.py): biased 1x1 input
     projections + GroupNorm, sine positions + a learned level embedding added to the encoder's queries,
-    reference points at pixel centres, bilinear upsampling in the FPN path. The official code's ``avs_adapt`` MLPs inside each
-    deformable block (paper_and_code.md §1.4) are not reproduced: our encoder is trained, not frozen.
+    reference points at pixel centres, bilinear upsampling in the FPN path. The official code's
+    ``avs_adapt`` MLPs inside each deformable block (paper_and_code.md §1.4) are not reproduced: our
+    encoder is trained, not frozen.
     """
 
     def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4, num_layers: int = 6,
@@ -243,7 +244,8 @@ class MSDeformPixelDecoder(nn.Module):
             raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
         self.dim = dim
         self.coarse = ["res5", "res4", "res3"]  # 1/32, 1/16, 1/8
-        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True) for k in self.coarse})
+        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True)  # HF: biased
+                                         for k in self.coarse})
         self.level_embed = nn.Embedding(len(self.coarse), dim)
         self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse))
                                     for _ in range(num_layers))
