@@ -177,6 +177,11 @@ def test_load_mask2former_checkpoint_from_local_files(tmp_path, fmt):
     avss = build_model(_our_cfg(), num_classes=71)
     loaded = load_mask2former_checkpoint(path, avss)
     assert "decoder.class_embed.weight" not in loaded and "decoder.mask_embed.layers.2.weight" in loaded
+    fewer = build_model(_our_cfg(num_queries=QUERIES - 2), num_classes=LABELS)  # stage 1: fewer queries
+    loaded = load_mask2former_checkpoint(path, fewer)
+    assert "queries.query_feat.weight" not in loaded and "decoder.class_embed.weight" in loaded
+    with pytest.raises(ValueError, match="num_encoder_layers=1"):
+        load_mask2former_checkpoint(path, build_model(_our_cfg(num_encoder_layers=1), num_classes=LABELS))
     with pytest.raises(FileNotFoundError, match="never downloaded"):
         load_mask2former_checkpoint(tmp_path / "nope.safetensors", model)
 

@@ -140,7 +140,8 @@ def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig)
         hf_state_dict: ``Mask2FormerForUniversalSegmentation.state_dict()`` (or a saved checkpoint's), with
             or without the ``model.`` prefix.
         cfg: the :class:`ModelConfig` the AAVS was built from; checked against the checkpoint (``msdeform``
-            pixel decoder, ``mask_stride`` 4, layer counts, D).
+            pixel decoder, ``mask_stride`` 4, layer counts, D). The query count and class count may differ
+            (:func:`load_mask2former_checkpoint` leaves those at their init).
     Returns:
         ``{our_key: tensor}`` for ``model.load_state_dict(..., strict=False)``; the backbone's keys only when
         ``cfg.backbone`` is a timm Swin; audio keys never.
@@ -196,9 +197,6 @@ def _check_fit(out: dict[str, torch.Tensor], cfg: ModelConfig) -> None:
     d = out["decoder.decoder_norm.weight"].shape[0] if "decoder.decoder_norm.weight" in out else cfg.hidden_dim
     if d != cfg.hidden_dim:
         problems.append(f"hidden size {d} but hidden_dim={cfg.hidden_dim}")
-    q = out.get("queries.query_feat.weight")
-    if q is not None and q.shape[0] != cfg.num_queries:
-        problems.append(f"{q.shape[0]} queries but num_queries={cfg.num_queries}")
     if problems:
         raise ValueError("HF Mask2Former checkpoint does not fit the model config: " + "; ".join(problems))
 
@@ -252,8 +250,9 @@ def load_mask2former_checkpoint(path: str | Path, model: nn.Module, cfg: ModelCo
 
     Args:
         path: a checkpoint file or ``save_pretrained`` folder (see :func:`read_checkpoint`).
-        model: an AAVS from ``build_model(cfg, num_classes=...)``; the class head is loaded only when its
-            size matches (ADE20k's 151 logits do not fit AVSS's 72: it keeps its init, as in the official code).
+        model: an AAVS from ``build_model(cfg, num_classes=...)``. The class head and the queries are loaded
+            only when their sizes match (ADE20k's 151 logits do not fit AVSS's 72, nor its 100 queries the
+            stage-1 model's 30): those keep their init, as HF's ``ignore_mismatched_sizes`` does in the official code.
         cfg: the model's config (default: the fields the mapping checks, read off ``model``).
     Returns:
         Our keys that were loaded.
@@ -265,7 +264,7 @@ def load_mask2former_checkpoint(path: str | Path, model: nn.Module, cfg: ModelCo
     if unknown:
         raise ValueError(f"{path}: mapped keys missing from the model, e.g. {unknown[:3]}")
     load = {k: v for k, v in mapped.items() if own[k].shape == v.shape}
-    bad = sorted(k for k in mapped if k not in load and not k.startswith("decoder.class_embed."))
+    bad = sorted(k for k in mapped if k not in load and not k.startswith(("decoder.class_embed.", "queries.")))
     if bad:
         raise ValueError(f"{path}: shapes do not fit the model for {len(bad)} keys, e.g. {bad[0]} "
                          f"{tuple(mapped[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")

@@ -161,15 +161,15 @@ def ms_deform_attn_core(value: torch.Tensor, shapes: list[tuple[int, int]], loca
     n, _, nh, d = value.shape
     _, lq, _, nl, npt, _ = locations.shape
     grids = 2 * locations - 1  # grid_sample coordinates in [-1, 1]
-    sampled, start = [], 0
-    for lvl, (h, w) in enumerate(shapes):
-        v = value[:, start:start + h * w].permute(0, 2, 3, 1).reshape(n * nh, d, h, w)  # [N*H, d, h, w]
-        start += h * w
-        g = grids[:, :, :, lvl].transpose(1, 2).reshape(n * nh, lq, npt, 2)  # [N*H, Lq, P, 2]
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
-    stacked = torch.stack(sampled, dim=-2)  # [N*H, d, Lq, L, P]
     w = weights.transpose(1, 2).reshape(n * nh, 1, lq, nl, npt)  # [N*H, 1, Lq, L, P]
-    out = (stacked * w).sum(dim=(-1, -2))  # [N*H, d, Lq]
+    out, start = None, 0
+    for lvl, (h, w_) in enumerate(shapes):  # weighted sums level by level: no [N*H, d, Lq, L, P] stack
+        v = value[:, start:start + h * w_].permute(0, 2, 3, 1).reshape(n * nh, d, h, w_)  # [N*H, d, h, w]
+        start += h * w_
+        g = grids[:, :, :, lvl].transpose(1, 2).reshape(n * nh, lq, npt, 2)  # [N*H, Lq, P, 2]
+        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)  # [N*H,d,Lq,P]
+        part = (sampled * w[:, :, :, lvl]).sum(-1)  # [N*H, d, Lq]
+        out = part if out is None else out + part
     return out.view(n, nh * d, lq).transpose(1, 2)  # [N, Lq, H*d]
 
 
