@@ -236,3 +236,27 @@ def load_mask2former_checkpoint_state(model, hf):
     missing, unexpected = model.load_state_dict(state_dict_from_hf(hf.state_dict(), cfg), strict=False)
     assert not unexpected
     assert not [k for k in missing if not (k.startswith("audio_encoder.") or ".1.down." in k or ".1.up." in k)]
+
+
+def test_hf4_key_names_map_the_same():
+    """Checkpoints saved by transformers 4.x (the official code's 4.35.2) name the Swin parts differently."""
+    import dataclasses
+    import re
+
+    sd = _hf_model(seed=15).state_dict()
+    old = {}
+    for k, v in sd.items():
+        k4 = k.replace("encoder.swin.", "encoder.")
+        k4 = re.sub(r"attention\.(q|k|v)_proj",
+                    lambda m: "attention.self." + {"q": "query", "k": "key", "v": "value"}[m[1]], k4)
+        k4 = k4.replace("attention.o_proj", "attention.output.dense")
+        k4 = k4.replace("attention.relative_position_bias.relative_position_bias_table",
+                        "attention.self.relative_position_bias_table")
+        k4 = k4.replace("mlp.fc1", "intermediate.dense").replace("mlp.fc2", "output.dense")
+        old[k4] = v
+    assert old.keys() != sd.keys()
+    cfg = dataclasses.replace(_our_cfg(), backbone="swin_base_patch4_window12_384")
+    new_map, old_map = state_dict_from_hf(sd, cfg), state_dict_from_hf(old, cfg)
+    assert new_map.keys() == old_map.keys() and any(k.startswith("backbone.body.body.layers_0") for k in new_map)
+    for k in new_map:
+        assert torch.equal(new_map[k], old_map[k]), k

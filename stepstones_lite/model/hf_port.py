@@ -23,7 +23,7 @@ HF key (``model.`` prefix dropped; PD = ``pixel_level_module.decoder.``, TM = ``
 * ``class_predictor`` -> ``decoder.class_embed``
 
 With a timm Swin backbone (``cfg.backbone`` names a Swin), the HF Swin maps too (EN = ``pixel_level_module.
-encoder.``, B = ``backbone.body.body.``; HF 4.x names in brackets):
+encoder.``, B = ``backbone.body.body.``; HF 4.x names in brackets; 4.x has no ``swin.`` level):
 
 * EN ``swin.embeddings.patch_embeddings.projection`` / ``swin.embeddings.norm`` -> B ``patch_embed.proj`` / ``.norm``
 * EN ``swin.encoder.layers.i.blocks.j.``: ``layernorm_before`` / ``layernorm_after`` -> B ``layers_i.blocks.j.norm1`` /
@@ -84,10 +84,10 @@ _RULES: list[tuple[str, str]] = [
 _RULES_RE = [(re.compile(p + r"$"), t) for p, t in _RULES]
 
 _EN = r"pixel_level_module\.encoder\."
-_BLOCK = _EN + r"swin\.encoder\.layers\.(\d+)\.blocks\.(\d+)\."
+_BLOCK = _EN + r"(?:swin\.)?encoder\.layers\.(\d+)\.blocks\.(\d+)\."
 _SWIN_RULES: list[tuple[str, str]] = [  # {a} = ".0" inside an adapter wrapper
-    (_EN + r"swin\.embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
-    (_EN + r"swin\.embeddings\.norm\.(weight|bias)", r"patch_embed.norm.\1"),
+    (_EN + r"(?:swin\.)?embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
+    (_EN + r"(?:swin\.)?embeddings\.norm\.(weight|bias)", r"patch_embed.norm.\1"),
     (_BLOCK + r"layernorm_before\.(weight|bias)", r"layers_\1.blocks.\2.norm1.\3"),
     (_BLOCK + r"layernorm_after\.(weight|bias)", r"layers_\1.blocks.\2.norm2.\3"),
     (_BLOCK + r"attention\.(?:relative_position_bias|self)\.relative_position_bias_table",
@@ -98,7 +98,7 @@ _SWIN_RULES: list[tuple[str, str]] = [  # {a} = ".0" inside an adapter wrapper
 ]
 _SWIN_RE = [(re.compile(p + r"$"), t) for p, t in _SWIN_RULES]
 _QKV = re.compile(_BLOCK + r"attention\.(?:(q|k|v)_proj|self\.(query|key|value))\.(weight|bias)$")
-_DOWN = re.compile(_EN + r"swin\.encoder\.layers\.(\d+)\.downsample\.(reduction|norm)\.(weight|bias)$")
+_DOWN = re.compile(_EN + r"(?:swin\.)?encoder\.layers\.(\d+)\.downsample\.(reduction|norm)\.(weight|bias)$")
 _OUT_NORM = re.compile(_EN + r"hidden_states_norms\.stage(\d)\.(weight|bias)$")
 
 
