@@ -4,7 +4,8 @@
 ``build_model(cfg, num_classes=71, use_prior=True)`` the stage-2 (AVSS) model; without the prior it is
 the end-to-end AVSS baseline. Modules: ``backbone``, ``audio_encoder``, ``pixel_decoder``,
 ``transformer_decoder``, ``aaqg``, ``prior``, ``aavs`` (assembly and post-processing), ``tpavi``
-(the AVSBench TPAVI baseline, ``build_tpavi``), ``matching`` (clsim, a labelled deviation, off by default).
+(the AVSBench TPAVI baseline, ``build_tpavi``), ``matching`` (clsim, a labelled deviation, off by default),
+``hf_port`` (HF Mask2Former weights -> ours: ``state_dict_from_hf``, ``load_mask2former_checkpoint``).
 
 Parameter-name prefixes, for the official code's phase-wise freezing (paper_and_code.md §2.2):
 ``backbone.body.*`` (visual encoder; frozen by ``freeze_backbone``), ``backbone.stage_adapters.*`` (CNN adapters)
@@ -23,6 +24,7 @@ from .aavs import (AAVS, binary_inference, binary_scores, export_prior_png, sema
                    semantic_scores)
 from .audio_encoder import build_audio_encoder
 from .backbone import build_backbone
+from .hf_port import load_mask2former_checkpoint, state_dict_from_hf
 from .matching import ClassMatching
 from .pixel_decoder import build_pixel_decoder
 from .prior import RobustKeys
@@ -31,7 +33,7 @@ from .transformer_decoder import MaskedAttentionDecoder
 
 __all__ = ["build_model", "count_parameters", "model_summary", "AAVS", "audio_aware_queries",
            "semantic_scores", "semantic_inference", "binary_scores", "binary_inference", "export_prior_png",
-           "build_tpavi", "TPAVIModel"]
+           "build_tpavi", "TPAVIModel", "state_dict_from_hf", "load_mask2former_checkpoint"]
 
 
 def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) -> AAVS:

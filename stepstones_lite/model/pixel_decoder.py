@@ -56,8 +56,8 @@ class PixelDecoderOutput:
     mask_features: torch.Tensor
 
 
-def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.GroupNorm(_groups(cout), cout)]
+def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True, bias: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias), nn.GroupNorm(_groups(cout), cout)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -71,10 +71,16 @@ def _groups(c: int) -> int:
 
 
 class _TopDown(nn.Module):
-    """FPN top-down path from a coarse map to the mask stride, plus the 1x1 mask projection."""
+    """FPN top-down path from a coarse map to the mask stride, plus the 1x1 mask projection.
 
-    def __init__(self, channels: dict[str, int], dim: int, keys: list[str], mask_stride: int) -> None:
+    ``upsample``: how the coarser map is resized onto each lateral: ``"nearest"`` (detectron2's FPN) or
+    ``"bilinear"`` (HF Mask2Former's pixel decoder, ``align_corners=False``).
+    """
+
+    def __init__(self, channels: dict[str, int], dim: int, keys: list[str], mask_stride: int,
+                 upsample: str = "nearest") -> None:
         super().__init__()
+        self.upsample = upsample
         self.keys = keys  # finer levels, coarse to fine, e.g. ["res2"] or ["res2", "res1"]
         self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in keys if k in channels})
         self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3) for k in keys})
@@ -85,11 +91,16 @@ class _TopDown(nn.Module):
         for key in self.keys:
             if key in self.lateral:
                 lat = self.lateral[key](feats[key])  # [N, D, h, w]
-                y = lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest")
+                y = lat + self._resize(y, lat.shape[-2:])
             else:  # no backbone map at this stride: upsample the coarser map 2x
-                y = F.interpolate(y, scale_factor=2.0, mode="nearest")
+                y = self._resize(y, (2 * y.shape[-2], 2 * y.shape[-1]))
             y = self.output[key](y)
         return self.mask_projection(y)  # [N, D, H/s, W/s]
+
+    def _resize(self, y: torch.Tensor, size) -> torch.Tensor:
+        if self.upsample == "nearest":
+            return F.interpolate(y, size=tuple(size), mode="nearest")
+        return F.interpolate(y, size=tuple(size), mode="bilinear", align_corners=False)  # [N, D, h, w]
 
 
 class FPNPixelDecoder(nn.Module):
@@ -150,15 +161,15 @@ def ms_deform_attn_core(value: torch.Tensor, shapes: list[tuple[int, int]], loca
     n, _, nh, d = value.shape
     _, lq, _, nl, npt, _ = locations.shape
     grids = 2 * locations - 1  # grid_sample coordinates in [-1, 1]
-    sampled, start = [], 0
-    for lvl, (h, w) in enumerate(shapes):
-        v = value[:, start:start + h * w].permute(0, 2, 3, 1).reshape(n * nh, d, h, w)  # [N*H, d, h, w]
-        start += h * w
-        g = grids[:, :, :, lvl].transpose(1, 2).reshape(n * nh, lq, npt, 2)  # [N*H, Lq, P, 2]
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
-    stacked = torch.stack(sampled, dim=-2)  # [N*H, d, Lq, L, P]
     w = weights.transpose(1, 2).reshape(n * nh, 1, lq, nl, npt)  # [N*H, 1, Lq, L, P]
-    out = (stacked * w).sum(dim=(-1, -2))  # [N*H, d, Lq]
+    out, start = None, 0
+    for lvl, (h, w_) in enumerate(shapes):  # weighted sums level by level: no [N*H, d, Lq, L, P] stack
+        v = value[:, start:start + h * w_].permute(0, 2, 3, 1).reshape(n * nh, d, h, w_)  # [N*H, d, h, w]
+        start += h * w_
+        g = grids[:, :, :, lvl].transpose(1, 2).reshape(n * nh, lq, npt, 2)  # [N*H, Lq, P, 2]
+        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)  # [N*H,d,Lq,P]
+        part = (sampled * w[:, :, :, lvl]).sum(-1)  # [N*H, d, Lq]
+        out = part if out is None else out + part
     return out.view(n, nh * d, lq).transpose(1, 2)  # [N, Lq, H*d]
 
 
@@ -218,8 +229,12 @@ class _DeformEncoderLayer(nn.Module):
 class MSDeformPixelDecoder(nn.Module):
     """Mask2Former's pixel decoder: deformable encoder over 1/32, 1/16, 1/8, then FPN to the mask stride.
 
-    Same output as :class:`FPNPixelDecoder`. The official code's ``avs_adapt`` MLPs inside each
-    deformable block (paper_and_code.md §1.4) are not reproduced: our encoder is trained, not frozen.
+    Same output as :class:`FPNPixelDecoder`. Matches HF ``Mask2FormerPixelDecoder`` (transformers 4.35..5.x)
+    weight for weight (``hf_port.state_dict_from_hf``; tests/test_hf_parity.py): biased 1x1 input
+    projections + GroupNorm, sine positions + a learned level embedding added to the encoder's queries,
+    reference points at pixel centres, bilinear upsampling in the FPN path. The official code's
+    ``avs_adapt`` MLPs inside each deformable block (paper_and_code.md §1.4) are not reproduced: our
+    encoder is trained, not frozen.
     """
 
     def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4, num_layers: int = 6,
@@ -229,12 +244,13 @@ class MSDeformPixelDecoder(nn.Module):
             raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
         self.dim = dim
         self.coarse = ["res5", "res4", "res3"]  # 1/32, 1/16, 1/8
-        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in self.coarse})
+        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True)  # HF: biased
+                                         for k in self.coarse})
         self.level_embed = nn.Embedding(len(self.coarse), dim)
         self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse))
                                     for _ in range(num_layers))
         fine = ["res2"] + (["res1"] if mask_stride == 2 else [])
-        self.top_down = _TopDown(channels, dim, fine, mask_stride)
+        self.top_down = _TopDown(channels, dim, fine, mask_stride, upsample="bilinear")
 
     def forward(self, feats: dict[str, torch.Tensor]) -> PixelDecoderOutput:
         maps = [self.input_proj[k](feats[k]) for k in self.coarse]  # [N, D, h_l, w_l]

@@ -13,7 +13,8 @@ a query row blocked everywhere is unblocked (it attends globally).
 
 Attention runs through ``F.scaled_dot_product_attention`` (fast on CPU); when the maps are requested
 (``return_attn=True``) the weights are computed explicitly instead. Idea from Mask2Former's
-``MultiScaleMaskedTransformerDecoder``; our own code.
+``MultiScaleMaskedTransformerDecoder``; our own code. It matches HF ``Mask2FormerMaskedAttentionDecoder``
+(+ ``class_predictor``) weight for weight: ``hf_port.state_dict_from_hf``, tests/test_hf_parity.py.
 """
 from __future__ import annotations
 
@@ -189,5 +190,6 @@ class MaskedAttentionDecoder(nn.Module):
                 out.attn_masks.append(blocked.unflatten(-1, (h, w)))  # [N, Q, h, w]
             logits, masks = self.predict(tgt, mask_features)
             out.predictions.append((logits, masks))
-            blocked = attention_mask_from_logits(masks, tuple(sizes[(i + 1) % self.num_levels]))
+            if i + 1 < len(self.layers):  # the last prediction masks nothing
+                blocked = attention_mask_from_logits(masks, tuple(sizes[(i + 1) % self.num_levels]))
         return out
