@@ -214,8 +214,9 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     lo, hi = min(b.min(), a.min()), max(b.max(), a.max())
     fig, axes = plt.subplots(1, 5, figsize=(16, 3.2))
     axes[0].imshow(_v45_image(frame))
-    axes[0].imshow(_np45.ma.masked_where(_v45_array(prior) < 0.5, _v45_array(prior)), cmap="autumn", alpha=0.45)
-    axes[0].set_title("frame + prior M", fontsize=9)
+    if (_v45_array(prior) >= 0.5).any():
+        axes[0].contour(_v45_array(prior), levels=[0.5], colors="#00e5ff", linewidths=2.0)
+    axes[0].set_title("frame + prior M (cyan outline)", fontsize=9)
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     axes[0].grid(False)
