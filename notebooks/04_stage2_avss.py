@@ -25,8 +25,8 @@
 #      (blocked where `< 0.5`; a frame whose prior is empty is blocked everywhere, and the "fully blocked
 #      row" rule then makes its attention global);
 #   3. **robust audio-aware keys** (Eq. 4): every pixel of M at every decoder scale is *silent*,
-#      *uncertain* or *sounding* (thresholds 0.4 / 0.6, inclusive), and the uncertain band appears exactly
-#      at the bilinear edges of the mask;
+#      *uncertain* or *sounding* (thresholds 0.4 / 0.6, inclusive), and uncertain pixels appear only at
+#      the bilinear edges of the mask;
 # - **teacher forcing**: stage 2 trains with ground-truth priors and is tested with the stage-1 priors
 #   (and, as an oracle, with ground-truth priors);
 # - how to read the AVSS metrics: the official 71-class `miou` and the `miou_present` mean over the classes
@@ -216,10 +216,10 @@ assert states.flatten().tolist() == [SILENT, SILENT, SILENT, UNCERTAIN, UNCERTAI
 
 # %% [markdown]
 # A binary prior resized bilinearly takes values strictly between 0 and 1 only where the interpolation
-# straddles the mask's edge, so the **uncertain band sits on the edges** (and is wider, relative to the
-# object, at coarse scales). During training M is the binary ground truth; at test it is the stage-1
-# prediction, whose edges are where it is most often wrong: the uncertain embedding tells the decoder not to
-# trust those pixels fully.
+# straddles the mask's edge (a downscaling bilinear resize without antialiasing mixes the two or four source
+# pixels nearest to each sample), so **uncertain pixels sit only on the edges**. During training M is the
+# binary ground truth; at test it is the stage-1 prediction, whose edges are where it is most often wrong:
+# the uncertain embedding tells the decoder not to trust those pixels fully.
 
 # %%
 _, key_states = model.robust_keys(gt_prior, sizes)  # per scale [T, h_l, w_l]
@@ -242,9 +242,11 @@ for name, size, s in zip(names, sizes, key_states):
 # %% [markdown]
 # How often a pixel is uncertain depends on the resize ratio. Here the prior has the frame's size and every
 # decoder scale divides it exactly, so a bilinear sample falls halfway between two pixels (or on one) and is
-# fractional only where the edge passes exactly through it: the band is thin or missing. In the official code
-# the prior is 224 px while the decoder runs on a 384-px image (scales 12, 24, 48: ratios like 224/12 ≈ 18.7),
-# so samples fall at every offset and the uncertain band lines the whole edge. The same frame in that geometry:
+# fractional only where the edge passes exactly through it: uncertain pixels are rare or missing. In the
+# official code the prior is 224 px while the decoder runs on a 384-px image (scales 12, 24, 48: ratios like
+# 224/12 ≈ 18.7), so samples fall at varying offsets and uncertain pixels appear scattered along the edge
+# (still a thin, broken band: each sample only mixes its nearest source pixels). The same frame in that
+# geometry:
 
 # %%
 paper_prior = F.interpolate(gt_prior[t_show][None, None], size=(224, 224), mode="nearest")[:, 0]  # [1, 224, 224]
@@ -399,8 +401,8 @@ for name, p in preds.items():
 #    does it favour the sounding region?
 # 2. A frame is silent, so its prior is empty. What does layer 0 attend to, and why is that better than
 #    attending to nothing?
-# 3. With a binary ground-truth prior, where can robust-key pixels be *uncertain*? Why is this band useful
-#    at test time but almost absent at training time?
+# 3. With a binary prior, where can robust-key pixels be *uncertain*? Why does the resize ratio change how
+#    many there are?
 # 4. The official `miou` of a model is 0.05 while its `miou_present` is 0.5. What does that tell you about
 #    the test set, and which number would you put in a paper table next to AVSBench results?
 # 5. Under which conditions would you expect end-to-end training to match the two-stage model here?
@@ -412,9 +414,11 @@ for name, p in preds.items():
 #    positive channel sum are pushed towards the sounding pixels, which the model learns to exploit.
 # 2. Everything: the empty prior blocks all pixels, the fully-blocked-row rule unblocks them, so attention
 #    is global. Attending to nothing would give a softmax over an empty set (NaN).
-# 3. Only at the bilinear edges of the mask (values strictly between 0.4 and 0.6 after resizing); interior
-#    pixels are exactly 0 or 1. At test time the stage-1 edges are where the prior is least reliable, so the
-#    uncertain embedding marks exactly the pixels that need the image to decide.
+# 3. Only at the mask's edges (values strictly between 0.4 and 0.6 after resizing); interior pixels are
+#    exactly 0 or 1. A bilinear sample is fractional only if it falls between an inside and an outside pixel:
+#    with integer ratios every sample sits at the same offset in its block, so few do; with non-integer ratios
+#    (224 -> 12 in the official code) the offsets vary along the edge. At test time the stage-1 edges are
+#    where the prior is least reliable, which is what the uncertain embedding marks.
 # 4. Few of the 71 classes occur in the test set (absent classes score 0 in the official mean). Report the
 #    official `miou` for comparability with AVSBench and explain `miou_present` next to it.
 # 5. When the encoders already carry the benchmark's classes (semantics nearly free, feasibility_r3 §7), when
@@ -424,8 +428,8 @@ for name, p in preds.items():
 # ## Summary
 #
 # - Stage 2 uses the prior three times: added to the mask features, as layer 0's attention mask at 1/32
-#   (silent frames attend globally), and as silent/uncertain/sounding key embeddings whose uncertain band
-#   lies on the mask edges.
+#   (silent frames attend globally), and as silent/uncertain/sounding key embeddings whose uncertain pixels
+#   lie on the mask edges.
 # - It trains with ground-truth priors and is tested with stage-1 priors; the oracle row is its ceiling.
 # - The official AVSS `miou` averages all 71 classes; `miou_present` averages the classes in the test GT.
 # - Whether two stages beat end-to-end depends on the prior's quality and on how much class knowledge the
