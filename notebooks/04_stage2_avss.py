@@ -77,8 +77,9 @@ ssl_.seed_everything(seed)
 dev = ssl_.resolve_device(device)
 viz.set_style()
 course = Course(cfg, data_root=data_root)
-print(f"profile {cfg.name}: stage 1 {cfg.train.stage1_steps} steps, stage 2 / end-to-end {cfg.train.stage2_steps} "
-      f"steps, {cfg.model.num_queries} queries, {cfg.model.num_decoder_layers} decoder layers")
+print(f"profile {cfg.name}: stage 1 {cfg.train.stage1_steps} steps, "
+      f"stage 2 / end-to-end {cfg.train.stage2_steps} steps, {cfg.model.num_queries} queries, "
+      f"{cfg.model.num_decoder_layers} decoder layers")
 
 # %% [markdown]
 # ## Stage 1 and its priors (cached)
@@ -99,7 +100,8 @@ print("priors     :", priors)
 # if the test split has one. The dataset gives the ground-truth labels and the stage-1 prior side by side.
 
 # %%
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors, return_instances=True)
+test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors,
+                                 return_instances=True)
 
 
 def clip_score(item):
@@ -158,8 +160,8 @@ fig = viz.prior_modules_figure(frames[t_show], gt_prior[t_show], pix.mask_featur
                                title=f"mask fusion and prior attention mask (GT prior, frame {t_show})")
 viz.save_figure(fig, "04_prior_modules")
 plt.show()
-assert torch.allclose(fused - pix.mask_features,
-                      resize_prior(gt_prior, pix.mask_features.shape[-2:])[:, None].expand_as(fused), atol=1e-5)
+added = resize_prior(gt_prior, pix.mask_features.shape[-2:])[:, None]  # [T, 1, h, w]
+assert torch.allclose(fused - pix.mask_features, added.expand_as(fused), atol=1e-5)
 
 # %% [markdown]
 # ## 2 · The prior as the first layer's attention mask
@@ -182,7 +184,8 @@ assert torch.equal(used, expected)
 for t in range(T):
     share = prior_attention_mask(gt_prior, sizes[0], 1)[t, 0].float().mean().item()
     kind = "global (all blocked -> unblocked)" if not used[t].any() and share == 1.0 else "masked"
-    print(f"frame {t}: prior area {gt_prior[t].mean():.2f}, blocked at 1/32 {share:.0%}, layer-0 attention {kind}")
+    print(f"frame {t}: prior area {gt_prior[t].mean():.2f}, blocked at 1/32 {share:.0%}, "
+          f"layer-0 attention {kind}")
 if silent_t is not None:
     assert prior_attention_mask(gt_prior, sizes[0], 1)[silent_t].all()  # everything blocked by the prior ...
     assert not used[silent_t].any()  # ... so the row rule opens it: global attention
@@ -192,8 +195,8 @@ if silent_t is not None:
 
 # %%
 panels = [[m.float().view(sizes[0]) for m in 1.0 - used[:, 0].float()]]
-fig = viz.attention_grid(panels, frames=frames, row_labels=["open at 1/32"],
-                         col_labels=[f"frame {t}" + (" (silent)" if not sounding_frames[t] else "") for t in range(T)],
+col_labels = [f"frame {t}" + ("" if on else " (silent)") for t, on in enumerate(sounding_frames)]
+fig = viz.attention_grid(panels, frames=frames, row_labels=["open at 1/32"], col_labels=col_labels,
                          masks=gt_prior, title="layer-0 attention mask from the GT prior (1 = may attend)")
 viz.save_figure(fig, "04_prior_attention_mask")
 plt.show()
@@ -212,7 +215,7 @@ values = torch.tensor([[[0.0, 0.39, 0.4, 0.41, 0.5, 0.59, 0.6, 1.0]]])  # [1, 1,
 states = keys.states(values)
 print([f"{v:.2f}->{['silent', 'uncertain', 'sounding'][s]}" for v, s in zip(values.flatten().tolist(),
                                                                           states.flatten().tolist())])
-assert states.flatten().tolist() == [SILENT, SILENT, SILENT, UNCERTAIN, UNCERTAIN, UNCERTAIN, SOUNDING, SOUNDING]
+assert states.flatten().tolist() == [SILENT] * 3 + [UNCERTAIN] * 3 + [SOUNDING] * 2
 
 # %% [markdown]
 # A binary prior resized bilinearly takes values strictly between 0 and 1 only where the interpolation
@@ -236,7 +239,8 @@ for name, size, s in zip(names, sizes, key_states):
     hi = F.adaptive_max_pool2d(gt_prior[:, None], size)[:, 0]  # [T, h, w] block max
     lo = -F.adaptive_max_pool2d(-gt_prior[:, None], size)[:, 0]  # [T, h, w] block min
     assert bool((hi > lo)[s == UNCERTAIN].all())
-    print(f"{name} {size}: silent {(s == SILENT).float().mean():.0%}, uncertain {(s == UNCERTAIN).float().mean():.0%}, "
+    share = {k: (s == v).float().mean().item() for k, v in (("silent", SILENT), ("uncertain", UNCERTAIN))}
+    print(f"{name} {size}: silent {share['silent']:.0%}, uncertain {share['uncertain']:.0%}, "
           f"sounding {(s == SOUNDING).float().mean():.0%}")
 
 # %% [markdown]
@@ -249,11 +253,12 @@ for name, size, s in zip(names, sizes, key_states):
 # geometry:
 
 # %%
-paper_prior = F.interpolate(gt_prior[t_show][None, None], size=(224, 224), mode="nearest")[:, 0]  # [1, 224, 224]
+paper_prior = F.interpolate(gt_prior[t_show][None, None], size=(224, 224), mode="nearest")[:, 0]
 paper_sizes = [(12, 12), (24, 24), (48, 48)]
 _, paper_states = model.robust_keys(paper_prior, paper_sizes)
 fig = viz.robust_key_maps([s[0] for s in paper_states], prior=paper_prior[0], titles=names,
-                          title=f"robust-key states in the official geometry (224-px prior, 384-px input), frame {t_show}")
+                          title=f"robust-key states, official geometry (224-px prior, 384-px input), "
+                                f"frame {t_show}")
 viz.save_figure(fig, "04_robust_keys_official_geometry")
 plt.show()
 for name, s in zip(names, paper_states):
@@ -347,7 +352,8 @@ loc = {"stage 1 (binary, dedicated)": s1_metrics["miou"],
 for name, v in loc.items():
     print(f"{name:40s} binary mIoU {v:.3f}")
 gap = loc["stage 1 (binary, dedicated)"] - loc["end-to-end AVSS, collapsed"]
-print(f"stage 1 minus end-to-end: {gap:+.3f} ({'end-to-end localises worse' if gap > 0 else 'end-to-end localises as well or better'} here)")
+verdict = "end-to-end localises worse" if gap > 0 else "end-to-end localises as well or better"
+print(f"stage 1 minus end-to-end: {gap:+.3f} ({verdict} here)")
 
 # %% [markdown]
 # ### What the paper found, and what decides it here
@@ -367,7 +373,8 @@ print(f"stage 1 minus end-to-end: {gap:+.3f} ({'end-to-end localises worse' if g
 # - **Counting compute**: end-to-end trained for stage 1 + stage 2's total steps beat two-stage in every
 #   configuration measured there. The paper's protocol treats stage 1 as free.
 # - In the `smoke` profile nothing learns (about 20 steps): the numbers only show that the pipeline runs.
-#   In `classroom` compare the rows yourself; a second seed (`-p seed 1`) tells you how much of a gap is noise.
+#   In `classroom` compare the rows yourself; a second seed (`-p seed 1`) tells you how much of a gap is
+#   noise.
 
 # %% [markdown]
 # ## Predictions vs ground truth
@@ -422,7 +429,8 @@ for name, p in preds.items():
 # 4. Few of the 71 classes occur in the test set (absent classes score 0 in the official mean). Report the
 #    official `miou` for comparability with AVSBench and explain `miou_present` next to it.
 # 5. When the encoders already carry the benchmark's classes (semantics nearly free, feasibility_r3 §7), when
-#    the stage-1 prior is weak (below the break-even prior quality), or when end-to-end gets stage 1's steps too.
+#    the stage-1 prior is weak (below the break-even prior quality), or when end-to-end also gets stage 1's
+#    steps.
 
 # %% [markdown]
 # ## Summary

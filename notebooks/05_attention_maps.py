@@ -77,7 +77,8 @@ priors = course.stage1_priors(s1)
 s2 = course.stage2(seed, priors=priors)
 stage2, _, _ = pipeline.load_model(s2 / "best.pt", device=dev)
 stage1, _, _ = pipeline.load_model(s1 / "best.pt", device=dev)
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors, return_instances=True)
+test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors,
+                                 return_instances=True)
 n_clips = len(test_set) if max_clips is None else min(max_clips, len(test_set))
 L = len(stage2.decoder.layers)
 print(f"profile {cfg.name}: {L} decoder layers, {stage2.queries.query_feat.num_embeddings} queries, "
@@ -96,7 +97,8 @@ def run_clip(i: int) -> dict:
     with torch.no_grad():
         out = stage2(item["frames"].to(dev), item["log_mel"].to(dev), item["prior"].to(dev), return_attn=True)
     keep = ("pred_logits", "pred_masks", "attn", "attn_masks", "audio_similarity", "robust_keys")
-    return {k: ([x.cpu() for x in out[k]] if isinstance(out[k], list) else out[k].cpu()) for k in keep if k in out}
+    return {k: [x.cpu() for x in out[k]] if isinstance(out[k], list) else out[k].cpu()
+            for k in keep if k in out}
 
 
 def sounding_clip_index() -> int:
@@ -111,8 +113,10 @@ ci = sounding_clip_index()
 clip, out = test_set[ci], run_clip(ci)
 T = clip["frames"].shape[0]
 for layer, (a, m) in enumerate(zip(out["attn"], out["attn_masks"])):
-    print(f"layer {layer}: attn {tuple(a.shape)}  mask {tuple(m.shape)}  scale 1/{clip['frames'].shape[-1] // a.shape[-1]}")
-print("audio_similarity", tuple(out["audio_similarity"].shape), "| robust_keys", [tuple(s.shape) for s in out["robust_keys"]])
+    scale = clip["frames"].shape[-1] // a.shape[-1]
+    print(f"layer {layer}: attn {tuple(a.shape)}  mask {tuple(m.shape)}  scale 1/{scale}")
+print("audio_similarity", tuple(out["audio_similarity"].shape),
+      "| robust_keys", [tuple(s.shape) for s in out["robust_keys"]])
 
 # %% [markdown]
 # Two invariants of masked attention: each query's weights over the pixels sum to 1, and blocked pixels get
@@ -171,8 +175,10 @@ plt.show()
 t0 = int(sounding.nonzero()[0]) if sounding.any() else 0
 heads = stage2.decoder.layers[0].cross_attn.h
 grid = [[out["attn"][layer][t0, h, q] for h in range(heads)] for layer in range(L)]
-fig = viz.attention_grid(grid, frames=clip["frames"][t0:t0 + 1].expand(heads, -1, -1, -1), row_labels=row_labels,
-                         col_labels=[f"head {h}" for h in range(heads)], masks=(clip["labels"][t0:t0 + 1] > 0).expand(heads, -1, -1),
+fig = viz.attention_grid(grid, frames=clip["frames"][t0:t0 + 1].expand(heads, -1, -1, -1),
+                         row_labels=row_labels,
+                         col_labels=[f"head {h}" for h in range(heads)],
+                         masks=(clip["labels"][t0:t0 + 1] > 0).expand(heads, -1, -1),
                          title=f"query {q}, frame {t0}: cross-attention per layer and head")
 viz.save_figure(fig, "05_attention_layers_heads")
 plt.show()
@@ -209,7 +215,8 @@ print("stage 2: per-query range of the cosine over the clip:", [round(v, 3) for 
 # %%
 t_show = t0
 fig = viz.robust_key_maps([s[t_show] for s in out["robust_keys"][:3]], prior=clip["prior"][t_show],
-                          titles=["1/32", "1/16", "1/8"], title=f"robust-key states (stage-1 prior), frame {t_show}")
+                          titles=["1/32", "1/16", "1/8"],
+                          title=f"robust-key states (stage-1 prior), frame {t_show}")
 viz.save_figure(fig, "05_robust_keys")
 plt.show()
 print("uncertain pixels per scale:", [int((s == UNCERTAIN).sum()) for s in out["robust_keys"]])
@@ -227,7 +234,8 @@ def show_attention(clip_i: int = 0, frame: int = 0, layer: int = 0, query: int =
     frame, layer = min(frame, item["frames"].shape[0] - 1), min(layer, L - 1)
     amap = o["attn"][layer][frame, :, query].mean(0)  # [h, w]
     top = AVSS_CLASSES[int(o["pred_logits"][frame, query, :-1].argmax())]
-    fig = viz.attention_grid([[amap]], frames=item["frames"][frame:frame + 1], masks=(item["labels"][frame:frame + 1] > 0),
+    fig = viz.attention_grid([[amap]], frames=item["frames"][frame:frame + 1],
+                             masks=(item["labels"][frame:frame + 1] > 0),
                              col_labels=[f"clip {clip_i} t={frame}"], row_labels=[f"layer {layer}"],
                              title=f"query {query} (top class: {top})")
     plt.show()
@@ -261,7 +269,7 @@ plt.close("all")
 
 # %%
 def mass_inside(o: dict, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per layer: attention mass inside ``mask [T, H, W]`` ``[L, T, Q]``, top query id ``[T]``, area ``[L, T]``."""
+    """Attention mass inside ``mask [T, H, W]`` ``[L, T, Q]``, top query ``[T]``, mask area ``[L, T]``."""
     masses, areas = [], []
     for a in o["attn"]:
         m = F.adaptive_avg_pool2d(mask[:, None].float(), a.shape[-2:])[:, 0]  # [T, h, w] area fractions
@@ -289,7 +297,8 @@ stats.index = [f"layer {layer} (1/{clip['frames'].shape[-1] // sizes[layer][0]})
 print(f"{len(records) // L} sounding frames")
 display(stats.round(3))
 fig = viz.annotated_heatmap(stats[["mass_top", "mass_mean", "area", "lift_top", "lift_mean"]].values,
-                            list(stats.index), ["mass in (top q)", "mass in (mean q)", "area", "lift (top q)", "lift (mean q)"],
+                            list(stats.index),
+                            ["mass in (top q)", "mass in (mean q)", "area", "lift (top q)", "lift (mean q)"],
                             title="attention mass inside the sounding mask, per layer", cbar_label="value")
 viz.save_figure(fig, "05_attention_mass")
 plt.show()
@@ -324,7 +333,8 @@ for i, obj in pairs:
         if not inst[t].any():
             continue  # the object is hidden in this frame
         for layer in range(L):
-            rows.append({"layer": layer, "sound": "on" if on else "off", "mass_top": float(mass[layer, t, top[t]]),
+            rows.append({"layer": layer, "sound": "on" if on else "off",
+                         "mass_top": float(mass[layer, t, top[t]]),
                          "mass_mean": float(mass[layer, t].mean()), "area": float(area[layer, t])})
 print(f"{len(pairs)} partial-time sounding objects in {len({i for i, _ in pairs})} test clips")
 if rows:
@@ -338,7 +348,8 @@ if rows:
     plt.show()
     i, obj = pairs[0]
     fig = viz.similarity_over_time(run_clip(i)["audio_similarity"], sounding=torch.tensor(obj["sounding"]),
-                                   title=f"clip {test_set[i]['uid']}: cos(P_audio, F_A); shaded: {obj['class']} sounds")
+                                   title=f"clip {test_set[i]['uid']}: cos(P_audio, F_A); "
+                                         f"shaded: {obj['class']} sounds")
     plt.show()
 else:
     print("no partial-time sounders in these test clips: raise max_clips or use a larger profile")

@@ -143,7 +143,7 @@ def _v45_upsample(x: _np45.ndarray, size: tuple[int, int]) -> _np45.ndarray:
 
 def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0.6, title: str | None = None,
                      legend: bool = True) -> plt.Figure:
-    """A frame with its class map in the AVSBench palette (background transparent) and a legend of the classes.
+    """A frame with its class map in the AVSBench palette (background transparent) and a class legend.
 
     Args:
         frame: ``[3, H, W]`` in [0, 1]; labels: ``[H, W]`` class ids 0..70; ax: draw into this axes.
@@ -259,7 +259,8 @@ def robust_key_maps(states, prior=None, titles: Sequence[str] | None = None, tit
         ax.grid(False)
         cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, ticks=[0, 1, 2])
         cbar.ax.set_yticklabels(KEY_STATE_NAMES, fontsize=7)
-    fig.suptitle(title or "robust audio-aware keys: silent / uncertain / sounding per scale", fontweight="bold")
+    fig.suptitle(title or "robust audio-aware keys: silent / uncertain / sounding per scale",
+                 fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -286,7 +287,8 @@ def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
             if frames is not None:
                 img = _v45_image(frames[j])
                 ax.imshow(img)
-                im = ax.imshow(_v45_upsample(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0, vmax=vmax)
+                im = ax.imshow(_v45_upsample(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0,
+                               vmax=vmax)
             else:
                 im = ax.imshow(m, cmap=HEATMAP_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
             if masks is not None and _v45_array(masks[j]).any():
@@ -364,8 +366,8 @@ def training_curves(histories: dict, keys: Sequence[str] = ("train_loss", "val_m
 
 
 def annotated_heatmap(data, row_labels: Sequence[str], col_labels: Sequence[str], title: str | None = None,
-                      cbar_label: str = "", fmt: str = ".2f", cmap: str | None = None, center: float | None = None
-                      ) -> plt.Figure:
+                      cbar_label: str = "", fmt: str = ".2f", cmap: str | None = None,
+                      center: float | None = None) -> plt.Figure:
     """A seaborn heatmap with values written in the cells (house colour map and a labelled colour bar)."""
     import seaborn as sns
 

@@ -57,7 +57,8 @@ def test_prior_modules_figure_difference_is_the_resized_prior():
     fig = viz.prior_modules_figure(torch.rand(3, 32, 32), prior[0], feats[0], after[0], blocked)
     panels = {a.get_title().split("\n")[0]: a for a in fig.axes if a.get_title()}
     diff = panels["after - before"].images[0].get_array()
-    resized = torch.nn.functional.interpolate(prior[:, None], size=(16, 16), mode="bilinear", align_corners=False)
+    resized = torch.nn.functional.interpolate(prior[:, None], size=(16, 16), mode="bilinear",
+                                              align_corners=False)
     assert np.allclose(diff, resized[0, 0].numpy(), atol=1e-5)
     # at 2x2 the bilinear samples of the 8..24 square are 0.25 < 0.5: everything blocked, nothing shown open
     assert blocked.all()
@@ -84,11 +85,13 @@ def test_attention_grid_rows_with_different_scales_and_frames():
     frames = torch.rand(2, 3, 16, 16)
     masks = torch.zeros(2, 16, 16)
     masks[0, 4:12, 4:12] = 1
-    fig = viz.attention_grid(attn, frames=frames, row_labels=["L0", "L1"], col_labels=["f0", "f1"], masks=masks)
+    fig = viz.attention_grid(attn, frames=frames, row_labels=["L0", "L1"], col_labels=["f0", "f1"],
+                             masks=masks)
     heat = fig.axes[0].images[1].get_array()
     assert heat.shape == (16, 16)
     # nearest upsampling keeps the 2x2 values in 8x8 blocks
-    assert np.isclose(heat[0, 0], float(attn[0][0][0, 0])) and np.isclose(heat[15, 15], float(attn[0][0][1, 1]))
+    assert np.isclose(heat[0, 0], float(attn[0][0][0, 0]))
+    assert np.isclose(heat[15, 15], float(attn[0][0][1, 1]))
     assert fig.axes[0].get_title() == "f0" and fig.axes[0].get_ylabel() == "L0"
 
 
