@@ -368,10 +368,12 @@ print(f"stage 1 minus end-to-end: {gap:+.3f} ({verdict} here)")
 #   **coarse** super-classes (this course's default, `pretrain_label_space="coarse"`, closer to the paper's
 #   ADE20k/AudioSet mismatch), two-stage won on both seeds tried (0.304 vs 0.263, 0.291 vs 0.250).
 # - **Prior quality** decides how much stage 2 gains: the oracle row is the ceiling; a weak stage 1 gives
-#   "dangerous stepping stones" (paper Tab. 2). In the feasibility sweep, two-stage broke even with
-#   end-to-end at a prior binary mIoU of about 0.79 with fine stand-ins.
-# - **Counting compute**: end-to-end trained for stage 1 + stage 2's total steps beat two-stage in every
-#   configuration measured there. The paper's protocol treats stage 1 as free.
+#   "dangerous stepping stones" (paper Tab. 2). In a feasibility sweep with fine stand-ins (and a
+#   class-matching module in both arms), two-stage broke even with end-to-end at a prior binary mIoU of
+#   about 0.79.
+# - **Counting compute**: with both arms paper-faithful, end-to-end trained for stage 1 + stage 2's total
+#   steps beat two-stage with fine and with coarse stand-ins (0.524 vs 0.417, 0.341 vs 0.304). The paper's
+#   protocol, used here, treats stage 1 as free.
 # - In the `smoke` profile nothing learns (about 20 steps): the numbers only show that the pipeline runs.
 #   In `classroom` compare the rows yourself; a second seed (`-p seed 1`) tells you how much of a gap is
 #   noise.
