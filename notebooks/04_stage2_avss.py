@@ -333,7 +333,7 @@ s1_metrics = course.evaluate(s1)
 cols = ["miou", "fscore", "miou_present", "fscore_present", "binary_miou"]
 table = pd.DataFrame({name: {c: r[c] for c in cols} for name, r in rows.items()}).T
 table.loc["stage 1 (AVS)", "binary_miou"] = s1_metrics["miou"]
-display(table.round(3).fillna(""))
+display(table.round(3).astype(object).fillna("–"))
 print(f"classes present in the test GT: {rows['end-to-end (same steps)']['classes_present']} of 71")
 for r in rows.values():
     assert 0.0 <= r["miou"] <= r["miou_present"] + 1e-6 <= 1.0 + 1e-6  # the official mean includes 0s
