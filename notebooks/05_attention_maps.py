@@ -1,0 +1,393 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -all
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Attention maps: where do the audio queries look?
+#
+# > Open the trained stage-2 decoder: per-layer cross-attention of each query over the frames, the
+# > audio-prototype similarity over time, the robust-key maps, and a number for "attention follows the sound".
+
+# %% [markdown]
+# ## What you will learn
+#
+# - what `model(..., return_attn=True)` returns: per layer the cross-attention `[N, heads, Q, h_l, w_l]` at
+#   the layer's scale (1/32 → 1/16 → 1/8, cycling), the attention masks actually used, the audio-prototype
+#   similarity `cos(P_audio, F_A)` `[N, Q]` and the robust-key states;
+# - how to read attention grids (layers × frames, layers × heads) over the frames, and how masked attention
+#   makes each layer look only where the previous prediction put the mask;
+# - how each query's audio term `cos(P_audio^i, F_A(t))` (AAQG, Eq. 1) moves over a clip's seconds;
+# - how to **measure** whether attention follows the sounding object: the share of a query's attention mass
+#   inside the sounding mask against the mask's share of the image, per layer, and what happens in the
+#   seconds when a sound switches off;
+# - how to build a small interactive explorer with `ipywidgets`.
+
+# %% tags=["parameters"]
+profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PROFILE, default classroom)
+device: str = "auto"  # auto | cpu | cuda | mps
+seed: int = 0  # random seed for everything
+data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
+artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+stage1_steps: "Optional[int]" = None  # stage-1 training steps; None -> the profile's
+stage2_steps: "Optional[int]" = None  # stage-2 training steps; None -> the profile's
+max_clips: "Optional[int]" = None  # test clips used for the statistics; None -> all
+
+# %% [markdown]
+# ## Setup
+#
+# The trained models come from the `Course` cache (notebooks 02–04 built them with the same profile); run
+# alone, this notebook trains what it needs first.
+
+# %%
+import os
+from functools import lru_cache
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+
+import stepstones_lite as ssl_
+from stepstones_lite import viz
+from stepstones_lite.data import AVSS_CLASSES
+from stepstones_lite.model.prior import UNCERTAIN
+from stepstones_lite.train import Course, pipeline
+
+if artifacts_dir is not None:
+    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
+cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
+                           train__device=device)
+ssl_.print_env()
+ssl_.seed_everything(seed)
+dev = ssl_.resolve_device(device)
+viz.set_style()
+course = Course(cfg, data_root=data_root)
+s1 = course.stage1(seed)
+priors = course.stage1_priors(s1)
+s2 = course.stage2(seed, priors=priors)
+stage2, _, _ = pipeline.load_model(s2 / "best.pt", device=dev)
+stage1, _, _ = pipeline.load_model(s1 / "best.pt", device=dev)
+test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors,
+                                 return_instances=True)
+n_clips = len(test_set) if max_clips is None else min(max_clips, len(test_set))
+L = len(stage2.decoder.layers)
+print(f"profile {cfg.name}: {L} decoder layers, {stage2.queries.query_feat.num_embeddings} queries, "
+      f"{stage2.decoder.layers[0].cross_attn.h} heads; {n_clips} test clips")
+
+# %% [markdown]
+# ## What `return_attn=True` gives
+#
+# We run stage 2 as at test time: each clip with its **stage-1 prior**. Everything is per frame (`N = T`).
+
+# %%
+@lru_cache(maxsize=None)
+def run_clip(i: int) -> dict:
+    """Stage-2 outputs with attention for test clip ``i`` (stage-1 prior), moved to the CPU."""
+    item = test_set[i]
+    with torch.no_grad():
+        out = stage2(item["frames"].to(dev), item["log_mel"].to(dev), item["prior"].to(dev), return_attn=True)
+    keep = ("pred_logits", "pred_masks", "attn", "attn_masks", "audio_similarity", "robust_keys")
+    return {k: [x.cpu() for x in out[k]] if isinstance(out[k], list) else out[k].cpu()
+            for k in keep if k in out}
+
+
+def sounding_clip_index() -> int:
+    """A clip with sounding and silent frames if there is one, else one with any sound."""
+    def score(i):
+        s = (test_set[i]["labels"] > 0).flatten(1).any(1)
+        return (int(s.any()) + int((~s).any()), -i)
+    return max(range(n_clips), key=score)
+
+
+ci = sounding_clip_index()
+clip, out = test_set[ci], run_clip(ci)
+T = clip["frames"].shape[0]
+for layer, (a, m) in enumerate(zip(out["attn"], out["attn_masks"])):
+    scale = clip["frames"].shape[-1] // a.shape[-1]
+    print(f"layer {layer}: attn {tuple(a.shape)}  mask {tuple(m.shape)}  scale 1/{scale}")
+print("audio_similarity", tuple(out["audio_similarity"].shape),
+      "| robust_keys", [tuple(s.shape) for s in out["robust_keys"]])
+
+# %% [markdown]
+# Two invariants of masked attention: each query's weights over the pixels sum to 1, and blocked pixels get
+# exactly 0 (a fully blocked row was opened before the softmax, so it is never all-blocked here).
+
+# %%
+for a, m in zip(out["attn"], out["attn_masks"]):
+    assert a.shape[:1] == (T,) and a.shape[2:] == m.shape[1:] and m.shape[0] == T
+    assert torch.allclose(a.flatten(-2).sum(-1), torch.ones(a.shape[:3]), atol=1e-4)
+    assert float(a.masked_fill(~m[:, None], 0.0).abs().sum()) == 0.0  # blocked pixels get no weight
+    assert not m.flatten(-2).all(-1).any()  # no fully blocked row was used
+sizes = [tuple(a.shape[-2:]) for a in out["attn"]]
+assert all(sizes[i] == sizes[i % 3] for i in range(L))  # scales cycle 1/32 -> 1/16 -> 1/8
+
+# %% [markdown]
+# ## Which queries to look at
+#
+# Mask2Former's semantic map sums, over queries, each query's class probabilities times its mask. A query's
+# **foreground contribution** in a frame is its probability of a non-background class times its mean mask
+# probability; we follow the queries that contribute most on this clip.
+
+# %%
+def foreground_contribution(o: dict) -> torch.Tensor:
+    """``[T, Q]``: P(class != background, != no-object) * mean sigmoid(mask) per query and frame."""
+    probs = o["pred_logits"].softmax(-1)[..., 1:-1].sum(-1)  # [T, Q]
+    return probs * o["pred_masks"].sigmoid().mean(dim=(-2, -1))  # [T, Q]
+
+
+contrib = foreground_contribution(out)  # [T, Q]
+queries = contrib.sum(0).topk(2).indices.tolist()
+sounding = (clip["labels"] > 0).flatten(1).any(1)  # [T]
+print(f"clip {clip['uid']}: sounding frames {sounding.int().tolist()}; followed queries {queries}")
+print("objects:", [(o["class"], o["sounding"]) for o in clip["objects"]["objects"]])
+
+# %% [markdown]
+# ## Attention over frames, layer by layer
+#
+# Rows are decoder layers (their scale in brackets), columns are frames; each map is the chosen query's
+# attention averaged over heads, drawn over the frame, with the sounding ground truth outlined in white.
+# Layer 0's mask is the stage-1 prior; every later layer is masked by the previous layer's predicted mask.
+
+# %%
+q = queries[0]
+grid = [[out["attn"][layer][t, :, q].mean(0) for t in range(T)] for layer in range(L)]
+row_labels = [f"layer {layer} ({sizes[layer][0]}x{sizes[layer][1]})" for layer in range(L)]
+fig = viz.attention_grid(grid, frames=clip["frames"], row_labels=row_labels, masks=(clip["labels"] > 0),
+                         col_labels=[f"t={t}" + ("" if sounding[t] else " (silent)") for t in range(T)],
+                         title=f"query {q}: cross-attention per layer and frame (head mean)")
+viz.save_figure(fig, "05_attention_layers_frames")
+plt.show()
+
+# %% [markdown]
+# The same query in one frame, head by head: heads share the mask but not the weights.
+
+# %%
+t0 = int(sounding.nonzero()[0]) if sounding.any() else 0
+heads = stage2.decoder.layers[0].cross_attn.h
+grid = [[out["attn"][layer][t0, h, q] for h in range(heads)] for layer in range(L)]
+fig = viz.attention_grid(grid, frames=clip["frames"][t0:t0 + 1].expand(heads, -1, -1, -1),
+                         row_labels=row_labels,
+                         col_labels=[f"head {h}" for h in range(heads)],
+                         masks=(clip["labels"][t0:t0 + 1] > 0).expand(heads, -1, -1),
+                         title=f"query {q}, frame {t0}: cross-attention per layer and head")
+viz.save_figure(fig, "05_attention_layers_heads")
+plt.show()
+plt.close("all")
+
+# %% [markdown]
+# ## The audio prototypes over time
+#
+# AAQG (Eq. 1) adds `cos(P_audio^i, F_A(t)) · F_A(t)` to query i in second t. The cosine says how strongly
+# each query's prototype "listens" to that second's sound. Shaded frames have an on-screen sounding object.
+# Stage 1 and stage 2 are separate models with their own prototypes.
+
+# %%
+assert out["audio_similarity"].shape == (T, contrib.shape[1])
+assert float(out["audio_similarity"].abs().max()) <= 1.0 + 1e-5
+fig = viz.similarity_over_time(out["audio_similarity"], sounding=sounding,
+                               title=f"stage 2: cos(P_audio, F_A) over clip {clip['uid']}")
+viz.save_figure(fig, "05_similarity_stage2")
+plt.show()
+with torch.no_grad():
+    sim1 = stage1(clip["frames"].to(dev), clip["log_mel"].to(dev), return_attn=True)["audio_similarity"].cpu()
+fig = viz.similarity_over_time(sim1, sounding=sounding, title="stage 1: cos(P_audio, F_A) over the same clip")
+viz.save_figure(fig, "05_similarity_stage1")
+plt.show()
+plt.close("all")
+spread = (out["audio_similarity"].max(0).values - out["audio_similarity"].min(0).values)
+print("stage 2: per-query range of the cosine over the clip:", [round(v, 3) for v in spread.tolist()])
+
+# %% [markdown]
+# ## Robust-key maps of the test prior
+#
+# The states the keys received at each scale (0 silent, 1 uncertain, 2 sounding), from the stage-1 prior.
+
+# %%
+t_show = t0
+fig = viz.robust_key_maps([s[t_show] for s in out["robust_keys"][:3]], prior=clip["prior"][t_show],
+                          titles=["1/32", "1/16", "1/8"],
+                          title=f"robust-key states (stage-1 prior), frame {t_show}")
+viz.save_figure(fig, "05_robust_keys")
+plt.show()
+print("uncertain pixels per scale:", [int((s == UNCERTAIN).sum()) for s in out["robust_keys"]])
+
+# %% [markdown]
+# ## Explorer
+#
+# Pick a clip, frame, layer and query; the heatmap is the head-mean attention over the frame. (In a static
+# copy of the notebook the widgets do nothing; the call below the widgets draws one view directly.)
+
+# %%
+def show_attention(clip_i: int = 0, frame: int = 0, layer: int = 0, query: int = 0) -> plt.Figure:
+    """Head-mean attention of ``query`` in ``layer`` over frame ``frame`` of test clip ``clip_i``."""
+    item, o = test_set[clip_i], run_clip(clip_i)
+    frame, layer = min(frame, item["frames"].shape[0] - 1), min(layer, L - 1)
+    amap = o["attn"][layer][frame, :, query].mean(0)  # [h, w]
+    top = AVSS_CLASSES[int(o["pred_logits"][frame, query, :-1].argmax())]
+    fig = viz.attention_grid([[amap]], frames=item["frames"][frame:frame + 1],
+                             masks=(item["labels"][frame:frame + 1] > 0),
+                             col_labels=[f"clip {clip_i} t={frame}"], row_labels=[f"layer {layer}"],
+                             title=f"query {query} (top class: {top})")
+    plt.show()
+    return fig
+
+
+controls = {
+    "clip_i": widgets.IntSlider(value=ci, min=0, max=n_clips - 1, description="clip"),
+    "frame": widgets.IntSlider(value=t0, min=0, max=T - 1, description="frame"),
+    "layer": widgets.IntSlider(value=0, min=0, max=L - 1, description="layer"),
+    "query": widgets.IntSlider(value=q, min=0, max=contrib.shape[1] - 1, description="query"),
+}
+display(widgets.HBox(list(controls.values())), widgets.interactive_output(show_attention, controls))
+fig = show_attention(ci, t0, L - 1, q)  # one view drawn directly (papermill / nbval / static copies)
+assert len(fig.axes) >= 1
+plt.close("all")
+
+# %% [markdown]
+# ## Does attention follow the sounding object?
+#
+# For every annotated frame with a sounding object we resize the ground-truth sounding mask to each layer's
+# scale (area average) and measure
+#
+# - **mass in** — the share of a query's attention (head mean) that falls inside the mask;
+# - **area** — the mask's share of the image, what *uniform* attention would put inside;
+# - **lift** = mass in / area: 1 means no preference, above 1 means attention concentrates on the sound.
+#
+# We report it for the frame's top foreground query and for the mean over all queries. Layer 0 is masked
+# by the stage-1 prior, so its number mostly measures the prior; later layers show what the model does.
+# In `smoke` nothing is trained, so expect lifts near what the masks alone give.
+
+# %%
+def mass_inside(o: dict, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention mass inside ``mask [T, H, W]`` ``[L, T, Q]``, top query ``[T]``, mask area ``[L, T]``."""
+    masses, areas = [], []
+    for a in o["attn"]:
+        m = F.adaptive_avg_pool2d(mask[:, None].float(), a.shape[-2:])[:, 0]  # [T, h, w] area fractions
+        masses.append((a.mean(1) * m[:, None]).sum(dim=(-2, -1)))  # [T, Q]
+        areas.append(m.mean(dim=(-2, -1)))  # [T]
+    return torch.stack(masses), foreground_contribution(o).argmax(1), torch.stack(areas)
+
+
+records = []
+for i in range(n_clips):
+    item, o = test_set[i], run_clip(i)
+    gt = item["labels"] > 0  # [T, H, W]
+    mass, top, area = mass_inside(o, gt)
+    for t in range(gt.shape[0]):
+        if not (item["valid"][t] and gt[t].any()):
+            continue
+        for layer in range(L):
+            records.append({"layer": layer, "mass_top": float(mass[layer, t, top[t]]),
+                            "mass_mean": float(mass[layer, t].mean()), "area": float(area[layer, t])})
+assert all(0.0 <= r["mass_top"] <= 1.0 + 1e-5 and 0.0 < r["area"] <= 1.0 for r in records)
+stats = pd.DataFrame(records).groupby("layer").mean()
+stats["lift_top"] = stats["mass_top"] / stats["area"]
+stats["lift_mean"] = stats["mass_mean"] / stats["area"]
+stats.index = [f"layer {layer} (1/{clip['frames'].shape[-1] // sizes[layer][0]})" for layer in stats.index]
+print(f"{len(records) // L} sounding frames")
+display(stats.round(3))
+fig = viz.annotated_heatmap(stats[["mass_top", "mass_mean", "area", "lift_top", "lift_mean"]].values,
+                            list(stats.index),
+                            ["mass in (top q)", "mass in (mean q)", "area", "lift (top q)", "lift (mean q)"],
+                            title="attention mass inside the sounding mask, per layer", cbar_label="value")
+viz.save_figure(fig, "05_attention_mass")
+plt.show()
+
+# %% [markdown]
+# ### When the sound switches off
+#
+# The synthetic set has **partial-time** sounders: objects whose `sounding` flags in `objects.json` are on
+# for some seconds and off for others. In an off second the object is still visible but the ground truth is
+# empty. Does the model's attention leave the object when its sound stops? We measure the mass inside the
+# object's *instance* mask (visible whether or not it sounds) in on and off seconds.
+
+# %%
+def partial_clips(dataset, limit: int) -> list[tuple[int, dict]]:
+    """(clip index, object) pairs whose object sounds in some frames and is silent in others."""
+    found = []
+    for i in range(limit):
+        for obj in dataset[i]["objects"]["objects"]:
+            flags = [bool(s) for s in obj["sounding"]]
+            if any(flags) and not all(flags):
+                found.append((i, obj))
+    return found
+
+
+pairs = partial_clips(test_set, n_clips)
+rows = []
+for i, obj in pairs:
+    item, o = test_set[i], run_clip(i)
+    inst = item["instances"] == int(obj["id"])  # [T, H, W]
+    mass, top, area = mass_inside(o, inst)
+    for t, on in enumerate(obj["sounding"]):
+        if not inst[t].any():
+            continue  # the object is hidden in this frame
+        for layer in range(L):
+            rows.append({"layer": layer, "sound": "on" if on else "off",
+                         "mass_top": float(mass[layer, t, top[t]]),
+                         "mass_mean": float(mass[layer, t].mean()), "area": float(area[layer, t])})
+print(f"{len(pairs)} partial-time sounding objects in {len({i for i, _ in pairs})} test clips")
+if rows:
+    switch = pd.DataFrame(rows).groupby(["layer", "sound"]).mean().unstack("sound")
+    display(switch.round(3))
+    lift = (switch["mass_top"] / switch["area"]).reindex(columns=["on", "off"])
+    fig = viz.annotated_heatmap(lift.values, [f"layer {layer}" for layer in lift.index], list(lift.columns),
+                                title="lift of the top query on a partial-time object: sound on vs off",
+                                cbar_label="mass in / area")
+    viz.save_figure(fig, "05_attention_on_off")
+    plt.show()
+    i, obj = pairs[0]
+    fig = viz.similarity_over_time(run_clip(i)["audio_similarity"], sounding=torch.tensor(obj["sounding"]),
+                                   title=f"clip {test_set[i]['uid']}: cos(P_audio, F_A); "
+                                         f"shaded: {obj['class']} sounds")
+    plt.show()
+else:
+    print("no partial-time sounders in these test clips: raise max_clips or use a larger profile")
+plt.close("all")
+
+# %% [markdown]
+# How to read the two tables: a lift well above 1 in the later layers means the queries concentrate on the
+# sounding object; if the lift on a partial-time object drops in its *off* seconds, attention follows the
+# sound rather than the object's appearance. Layer 0 follows whatever the stage-1 prior says, so a stage-1
+# model that misses silences passes that error on. Compare the `smoke` numbers with a `classroom` run:
+# only a trained model can show an effect, and with few clips the averages are noisy.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Why do the attention maps of layers 0, 3, 6, … have the same size, and why are they the coarsest?
+# 2. A query's attention in layer 2 is zero on most pixels. Which earlier output decided that?
+# 3. `lift_top` is 1.0 in some layer. What does the attention look like there?
+# 4. Why is layer 0's mass inside the sounding mask not evidence that the *decoder* learned to listen?
+# 5. An object is visible in all five seconds but sounds only in seconds 3–4. Which two numbers would show
+#    that attention follows the sound rather than the object?
+
+# %% tags=["solution"]
+# Solutions (hidden in the student version):
+# 1. Layers cycle over the memories 1/32 -> 1/16 -> 1/8 (level = layer % 3); layers 0, 3, 6 use 1/32.
+# 2. Layer 1's prediction: its mask logits, resized to layer 2's scale, blocked where sigmoid < 0.5.
+# 3. Attention mass inside the mask equals the mask's area share: no preference (e.g. uniform attention).
+# 4. Layer 0's attention mask *is* the stage-1 prior (resized, < 0.5 blocked): its mass comes from stage 1.
+# 5. The lift on the object's instance mask in "on" seconds vs "off" seconds (off clearly lower).
+
+# %% [markdown]
+# ## Summary
+#
+# - `return_attn=True` exposes per-layer cross-attention `[N, heads, Q, h_l, w_l]`, the masks used, the
+#   audio-prototype similarity and the robust-key states.
+# - Masked attention confines each layer to the previous prediction (layer 0: the prior); rows sum to 1 and
+#   blocked pixels get 0.
+# - The lift (attention mass inside the sounding mask / its area) turns "attention follows the sound" into a
+#   number per layer, and partial-time sounders test whether it leaves an object when its sound stops.
+#
+# Next: `06_reproduce_paper` runs the study over seeds and compares it with the paper's tables.
