@@ -1,4 +1,4 @@
-"""Test-session environment: the smoke profile and a throw-away artifacts folder.
+"""Test-session environment (tests/ and the nbval notebook runs): the smoke profile and throw-away artifacts.
 
 nbval starts notebook kernels from this process, so the variables set here reach the notebooks too.
 ``STEPSTONES_TEST_PROFILE`` may name another profile for a deliberate longer run.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 
 os.environ["STEPSTONES_PROFILE"] = os.environ.get("STEPSTONES_TEST_PROFILE", "smoke")
 os.environ.setdefault("STEPSTONES_ARTIFACTS", str(ROOT / "build" / "test-artifacts"))
