@@ -133,3 +133,22 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert (tmp_path / "run" / "last.pt").is_file()
     lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert len(lines) == 2  # only rank 0 logged (eval after steps 4 and 8)
+
+
+def test_dataloader_workers_give_the_same_run(tmp_path):
+    """num_workers > 0 reads batches in worker processes in exactly the inline order (same final weights)."""
+    inline = _trainer(tmp_path / "inline", steps=6)
+    inline.fit()
+    workers = _trainer(tmp_path / "workers", steps=6, profile=_profile(data__num_workers=2))
+    workers.fit()
+    for a, b in zip(inline.model.state_dict().values(), workers.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_epoch_batches_rejoin_mid_epoch(tmp_path):
+    trainer = _trainer(tmp_path, steps=4, profile=_profile(train__clips_per_step=2))
+    stream = trainer._epoch_batches(0)
+    first, second = next(stream), next(stream)
+    assert len(first) == len(ToyClips()) // 2 and sorted(i for b in first for i in b) == list(range(len(ToyClips())))
+    assert next(trainer._epoch_batches(3)) == first[3:]  # resuming at step 3 continues the same epoch
+    assert next(trainer._epoch_batches(len(first))) == second

@@ -14,7 +14,10 @@ the :class:`Trainer` owns everything else:
 - checkpoints with optimizer, scheduler, scaler, RNG states and step, written atomically; ``resume=True``
   continues bit-identically on CPU (data order is a pure function of seed and epoch, and evaluation runs
   inside a forked RNG so it never shifts the training stream);
-- ``tqdm.auto`` progress (one line; off under ``TQDM_DISABLE``/CI), a JSONL log per run and a ``history``.
+- ``tqdm.auto`` progress (one line; off under ``TQDM_DISABLE``/CI), a JSONL log per run (and TensorBoard scalars
+  when ``tensorboard`` is installed) and a ``history``;
+- data read inline from preloaded datasets on CPU, or by ``DataLoader`` workers (``DataConfig.num_workers``,
+  pinned memory on CUDA) in the same deterministic order.
 """
 from __future__ import annotations
 
@@ -232,21 +235,39 @@ class Trainer:
         return factor
 
     # ----------------------------------------------------------------- batches
-    def _train_batches(self, start_step: int) -> Iterator[dict[str, Any]]:
-        """Batches from ``start_step`` on; the order depends only on (seed, epoch), so resume can rejoin it."""
+    def _epoch_batches(self, start_step: int) -> Iterator[list[list[int]]]:
+        """Per epoch, the index lists of its remaining steps; a pure function of (seed, epoch, rank), so resume can
+        rejoin the stream at any step."""
         n, per_step = len(self.train_set), max(1, int(self.cfg.clips_per_step))
         world, rank = self.ctx.world_size, self.ctx.rank
         per_epoch = max(1, n // (per_step * world))  # whole steps per epoch on every rank
         step = start_step
         while True:
             epoch, offset = divmod(step, per_epoch)
-            order = epoch_order(n, self.cfg.seed, epoch)
-            shard = order[rank::world]
-            for pos in range(offset, per_epoch):
-                idx = shard[pos * per_step:(pos + 1) * per_step]
-                yield collate_clips([self.train_set[i] for i in idx])
-                step += 1
-            # next epoch
+            shard = epoch_order(n, self.cfg.seed, epoch)[rank::world]
+            yield [shard[pos * per_step:(pos + 1) * per_step] for pos in range(offset, per_epoch)]
+            step += per_epoch - offset
+
+    def _train_batches(self, start_step: int) -> Iterator[dict[str, Any]]:
+        """Collated training batches from ``start_step`` on.
+
+        With ``DataConfig.num_workers > 0`` a :class:`torch.utils.data.DataLoader` reads them in worker
+        processes (pinned memory on CUDA), in the same order: it is handed the epoch's index lists as its
+        ``batch_sampler``. With 0 workers (the CPU profiles, whose datasets are preloaded) clips are read inline.
+        """
+        workers = int(getattr(self.profile.data, "num_workers", 0) or 0)
+        for epoch_offset, index_lists in enumerate(self._epoch_batches(start_step)):
+            if workers > 0:
+                # its own generator, so starting workers never draws from (and shifts) the global RNG stream
+                gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + start_step + epoch_offset)
+                loader = torch.utils.data.DataLoader(
+                    self.train_set, batch_sampler=index_lists, num_workers=workers, collate_fn=collate_clips,
+                    pin_memory=self.device.type == "cuda", persistent_workers=False, generator=gen,
+                )
+                yield from loader
+            else:
+                for idx in index_lists:
+                    yield collate_clips([self.train_set[i] for i in idx])
 
     def eval_batches(self, dataset: Any) -> Iterator[dict[str, Any]]:
         """One clip at a time, in order, on the device (every rank sees the whole split)."""
@@ -287,6 +308,24 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             with open(self.out_dir / "history.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
+            writer = self._tensorboard()
+            if writer is not None:
+                for key, value in record.items():
+                    if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                        writer.add_scalar(key.replace("_", "/", 1), value, record["step"])
+                writer.flush()
+
+    def _tensorboard(self) -> Any | None:
+        """A TensorBoard writer in ``<out_dir>/tb`` when ``tensorboard`` is installed (optional), else None."""
+        if not hasattr(self, "_tb"):
+            self._tb = None
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"))
+            except ImportError:  # tensorboard is not a dependency
+                pass
+        return self._tb
 
     # ----------------------------------------------------------------- evaluation
     @contextlib.contextmanager
@@ -396,4 +435,6 @@ class Trainer:
                          wall_seconds=time.perf_counter() - start_time, steps_run=self.step - start)
 
     def close(self) -> None:
+        if getattr(self, "_tb", None) is not None:
+            self._tb.close()
         self.ctx.close()
