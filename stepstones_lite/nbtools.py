@@ -18,8 +18,8 @@ __all__ = ["check_notebook", "write_student_version", "notebook_sources", "REQUI
 # every parameters cell must declare these with these annotations (papermill --help-notebook reads them)
 REQUIRED_PARAMETERS = {"profile": "str", "device": "str", "seed": "int"}
 _FORBIDDEN = [
-    (re.compile(r"\.cuda\(\)"), "hard-coded .cuda() (use stepstones_lite.resolve_device)"),
-    (re.compile(r"['\"]cuda:0['\"]"), "hard-coded 'cuda:0' (use stepstones_lite.resolve_device)"),
+    (re.compile(r"\.cuda\(\)"), "hard-coded CUDA call (use stepstones_lite.resolve_device)"),
+    (re.compile(r"['\"]cuda:0['\"]"), "hard-coded CUDA device index (use stepstones_lite.resolve_device)"),
     (re.compile(r"\bpip\s+install\b"), "pip install inside a notebook (dependencies belong in pyproject.toml)"),
 ]
 

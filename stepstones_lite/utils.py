@@ -1,7 +1,7 @@
 """Small helpers every other module uses: devices, seeds, paths, atomic writes, environment report.
 
-There is exactly one device helper, :func:`resolve_device`; nothing in the project calls
-``.cuda()`` or names ``"cuda:0"``.
+There is exactly one device helper, :func:`resolve_device`; nothing in the project hard-codes a CUDA
+device or moves tensors with a CUDA-only call.
 """
 from __future__ import annotations
 
