@@ -639,7 +639,7 @@ def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Se
             semantic_overlay(frames[c], labels[c], ax=axes[r, c], title=f"{name} · {col}", legend=True)
             axes[r, c].title.set_fontsize(8)
     fig.suptitle(title or "semantic predictions (AVSBench palette)", fontweight="bold")
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # room for the per-panel legends that tight_layout cannot fit
     return fig
 
 
@@ -811,7 +811,8 @@ def training_curves(histories: dict, keys: Sequence[str] = ("train_loss", "val_m
                 ax.plot(*zip(*pts), marker="o", lw=1.4, label=name)
         ax.set_xlabel("step")
         ax.set_title(key, fontsize=10)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a key no run logged leaves an empty panel
+            ax.legend(fontsize=8)
     fig.suptitle(title or "training curves", fontweight="bold")
     fig.tight_layout()
     return fig
