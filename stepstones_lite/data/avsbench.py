@@ -152,6 +152,20 @@ def check_label2idx(root: str | os.PathLike[str]) -> list[str]:
     return []
 
 
+def _metadata_table(root: Path, path: Path, columns: Sequence[str]
+                    ) -> tuple[list[str], dict[str, int], list[list[str]], list[str]]:
+    """Read a metadata CSV under ``root``: ``(header, column index, rows, problems)``; empty on a problem."""
+    try:
+        inside_root(root, path)
+        header, rows = read_csv_rows(path)
+    except DatasetError as err:
+        return [], {}, [], [str(err)]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        return [], {}, [], [f"{path}: missing columns {missing} (header {header}, expected {list(columns)})"]
+    return header, {c: header.index(c) for c in columns}, rows, []
+
+
 def read_avss_metadata(root: str | os.PathLike[str]) -> tuple[list[ClipFiles], list[str]]:
     """Parse ``<root>/metadata.csv`` (header ``vid,uid,s_min,s_sec,a_obj,split,label``).
 
@@ -160,17 +174,10 @@ def read_avss_metadata(root: str | os.PathLike[str]) -> tuple[list[ClipFiles], l
     """
     root = Path(root)
     path = root / "metadata.csv"
-    try:
-        inside_root(root, path)
-        header, rows = read_csv_rows(path)
-    except DatasetError as err:
-        return [], [str(err)]
-    missing = [c for c in AVSS_COLUMNS if c not in header]
-    if missing:
-        return [], [f"{path}: missing columns {missing} (header {header}, expected {list(AVSS_COLUMNS)})"]
-    col = {c: header.index(c) for c in AVSS_COLUMNS}
+    header, col, rows, problems = _metadata_table(root, path, AVSS_COLUMNS)
+    if problems:
+        return [], problems
     clips: list[ClipFiles] = []
-    problems: list[str] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
@@ -237,18 +244,11 @@ def read_object_metadata(root: str | os.PathLike[str], variant: str) -> tuple[li
         raise ValueError(f"variant must be 's4' or 'ms3', got {variant!r}")
     path = root / f"{variant}_meta_data.csv"
     columns = S4_COLUMNS if variant == "s4" else MS3_COLUMNS
-    try:
-        inside_root(root, path)
-        header, rows = read_csv_rows(path)
-    except DatasetError as err:
-        return [], [str(err)]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        return [], [f"{path}: missing columns {missing} (header {header}, expected {list(columns)})"]
-    col = {c: header.index(c) for c in columns}
+    header, col, rows, problems = _metadata_table(root, path, columns)
+    if problems:
+        return [], problems
     data = root / f"{variant}_data"
     clips: list[ClipFiles] = []
-    problems: list[str] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
