@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 04 · Stage 2: semantic AVSS on stepping stones
 #
@@ -29,8 +17,8 @@
 #      the bilinear edges of the mask;
 # - **teacher forcing**: stage 2 trains with ground-truth priors and is tested with the stage-1 priors
 #   (and, as an oracle, with ground-truth priors);
-# - how to read the AVSS metrics: the official 71-class `miou` and the `miou_present` mean over the classes
-#   that occur in the test set;
+# - how to read the AVSS metrics: the official 71-class `miou` and `miou_benchmark`, the same formula over
+#   the benchmark's own label space (the study's `avss_miou`);
 # - the paper's comparison with **end-to-end** training under its protocol (same schedule as stage 2), and
 #   its Fig. 1/4 mechanism: does an AVSS-trained model *localise* worse than the dedicated stage 1?
 
@@ -317,8 +305,11 @@ assert all(len(h) > 0 for h in histories.values())
 #   the mean over **all 71 classes** (background included). A class that never appears and is never
 #   predicted scores 0, so on a benchmark that uses only some of the 71 classes this number is small
 #   whatever the model does.
-# - `miou_present` / `fscore_present` — the same per-class values averaged over the classes **present in
-#   the test ground truth** only. It orders models in the same way on a fixed test set and is easier to read.
+# - `miou_benchmark` / `fscore_benchmark` — the same per-class values averaged over the benchmark's **own
+#   label space** (`stepstones_lite.data.benchmark_classes`): all 71 classes on AVSBench, background + the 17
+#   sounding classes on our synthetic set. On AVSBench it *is* the official number; here it orders models
+#   exactly like `miou` (same per-class values, a smaller denominator) and is the `avss_miou` of the study
+#   in notebook 06. (`miou_present` averages the classes that occur in this split's GT; here the two agree.)
 #
 # `binary_miou` collapses a semantic prediction to "any class ≠ background" and scores it with the
 # binary AVS mIoU: how well the model *localises*, whatever the class.
@@ -330,13 +321,16 @@ rows = {
     "end-to-end (same steps)": course.evaluate(e2e),
 }
 s1_metrics = course.evaluate(s1)
-cols = ["miou", "fscore", "miou_present", "fscore_present", "binary_miou"]
+cols = ["miou", "fscore", "miou_benchmark", "fscore_benchmark", "binary_miou"]
 table = pd.DataFrame({name: {c: r[c] for c in cols} for name, r in rows.items()}).T
 table.loc["stage 1 (AVS)", "binary_miou"] = s1_metrics["miou"]
 display(table.round(3).astype(object).fillna("–"))
-print(f"classes present in the test GT: {rows['end-to-end (same steps)']['classes_present']} of 71")
+k = rows["end-to-end (same steps)"]["classes_benchmark"]
+print(f"benchmark label space: {k} of 71 classes; classes present in the test GT: "
+      f"{rows['end-to-end (same steps)']['classes_present']}")
 for r in rows.values():
-    assert 0.0 <= r["miou"] <= r["miou_present"] + 1e-6 <= 1.0 + 1e-6  # the official mean includes 0s
+    assert 0.0 <= r["miou"] <= r["miou_benchmark"] + 1e-6 <= 1.0 + 1e-6  # the official mean includes 0s
+    assert abs(r["miou_benchmark"] * r["classes_benchmark"] - r["miou"] * 71) < 1e-4  # same sum, other denominator
     assert 0.0 <= r["binary_miou"] <= 1.0
 
 # %% [markdown]
@@ -412,8 +406,8 @@ for name, p in preds.items():
 #    attending to nothing?
 # 3. With a binary prior, where can robust-key pixels be *uncertain*? Why does the resize ratio change how
 #    many there are?
-# 4. The official `miou` of a model is 0.05 while its `miou_present` is 0.5. What does that tell you about
-#    the test set, and which number would you put in a paper table next to AVSBench results?
+# 4. The official `miou` of a model is 0.05 while its `miou_benchmark` is 0.2. How many classes does the
+#    benchmark have, and which number would you put in a paper table next to AVSBench results?
 # 5. Under which conditions would you expect end-to-end training to match the two-stage model here?
 
 # %% tags=["solution"]
@@ -428,8 +422,9 @@ for name, p in preds.items():
 #    with integer ratios every sample sits at the same offset in its block, so few do; with non-integer ratios
 #    (224 -> 12 in the official code) the offsets vary along the edge. At test time the stage-1 edges are
 #    where the prior is least reliable, which is what the uncertain embedding marks.
-# 4. Few of the 71 classes occur in the test set (absent classes score 0 in the official mean). Report the
-#    official `miou` for comparability with AVSBench and explain `miou_present` next to it.
+# 4. The per-class sum is 0.05 x 71 = 3.55 = 0.2 x K, so K is about 18 classes (background included); the
+#    other 53 score 0 in the official mean. Next to AVSBench results, report the official 71-class `miou` (on
+#    AVSBench both numbers are the same) and say that on a smaller benchmark `miou_benchmark` is the readable one.
 # 5. When the encoders already carry the benchmark's classes (semantics nearly free, feasibility_r3 §7), when
 #    the stage-1 prior is weak (below the break-even prior quality), or when end-to-end also gets stage 1's
 #    steps.
@@ -441,7 +436,8 @@ for name, p in preds.items():
 #   (silent frames attend globally), and as silent/uncertain/sounding key embeddings whose uncertain pixels
 #   lie on the mask edges.
 # - It trains with ground-truth priors and is tested with stage-1 priors; the oracle row is its ceiling.
-# - The official AVSS `miou` averages all 71 classes; `miou_present` averages the classes in the test GT.
+# - The official AVSS `miou` averages all 71 classes; `miou_benchmark` averages the benchmark's own label
+#   space (the same thing on AVSBench, 18 classes here).
 # - Whether two stages beat end-to-end depends on the prior's quality and on how much class knowledge the
 #   encoders bring; the paper reports 48.5 vs 37.1 on AVSBench.
 #

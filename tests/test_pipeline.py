@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from stepstones_lite.config import resolve_profile
-from stepstones_lite.data import DatasetError
+from stepstones_lite.data import DatasetError, benchmark_classes, class_index
 from stepstones_lite.train import CheckpointError, load_checkpoint
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.priors import check_priors, degrade_mask, make_priors, write_reference_priors
@@ -79,6 +79,15 @@ def test_priors_stage2_and_evaluation(env, stage1):
     with_priors = pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"], prior=priors)
     oracle = pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"], prior="gt")
     assert {"miou", "fscore", "miou_present", "binary_miou"} <= set(with_priors) and "miou" in oracle
+    # the benchmark's label space: background + the generator's classes; classes outside it never occur in the
+    # GT, so their IoU is 0 and the 71-class sum equals the benchmark-class sum
+    classes = benchmark_classes(env["root"])
+    info = json.loads((env["root"] / "dataset.json").read_text())
+    assert classes == (0, *sorted(class_index(c) for c in info["config"]["classes"]))
+    for res in (with_priors, oracle):
+        assert res["classes_benchmark"] == len(classes) < 71
+        assert res["miou_benchmark"] * len(classes) == pytest.approx(res["miou"] * 71, abs=1e-6)
+        assert res["fscore_benchmark"] * len(classes) == pytest.approx(res["fscore"] * 71, abs=1e-6)
     with pytest.raises(ValueError, match="needs prior"):
         pipeline.evaluate_checkpoint(s2.best_checkpoint, data_root=env["root"])
 
@@ -117,12 +126,29 @@ def test_reproduce_core_arms_plumbing(env, tmp_path):
     assert set(saved["arms"]) == set(CORE_ARMS)
     for key in ("command", "git_commit", "profile", "device", "torch_version", "date", "wall_seconds"):
         assert key in saved["provenance"]
+    spent = saved["provenance"]["compute_seconds"]  # build times of the runs the numbers come from
+    assert {"course/stage1", "course/stage2", "course/end_to_end", "encoders"} <= set(spent)
+    assert spent["total"] == pytest.approx(sum(v for k, v in spent.items() if k != "total"), abs=0.2)
     two = saved["arms"]["two_stage"]
     assert two["seeds"] == [0] and {"avss_miou", "avss_fscore", "stage1_miou", "stage1_fscore"} <= set(two["per_seed"][0])
     assert set(two["mean"]) == set(two["std"])
+    rec = two["per_seed"][0]  # avss_miou: the benchmark's label space; avss_miou_71: all 71 AVSBench classes
+    assert rec["avss_miou"] * rec["classes_benchmark"] == pytest.approx(rec["avss_miou_71"] * 71, abs=1e-6)
     assert saved["arms"]["end_to_end_equal_compute"]["steps"]["end_to_end"] == 8
     assert out.with_suffix(".md").read_text().startswith("| arm |")
+    assert (tmp_path / "reproduce_smoke_core.png").stat().st_size > 10_000
     assert results["arms"]["oracle_prior"]["per_seed"][0]["prior_miou"] == 1.0
+    # a second call with other arms merges into the same file (cached runs: only evaluation work) ...
+    merged = run_study(env["profile"], [0], out=out, arms=["stage1_muted_test"], data_root=env["root"],
+                       progress=False, merge=True)
+    assert set(merged["arms"]) == set(CORE_ARMS) | {"stage1_muted_test"}
+    assert merged["arms"]["two_stage"] == saved["arms"]["two_stage"]
+    assert merged["provenance"]["merged"][0]["date"] == saved["provenance"]["date"]
+    assert merged["provenance"]["compute_seconds"]["course/stage1"] > 0  # the reused stage 1 is accounted
+    # ... but never with results of another configuration
+    with pytest.raises(ValueError, match="another configuration"):
+        run_study(env["profile"].replace(train__lr=0.5), [0], out=out, arms=["stage1_muted_test"],
+                  data_root=env["root"], progress=False, merge=True)
 
 
 def test_cli_train_avs_and_evaluate(env, tmp_path):

@@ -389,3 +389,21 @@ def test_real_release_audio_is_noted_not_rejected(base, tmp_path):
     with pytest.raises(DatasetError, match="requires 16 kHz mono"):
         validate_dataset(root, audio_rule="strict")
     assert os.path.exists(root / V1M / "audio.wav")
+
+
+def test_benchmark_classes_label_space(tmp_path):
+    """Synthetic metadata names the label space; anything else (AVSBench, missing or broken metadata) is all 71."""
+    from stepstones_lite.data import benchmark_classes, class_index
+
+    assert benchmark_classes(tmp_path) == tuple(range(71))  # no dataset.json: AVSBench's 71 classes
+    info = {"generator": "stepstones_lite.data.synthetic", "config": {"classes": ["violin", "dog", "dog"]}}
+    (tmp_path / "dataset.json").write_text(json.dumps(info))
+    assert benchmark_classes(tmp_path) == (0, class_index("dog"), class_index("violin"))
+    info["generator"] = "someone else"
+    (tmp_path / "dataset.json").write_text(json.dumps(info))
+    assert benchmark_classes(tmp_path) == tuple(range(71))
+    (tmp_path / "dataset.json").write_text("{not json")
+    assert benchmark_classes(tmp_path) == tuple(range(71))
+    info = {"generator": "stepstones_lite.data.synthetic", "config": {"classes": ["no-such-class"]}}
+    (tmp_path / "dataset.json").write_text(json.dumps(info))
+    assert benchmark_classes(tmp_path) == tuple(range(71))

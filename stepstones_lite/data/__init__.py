@@ -2,7 +2,7 @@
 from .classes import AVSS_CLASSES, NUM_AVSS_CLASSES, class_colour, class_index, label2idx, palette
 from .errors import DatasetError
 from .avsbench import AVSBenchObject, AVSBenchSemantic, clip_collate
-from .validate import ValidationReport, validate_dataset
+from .validate import ValidationReport, benchmark_classes, validate_dataset
 
 __all__ = [
     "AVSS_CLASSES",
@@ -16,5 +16,6 @@ __all__ = [
     "AVSBenchSemantic",
     "clip_collate",
     "validate_dataset",
+    "benchmark_classes",
     "ValidationReport",
 ]

@@ -55,7 +55,7 @@ from .io import (
     read_wav,
 )
 
-__all__ = ["ValidationReport", "detect_layout", "validate_dataset"]
+__all__ = ["ValidationReport", "benchmark_classes", "detect_layout", "validate_dataset"]
 
 MIN_SAMPLES_16K = 15600  # 0.975 s: one VGGish example (400-sample window + 95 hops of 160)
 
@@ -243,6 +243,31 @@ def _is_synthetic(root: Path, problems: list[str]) -> bool:
     return isinstance(info, dict) and str(info.get("generator", "")).startswith(
         "stepstones_lite.data.synthetic"
     )
+
+
+def benchmark_classes(root: str | os.PathLike[str]) -> tuple[int, ...]:
+    """The class indices a benchmark can contain: its label space, background (0) included.
+
+    AVSBench-semantic's label space is all 71 classes, so the official mIoU averages over all of them (a class
+    that never occurs scores 0 and stays in the denominator, avsbench.md §3.3). Our synthetic set declares the
+    sounding classes it draws from in ``dataset.json`` (``config.classes``); never-sounding props are unlabelled
+    (background). Averaging over *that* label space is the same formula on the benchmark's own classes — the
+    number the feasibility prototypes call "AVSS mIoU" — while the 71-class mean of a 17-class benchmark is
+    capped at 18/71. Unknown or unreadable metadata falls back to all 71 classes.
+    """
+    from .classes import NUM_AVSS_CLASSES, class_index
+
+    root = Path(root)
+    everything = tuple(range(NUM_AVSS_CLASSES))
+    if not _is_synthetic(root, []) or not os.path.lexists(root / "dataset.json"):
+        return everything
+    try:
+        info = read_json(inside_root(root, root / "dataset.json"))
+        names = info["config"]["classes"]
+        indices = sorted({class_index(str(n)) for n in names} - {0})
+    except (DatasetError, KeyError, TypeError):
+        return everything
+    return (0, *indices) if indices else everything
 
 
 def _object_ids(objects: Any) -> set[int] | None:

@@ -121,7 +121,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     arms = ALL_ARMS if args.arms == ["all"] else (CORE_ARMS if args.arms == ["core"] else tuple(args.arms))
     out = Path(args.out) if args.out else project_root() / "results" / f"reproduce_{profile.name}.json"
     results = run_study(profile, seeds, out=out, arms=arms, data_root=args.data,
-                        command="stepstones " + " ".join(sys.argv[1:]))
+                        command="stepstones " + " ".join(sys.argv[1:]), merge=args.merge)
     print(out.with_suffix(".md").read_text())
     print(f"wrote {out} ({results['provenance']['wall_seconds']} s)")
     return 0
@@ -161,6 +161,8 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     _common(p, "results JSON (default results/reproduce_<profile>.json; a .md table is written beside it)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
     p.add_argument("--arms", nargs="+", default=["all"], help="'all', 'core', or arm names")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the arms of an existing --out file that this run does not compute")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("evaluate", help="score a checkpoint with the exact AVSBench metrics")

@@ -30,6 +30,8 @@ from .priors import make_priors, write_reference_priors
 
 __all__ = ["Course"]
 
+_METRICS_VERSION = 2  # bump when evaluation adds or changes keys: cached evaluations are then recomputed
+
 OnEval = Callable[[dict[str, Any]], None] | None
 
 
@@ -47,6 +49,26 @@ class Course:
         self.profile = pipeline.prepare_profile(profile, self.root)
         self.progress = progress
         self.base_key = {"profile": self.profile.to_dict(), "data": str(self.root)}
+        self.used: list[Path] = []  # every artifact this Course handed out (for the study's compute account)
+
+    def _ensure(self, name: str, build: Callable[[Path], None], key: dict[str, Any]) -> Path:
+        path = ensure_artifact(name, build, key)
+        if path not in self.used:
+            self.used.append(path)
+        return path
+
+    def compute_seconds(self) -> dict[str, float]:
+        """Wall seconds each artifact handed out so far took to build (whenever it was built), by kind."""
+        totals: dict[str, float] = {}
+        weights = self.profile.model.backbone_weights
+        folders = list(self.used) + ([Path(weights).parent] if weights else [])
+        for folder in folders:
+            info_path = Path(folder) / "ARTIFACT.json"
+            if info_path.is_file():
+                info = json.loads(info_path.read_text())
+                kind = str(info.get("name", Path(folder).parent.name))
+                totals[kind] = round(totals.get(kind, 0.0) + float(info.get("wall_seconds", 0.0)), 1)
+        return totals
 
     def _key(self, name: str, seed: int, **extra: Any) -> dict[str, Any]:
         return {**self.base_key, "run": name, "seed": seed, **extra}
@@ -64,7 +86,7 @@ class Course:
             pipeline.train_stage1(self._variant(overrides), folder, data_root=self.root, seed=seed, mute_audio=mute,
                                   progress=self.progress, on_eval=on_eval)
 
-        return ensure_artifact("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
+        return self._ensure("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
 
     def stage2(self, seed: int = 0, priors: Path | None = None, overrides: dict[str, Any] | None = None,
                on_eval: OnEval = None) -> Path:
@@ -75,7 +97,7 @@ class Course:
             pipeline.train_stage2(self._variant(overrides), folder, prior_root=priors, data_root=self.root,
                                   seed=seed, progress=self.progress, on_eval=on_eval)
 
-        return ensure_artifact("course/stage2", build, self._key("stage2", seed, overrides=overrides, priors=str(priors)))
+        return self._ensure("course/stage2", build, self._key("stage2", seed, overrides=overrides, priors=str(priors)))
 
     def end_to_end(self, seed: int = 0, steps: int | None = None, on_eval: OnEval = None) -> Path:
         """End-to-end AVSS run folder (default steps: stage 2's, the paper's protocol)."""
@@ -85,7 +107,7 @@ class Course:
             pipeline.train_end_to_end(self.profile, folder, data_root=self.root, seed=seed, steps=steps,
                                       progress=self.progress, on_eval=on_eval)
 
-        return ensure_artifact("course/end_to_end", build, self._key("end_to_end", seed, steps=steps))
+        return self._ensure("course/end_to_end", build, self._key("end_to_end", seed, steps=steps))
 
     def tpavi(self, seed: int = 0, priors: Path | None = None, on_eval: OnEval = None) -> Path:
         """TPAVI-style baseline run folder, end to end (``priors=None``) or with stage-1 priors."""
@@ -94,7 +116,7 @@ class Course:
             pipeline.train_tpavi(self.profile, folder, data_root=self.root, seed=seed, prior_root=priors,
                                  progress=self.progress, on_eval=on_eval)
 
-        return ensure_artifact("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
+        return self._ensure("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
 
     # ----------------------------------------------------------------- priors
     def stage1_priors(self, stage1: Path, mute: bool = False) -> Path:
@@ -104,7 +126,7 @@ class Course:
             make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=("val", "test"), mute_audio=mute,
                         progress=self.progress)
 
-        return ensure_artifact("course/priors", build, {"stage1": str(stage1), "mute": mute})
+        return self._ensure("course/priors", build, {"stage1": str(stage1), "mute": mute})
 
     def reference_priors(self, kind: str | None = None, level: float = 0.0, seed: int = 0) -> Path:
         """Ground-truth priors on val and test (``kind=None``), or degraded ones (erode/dilate/noise/drop)."""
@@ -113,13 +135,14 @@ class Course:
             write_reference_priors(self.profile, folder, data_root=self.root, splits=("val", "test"), degrade=kind,
                                    level=level, seed=seed, progress=self.progress)
 
-        return ensure_artifact("course/reference_priors", build,
+        return self._ensure("course/reference_priors", build,
                                {**self.base_key, "kind": kind, "level": level, "seed": seed})
 
     # ----------------------------------------------------------------- evaluation (cached as JSON)
     def evaluate(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float]:
         """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``); cached."""
-        tag = json.dumps({"split": split, **{k: str(v) for k, v in sorted(kwargs.items())}}, sort_keys=True)
+        tag = json.dumps({"split": split, "metrics": _METRICS_VERSION, **{k: str(v) for k, v in sorted(kwargs.items())}},
+                         sort_keys=True)
         cache = Path(run) / "evaluations.json"
         known = json.loads(cache.read_text()) if cache.is_file() else {}
         if tag not in known:

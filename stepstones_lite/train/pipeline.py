@@ -25,7 +25,7 @@ import torch
 
 from ..artifacts import is_follower_rank, wait_for
 from ..config import Profile
-from ..data import DatasetError
+from ..data import DatasetError, benchmark_classes
 from ..model import build_model, build_tpavi
 from ..model.criterion import HungarianMatcher, SetCriterion
 from ..utils import resolve_device, seed_everything
@@ -189,7 +189,8 @@ def train_stage2(profile: Profile, out_dir: str | Path, *, prior_root: str | Pat
     """
     root = ensure_dataset(profile, data_root)
     task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=True,
-                    eval_prior="dataset" if prior_root is not None else "gt", kind=STAGE2)
+                    eval_prior="dataset" if prior_root is not None else "gt", kind=STAGE2,
+                    class_set=benchmark_classes(root))
     return _run(profile, STAGE2, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
                 prior_root=prior_root, progress=progress, on_eval=on_eval, description="stage 2 (AVSS)")
 
@@ -200,7 +201,8 @@ def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | 
                      on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
     """End-to-end AVSS: the same model without prior modules, trained directly on the semantic labels."""
     root = ensure_dataset(profile, data_root)
-    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=False, kind=END_TO_END)
+    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=False, kind=END_TO_END,
+                    class_set=benchmark_classes(root))
     return _run(profile, END_TO_END, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
                 progress=progress, on_eval=on_eval, description="end-to-end AVSS")
 
@@ -215,7 +217,8 @@ def train_tpavi(profile: Profile, out_dir: str | Path, *, prior_root: str | Path
     """
     root = ensure_dataset(profile, data_root)
     kind = TPAVI if prior_root is None else TPAVI_PRIOR
-    task = TPAVITask(use_prior=prior_root is not None, eval_prior="dataset", kind=kind)
+    task = TPAVITask(use_prior=prior_root is not None, eval_prior="dataset", kind=kind,
+                     class_set=benchmark_classes(root))
     return _run(profile, kind, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
                 prior_root=prior_root, progress=progress, on_eval=on_eval, description=f"{kind} baseline")
 
@@ -245,10 +248,12 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
             raise ValueError(f"a {kind} model needs prior=<prior folder> or prior='gt'")
         oracle = isinstance(prior, str) and prior == "gt"
         if kind in (TPAVI, TPAVI_PRIOR):
-            task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind)
+            task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind,
+                             class_set=benchmark_classes(root))
         else:
             task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=use_prior,
-                            eval_prior="gt" if oracle else "dataset", kind=kind)
+                            eval_prior="gt" if oracle else "dataset", kind=kind,
+                            class_set=benchmark_classes(root))
         prior_root = None if (oracle or not use_prior) else prior
         dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False)
 

@@ -17,9 +17,12 @@ Arms (each over the seeds; names are the JSON contract):
 
 Every run is an artifact keyed by (profile, seed, variant), so arms share runs (e.g. ``oracle_prior`` reuses the
 ``two_stage`` stage-2 model) and an interrupted study resumes. Per-seed records carry ``avss_miou`` /
-``avss_fscore`` (official 71-class AVSBench means; ``avss_miou_present`` averages only the classes present in
-the test set, which on the synthetic benchmark is the readable number), the collapsed binary ``binary_miou`` of
-AVSS models, and ``stage1_miou`` / ``stage1_fscore`` plus diagnostics where a stage 1 ran.
+``avss_fscore`` — the official AVSBench formula averaged over the benchmark's label space
+(:func:`~stepstones_lite.data.benchmark_classes`: all 71 classes on AVSBench, background + the 17 sounding classes
+on the synthetic set, as the feasibility prototypes report it) — plus ``avss_miou_71`` / ``avss_fscore_71`` (the
+same per-class scores averaged over all 71 AVSBench classes, which caps a 17-class benchmark at 18/71), the
+collapsed binary ``binary_miou`` of AVSS models (how well the semantic model localises), and ``stage1_miou`` /
+``stage1_fscore`` plus diagnostics where a stage 1 ran.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ from ..utils import atomic_write_json, atomic_write_text, project_root
 from . import pipeline
 from .course import Course
 
-__all__ = ["ALL_ARMS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table"]
+__all__ = ["ALL_ARMS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "write_figures"]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
 PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
@@ -57,7 +60,11 @@ ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + (
 
 
 def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
-    out = {f"{prefix}_miou": metrics["miou"], f"{prefix}_fscore": metrics["fscore"]}
+    out = {f"{prefix}_miou": metrics.get("miou_benchmark", metrics["miou"]),
+           f"{prefix}_fscore": metrics.get("fscore_benchmark", metrics["fscore"]),
+           f"{prefix}_miou_71": metrics["miou"], f"{prefix}_fscore_71": metrics["fscore"]}
+    if "classes_benchmark" in metrics:
+        out["classes_benchmark"] = metrics["classes_benchmark"]
     for key in ("miou_present", "fscore_present", "miou_nb", "binary_miou"):
         if key in metrics:
             out[f"{prefix}_{key}" if not key.startswith("binary") else key] = metrics[key]
@@ -164,7 +171,7 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
         elif name == "end_to_end_equal_compute":
             steps = {"end_to_end": t.stage1_steps + t.stage2_steps}
         arms[name] = {
-            "seeds": seeds[: len(records)],
+            "seeds": [int(r["seed"]) for r in records] if all("seed" in r for r in records) else seeds[: len(records)],
             "modules": _ARM_MODULES.get(name, []),
             "steps": steps,
             "per_seed": records,
@@ -184,7 +191,8 @@ def _git_commit() -> str:
 
 def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
     """A markdown table of mean ± std per arm (the ``key`` column plus stage-1 and prior quality if present)."""
-    lines = ["| arm | seeds | " + key + " | avss_fscore | stage1_miou | prior_miou |", "|---|---|---|---|---|---|"]
+    lines = ["| arm | seeds | " + key + " | avss_fscore | binary_miou | stage1_miou | prior_miou |",
+             "|---|---|---|---|---|---|---|"]
     for name, arm in results["arms"].items():
         def cell(k: str) -> str:
             if k not in arm["mean"]:
@@ -192,14 +200,56 @@ def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
             return f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}"
 
         lines.append(f"| {name} | {len(arm['per_seed'])} | {cell(key)} | {cell('avss_fscore')} | "
-                     f"{cell('stage1_miou')} | {cell('prior_miou')} |")
+                     f"{cell('binary_miou')} | {cell('stage1_miou')} | {cell('prior_miou')} |")
     return "\n".join(lines) + "\n"
+
+
+def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
+    """The study's figures beside its JSON: ``<stem>_core.png`` (two-stage vs end-to-end vs oracle, mean ± std
+    with single seeds as dots, the paper's values beside) and, when prior arms ran, ``<stem>_priors.png`` (AVSS
+    mIoU of the same stage-2 models against the quality of the prior they were tested with)."""
+    import matplotlib.pyplot as plt  # figures are saved and closed, never shown
+
+    from .. import viz
+
+    stem = Path(stem)
+    arms = results["arms"]
+    written = []
+    viz.set_style()
+    fig = viz.plot_study(results, CORE_ARMS, paper=PAPER_NUMBERS,
+                         title=f"Two-stage vs end-to-end ({results['provenance']['profile']}, "
+                               f"{len(results['provenance']['seeds'])} seeds)")
+    written.append(viz.save_figure(fig, f"{stem.name}_core", stem.parent))
+    plt.close(fig)
+    prior_arms = [a for a in arms if "prior_miou" in arms[a]["mean"] and "avss_miou" in arms[a]["mean"]]
+    if len(prior_arms) > 2:
+        points = [(arms[a]["mean"]["prior_miou"], arms[a]["mean"]["avss_miou"]) for a in prior_arms]
+        ref = arms.get("end_to_end", {}).get("mean", {}).get("avss_miou")
+        fig = viz.plot_prior_sweep(points, reference=ref, reference_label="end-to-end (paper protocol)",
+                                   title="Stage-2 AVSS mIoU vs prior quality (means over seeds)")
+        written.append(viz.save_figure(fig, f"{stem.name}_priors", stem.parent))
+        plt.close(fig)
+    return written
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` plus the arms of ``old`` that ``new`` lacks (the caller checked both share one configuration)."""
+    earlier = [{k: v for k, v in old["provenance"].items() if k not in ("config", "merged")}]
+    earlier += old["provenance"].get("merged", [])
+    kept = {name: arm for name, arm in old["arms"].items() if name not in new["arms"]}
+    return {"provenance": {**new["provenance"], "merged": earlier}, "arms": {**new["arms"], **kept}}
 
 
 def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None = None,
               arms: Iterable[str] = ALL_ARMS, data_root: str | Path | None = None, progress: bool | None = None,
-              command: str | None = None, on_seed: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) the study and write ``<out>`` JSON + a markdown table beside it; return the results."""
+              command: str | None = None, on_seed: Callable[[int, dict[str, Any]], None] | None = None,
+              merge: bool = False) -> dict[str, Any]:
+    """Run (or resume) the study and write ``<out>`` JSON + a markdown table and figures beside it.
+
+    ``merge=True`` keeps the arms of an existing ``<out>`` that this call does not compute (e.g. ablations run
+    over fewer seeds than the core arms); their provenance is kept under ``provenance["merged"]``. Merging
+    results of another profile configuration is refused.
+    """
     seeds = [int(s) for s in seeds]
     arms = tuple(arms)
     unknown = [a for a in arms if a not in ALL_ARMS]
@@ -208,6 +258,9 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
     start = time.perf_counter()
     runs = Course(profile, data_root, progress)
     profile = runs.profile
+    old = json.loads(Path(out).read_text()) if merge and out is not None and Path(out).is_file() else None
+    if old is not None and old.get("provenance", {}).get("config") != json.loads(profile.to_json()):
+        raise ValueError(f"{out} was made with another configuration; write to another --out instead of merging")
     per_seed: dict[str, list[dict[str, Any]]] = {}
     for seed in seeds:
         records = _seed_records(runs, seed, arms)
@@ -226,6 +279,8 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
             "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.perf_counter() - start, 1),
+            # the runs may come from an earlier (interrupted or partial) invocation: their own build times
+            "compute_seconds": {**(cs := runs.compute_seconds()), "total": round(sum(cs.values()), 1)},
             "seeds": seeds,
             "config": json.loads(profile.to_json()),
         },
@@ -233,6 +288,9 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
     }
     if out is not None:
         out = Path(out)
+        if old is not None:
+            results = _merge(old, results)
         atomic_write_json(out, results)
         atomic_write_text(out.with_suffix(".md"), markdown_table(results))
+        write_figures(results, out.with_suffix(""))
     return results

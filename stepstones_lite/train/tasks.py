@@ -119,6 +119,7 @@ class AVSSTask:
     kind: str = "aavs-stage2"
     monitor: str = "miou"
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    class_set: tuple[int, ...] | None = None  # the benchmark's label space (data.benchmark_classes); None: all
 
     def _prior(self, batch: dict[str, Any], training: bool) -> torch.Tensor | None:
         if not self.use_prior:
@@ -162,6 +163,11 @@ class AVSSTask:
             result["miou_present"] = float(torch.as_tensor(stats["iou_per_class"])[present].mean())
             result["fscore_present"] = float(torch.as_tensor(stats["f_per_class"])[present].mean())
             result["classes_present"] = int(present.sum())
+        # the official formula over the benchmark's own label space (all 71 on AVSBench, 18 on the synthetic set)
+        classes = torch.as_tensor(self.class_set if self.class_set else range(self.num_classes), dtype=torch.long)
+        result["miou_benchmark"] = float(torch.as_tensor(stats["iou_per_class"])[classes].mean())
+        result["fscore_benchmark"] = float(torch.as_tensor(stats["f_per_class"])[classes].mean())
+        result["classes_benchmark"] = int(classes.numel())
         result.update({f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))})
         return result
 
