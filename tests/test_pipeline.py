@@ -131,7 +131,7 @@ def test_reproduce_core_arms_plumbing(env, tmp_path):
     assert spent["total"] == pytest.approx(sum(v for k, v in spent.items() if k != "total"), abs=0.2)
     two = saved["arms"]["two_stage"]
     assert two["seeds"] == [0] and {"avss_miou", "avss_fscore", "stage1_miou", "stage1_fscore"} <= set(two["per_seed"][0])
-    assert set(two["mean"]) == set(two["std"])
+    assert set(two["mean"]) == set(two["std"]) and "seed" not in two["mean"]
     rec = two["per_seed"][0]  # avss_miou: the benchmark's label space; avss_miou_71: all 71 AVSBench classes
     assert rec["avss_miou"] * rec["classes_benchmark"] == pytest.approx(rec["avss_miou_71"] * 71, abs=1e-6)
     assert saved["arms"]["end_to_end_equal_compute"]["steps"]["end_to_end"] == 8

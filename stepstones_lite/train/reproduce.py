@@ -163,7 +163,7 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
     arms: dict[str, Any] = {}
     t = profile.train
     for name, records in per_seed.items():
-        keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float))})
+        keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float)) and k != "seed"})
         values = {k: torch.tensor([float(r[k]) for r in records if k in r], dtype=torch.float64) for k in keys}
         steps = {"stage1": t.stage1_steps, "stage2": t.stage2_steps}
         if name == "end_to_end":
@@ -227,6 +227,10 @@ def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
         ref = arms.get("end_to_end", {}).get("mean", {}).get("avss_miou")
         fig = viz.plot_prior_sweep(points, reference=ref, reference_label="end-to-end (paper protocol)",
                                    title="Stage-2 AVSS mIoU vs prior quality (means over seeds)")
+        equal = arms.get("end_to_end_equal_compute", {}).get("mean", {}).get("avss_miou")
+        if equal is not None:
+            fig.axes[0].axhline(equal, color="#8172b3", ls=":", label="end-to-end (equal total compute)")
+            fig.axes[0].legend(fontsize=8)
         written.append(viz.save_figure(fig, f"{stem.name}_priors", stem.parent))
         plt.close(fig)
     return written
