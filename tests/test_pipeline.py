@@ -189,3 +189,35 @@ def test_stage1_evaluation_without_instance_sidecars(env, stage1, tmp_path):
     without = pipeline.evaluate_checkpoint(stage1.best_checkpoint, "test", data_root=plain, device="cpu")
     assert without["miou"] == pytest.approx(with_sidecars["miou"])  # same AVSBench score
     assert with_sidecars["diag_n_sounding_units"] > 0 and without["diag_n_sounding_units"] == 0  # no instances
+
+
+def test_class_matching_stage1_uses_the_stand_ins_heads(env, tmp_path):
+    """The deviation's frozen heads are the pre-training heads (not a random init), with their class counts."""
+    from stepstones_lite.train.pretrain import HEAD_FILES, ensure_heads, load_heads
+
+    folder = pipeline.prepare_profile(env["profile"], env["root"]).model.backbone_weights
+    folder = type(tmp_path)(folder).parent
+    vis, aud = load_heads(folder)
+    # an older cache without heads is completed by a bit-identical re-training
+    for name in HEAD_FILES:
+        (folder / name).unlink()
+    ensure_heads(env["profile"], folder, env["root"])
+    vis2, aud2 = load_heads(folder)
+    assert all(torch.equal(vis[k], vis2[k]) for k in vis) and all(torch.equal(aud[k], aud2[k]) for k in aud)
+    fit = pipeline.train_stage1(env["profile"].replace(model__class_matching=True), tmp_path / "s1m",
+                                data_root=env["root"], progress=False)
+    model, profile, _ = pipeline.load_model(fit.best_checkpoint)
+    assert profile.model.matching_vis_classes == vis["out.2.weight"].shape[0]  # background + the 5 super-classes
+    assert profile.model.matching_aud_classes == aud["weight"].shape[0]
+    assert torch.equal(model.matching.vis_head.out[2].weight, vis["out.2.weight"])
+    assert torch.equal(model.matching.aud_head.weight, aud["weight"])
+
+
+def test_reproduce_matching_stage1_arm(env, tmp_path):
+    out = tmp_path / "r.json"
+    res = run_study(env["profile"], [0], out=out, arms=["two_stage", "two_stage_matching_stage1"],
+                    data_root=env["root"], progress=False)
+    arm = res["arms"]["two_stage_matching_stage1"]
+    assert "DEVIATION" in " ".join(arm["modules"])
+    rec = arm["per_seed"][0]
+    assert rec["prior_miou"] == rec["stage1_miou"] and {"avss_miou", "stage1_distractor_fp"} <= set(rec)

@@ -124,6 +124,26 @@ def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Pr
     return profile
 
 
+def _matching_heads(profile: Profile, data_root: str | Path | None) -> tuple[Profile, tuple[dict, dict]]:
+    """For ``model.class_matching`` (a labelled deviation): the stand-ins' class heads and their class counts.
+
+    The heads live beside the stand-in weights (``pretrain.HEAD_FILES``); the profile's
+    ``matching_vis_classes`` / ``matching_aud_classes`` are set from the heads' shapes.
+    """
+    from .pretrain import ensure_heads, load_heads
+
+    weights = profile.model.backbone_weights
+    if weights is None:
+        raise ValueError("model.class_matching needs pre-trained stand-ins (backbone_weights) for its class heads")
+    folder = Path(weights).parent
+    if profile.train.pretrain_steps > 0 and profile.model.backbone == "lite_cnn":
+        ensure_heads(profile.replace(model__backbone_weights=None, model__audio_weights=None), folder, data_root)
+    vis, aud = load_heads(folder)
+    profile = profile.replace(model__matching_vis_classes=int(vis["out.2.weight"].shape[0]),
+                              model__matching_aud_classes=int(aud["weight"].shape[0]))
+    return profile, (vis, aud)
+
+
 def _new_model(profile: Profile, kind: str) -> torch.nn.Module:
     num_classes, use_prior = _KINDS[kind]
     if kind in (TPAVI, TPAVI_PRIOR):
@@ -156,8 +176,13 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
     if seed is not None:
         profile = profile.replace(train__seed=int(seed))
     profile = prepare_profile(profile, data_root)
+    heads = None
+    if profile.model.class_matching and kind not in (TPAVI, TPAVI_PRIOR):
+        profile, heads = _matching_heads(profile, data_root)
     seed_everything(profile.train.seed)
     model = _new_model(profile, kind)
+    if heads is not None:  # the deviation's frozen class heads come from the stand-ins' pre-training
+        model.matching.load_heads(*heads)
     train_set = avss_dataset(profile, data_root, "train")
     val_set = avss_dataset(profile, data_root, "val", prior_root=prior_root)
     trainer = Trainer(model, task, train_set, val_set, profile, out_dir, steps=steps, device=device,

@@ -30,7 +30,10 @@ from torch import nn
 from ..config import Profile
 from ..utils import atomic_torch_save, atomic_write_json, resolve_device, seed_everything
 
-__all__ = ["SUPER_CLASSES", "group_of", "pretrain_encoders", "ensure_encoders", "with_encoders", "DenseHead"]
+__all__ = ["SUPER_CLASSES", "group_of", "pretrain_encoders", "ensure_encoders", "with_encoders", "DenseHead",
+           "HEAD_FILES", "ensure_heads", "load_heads"]
+
+HEAD_FILES = ("visual_head.pt", "audio_head.pt")  # the stand-ins' class heads, beside visual.pt / audio.pt
 
 # super-classes of the coarse label space (classes not listed fall into "object")
 SUPER_CLASSES: dict[str, tuple[str, ...]] = {
@@ -130,7 +133,7 @@ def _split_holdout(n: int, gen: torch.Generator, share: float = 0.1) -> tuple[to
 
 
 def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: torch.device, gen: torch.Generator,
-                  batch: int = 32) -> tuple[nn.Module, dict[str, float]]:
+                  batch: int = 32) -> tuple[nn.Module, nn.Module, dict[str, float]]:
     from ..model.backbone import LiteCNN
 
     body = LiteCNN(tuple(profile.model.backbone_channels)).to(device)
@@ -173,11 +176,13 @@ def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: to
                 inter[c] += ((pred == c) & (y == c)).sum()
                 union[c] += ((pred == c) | (y == c)).sum()
     present = union > 0
-    return body, {"visual_heldout_miou": float((inter[present] / union[present]).mean()), "visual_final_loss": float(loss.detach())}
+    report = {"visual_heldout_miou": float((inter[present] / union[present]).mean()),
+              "visual_final_loss": float(loss.detach())}
+    return body, head, report
 
 
 def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: torch.device, gen: torch.Generator,
-                 batch: int = 64) -> tuple[nn.Module, dict[str, float]]:
+                 batch: int = 64) -> tuple[nn.Module, nn.Module, dict[str, float]]:
     from ..model.audio_encoder import LiteAudioCNN
 
     enc = LiteAudioCNN(profile.model.audio_dim).to(device)
@@ -203,7 +208,7 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
     with torch.no_grad():
         probs = torch.sigmoid(head(enc(data["log_mel"][held_idx].to(device)))).cpu()
     exact = ((probs > 0.5).float() == data["sound"][held_idx]).all(1).float().mean()
-    return enc, {"audio_heldout_exact_set": float(exact), "audio_final_loss": float(loss.detach())}
+    return enc, head, {"audio_heldout_exact_set": float(exact), "audio_final_loss": float(loss.detach())}
 
 
 # --------------------------------------------------------------------------- entry points
@@ -225,11 +230,15 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
     data = _collect(profile, ensure_dataset(profile, data_root), label_space)
     collect_s = time.perf_counter() - start
     steps = profile.train.pretrain_steps
-    body, vis_report = _train_visual(profile, data, visual_steps if visual_steps is not None else steps, dev, gen)
+    vis_steps = visual_steps if visual_steps is not None else steps
+    body, vis_head, vis_report = _train_visual(profile, data, vis_steps, dev, gen)
     vis_s = time.perf_counter() - start - collect_s
-    enc, aud_report = _train_audio(profile, data, audio_steps if audio_steps is not None else steps, dev, gen)
+    enc, aud_head, aud_report = _train_audio(profile, data, audio_steps if audio_steps is not None else steps, dev, gen)
     atomic_torch_save(body.cpu().state_dict(), out_dir / "visual.pt")
     atomic_torch_save(enc.cpu().state_dict(), out_dir / "audio.pt")
+    # the class heads: only the class-matching deviation (model/matching.py) reads them
+    atomic_torch_save(vis_head.cpu().state_dict(), out_dir / HEAD_FILES[0])
+    atomic_torch_save(aud_head.cpu().state_dict(), out_dir / HEAD_FILES[1])
     report = {"label_space": label_space, "labels": data["names"], **vis_report, **aud_report,
               "train_frames": int(len(data["frames"])), "seconds": {"collect": round(collect_s, 1),
               "visual": round(vis_s, 1), "total": round(time.perf_counter() - start, 1)}}
@@ -252,3 +261,40 @@ def with_encoders(profile: Profile, folder: str | Path) -> Profile:
     """The profile with its model pointing at pre-trained stand-ins in ``folder``."""
     folder = Path(folder)
     return profile.replace(model__backbone_weights=str(folder / "visual.pt"), model__audio_weights=str(folder / "audio.pt"))
+
+
+def ensure_heads(profile: Profile, folder: str | Path, data_root: str | Path | None = None) -> Path:
+    """Make sure the stand-ins in ``folder`` have their class heads (``HEAD_FILES``); return ``folder``.
+
+    Stand-ins cached by an older version lack the heads. They are re-trained into a scratch folder (same seed,
+    so the same weights) and the heads are copied in only if the re-trained ``visual.pt`` and ``audio.pt``
+    equal the cached ones bit for bit; otherwise a clear error asks to delete the cached folder.
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    if all((folder / f).is_file() for f in HEAD_FILES):
+        return folder
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".heads-") as tmp:
+        pretrain_encoders(profile, tmp, data_root=data_root)
+        for name in ("visual.pt", "audio.pt"):
+            old = torch.load(folder / name, map_location="cpu", weights_only=True)
+            new = torch.load(Path(tmp) / name, map_location="cpu", weights_only=True)
+            if old.keys() != new.keys() or any(not torch.equal(old[k], new[k]) for k in old):
+                raise RuntimeError(f"{folder}: cached stand-ins have no class heads and re-training did not reproduce "
+                                   f"{name}; delete {folder} so both are rebuilt together")
+        for name in HEAD_FILES:
+            shutil.copy2(Path(tmp) / name, folder / name)
+    return folder
+
+
+def load_heads(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The visual (dense) and audio class heads of the stand-ins in ``folder`` (``weights_only`` load)."""
+    folder = Path(folder)
+    missing = [f for f in HEAD_FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no stand-in class heads {missing} (needed by model.class_matching); "
+                                "build them with stepstones_lite.train.pretrain.ensure_heads")
+    vis, aud = (torch.load(folder / f, map_location="cpu", weights_only=True) for f in HEAD_FILES)
+    return vis, aud

@@ -14,6 +14,9 @@ Arms (each over the seeds; names are the JSON contract):
 ``stage1_muted_train``        stage 1 trained and tested with silence; ``stage1_muted_test``: the AAQG stage 1
                               fed silence at test time
 ``tpavi_end_to_end`` / ``tpavi_two_stage``  the TPAVI-style baseline without / with the stage-1 prior (Tab. 2)
+``two_stage_matching_stage1`` a stage 1 with the class-matching DEVIATION (``model/matching.py``) in front of the
+                              same paper-faithful stage-2 model: the "extra modules in stage 1" arm, never the
+                              headline
 
 Every run is an artifact keyed by (profile, seed, variant), so arms share runs (e.g. ``oracle_prior`` reuses the
 ``two_stage`` stage-2 model) and an interrupted study resumes. Per-seed records carry ``avss_miou`` /
@@ -42,7 +45,7 @@ from ..utils import atomic_write_json, atomic_write_text, project_root
 from . import pipeline
 from .course import Course
 
-__all__ = ["ALL_ARMS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "write_figures"]
+__all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "write_figures"]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
 PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
@@ -56,7 +59,19 @@ ABLATIONS = {
 QUERY_ARMS = {"queries_repeat_audio": "repeat_audio", "queries_none": "none"}
 ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + ("prior_muted_stage1",)
             + tuple(ABLATIONS) + ("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test")
-            + ("tpavi_end_to_end", "tpavi_two_stage"))
+            + ("tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"))
+# a labelled deviation (model/matching.py) in stage 1 only, in front of the same paper-faithful stage 2
+MATCHING_STAGE1 = {"model__class_matching": True}
+STAGE1_KEYS = ("stage1_miou", "stage1_fscore", "stage1_miou_sounding", "stage1_distractor_fp",
+               "stage1_silent_empty_rate", "stage1_sounding_recall")
+# figure groups beside the core figure: (arms, metric, title); written when >= 2 of the arms ran
+ARM_GROUPS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "ablations": (("two_stage",) + tuple(ABLATIONS), "avss_miou", "Stage-2 ablations (tested with stage-1 priors)"),
+    "queries": (("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test"), "stage1_miou",
+                "Stage 1: query generators and muted audio"),
+    "generalisation": (("end_to_end", "two_stage", "tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"),
+                       "avss_miou", "Stepping stones with other models: TPAVI, a class-matching stage 1"),
+}
 
 
 def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
@@ -129,6 +144,12 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
         rec["tpavi_two_stage"] = {**_avss(runs.evaluate(runs.tpavi(seed, priors), prior=priors)), **s1_metrics}
     if "queries_aaqg" in want:
         rec["queries_aaqg"] = s1_metrics
+    if "two_stage_matching_stage1" in want:
+        s1m = runs.stage1(seed, MATCHING_STAGE1)
+        s1m_metrics = _stage1_metrics(runs.evaluate(s1m))
+        s2 = runs.stage2(seed, priors)
+        rec["two_stage_matching_stage1"] = {**_avss(runs.evaluate(s2, prior=runs.stage1_priors(s1m))),
+                                            **s1m_metrics, "prior_miou": s1m_metrics["stage1_miou"]}
     return rec
 
 
@@ -155,6 +176,8 @@ _ARM_MODULES = {
     "oracle_prior": ["stage2: AAVS + mask fusion + prior attention + robust keys", "prior: ground truth"],
     "tpavi_end_to_end": ["TPAVI-style baseline"],
     "tpavi_two_stage": ["stage1: AAVS (AAQG)", "TPAVI-style baseline + prior"],
+    "two_stage_matching_stage1": ["stage1: AAVS (AAQG) + class matching (DEVIATION, model/matching.py)",
+                                  "stage2: AAVS + mask fusion + prior attention + robust keys (the two_stage model)"],
 }
 
 
@@ -201,13 +224,21 @@ def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
 
         lines.append(f"| {name} | {len(arm['per_seed'])} | {cell(key)} | {cell('avss_fscore')} | "
                      f"{cell('binary_miou')} | {cell('stage1_miou')} | {cell('prior_miou')} |")
+    stage1 = {name: arm for name, arm in results["arms"].items() if "stage1_miou" in arm["mean"]}
+    if stage1:  # the stage 1 behind each arm, with the diagnostics that show whether it uses the sound
+        lines += ["", "| arm (its stage 1) | seeds | " + " | ".join(STAGE1_KEYS) + " |",
+                  "|---|---|" + "---|" * len(STAGE1_KEYS)]
+        for name, arm in stage1.items():
+            cells = [f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}" if k in arm["mean"] else "–" for k in STAGE1_KEYS]
+            lines.append(f"| {name} | {len(arm['per_seed'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
     """The study's figures beside its JSON: ``<stem>_core.png`` (two-stage vs end-to-end vs oracle, mean ± std
-    with single seeds as dots, the paper's values beside) and, when prior arms ran, ``<stem>_priors.png`` (AVSS
-    mIoU of the same stage-2 models against the quality of the prior they were tested with)."""
+    with single seeds as dots, the paper's values beside), when prior arms ran, ``<stem>_priors.png`` (AVSS
+    mIoU of the same stage-2 models against the quality of the prior they were tested with), and one
+    ``<stem>_<group>.png`` per :data:`ARM_GROUPS` entry that has at least two arms."""
     import matplotlib.pyplot as plt  # figures are saved and closed, never shown
 
     from .. import viz
@@ -233,6 +264,12 @@ def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
             fig.axes[0].legend(fontsize=8)
         written.append(viz.save_figure(fig, f"{stem.name}_priors", stem.parent))
         plt.close(fig)
+    for group, (names, key, title) in ARM_GROUPS.items():
+        if sum(a in arms and key in arms[a]["mean"] for a in names) >= 2:
+            fig = viz.plot_study(results, [a for a in names if a in arms and key in arms[a]["mean"]], key=key,
+                                 paper=PAPER_NUMBERS, title=title)
+            written.append(viz.save_figure(fig, f"{stem.name}_{group}", stem.parent))
+            plt.close(fig)
     return written
 
 
