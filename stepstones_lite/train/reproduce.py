@@ -204,6 +204,16 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
     return arms
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
@@ -318,6 +328,8 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
             "device": str(pipeline.resolve_device(profile.train.device, verbose=False)),
             "torch_version": torch.__version__,
             "python": platform.python_version(),
+            # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across machines
+            "cpu": {"model": _cpu_model(), "threads": torch.get_num_threads()},
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.perf_counter() - start, 1),
             # the runs may come from an earlier (interrupted or partial) invocation: their own build times
