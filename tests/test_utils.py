@@ -1,5 +1,4 @@
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +64,12 @@ def test_atomic_write_replaces_and_keeps_old_on_error(tmp_path):
             1 / 0
     assert json.loads(target.read_text()) == {"a": 1}  # old content survives
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]  # no temp file left behind
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path, monkeypatch):
+    monkeypatch.setattr(utils, "_UMASK", 0o022)
+    path = utils.atomic_write_text(tmp_path / "r.json", "{}")
+    assert path.stat().st_mode & 0o777 == 0o644  # the umask's permissions, not mkstemp's 0600
 
 
 def test_atomic_torch_save_round_trip(tmp_path):
