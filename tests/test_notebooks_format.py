@@ -84,3 +84,30 @@ def test_checker_rejects_annotations_papermill_cannot_read(broken_copy):
     text = broken_copy.read_text().replace('data_root: "Optional[str]" = None', "data_root: str | None = None")
     broken_copy.write_text(text)
     assert any("papermill cannot read" in p for p in check_notebook(broken_copy))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_papermill_lists_the_documented_parameters(source):
+    import papermill
+
+    params = papermill.inspect_notebook(str(source.with_suffix(".ipynb")))  # what --help-notebook prints
+    assert {"profile", "device", "seed", "data_root", "artifacts_dir"} <= set(params)
+    assert params["profile"]["default"] == '"auto"' and params["seed"]["inferred_type_name"] == "int"
+    assert all(p["help"] for p in params.values()), "every parameter has a comment papermill shows as help"
+
+
+def test_papermill_rerun_with_parameters(tmp_path):
+    """`papermill 00_welcome.ipynb out.ipynb -p profile classroom -p seed 1`: the injected values are the ones used
+    (the test session's environment says smoke, so only the injected parameter can print classroom)."""
+    import papermill
+
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "00_welcome.ipynb"), str(out), cwd=str(NOTEBOOKS),
+                               parameters={"profile": "classroom", "seed": 1, "artifacts_dir": str(tmp_path / "a")},
+                               kernel_name="python3", progress_bar=False)
+    nb = json.loads(out.read_text())
+    injected = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    assert "seed = 1" in "".join(injected["source"])
+    printed = "".join(t for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+                      for t in o.get("text", []))
+    assert "profile: classroom" in printed
