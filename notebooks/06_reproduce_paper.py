@@ -40,7 +40,7 @@ import pandas as pd
 import stepstones_lite as ssl_
 from stepstones_lite import viz
 from stepstones_lite.train import Course
-from stepstones_lite.train.reproduce import PAPER_NUMBERS, markdown_table
+from stepstones_lite.train.reproduce import ARM_GROUPS, PAPER_NUMBERS, markdown_table
 from stepstones_lite.utils import project_root
 
 if artifacts_dir is not None:
@@ -149,18 +149,13 @@ def arm_table(results: dict, names: list, keys: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-groups = {
-    "ablations": (["two_stage", "stage2_no_fusion", "stage2_no_prior_attention", "stage2_no_robust_keys",
-                   "stage2_no_prior_modules"], ["avss_miou", "avss_fscore"]),
-    "queries": (["queries_aaqg", "queries_repeat_audio", "queries_none", "stage1_muted_train", "stage1_muted_test"],
-                ["stage1_miou", "stage1_distractor_fp", "stage1_silent_empty_rate"]),
-    "generalisation": (["end_to_end", "two_stage", "tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"],
-                       ["avss_miou", "binary_miou", "prior_miou"]),
-}
+# the study's arm groups (reproduce.ARM_GROUPS: arms, headline metric, title); the tables show a few more columns
+extra_columns = {"ablations": ["avss_fscore"], "queries": ["stage1_distractor_fp", "stage1_silent_empty_rate"],
+                 "generalisation": ["binary_miou", "prior_miou"]}
 tables = {}
 if study is not None:
-    for group, (names, keys) in groups.items():
-        tables[group] = arm_table(study, names, keys)
+    for group, (names, key, _) in ARM_GROUPS.items():
+        tables[group] = arm_table(study, list(names), [key] + extra_columns.get(group, []))
         print(group)
         display(tables[group])
     for name, rec in study["arms"].items():  # one record per seed, and the seed list says which
@@ -173,10 +168,10 @@ if study is not None:
 
 # %%
 if study is not None:
-    for group, (names, keys) in groups.items():
-        ran = [a for a in names if a in study["arms"] and keys[0] in study["arms"][a]["mean"]]
+    for group, (names, key, title) in ARM_GROUPS.items():
+        ran = [a for a in names if a in study["arms"] and key in study["arms"][a]["mean"]]
         if len(ran) >= 2:
-            fig = viz.plot_study(study, ran, key=keys[0], paper=PAPER_NUMBERS, title=f"{group} ({keys[0]})")
+            fig = viz.plot_study(study, ran, key=key, paper=PAPER_NUMBERS, title=title)
             viz.save_figure(fig, f"06_study_{group}")
             plt.show()
 

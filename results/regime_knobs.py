@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def main() -> None:
         print(f"{name}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} | oracle "
               f"{rec['oracle_prior']:.3f} | end-to-end {rec['end_to_end']:.3f} "
               f"(gap {rec['gap_two_stage_minus_end_to_end']:+.3f}) [{rec['wall_seconds']:.0f} s]", flush=True)
-    atomic_write_json(out, {"provenance": {"command": f"python results/regime_knobs.py --seed {args.seed}",
+    command = " ".join(["python results/regime_knobs.py", *sys.argv[1:]])
+    atomic_write_json(out, {"provenance": {"command": command,
                                            "profile": "classroom", "torch_version": torch.__version__,
                                            "python": platform.python_version(),
                                            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 
 import torch
 
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.train import Course
+from stepstones_lite.train.reproduce import stage1_metrics
 from stepstones_lite.utils import atomic_write_json, project_root
 
 LEVERS = {
@@ -27,7 +29,6 @@ LEVERS = {
     "4 clips per step (1500 steps)": {"train__clips_per_step": 4},
 }
 DEFAULT = list(LEVERS)[:-1]  # the last one is ~2.4x the cost of a stage-1 run: ask for it with --levers
-KEYS = ("miou", "fscore", "diag_miou_sounding", "diag_distractor_fp", "diag_silent_empty_rate", "diag_sounding_recall")
 
 
 def main() -> None:
@@ -50,9 +51,8 @@ def main() -> None:
             overrides = LEVERS[name]
             t = time.perf_counter()
             s1 = runs.stage1(seed, overrides)
-            m = runs.evaluate(s1)
             avss = runs.evaluate(s2, prior=runs.stage1_priors(s1))
-            rec = {"seed": seed, **{f"stage1_{k.removeprefix('diag_')}": m[k] for k in KEYS if k in m},
+            rec = {"seed": seed, **stage1_metrics(runs.evaluate(s1)),
                    "avss_miou": avss["miou_benchmark"], "binary_miou_of_stage2": avss["binary_miou"],
                    "build_seconds": json.loads((s1 / "ARTIFACT.json").read_text()).get("wall_seconds")}
             levers.setdefault(name, {"overrides": overrides, "per_seed": []})
@@ -60,8 +60,7 @@ def main() -> None:
             print(f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
                   f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
                   f"[{time.perf_counter() - t:.0f} s]", flush=True)
-    results = {"provenance": {"command": "python results/stage1_levers.py " + " ".join(
-                   f"--seeds {' '.join(map(str, args.seeds))}".split()),
+    results = {"provenance": {"command": " ".join(["python results/stage1_levers.py", *sys.argv[1:]]),
                "profile": "classroom", "torch_version": torch.__version__, "python": platform.python_version(),
                "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1),
                "note": "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"},
