@@ -4,7 +4,9 @@ Run: ``.venv/bin/python results/stage1_levers.py [--seeds 0] [--threads 1]`` -> 
 
 Each lever is a stage-1 variant of the committed study's configuration (a ``Course`` run keyed like the study's,
 so nothing is retrained twice). Its priors are then fed to the study's stage-2 model of the same seed (trained on
-ground-truth priors, so it never saw any stage 1): the AVSS mIoU shows what the better prior buys.
+ground-truth priors, so it never saw any stage 1): the AVSS mIoU shows what the better prior buys. A lever that
+changes the stand-ins (``train__pretrain_*``) gets a ``Course`` of its own (other encoders); the stage-2 model it
+is scored with stays the study's.
 """
 from __future__ import annotations
 
@@ -27,8 +29,14 @@ LEVERS = {
     "class matching (DEVIATION)": {"model__class_matching": True},
     "class matching (DEVIATION) + 3000 steps": {"model__class_matching": True, "train__stage1_steps": 3000},
     "4 clips per step (1500 steps)": {"train__clips_per_step": 4},
+    "fine audio stand-in (AudioSet-like; visual stays coarse)": {"train__pretrain_audio_label_space": "fine"},
+    "fine audio stand-in + class matching (DEVIATION)": {"train__pretrain_audio_label_space": "fine",
+                                                         "model__class_matching": True},
+    "fine audio stand-in + class matching (DEVIATION) + 3000 steps": {
+        "train__pretrain_audio_label_space": "fine", "model__class_matching": True, "train__stage1_steps": 3000},
 }
-DEFAULT = list(LEVERS)[:-1]  # the last one is ~2.4x the cost of a stage-1 run: ask for it with --levers
+DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
+STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
 
 
 def main() -> None:
@@ -44,15 +52,26 @@ def main() -> None:
     out = project_root() / "results" / "stage1_levers_classroom.json"
     old = json.loads(out.read_text()) if out.is_file() else {"levers": {}}
     levers = old["levers"]
+
+    def save() -> None:  # after every lever: an interrupted run keeps what it measured
+        results = {"provenance": {"command": " ".join(["python results/stage1_levers.py", *sys.argv[1:]]),
+                   "profile": "classroom", "torch_version": torch.__version__, "python": platform.python_version(),
+                   "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1),
+                   "note": "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"},
+                   "levers": levers}
+        atomic_write_json(out, results)
+
     for seed in args.seeds:
         base = runs.stage1(seed)
         s2 = runs.stage2(seed, runs.stage1_priors(base))
         for name in args.levers:
             overrides = LEVERS[name]
             t = time.perf_counter()
-            s1 = runs.stage1(seed, overrides)
-            avss = runs.evaluate(s2, prior=runs.stage1_priors(s1))
-            rec = {"seed": seed, **stage1_metrics(runs.evaluate(s1)),
+            standins = {k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}
+            own = Course(resolve_profile("classroom", **standins), progress=False) if standins else runs
+            s1 = own.stage1(seed, {k: v for k, v in overrides.items() if k not in standins})
+            avss = runs.evaluate(s2, prior=own.stage1_priors(s1))
+            rec = {"seed": seed, **stage1_metrics(own.evaluate(s1)),
                    "avss_miou": avss["miou_benchmark"], "binary_miou_of_stage2": avss["binary_miou"],
                    "build_seconds": json.loads((s1 / "ARTIFACT.json").read_text()).get("wall_seconds")}
             levers.setdefault(name, {"overrides": overrides, "per_seed": []})
@@ -60,12 +79,7 @@ def main() -> None:
             print(f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
                   f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
                   f"[{time.perf_counter() - t:.0f} s]", flush=True)
-    results = {"provenance": {"command": " ".join(["python results/stage1_levers.py", *sys.argv[1:]]),
-               "profile": "classroom", "torch_version": torch.__version__, "python": platform.python_version(),
-               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1),
-               "note": "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"},
-               "levers": levers}
-    atomic_write_json(out, results)
+            save()
 
 
 if __name__ == "__main__":

@@ -123,6 +123,7 @@ class TrainConfig:
     clips_per_step: int = 1  # the paper: one clip, frames as the batch
     pretrain_steps: int = 400  # encoder stand-in pre-training (each of visual and audio)
     pretrain_label_space: str = "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
+    pretrain_audio_label_space: str | None = None  # the audio stand-in's own space (None: pretrain_label_space)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
     eval_every: int = 250

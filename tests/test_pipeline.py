@@ -47,6 +47,23 @@ def test_dataset_and_stand_ins_are_cached(env):
     assert prepared.model.backbone_weights.endswith("visual.pt")
     report = json.loads((env["root"].parent.parent / "encoders").glob("*/standins.json").__next__().read_text())
     assert report["label_space"] == "coarse" and "visual_heldout_miou" in report
+    assert report["audio_label_space"] == "coarse" and report["audio_labels"] == report["labels"]
+
+
+def test_audio_stand_in_gets_its_own_label_space(env, tmp_path):
+    """Coarse visual + fine audio: the audio head has one output per sounding class seen, the visual one per group."""
+    from stepstones_lite.train.pretrain import GROUPS, load_heads, pretrain_encoders
+
+    profile = env["profile"].replace(train__pretrain_audio_label_space="fine")
+    report = pretrain_encoders(profile, tmp_path, data_root=env["root"], visual_steps=1, audio_steps=1)
+    assert report["label_space"] == "coarse" and report["audio_label_space"] == "fine"
+    assert report["labels"] == list(GROUPS)
+    assert set(report["audio_labels"]).isdisjoint(GROUPS) and len(report["audio_labels"]) > len(GROUPS)
+    vis_head, aud_head = load_heads(tmp_path)
+    assert aud_head["weight"].shape[0] == len(report["audio_labels"])
+    assert vis_head["out.2.weight"].shape[0] == len(GROUPS) + 1
+    with pytest.raises(ValueError, match="audio_label_space"):
+        pretrain_encoders(profile, tmp_path, data_root=env["root"], audio_label_space="medium")
 
 
 def test_stage1_trains_and_reports_diagnostics(stage1):

@@ -16,6 +16,9 @@ The label space matters (feasibility_r3.md §8): with stand-ins trained on exact
 semantics come nearly free and end-to-end training has no "mashup" to suffer from. The paper's encoders are
 trained on label spaces that do not align with AVSBench's. ``label_space="coarse"`` (the default) therefore
 trains on super-classes (animal, instrument, vehicle, person, object); ``"fine"`` on the exact classes.
+The audio stand-in may get its own label space (``TrainConfig.pretrain_audio_label_space``): AudioSet's 527
+classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of its
+sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared space.
 """
 from __future__ import annotations
 
@@ -75,22 +78,33 @@ class DenseHead(nn.Module):
 
 
 # --------------------------------------------------------------------------- training material
-def _collect(profile: Profile, root: Path, label_space: str) -> dict[str, Any]:
-    """Train-split frames (uint8), dense group/class maps and per-second sound labels, in memory."""
+class _LabelSpace:
+    """Class name -> label id (1-based; 0 is background) in the ``"coarse"`` or ``"fine"`` label space."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.names: list[str] = list(GROUPS) if kind == "coarse" else []  # "fine": filled in order of appearance
+        self.index = {n: i + 1 for i, n in enumerate(self.names)}
+
+    def __call__(self, cls: str) -> int:
+        key = group_of(cls) if self.kind == "coarse" else cls
+        if key not in self.index:
+            self.names.append(key)
+            self.index[key] = len(self.names)
+        return self.index[key]
+
+
+def _collect(profile: Profile, root: Path, label_space: str, audio_label_space: str | None = None) -> dict[str, Any]:
+    """Train-split frames (uint8), dense group/class maps and per-second sound labels, in memory.
+
+    ``names`` is the visual label space, ``audio_names`` the audio one (the same list unless
+    ``audio_label_space`` differs from ``label_space``).
+    """
     from .pipeline import avss_dataset
 
     dataset = avss_dataset(profile, root, "train", return_instances=True, preload=False)
-    names: list[str] = []  # label space (background excluded), filled on the fly for "fine"
-    if label_space == "coarse":
-        names = list(GROUPS)
-    index = {n: i + 1 for i, n in enumerate(names)}
-
-    def label(cls: str) -> int:
-        key = group_of(cls) if label_space == "coarse" else cls
-        if key not in index:
-            names.append(key)
-            index[key] = len(names)
-        return index[key]
+    label = _LabelSpace(label_space)
+    audio_label = label if audio_label_space in (None, label_space) else _LabelSpace(audio_label_space)
 
     frames, dense, mels, sounds = [], [], [], []
     for i in range(len(dataset)):
@@ -105,16 +119,16 @@ def _collect(profile: Profile, root: Path, label_space: str) -> dict[str, Any]:
                 lut[int(obj["id"])] = label(obj["class"])
             for k, on in enumerate(obj["sounding"][:t]):
                 if on:
-                    snd[k].add(label(obj["class"]))
+                    snd[k].add(audio_label(obj["class"]))
         for off in objects.get("off_screen", []):
             for k in off.get("seconds", []):
                 if 0 <= int(k) < t:
-                    snd[int(k)].add(label(off["class"]))
+                    snd[int(k)].add(audio_label(off["class"]))
         frames.append((item["frames"].clamp(0, 1) * 255).round().to(torch.uint8))  # [T, 3, H, W]
         dense.append(lut[ids])  # [T, H, W]
         mels.append(item["log_mel"])  # [T, 1, 96, 64]
         sounds.append(snd)
-    n_cls = len(names)
+    n_cls = len(audio_label.names)
     multi_hot = torch.zeros(sum(len(s) for s in sounds), n_cls)
     row = 0
     for clip in sounds:
@@ -123,7 +137,7 @@ def _collect(profile: Profile, root: Path, label_space: str) -> dict[str, Any]:
                 multi_hot[row, c - 1] = 1.0
             row += 1
     return {"frames": torch.cat(frames), "dense": torch.cat(dense), "log_mel": torch.cat(mels),
-            "sound": multi_hot, "names": names}
+            "sound": multi_hot, "names": label.names, "audio_names": audio_label.names}
 
 
 def _split_holdout(n: int, gen: torch.Generator, share: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +200,7 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
     from ..model.audio_encoder import LiteAudioCNN
 
     enc = LiteAudioCNN(profile.model.audio_dim).to(device)
-    head = nn.Linear(profile.model.audio_dim, len(data["names"])).to(device)
+    head = nn.Linear(profile.model.audio_dim, len(data["audio_names"])).to(device)
     opt = torch.optim.AdamW(list(enc.parameters()) + list(head.parameters()), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=max(1, steps), pct_start=0.1)
     train_idx, held_idx = _split_holdout(len(data["log_mel"]), gen)
@@ -214,20 +228,27 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
 # --------------------------------------------------------------------------- entry points
 def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
                       label_space: str | None = None, visual_steps: int | None = None,
-                      audio_steps: int | None = None, device: str | None = None) -> dict[str, Any]:
-    """Train both stand-ins into ``out_dir`` (``visual.pt``, ``audio.pt``, ``standins.json``); return the report."""
+                      audio_steps: int | None = None, device: str | None = None,
+                      audio_label_space: str | None = None) -> dict[str, Any]:
+    """Train both stand-ins into ``out_dir`` (``visual.pt``, ``audio.pt``, ``standins.json``); return the report.
+
+    ``label_space`` (default ``profile.train.pretrain_label_space``) is the visual stand-in's, ``audio_label_space``
+    (default ``profile.train.pretrain_audio_label_space``, falling back to ``label_space``) the audio one's.
+    """
     from .pipeline import ensure_dataset
 
     label_space = label_space or profile.train.pretrain_label_space
-    if label_space not in ("coarse", "fine"):
-        raise ValueError(f"label_space must be 'coarse' or 'fine', got {label_space!r}")
+    audio_label_space = audio_label_space or profile.train.pretrain_audio_label_space or label_space
+    for name, value in (("label_space", label_space), ("audio_label_space", audio_label_space)):
+        if value not in ("coarse", "fine"):
+            raise ValueError(f"{name} must be 'coarse' or 'fine', got {value!r}")
     out_dir = Path(out_dir)
     dev = resolve_device(device or profile.train.device, verbose=False)
     # one set of stand-ins serves every training seed (as one set of ADE/AudioSet weights serves the paper)
     seed_everything(profile.data.seed)
     gen = torch.Generator().manual_seed(profile.data.seed)
     start = time.perf_counter()
-    data = _collect(profile, ensure_dataset(profile, data_root), label_space)
+    data = _collect(profile, ensure_dataset(profile, data_root), label_space, audio_label_space)
     collect_s = time.perf_counter() - start
     steps = profile.train.pretrain_steps
     vis_steps = visual_steps if visual_steps is not None else steps
@@ -239,7 +260,8 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
     # the class heads: only the class-matching deviation (model/matching.py) reads them
     atomic_torch_save(vis_head.cpu().state_dict(), out_dir / HEAD_FILES[0])
     atomic_torch_save(aud_head.cpu().state_dict(), out_dir / HEAD_FILES[1])
-    report = {"label_space": label_space, "labels": data["names"], **vis_report, **aud_report,
+    report = {"label_space": label_space, "labels": data["names"], "audio_label_space": audio_label_space,
+              "audio_labels": data["audio_names"], **vis_report, **aud_report,
               "train_frames": int(len(data["frames"])), "seconds": {"collect": round(collect_s, 1),
               "visual": round(vis_s, 1), "total": round(time.perf_counter() - start, 1)}}
     atomic_write_json(out_dir / "standins.json", report)
@@ -254,6 +276,9 @@ def ensure_encoders(profile: Profile, data_root: str | Path | None = None) -> Pa
     root = ensure_dataset(profile, data_root)
     key = {"data": str(root), "channels": list(profile.model.backbone_channels), "audio_dim": profile.model.audio_dim,
            "steps": profile.train.pretrain_steps, "label_space": profile.train.pretrain_label_space}
+    audio_space = profile.train.pretrain_audio_label_space
+    if audio_space not in (None, profile.train.pretrain_label_space):
+        key["audio_label_space"] = audio_space  # only when it differs: earlier caches keep their keys
     return ensure_artifact("encoders", lambda folder: pretrain_encoders(profile, folder, data_root=root), key)
 
 
