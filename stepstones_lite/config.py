@@ -180,6 +180,18 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def key_dict(self) -> dict[str, Any]:
+        """``to_dict()`` for cache keys: fields added later are left out while at their neutral value.
+
+        A field added with a default that keeps the earlier behaviour (``KEY_NEUTRAL``) would otherwise change
+        every cached run's key, so runs that are still valid would be rebuilt; once set, it enters the key.
+        """
+        payload = self.to_dict()
+        for (section, name), neutral in KEY_NEUTRAL.items():
+            if payload[section].get(name, neutral) == neutral:
+                payload[section].pop(name, None)
+        return payload
+
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
 
@@ -194,6 +206,10 @@ class Profile:
     @classmethod
     def from_json(cls, text: str) -> "Profile":
         return cls.from_dict(json.loads(text))
+
+
+# fields added after runs were cached, with the value at which they change nothing (see Profile.key_dict)
+KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space"): None}
 
 
 def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:

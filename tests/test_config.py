@@ -92,3 +92,16 @@ def test_from_dict_rejects_unknown_fields():
     payload["model"]["not_a_field"] = 1
     with pytest.raises(KeyError, match="not_a_field"):
         Profile.from_dict(payload)
+
+
+def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
+    """Cache keys must not move when a behaviour-preserving field is added, and must move once it is set."""
+    from stepstones_lite.config import KEY_NEUTRAL
+
+    base = resolve_profile("classroom")
+    key = base.key_dict()
+    for section, name in KEY_NEUTRAL:
+        assert name in base.to_dict()[section] and name not in key[section]
+    changed = base.replace(train__pretrain_audio_label_space="fine").key_dict()
+    assert changed["train"]["pretrain_audio_label_space"] == "fine" and changed != key
+    assert base.replace(train__stage1_steps=7).key_dict() != key  # every other field stays in the key

@@ -48,7 +48,7 @@ class Course:
         self.root = pipeline.ensure_dataset(profile, data_root)
         self.profile = pipeline.prepare_profile(profile, self.root)
         self.progress = progress
-        self.base_key = {"profile": self.profile.to_dict(), "data": str(self.root)}
+        self.base_key = {"profile": self.profile.key_dict(), "data": str(self.root)}
         self.used: list[Path] = []  # every artifact this Course handed out (for the study's compute account)
 
     def _ensure(self, name: str, build: Callable[[Path], None], key: dict[str, Any]) -> Path:
