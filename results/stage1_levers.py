@@ -34,6 +34,9 @@ LEVERS = {
                                                          "model__class_matching": True},
     "fine audio stand-in + class matching (DEVIATION) + 3000 steps": {
         "train__pretrain_audio_label_space": "fine", "model__class_matching": True, "train__stage1_steps": 3000},
+    "stand-ins pre-trained 4x longer (1600 steps)": {"train__pretrain_steps": 1600},
+    "stand-ins pre-trained 4x longer + class matching (DEVIATION)": {"train__pretrain_steps": 1600,
+                                                                     "model__class_matching": True},
 }
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)

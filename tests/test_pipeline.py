@@ -238,3 +238,30 @@ def test_reproduce_matching_stage1_arm(env, tmp_path):
     assert "DEVIATION" in " ".join(arm["modules"])
     rec = arm["per_seed"][0]
     assert rec["prior_miou"] == rec["stage1_miou"] and {"avss_miou", "stage1_distractor_fp"} <= set(rec)
+
+
+def test_stage1_error_split_on_reference_priors(env, tmp_path):
+    """results/stage1_errors.py: ground-truth priors find every sounding object and nothing else; all-foreground
+    priors mark every object; the split sums its units over the test clips' objects."""
+    import importlib.util
+    import shutil
+
+    from stepstones_lite.train.priors import write_reference_priors
+    from stepstones_lite.utils import project_root
+
+    spec = importlib.util.spec_from_file_location("stage1_errors", project_root() / "results" / "stage1_errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    gt = tmp_path / "gt"
+    write_reference_priors(env["profile"], gt, data_root=env["root"], splits=("test",), progress=False)
+    out = errors.error_split(env["root"], gt)
+    assert out["recall_sounding"] == 1.0 and out["missed_sounding"] == 0.0 and out["n_recall_sounding"] > 0
+    for key in ("fp_silent_pool", "fp_same_group", "fp_other_group", "fp_inactive", "fp_background"):
+        assert out.get(key, 0.0) == 0.0
+    full = tmp_path / "full"
+    shutil.copytree(gt, full)
+    for png in full.glob("*/*/*.png"):
+        Image.fromarray(np.full_like(np.asarray(Image.open(png)), 255)).save(png)
+    out = errors.error_split(env["root"], full)
+    assert out["recall_sounding"] == 1.0 and out["fp_background"] == 1.0
+    assert all(out[k] == 1.0 for k in out if k.startswith("fp_"))
