@@ -55,9 +55,13 @@ def main() -> None:
     out = project_root() / "results" / "stage1_levers_classroom.json"
     old = json.loads(out.read_text()) if out.is_file() else {"levers": {}}
     levers = old["levers"]
+    command = " ".join(["python results/stage1_levers.py", *sys.argv[1:]])
+    # the file accumulates invocations (one lever at a time): every command that wrote to it is kept
+    commands = [c for c in old.get("provenance", {}).get("commands", [old.get("provenance", {}).get("command")]) if c]
+    commands = [c for c in commands if c != command] + [command]
 
     def save() -> None:  # after every lever: an interrupted run keeps what it measured
-        results = {"provenance": {"command": " ".join(["python results/stage1_levers.py", *sys.argv[1:]]),
+        results = {"provenance": {"command": command, "commands": commands,
                    "profile": "classroom", "torch_version": torch.__version__, "python": platform.python_version(),
                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1),
                    "note": "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"},

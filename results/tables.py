@@ -1,0 +1,101 @@
+"""Markdown tables of the side studies (regime knobs, stage-1 levers, stage-1 errors), read from their JSON.
+
+Run: ``.venv/bin/python results/tables.py`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``.
+Nothing is typed in: every cell is a number of the JSON the scripts wrote (mean ± std where a row has several
+seeds).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from regime_knobs import KNOBS  # noqa: E402  (the scripts' order: chosen regime first, the deviation last)
+from stage1_levers import LEVERS  # noqa: E402
+
+
+def _ordered(entries: dict, order: dict) -> list[tuple[str, dict]]:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(entries.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+
+
+def _cell(entry: dict, key: str, signed: bool | None = False) -> str:
+    """Mean ± std over the seeds that have ``key``; ``signed=None`` prints whole numbers (seconds)."""
+    vals = [r[key] for r in entry["per_seed"] if r.get(key) is not None]
+    if not vals:
+        return "–"
+    fmt = "{:.0f}" if signed is None else ("{:+.3f}" if signed else "{:.3f}")
+    if len(vals) == 1:
+        return fmt.format(vals[0])
+    mean = sum(vals) / len(vals)
+    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+    return f"{fmt.format(mean)} ± {std:.0f}" if signed is None else f"{fmt.format(mean)} ± {std:.3f}"
+
+
+def _seeds(entry: dict, key: str) -> str:
+    return ", ".join(str(r["seed"]) for r in entry["per_seed"] if r.get(key) is not None)
+
+
+def regime_table(data: dict) -> str:
+    cols = [("stage1_miou", "stage 1", False), ("stage1_distractor_fp", "FP never-sounding", False),
+            ("two_stage", "two-stage", False), ("oracle_prior", "oracle prior", False),
+            ("end_to_end", "end-to-end", False), ("gap_two_stage_minus_end_to_end", "gap (test)", True),
+            ("val_gap_two_stage_minus_end_to_end", "gap (val)", True),
+            ("end_to_end_equal_compute", "end-to-end, equal compute", False),
+            ("gap_equal_compute", "gap, equal compute", True)]
+    lines = ["| knob | the AVSBench situation it mirrors | seeds | " + " | ".join(c[1] for c in cols) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
+    for name, entry in _ordered(data["knobs"], KNOBS):
+        seeds = _seeds(entry, "two_stage")
+        eq = _seeds(entry, "gap_equal_compute")
+        seeds += f" (equal compute: {eq})" if eq and eq != seeds else ""
+        lines.append(f"| {name} | {entry['mirrors']} | {seeds} | "
+                     + " | ".join(_cell(entry, k, s) for k, _, s in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def levers_table(data: dict) -> str:
+    cols = [("stage1_miou", "stage 1 binary mIoU", False), ("stage1_distractor_fp", "FP never-sounding", False),
+            ("stage1_sounding_recall", "sounding recall", False), ("stage1_silent_empty_rate", "silent → empty", False),
+            ("avss_miou", "AVSS mIoU (study's stage 2)", False), ("build_seconds", "stage-1 build s", None)]
+    lines = ["| lever | seeds | " + " | ".join(c[1] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for name, entry in _ordered(data["levers"], LEVERS):
+        lines.append(f"| {name} | {_seeds(entry, 'stage1_miou')} | "
+                     + " | ".join(_cell(entry, k, s) for k, _, s in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def errors_table(data: dict) -> str:
+    cols = [("fp_silent_pool", "silent pool"), ("fp_other_group", "other super-class"),
+            ("fp_same_group", "same super-class"), ("fp_inactive", "sounding object, silent frame"),
+            ("fp_background", "background"), ("recall_single", "recall, 1 source"),
+            ("recall_multi", "recall, 2+ sources"), ("missed_sounding", "objects missed"),
+            ("offset_chosen_on_val", "offset (val)"), ("test_miou_offset_0", "mIoU"),
+            ("test_miou_chosen", "mIoU at offset")]
+    lines = ["| stage 1 (seed 0, test) | " + " | ".join(c[1] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    first = next(iter(data["levers"].values()), {})
+    for name, row in _ordered(data["levers"], LEVERS):
+        lines.append(f"| {name} | " + " | ".join(
+            (f"{row[k]:+.1f}" if k == "offset_chosen_on_val" else f"{row[k]:.3f}") if k in row else "–"
+            for k, _ in cols) + " |")
+    counts = ", ".join(f"{c[1]} {first.get('n_' + c[0])}" for c in cols[:5] if first.get("n_" + c[0]) is not None)
+    return "\n".join(lines) + f"\n\nUnits (object-frames; background: frames): {counts}.\n"
+
+
+def main() -> None:
+    for stem, make in (("regime_knobs", regime_table), ("stage1_levers", levers_table),
+                       ("stage1_errors", errors_table)):
+        src = HERE / f"{stem}_classroom.json"
+        if src.is_file():
+            data = json.loads(src.read_text())
+            commands = data["provenance"].get("commands", [data["provenance"]["command"]])
+            text = f"<!-- written by results/tables.py from {src.name}; made by: " \
+                   f"{' ; '.join(commands)} -->\n\n" + make(data)
+            (HERE / f"{stem}_classroom.md").write_text(text)
+            print(f"wrote {stem}_classroom.md")
+
+
+if __name__ == "__main__":
+    main()
