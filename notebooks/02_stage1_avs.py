@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 02 · Stage 1: audio-visual segmentation (AVS)
 #
@@ -421,6 +409,11 @@ for res in results.values():
 #   `diag_sounding_recall` next to it. In `smoke` (a few steps) such degenerate models are common.
 # - In the classroom profile, `feasibility_r3.md` measured that the frozen class-aware encoders are what
 #   make the model listen: with fine-tuned encoders muting the audio changed nothing.
+# - *Which* silent objects it marks (`results/stage1_errors_classroom.md`): the paper-faithful stage 1 marks
+#   most of a silent distractor's area whatever its super-class, i.e. it segments "things that can sound"
+#   while something is audible. The class-matching deviation removes the distractors of *another* super-class
+#   but not those of the *same* one: stand-ins trained on super-classes cannot tell a silent cat from a
+#   barking dog, which is also what keeps the course's stage 1 well below the paper's.
 #
 # ## Check your understanding
 #

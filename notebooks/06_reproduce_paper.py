@@ -260,7 +260,10 @@ if live is not None:
 # - **It depends on the regime.** The course's measured prototypes (`feasibility_r3.md`) found that with encoder
 #   stand-ins pre-trained on exactly the benchmark's classes, semantics come nearly free and end-to-end wins;
 #   with stand-ins pre-trained on coarse super-classes (as ADE20k/AudioSet are to AVSBench), decomposition
-#   helped under the paper's protocol. The default profile uses the coarse stand-ins for this reason.
+#   helped under the paper's protocol. The default profile uses the coarse stand-ins for this reason. The
+#   course's own knob runs (`results/regime_knobs_classroom.md`, one knob at a time) agree: fine stand-ins
+#   lose; an AudioSet-like fine-grained *audio* stand-in beside coarse vision lifts every arm (the sound names
+#   the class) and shrinks the gap to about +0.02; longer-trained stand-ins sharpen stage 1 and keep the gap.
 # - **It cannot** confirm absolute numbers (different images, sounds, 17 classes instead of 70, 96-pixel
 #   frames, minutes instead of GPU-days), nor claims about real-world long-tailed audio.
 #

@@ -37,6 +37,10 @@ LEVERS = {
     "stand-ins pre-trained 4x longer (1600 steps)": {"train__pretrain_steps": 1600},
     "stand-ins pre-trained 4x longer + class matching (DEVIATION)": {"train__pretrain_steps": 1600,
                                                                      "model__class_matching": True},
+    # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual labels
+    "fine stand-ins (the benchmark's classes)": {"train__pretrain_label_space": "fine"},
+    "fine stand-ins + class matching (DEVIATION)": {"train__pretrain_label_space": "fine",
+                                                    "model__class_matching": True},
 }
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
