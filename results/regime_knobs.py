@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -82,7 +83,7 @@ def main() -> None:
     out = project_root() / "results" / "regime_knobs_classroom.json"
     previous = json.loads(out.read_text()) if out.is_file() else {"knobs": {}, "provenance": {}}
     knobs = previous["knobs"]
-    command = " ".join(["python results/regime_knobs.py", *sys.argv[1:]])
+    command = shlex.join(["python", "results/regime_knobs.py", *sys.argv[1:]])
     # the file accumulates invocations (one knob or seed at a time): every command that wrote to it is kept
     commands = [c for c in previous["provenance"].get("commands", [previous["provenance"].get("command")]) if c]
     commands = [c for c in commands if c != command] + [command]

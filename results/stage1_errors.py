@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -45,8 +46,7 @@ from stepstones_lite.utils import atomic_write_json, project_root
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stage1_levers import LEVERS, STANDIN_PREFIX  # noqa: E402  (the same variants, the same cached runs)
 
-DEFAULT = ["baseline (the study's stage 1)", "class matching (DEVIATION)",
-           "fine audio stand-in (AudioSet-like; visual stays coarse)", "fine audio stand-in + class matching (DEVIATION)"]
+DEFAULT = list(LEVERS)  # every lever of stage1_levers.py
 
 
 def _load(path: Path, size: int) -> np.ndarray:
@@ -151,7 +151,8 @@ def main() -> None:
               f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
               flush=True)
     atomic_write_json(project_root() / "results" / "stage1_errors_classroom.json", {
-        "provenance": {"command": " ".join(["python results/stage1_errors.py", *sys.argv[1:]]), "profile": "classroom",
+        "provenance": {"command": shlex.join(["python", "results/stage1_errors.py", *sys.argv[1:]]),
+                       "profile": "classroom",
                        "split": "test", "torch_version": torch.__version__, "python": platform.python_version(),
                        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1)},
         "levers": rows})

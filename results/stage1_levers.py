@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 
@@ -41,6 +42,8 @@ LEVERS = {
     "fine stand-ins (the benchmark's classes)": {"train__pretrain_label_space": "fine"},
     "fine stand-ins + class matching (DEVIATION)": {"train__pretrain_label_space": "fine",
                                                     "model__class_matching": True},
+    "fine stand-ins pre-trained 4x longer + class matching (DEVIATION)": {
+        "train__pretrain_label_space": "fine", "train__pretrain_steps": 1600, "model__class_matching": True},
 }
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
@@ -59,7 +62,7 @@ def main() -> None:
     out = project_root() / "results" / "stage1_levers_classroom.json"
     old = json.loads(out.read_text()) if out.is_file() else {"levers": {}}
     levers = old["levers"]
-    command = " ".join(["python results/stage1_levers.py", *sys.argv[1:]])
+    command = shlex.join(["python", "results/stage1_levers.py", *sys.argv[1:]])
     # the file accumulates invocations (one lever at a time): every command that wrote to it is kept
     commands = [c for c in old.get("provenance", {}).get("commands", [old.get("provenance", {}).get("command")]) if c]
     commands = [c for c in commands if c != command] + [command]
