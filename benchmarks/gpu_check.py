@@ -72,7 +72,8 @@ def paper_step(steps: int = 5) -> dict:
         torch.cuda.synchronize()
         if i >= 2:  # two warm-up steps
             times.append(time.perf_counter() - t)
-    return {"paper_step_ms": round(1000 * sum(times) / len(times), 1), "paper_loss_finite": math.isfinite(float(loss.detach())),
+    return {"paper_step_ms": round(1000 * sum(times) / len(times), 1),
+            "paper_loss_finite": math.isfinite(float(loss.detach())),
             "paper_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
             "trainable_params_m": round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2)}
 
