@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import time
+from pathlib import Path
 
 import torch
 
@@ -30,8 +31,8 @@ def smoke_pipeline(data: str, steps: int) -> dict:
                               train__eval_every=max(1, steps // 2))
     runs = Course(profile, data_root=data, progress=False)
     out: dict = {}
-    for name, build in (("stage1", lambda: runs.stage1(0)), ("stage2", lambda: runs.stage2(0, runs.stage1_priors(s1))),
-                        ("end_to_end", lambda: runs.end_to_end(0))):
+
+    def timed(name: str, build, **evaluate) -> Path:
         t = time.perf_counter()
         run = build()
         out[f"{name}_seconds"] = round(time.perf_counter() - t, 1)
@@ -39,9 +40,12 @@ def smoke_pipeline(data: str, steps: int) -> dict:
         losses = [r["train_loss"] for r in history if "train_loss" in r]
         out[f"{name}_losses_finite"] = bool(losses) and all(math.isfinite(x) for x in losses)
         out[f"{name}_sec_per_step"] = history[-1].get("sec_per_step") if history else None
-        out[f"{name}_metrics"] = runs.evaluate(run) if name != "stage2" else runs.evaluate(run, prior="gt")
-        if name == "stage1":
-            s1 = run
+        out[f"{name}_metrics"] = runs.evaluate(run, **evaluate)
+        return run
+
+    s1 = timed("stage1", lambda: runs.stage1(0))
+    timed("stage2", lambda: runs.stage2(0, runs.stage1_priors(s1)), prior="gt")
+    timed("end_to_end", lambda: runs.end_to_end(0))
     return out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from stepstones_lite.artifacts import read_marker
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.data.synthetic import SynthConfig, generate_dataset
 from stepstones_lite.data.synthetic.cli import default_root
@@ -45,9 +46,8 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
 
 
 def _built(run: Path) -> float | None:
-    """Wall seconds the cached run took to build (its ``ARTIFACT.json``)."""
-    info = Path(run) / "ARTIFACT.json"
-    return json.loads(info.read_text()).get("wall_seconds") if info.is_file() else None
+    """Wall seconds the cached run took to build (its artifact marker)."""
+    return (read_marker(run) or {}).get("wall_seconds")
 
 
 def _data_root(profile, synth: dict | None) -> Path | None:
@@ -93,10 +93,6 @@ def main() -> None:
     # the file accumulates invocations (one knob or seed at a time): every command that wrote to it is kept
     commands = [c for c in previous["provenance"].get("commands", [previous["provenance"].get("command")]) if c]
     commands = [c for c in commands if c != command] + [command]
-    for name, rec in list(knobs.items()):  # files written before --seeds held one seed's record per knob
-        if "per_seed" not in rec:
-            knobs[name] = {k: rec.pop(k) for k in ("profile_overrides", "data_overrides", "mirrors")}
-            knobs[name]["per_seed"] = [rec]
     start = time.perf_counter()
 
     def save() -> None:  # after every run: an interrupted invocation keeps what it measured

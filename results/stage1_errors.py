@@ -44,7 +44,7 @@ from stepstones_lite.train.pretrain import group_of
 from stepstones_lite.utils import atomic_write_json, project_root
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage1_levers import LEVERS, STANDIN_PREFIX  # noqa: E402  (the same variants, the same cached runs)
+from stage1_levers import LEVERS, lever_stage1  # noqa: E402  (the same variants, the same cached runs)
 
 DEFAULT = list(LEVERS)  # every lever of stage1_levers.py
 
@@ -66,14 +66,16 @@ def error_split(root: Path, priors: Path, split: str = "test") -> dict[str, floa
         for k in range(int(info["num_frames"])):
             ids = _load(clip / "instances" / f"{k}.png", int(info["size"]))
             pred = _load(priors / row.label / row.uid / f"{k}.png", int(info["size"])) > 127
-            sounding_groups = {group_of(o["class"]) for o in info["objects"] if o["sounding"][k]}
-            n_sounding = sum(bool(o["sounding"][k]) and bool((ids == int(o["id"])).any()) for o in info["objects"])
-            if n_sounding:
-                units["fp_background"].append(float(pred[ids == 0].mean()))
+            visible = []  # (object, its mask) for the objects visible in this frame
             for obj in info["objects"]:
                 mask = ids == int(obj["id"])
-                if not mask.any():
-                    continue
+                if mask.any():
+                    visible.append((obj, mask))
+            sounding_groups = {group_of(o["class"]) for o in info["objects"] if o["sounding"][k]}
+            n_sounding = sum(bool(obj["sounding"][k]) for obj, _ in visible)
+            if n_sounding:
+                units["fp_background"].append(float(pred[ids == 0].mean()))
+            for obj, mask in visible:
                 share = float(pred[mask].mean())
                 if obj["sounding"][k]:
                     units["recall_sounding"].append(share)
@@ -137,11 +139,8 @@ def main() -> None:
     runs = Course(resolve_profile("classroom"), progress=False)
     rows = {}
     for name in args.levers:
-        overrides = LEVERS[name]
-        standins = {k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}
-        own = Course(resolve_profile("classroom", **standins), progress=False) if standins else runs
-        s1 = own.stage1(args.seed, {k: v for k, v in overrides.items() if k not in standins})
-        rows[name] = {"overrides": overrides, "seed": args.seed, **error_split(own.root, own.stage1_priors(s1)),
+        own, s1 = lever_stage1(runs, name, args.seed)
+        rows[name] = {"overrides": LEVERS[name], "seed": args.seed, **error_split(own.root, own.stage1_priors(s1)),
                       **decision_offset(s1, own.root)}
         r = rows[name]
         print(f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | other group "

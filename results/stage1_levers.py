@@ -16,9 +16,11 @@ import platform
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from stepstones_lite.artifacts import read_marker
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.train import Course
 from stepstones_lite.train.reproduce import stage1_metrics
@@ -47,6 +49,14 @@ LEVERS = {
 }
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
+
+
+def lever_stage1(runs: Course, name: str, seed: int) -> tuple[Course, Path]:
+    """The ``Course`` a lever runs in (``runs``, or its own where it changes the stand-ins) and its stage-1 run."""
+    overrides = LEVERS[name]
+    standins = {k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}
+    own = Course(resolve_profile("classroom", **standins), progress=False) if standins else runs
+    return own, own.stage1(seed, {k: v for k, v in overrides.items() if k not in standins})
 
 
 def main() -> None:
@@ -79,16 +89,13 @@ def main() -> None:
         base = runs.stage1(seed)
         s2 = runs.stage2(seed, runs.stage1_priors(base))
         for name in args.levers:
-            overrides = LEVERS[name]
             t = time.perf_counter()
-            standins = {k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}
-            own = Course(resolve_profile("classroom", **standins), progress=False) if standins else runs
-            s1 = own.stage1(seed, {k: v for k, v in overrides.items() if k not in standins})
+            own, s1 = lever_stage1(runs, name, seed)
             avss = runs.evaluate(s2, prior=own.stage1_priors(s1))
             rec = {"seed": seed, **stage1_metrics(own.evaluate(s1)),
                    "avss_miou": avss["miou_benchmark"], "binary_miou_of_stage2": avss["binary_miou"],
-                   "build_seconds": json.loads((s1 / "ARTIFACT.json").read_text()).get("wall_seconds")}
-            levers.setdefault(name, {"overrides": overrides, "per_seed": []})
+                   "build_seconds": read_marker(s1).get("wall_seconds")}
+            levers.setdefault(name, {"overrides": LEVERS[name], "per_seed": []})
             levers[name]["per_seed"] = [r for r in levers[name]["per_seed"] if r["seed"] != seed] + [rec]
             print(f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
                   f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
