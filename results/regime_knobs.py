@@ -137,9 +137,13 @@ def main() -> None:
                 eq = runs.evaluate(eq_run)["miou_benchmark"]
                 rec.update({"end_to_end_equal_compute": eq, "gap_equal_compute": two["miou_benchmark"] - eq})
                 rec["build_seconds"]["end_to_end_equal_compute"] = _built(eq_run)
-            else:  # keep an earlier equal-compute number of this seed (cached runs make it the same)
-                rec.update({k: v for r in entry["per_seed"] if r["seed"] == seed
-                            for k, v in r.items() if k in ("end_to_end_equal_compute", "gap_equal_compute")})
+            else:  # keep this seed's earlier equal-compute result, with its build time (cached runs make it the same)
+                for r in entry["per_seed"]:
+                    if r["seed"] == seed and "gap_equal_compute" in r:
+                        rec.update({k: r[k] for k in ("end_to_end_equal_compute", "gap_equal_compute")})
+                        eq_built = r.get("build_seconds", {}).get("end_to_end_equal_compute")
+                        if eq_built is not None:
+                            rec["build_seconds"]["end_to_end_equal_compute"] = eq_built
             entry["per_seed"] = sorted([r for r in entry["per_seed"] if r["seed"] != seed] + [rec],
                                        key=lambda r: r["seed"])
             print(f"{name} | seed {seed}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} | "
