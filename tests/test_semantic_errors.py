@@ -30,6 +30,8 @@ def test_outcomes_by_hand():
     assert s["named"] == 0.5 and s["wrong_class"] == 0.5 and s["missed"] == 0.0 and s["n_sounding"] == 2
     assert s["marked_distractor"] == 1.0 and s["area_distractor"] == pytest.approx(0.75)
     assert s["marked_pool"] == 0.0 and s["area_pool"] == 0.0 and s["n_pool"] == 1
+    # flute and violin sound together: both object-frames are multi-source, none single
+    assert s["n_sounding_multi"] == 2 and s["n_sounding_single"] == 0 and s["wrong_class_multi"] == 0.5
 
 
 def test_missed_inactive_and_valid_frames():
@@ -38,6 +40,7 @@ def test_missed_inactive_and_valid_frames():
     pred = torch.tensor([[[0, 0], [0, 5]], [[5, 5], [0, 0]]])  # frame 0: 1/4 found; frame 1: half marked
     out = object_outcomes(pred, inst, objs)
     assert out.sounding == {"missed": 1} and out.silent == {"inactive": 1} and out.silent_marked == {"inactive": 1}
+    assert out.summary()["missed_single"] == 1.0 and out.summary()["n_sounding_multi"] == 0
     only_first = object_outcomes(pred, inst, objs, valid=torch.tensor([True, False]))
     assert only_first.silent == {} and only_first.sounding == {"missed": 1}
     total = ObjectOutcomes().add(out).add(only_first)

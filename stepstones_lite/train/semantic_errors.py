@@ -39,6 +39,7 @@ class ObjectOutcomes:
     """Counts of object-frames by outcome; ``add`` another clip's, ``summary()`` the shares."""
 
     sounding: Counter = field(default_factory=Counter)  # outcome -> object-frames
+    sounding_multi: Counter = field(default_factory=Counter)  # the same, in frames where 2+ visible objects sound
     silent: Counter = field(default_factory=Counter)  # kind -> object-frames
     silent_marked: Counter = field(default_factory=Counter)  # kind -> object-frames marked as sounding
     silent_area: dict[str, float] = field(default_factory=dict)  # kind -> summed share predicted non-background
@@ -46,6 +47,7 @@ class ObjectOutcomes:
 
     def add(self, other: "ObjectOutcomes") -> "ObjectOutcomes":
         self.sounding.update(other.sounding)
+        self.sounding_multi.update(other.sounding_multi)
         self.silent.update(other.silent)
         self.silent_marked.update(other.silent_marked)
         self.confused_with.update(other.confused_with)
@@ -56,11 +58,18 @@ class ObjectOutcomes:
     def summary(self) -> dict[str, float]:
         """Shares: ``named`` / ``wrong_class`` / ``missed`` of sounding object-frames (they sum to 1), and per
         silent kind ``marked_<kind>`` (share of its object-frames marked) and ``area_<kind>`` (mean share of
-        its pixels predicted as some class); ``n_*`` the counts behind them."""
+        its pixels predicted as some class); ``<outcome>_single`` / ``<outcome>_multi``: the same shares in
+        frames where one / several visible objects sound; ``n_*`` the counts behind them."""
         n = sum(self.sounding.values())
         out: dict[str, float] = {"n_sounding": float(n)}
+        single = self.sounding - self.sounding_multi
         for name in SOUNDING_OUTCOMES:
             out[name] = self.sounding[name] / n if n else float("nan")
+        for tag, counts in (("single", single), ("multi", self.sounding_multi)):
+            m = sum(counts.values())
+            out[f"n_sounding_{tag}"] = float(m)
+            for name in SOUNDING_OUTCOMES:
+                out[f"{name}_{tag}"] = counts[name] / m if m else float("nan")
         for kind in SILENT_KINDS:
             m = self.silent[kind]
             out[f"n_{kind}"] = float(m)
@@ -83,6 +92,7 @@ def object_outcomes(pred: torch.Tensor, instances: torch.Tensor, objects: Sequen
     out = ObjectOutcomes()
     frames = range(pred.shape[0]) if valid is None else valid.nonzero().flatten().tolist()
     for k in frames:
+        n_sounding = sum(bool(o["sounding"][k]) and bool((instances[k] == int(o["id"])).any()) for o in objects)
         for obj in objects:
             mask = instances[k] == int(obj["id"])  # [H, W]
             if not mask.any():
@@ -92,13 +102,16 @@ def object_outcomes(pred: torch.Tensor, instances: torch.Tensor, objects: Sequen
             if obj["sounding"][k]:
                 cls = int(obj["class_index"])
                 if float((inside == cls).float().mean()) >= 0.5:
-                    out.sounding["named"] += 1
+                    outcome = "named"
                 elif foreground >= 0.5:
-                    out.sounding["wrong_class"] += 1
+                    outcome = "wrong_class"
                     labels = inside[inside > 0]
                     out.confused_with[(cls, int(labels.mode().values))] += 1
                 else:
-                    out.sounding["missed"] += 1
+                    outcome = "missed"
+                out.sounding[outcome] += 1
+                if n_sounding > 1:
+                    out.sounding_multi[outcome] += 1
                 continue
             kind = "pool" if obj.get("silent_only") else ("inactive" if any(obj["sounding"]) else "distractor")
             out.silent[kind] += 1
