@@ -140,6 +140,15 @@ def _collect(profile: Profile, root: Path, label_space: str, audio_label_space: 
             "sound": multi_hot, "names": label.names, "audio_names": audio_label.names}
 
 
+def _steps(steps: int, desc: str) -> Any:
+    """``range(steps)`` with a ``tqdm.auto`` bar (off under CI / pytest / ``TQDM_DISABLE``, like the Trainer's)."""
+    from tqdm.auto import tqdm
+
+    from .engine import _progress_disabled
+
+    return tqdm(range(steps), desc=desc, disable=_progress_disabled(), dynamic_ncols=True)
+
+
 def _split_holdout(n: int, gen: torch.Generator, share: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     perm = torch.randperm(n, generator=gen)
     k = max(1, int(n * share))
@@ -169,7 +178,7 @@ def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: to
         return F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False), y.to(device)
 
     body.train(), head.train()
-    for _ in range(steps):
+    for _ in _steps(steps, "visual stand-in (pre-training)"):
         idx = train_idx[torch.randint(len(train_idx), (batch,), generator=gen)]
         logits, y = forward(idx)
         loss = F.cross_entropy(logits, y)
@@ -205,7 +214,7 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=max(1, steps), pct_start=0.1)
     train_idx, held_idx = _split_holdout(len(data["log_mel"]), gen)
     enc.train(), head.train()
-    for _ in range(steps):
+    for _ in _steps(steps, "audio stand-in (pre-training)"):
         idx = train_idx[torch.randint(len(train_idx), (batch,), generator=gen)]
         x = data["log_mel"][idx].to(device).clone()  # [B, 1, 96, 64]
         # SpecAugment-style masks: one time band and one frequency band per example
