@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 01 · Data and metrics
 #
@@ -524,9 +512,9 @@ plt.show()
 # The vision-only model gets the **higher** AVSBench mIoU, although it ignores the sound. In silent frames
 # it still scores 241/256 from true negatives, because objects are small. Even "nothing" scores 0.5 here.
 # The breakdown shows the difference: the share of silent frames predicted empty, and the false-positive
-# rate on distractors. This is the trap described in `feasibility.md` §3.2: a stage-1 model trained with
-# audio mostly learns *whether* something sounds, not *which* object. The binary mIoU barely separates it
-# from one trained without sound. Later notebooks report these diagnostics next to mIoU.
+# rate on distractors. This is the trap to watch for in stage 1: a model trained with audio can mostly learn
+# *whether* something sounds, not *which* object, and the binary mIoU barely separates it from one trained
+# without sound. Later notebooks report these diagnostics next to mIoU.
 #
 # ## 6 · Dataset statistics
 #

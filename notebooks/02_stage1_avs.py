@@ -48,6 +48,7 @@ from stepstones_lite.model.transformer_decoder import Attention, attention_mask_
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.course import Course
 from stepstones_lite.train.engine import collate_clips
+from stepstones_lite.train.semantic_errors import first_sounding_clips
 
 if artifacts_dir is not None:
     os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
@@ -88,18 +89,23 @@ else:
     print("this profile brings its own encoder weights (no stand-ins were trained)")
 
 # %% [markdown]
-# Read `labels`: the stand-ins were trained on **coarse super-classes** (animal, instrument, vehicle, ...),
-# not on the benchmark's fine classes. That is deliberate and mirrors the paper: ADE20k's and AudioSet's
-# label spaces do not line up with AVSBench's 70 classes. In the course's own measurements
-# (`feasibility_r3.md` §7–8), stand-ins trained on *exactly* the benchmark's classes made semantics nearly
-# free, so end-to-end training had no "mashup" to suffer from; the coarse label space keeps the problem the
-# paper addresses. The held-out numbers say how good the stand-ins are in this profile (`visual_heldout_miou`
-# over the coarse classes, `audio_heldout_exact_set` = share of seconds whose set of sounding super-classes
-# is predicted exactly). In `smoke` they are trained for a few steps only, so expect them to be weak.
+# Read `labels` and `audio_labels`: the two stand-ins were pre-trained on **different label spaces**, as the
+# paper's encoders were. The visual stand-in knows only **coarse super-classes** (animal, instrument, vehicle,
+# ...), like the paper's Swin-B whose segmentation head was trained on ADE20k's 150 classes, few of which are
+# AVSBench's sounding objects. The audio stand-in knows the **benchmark's own sound classes** (flute, violin,
+# dog, ...), like VGGish, whose AudioSet labels (527) name most AVSBench sounds. So the sound can say *what*
+# sounds, but no encoder was ever taught to draw *where* a flute is — that is what stage 1 and stage 2 learn.
+# (`train__pretrain_audio_label_space="coarse"` gives the other lesson, "neither encoder knows the classes";
+# `results/regime_knobs_classroom.md` measures both.) The held-out numbers say how good the stand-ins are in
+# this profile (`visual_heldout_miou` over the coarse classes, `audio_heldout_exact_set` = share of seconds
+# whose set of sounding classes in the audio stand-in's label space is predicted exactly). In `smoke` they are
+# trained for a few steps only, so expect them to be weak.
 
 # %%
 if standins:
     assert standins["label_space"] in ("coarse", "fine")
+    assert standins["audio_label_space"] == course.profile.train.pretrain_audio_label_space or \
+        course.profile.train.pretrain_audio_label_space is None
     assert 0.0 <= standins["visual_heldout_miou"] <= 1.0 and 0.0 <= standins["audio_heldout_exact_set"] <= 1.0
     assert Path(course.profile.model.audio_weights).is_file()
 
@@ -221,8 +227,8 @@ model = build_model(s1_model_cfg, num_classes=2).to(dev).eval()
 
 sidecars = next(course.root.glob("*/*/objects.json"), None) is not None  # synthetic set: who sounds when
 test_set = pipeline.avss_dataset(course.profile, course.root, "test", return_instances=sidecars)
-n_show = min(3, len(test_set))
-clips = [test_set[i] for i in range(n_show)]
+clips = [test_set[i] for i in first_sounding_clips(test_set, 3)]  # the course's rule: first clips with a sound
+n_show = len(clips)
 log_mel = torch.cat([c["log_mel"] for c in clips]).to(dev)  # [n_show*T, 1, 96, 64]
 with torch.no_grad():
     F_A = model.audio_encoder.projector(model.audio_encoder.embed(log_mel))  # [N, D]
@@ -314,10 +320,11 @@ assert all(0.0 <= r["val_miou"] <= 1.0 for r in history)
 # %% [markdown]
 # ## Predictions vs ground truth
 #
-# Rebuild the best checkpoint and look at test clips. The binary decision is Mask2Former's semantic
-# inference with two classes: a pixel is sounding where the "sounding" score beats the "background" score.
-# Top row: the ground truth; then the prediction with the real audio and with the audio **muted** (the
-# log-mel of digital silence).
+# Rebuild the best checkpoint and look at the same test clips as above: the first three of the test split in
+# which something sounds (a fixed rule; no clip is picked by hand or by how well it comes out). The binary
+# decision is Mask2Former's semantic inference with two classes: a pixel is sounding where the "sounding" score
+# beats the "background" score. Top row: the ground truth; then the prediction with the real audio and with
+# the audio **muted** (the log-mel of digital silence).
 
 # %%
 from stepstones_lite.train.tasks import muted_log_mel  # noqa: E402
@@ -407,9 +414,11 @@ for res in results.values():
 #   vision-only prior ("instruments and animals sound"): typically high distractor false positives.
 # - A high `diag_miou_silent` can hide a model that outputs nothing at all: check `diag_miou_sounding` and
 #   `diag_sounding_recall` next to it. In `smoke` (a few steps) such degenerate models are common.
-# - In the classroom profile, `feasibility_r3.md` measured that the frozen class-aware encoders are what
-#   make the model listen: with fine-tuned encoders muting the audio changed nothing.
-# - *Which* silent objects it marks (`results/stage1_errors_classroom.md`): the paper-faithful stage 1 marks
+# - The committed study measures this in the classroom profile over three seeds: the arms
+#   `stage1_muted_test` (this stage 1 fed silence) and `stage1_muted_train` (a stage 1 trained on silence) in
+#   `results/reproduce_classroom.md`, printed in notebook 06.
+# - *Which* silent objects it marks (`results/stage1_errors_classroom.md`, measured in the coarse regime where
+#   both stand-ins knew only super-classes): the paper-faithful stage 1 marks
 #   most of a silent distractor's area whatever its super-class, i.e. it segments "things that can sound"
 #   while something is audible. The class-matching deviation removes the distractors of *another* super-class
 #   but not those of the *same* one: stand-ins trained on super-classes cannot tell a silent cat from a

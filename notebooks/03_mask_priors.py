@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 03 · Mask priors: the stepping stones
 #
@@ -145,11 +133,12 @@ assert np.isclose(np.mean(per_clip), prior_miou, atol=1e-5)  # one clip per batc
 # %% [markdown]
 # ### Good and bad priors
 #
-# Sort the test clips by prior IoU and look at the best and the worst, each at its worst frame. Yellow is
-# a hit, red a false positive (the prior marks something that does not sound), green a miss.
+# Sort the test clips **in which something sounds** by prior IoU and look at the best and the worst, each at
+# its worst frame (a silent clip is left out: an empty prior on it scores a perfect 1.0 and shows nothing).
+# Yellow is a hit, red a false positive (the prior marks something that does not sound), green a miss.
 
 # %%
-order = np.argsort(per_clip)
+order = [int(i) for i in np.argsort(per_clip) if bool(test_set[int(i)]["masks"].any())]
 n_each = min(4, len(order) // 2) or 1
 chosen = list(order[-n_each:][::-1]) + list(order[:n_each])
 frames, gts, prs, caps = [], [], [], []

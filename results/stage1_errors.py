@@ -44,7 +44,7 @@ from stepstones_lite.train.pretrain import group_of
 from stepstones_lite.utils import atomic_write_json, project_root
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage1_levers import LEVERS, lever_stage1  # noqa: E402  (the same variants, the same cached runs)
+from stage1_levers import LEVERS, REGIME, lever_stage1  # noqa: E402  (the same variants, the same cached runs)
 
 DEFAULT = list(LEVERS)  # every lever of stage1_levers.py
 
@@ -136,7 +136,7 @@ def main() -> None:
     ap.add_argument("--levers", nargs="+", default=DEFAULT, choices=list(LEVERS))
     args = ap.parse_args()
     start = time.perf_counter()
-    runs = Course(resolve_profile("classroom"), progress=False)
+    runs = Course(resolve_profile("classroom", **REGIME), progress=False)
     rows = {}
     for name in args.levers:
         own, s1 = lever_stage1(runs, name, args.seed)

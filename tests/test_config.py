@@ -98,10 +98,15 @@ def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
     """Cache keys must not move when a behaviour-preserving field is added, and must move once it is set."""
     from stepstones_lite.config import KEY_NEUTRAL
 
+    import dataclasses
+
     base = resolve_profile("classroom")
+    for (section, name), neutral in KEY_NEUTRAL.items():  # (replace() skips None: a notebook's unset override)
+        setattr(base, section, dataclasses.replace(getattr(base, section), **{name: neutral}))
     key = base.key_dict()
     for section, name in KEY_NEUTRAL:
         assert name in base.to_dict()[section] and name not in key[section]
     changed = base.replace(train__pretrain_audio_label_space="fine").key_dict()
     assert changed["train"]["pretrain_audio_label_space"] == "fine" and changed != key
+    assert resolve_profile("classroom").key_dict() == changed  # the course's regime: coarse vision, fine audio
     assert base.replace(train__stage1_steps=7).key_dict() != key  # every other field stays in the key

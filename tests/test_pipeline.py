@@ -47,14 +47,18 @@ def test_dataset_and_stand_ins_are_cached(env):
     assert prepared.model.backbone_weights.endswith("visual.pt")
     report = json.loads((env["root"].parent.parent / "encoders").glob("*/standins.json").__next__().read_text())
     assert report["label_space"] == "coarse" and "visual_heldout_miou" in report
-    assert report["audio_label_space"] == "coarse" and report["audio_labels"] == report["labels"]
+    # the course's regime (paper-like): coarse vision (ADE20k), audio that names the benchmark's sounds (AudioSet)
+    assert report["audio_label_space"] == "fine" and report["audio_labels"] != report["labels"]
 
 
 def test_audio_stand_in_gets_its_own_label_space(env, tmp_path):
     """Coarse visual + fine audio: the audio head has one output per sounding class seen, the visual one per group."""
     from stepstones_lite.train.pretrain import GROUPS, load_heads, pretrain_encoders
 
-    profile = env["profile"].replace(train__pretrain_audio_label_space="fine")
+    profile = env["profile"]
+    coarse = pretrain_encoders(profile.replace(train__pretrain_audio_label_space="coarse"), tmp_path / "coarse",
+                               data_root=env["root"], visual_steps=1, audio_steps=1)
+    assert coarse["audio_label_space"] == "coarse" and coarse["audio_labels"] == coarse["labels"]  # the named knob
     report = pretrain_encoders(profile, tmp_path, data_root=env["root"], visual_steps=1, audio_steps=1)
     assert report["label_space"] == "coarse" and report["audio_label_space"] == "fine"
     assert report["labels"] == list(GROUPS)
@@ -265,3 +269,40 @@ def test_stage1_error_split_on_reference_priors(env, tmp_path):
     out = errors.error_split(env["root"], full)
     assert out["recall_sounding"] == 1.0 and out["fp_background"] == 1.0
     assert all(out[k] == 1.0 for k in out if k.startswith("fp_"))
+
+
+def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path):
+    """Object outcomes on real clips: the GT labels as prediction name every sounding object and mark nothing
+    silent; an all-'flute' prediction names only flutes and marks every silent object; results/stage2_errors.py
+    scores a trained checkpoint into shares that sum to one."""
+    import importlib.util
+
+    from stepstones_lite.train.semantic_errors import ObjectOutcomes, object_outcomes
+    from stepstones_lite.utils import project_root
+
+    data = pipeline.avss_dataset(env["profile"], env["root"], "test", return_instances=True)
+    perfect, flat = ObjectOutcomes(), ObjectOutcomes()
+    flute = class_index("flute")
+    for i in range(len(data)):
+        item = data[i]
+        objs = item["objects"]["objects"]
+        perfect.add(object_outcomes(item["labels"], item["instances"], objs, item["valid"]))
+        flat.add(object_outcomes(torch.full_like(item["labels"], flute), item["instances"], objs, item["valid"]))
+    s = perfect.summary()
+    assert s["n_sounding"] > 0 and s["named"] == 1.0 and s["wrong_class"] == 0.0 and s["missed"] == 0.0
+    assert sum(perfect.silent.values()) > 0 and sum(perfect.silent_marked.values()) == 0
+    f = flat.summary()
+    assert f["missed"] == 0.0 and f["named"] + f["wrong_class"] == pytest.approx(1.0) and f["wrong_class"] > 0
+    assert all(flat.silent_marked[k] == n for k, n in flat.silent.items())
+
+    priors = tmp_path / "priors"
+    make_priors(stage1.best_checkpoint, priors, data_root=env["root"], progress=False)
+    s2 = pipeline.train_stage2(env["profile"], tmp_path / "s2", prior_root=priors, data_root=env["root"],
+                               progress=False)
+    spec = importlib.util.spec_from_file_location("stage2_errors", project_root() / "results" / "stage2_errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    with_prior = pipeline.avss_dataset(env["profile"], env["root"], "test", prior_root=priors, return_instances=True)
+    rec = errors.score(s2.best_checkpoint, with_prior, "dataset")
+    assert rec["n_sounding"] == s["n_sounding"]
+    assert rec["named"] + rec["wrong_class"] + rec["missed"] == pytest.approx(1.0)

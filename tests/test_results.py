@@ -1,0 +1,53 @@
+"""The committed results are what the scripts write: README's study table and the side-study tables."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from stepstones_lite.utils import project_root
+
+ROOT = project_root()
+
+
+def _tables():
+    spec = importlib.util.spec_from_file_location("tables", ROOT / "results" / "tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_study_table_is_the_committed_json():
+    tables = _tables()
+    study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert tables.readme_block(study) in readme, "README's study table is stale: run python results/tables.py"
+    # the block quotes the JSON: change one number and it no longer matches
+    study["arms"]["two_stage"]["mean"]["avss_miou"] += 0.01
+    assert tables.readme_block(study) not in readme
+
+
+def test_side_study_tables_are_their_json():
+    tables = _tables()
+    for stem, make in (("regime_knobs", tables.regime_table), ("stage1_levers", tables.levers_table),
+                       ("stage1_errors", tables.errors_table)):
+        data = json.loads((ROOT / "results" / f"{stem}_classroom.json").read_text())
+        assert make(data) in (ROOT / "results" / f"{stem}_classroom.md").read_text(), stem
+
+
+def test_notebook_prose_types_in_no_study_numbers():
+    """Study numbers in the notebooks come from the committed JSON at run time, never typed into markdown.
+
+    A two- or three-decimal number in a markdown (comment) line is allowed only where it is arithmetic the cell
+    explains (VGGish's 0.96-s examples, the hand-worked metric exercises)."""
+    import re
+
+    allowed = {"0.96", "0.183", "0.171", "0.05", "0.2"}  # frame hop; 01 Q3 and 04 Q4 worked answers
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.startswith("#"):
+                continue
+            for number in re.findall(r"(?<![\w.])0\.\d{2,3}(?![\d])", line):
+                if number not in allowed:
+                    found.append(f"{path.name}:{no}: {number}")
+    assert not found, "typed-in numbers (read them from results/ instead):\n" + "\n".join(found)
