@@ -317,13 +317,27 @@ assert (reference["oracle"] / item["subset"] / item["uid"] / "0.png").is_file()
 # 1. AVSBench scores an empty-GT frame by the share of pixels predicted background, so empty = 1.0. An
 #    "always empty" model gets 1.0 on every silent frame and 0 on sounding ones: its mIoU equals the share of
 #    silent frames -- look at the per-frame-type numbers, not only the mean.
-# 2. Errors stage 2 never saw in training and cannot tell from the edges: dropped frames (a whole object
-#    missing: masked attention and fusion point away from it) and blob noise (confident false positives);
-#    erosion/dilation mostly move edges, which the "uncertain" key band partly covers. The experiment decides.
+# 2. The committed study decides (the cell below reads its prior arms): per point of prior mIoU lost, blob
+#    noise costs stage 2 the most AVSS mIoU -- confident false positives that stage 2, trained on clean
+#    ground-truth masks, never saw and cannot tell from an object; dropped frames, erosion and dilation cost
+#    it about as much AVSS as they cost prior quality. In absolute terms erosion hurts most at the levels
+#    used, because it removes most of a small object's mask (the lowest prior mIoU of the four).
 # 3. Priors from another (older) stage-1 model would silently mix two models' errors into the stage-2
 #    results; the manifest's sha256 lets check_priors refuse stale folders.
 # 4. The model does not use the audio to decide what sounds: its priors mark "likely sound makers" from the
 #    image alone, so distractors leak into stage 2.
+
+# %% tags=["solution"]
+# Q2, measured: the committed study's degraded-prior arms (3 seeds), against the oracle prior.
+from stepstones_lite.utils import project_root
+
+study = json.loads((project_root() / "results" / "reproduce_classroom.json").read_text())["arms"]
+oracle = study["oracle_prior"]["mean"]["avss_miou"]
+for arm in ("prior_erode_2", "prior_dilate_2", "prior_noise_0.05", "prior_drop_0.3"):
+    m = study[arm]["mean"]
+    lost_prior, lost_avss = 1 - m["prior_miou"], oracle - m["avss_miou"]
+    print(f"{arm:18s} prior mIoU {m['prior_miou']:.3f}  AVSS mIoU {m['avss_miou']:.3f}  "
+          f"AVSS lost per prior point lost {lost_avss / lost_prior:.2f}")
 
 # %% [markdown]
 # ## Summary

@@ -2,7 +2,7 @@
 
 The percent-format ``notebooks/NN_name.py`` is the source; ``NN_name.ipynb`` is its stripped pair.
 :func:`check_notebook` returns every rule a notebook breaks (an empty list means it is fine); the test
-suite runs it over all notebooks. :func:`write_student_version` drops cells tagged ``solution``.
+suite runs it over all notebooks. :func:`write_student_version` writes the exercise copy (solutions out, answer cells in).
 Needs ``jupytext``/``nbformat`` (the ``dev`` extra), imported lazily.
 """
 from __future__ import annotations
@@ -126,12 +126,56 @@ def check_notebook(py_path: str | Path) -> list[str]:
     return problems
 
 
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
+_QUESTION = re.compile(r"^#?\s*(\d+)\.\s", re.M)
+
+
+def _questions(cell: Any) -> list[str]:
+    """The numbers of the questions listed in a "Check your understanding" cell (``1. ...`` lines)."""
+    return _QUESTION.findall(cell.source)
+
+
+def _strip_solution_blocks(source: str) -> str:
+    """Replace every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by a placeholder the student fills."""
+    out, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == SOLUTION_BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError(\"your code here\")"]
+            inside = True
+        elif line.strip() == SOLUTION_END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{SOLUTION_BEGIN!r} without {SOLUTION_END!r}")
+    return "\n".join(out)
+
+
 def write_student_version(py_path: str | Path, out_dir: str | Path) -> Path:
-    """Write ``out_dir/<name>.ipynb`` without the cells tagged ``solution`` (exercise copy)."""
+    """Write ``out_dir/<name>.ipynb``, the exercise copy of a notebook.
+
+    Cells tagged ``solution`` are dropped; under the "Check your understanding" cell every question gets an
+    empty markdown answer cell; in code cells (the "change X, expect Y" tasks) each ``### BEGIN SOLUTION`` ...
+    ``### END SOLUTION`` block becomes ``raise NotImplementedError`` for the student to replace, while the
+    task's check (the ``assert`` after the block) stays, so the student's answer is checked when it runs.
+    """
     import jupytext
+    import nbformat
 
     notebook = _read(Path(py_path))
-    notebook.cells = [c for c in notebook.cells if "solution" not in c.metadata.get("tags", [])]
+    cells = []
+    for cell in notebook.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "code" and SOLUTION_BEGIN in cell.source:
+            cell.source = _strip_solution_blocks(cell.source)
+        cells.append(cell)
+        if cell.cell_type == "markdown" and "check your understanding" in _headings(cell):
+            for number in _questions(cell):
+                cells.append(nbformat.v4.new_markdown_cell(f"**Your answer to question {number}:**\n\n...",
+                                                           metadata={"tags": ["answer"]}))
+    notebook.cells = cells
     out = Path(out_dir) / (Path(py_path).stem + ".ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(notebook, out, fmt="ipynb")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_checker_catches_missing_sections(broken_copy):
     assert any("What you will learn" in p for p in problems)
 
 
-def test_student_version_drops_solutions(tmp_path):
+def test_student_version_drops_solutions_and_leaves_answer_cells(tmp_path):
     import nbformat
 
     for source in SOURCES:
@@ -78,6 +79,24 @@ def test_student_version_drops_solutions(tmp_path):
         nb = nbformat.read(out, as_version=4)
         assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
         assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+        assert not any("### BEGIN SOLUTION" in c.source for c in nb.cells)
+        check = next(i for i, c in enumerate(nb.cells) if "Check your understanding" in c.source)
+        n_questions = len(re.findall(r"^\d+\. ", nb.cells[check].source, re.M))
+        answers = nb.cells[check + 1: check + 1 + n_questions]
+        assert n_questions >= 3 and all("answer" in c.metadata.get("tags", []) for c in answers), source.name
+
+
+def test_student_version_blanks_solution_blocks_and_keeps_the_check(tmp_path):
+    import nbformat
+
+    src = tmp_path / "99_task.py"
+    src.write_text('# %% [markdown]\n# # T\n\n# %%\nx = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n'
+                   'assert x == 2\n\n# %% [markdown]\n# ## Check your understanding\n#\n# 1. Why?\n# 2. How?\n')
+    nb = nbformat.read(write_student_version(src, tmp_path / "out"), as_version=4)
+    code = nb.cells[1].source
+    assert "x = 2" not in code and "raise NotImplementedError" in code and code.endswith("assert x == 2")
+    assert [c.source.splitlines()[0] for c in nb.cells[3:]] == ["**Your answer to question 1:**",
+                                                                 "**Your answer to question 2:**"]
 
 
 def test_checker_rejects_annotations_papermill_cannot_read(broken_copy):
