@@ -7,6 +7,7 @@ metrics, data, trainer); the notebooks in ``notebooks/`` import them.
 __version__ = "0.1.0"
 
 from .config import DataConfig, ModelConfig, Profile, TrainConfig, resolve_profile  # noqa: E402
+from .notebook_setup import CourseSetup, course_setup  # noqa: E402
 from .utils import (  # noqa: E402
     artifacts_dir,
     figures_dir,
@@ -27,4 +28,6 @@ __all__ = [
     "print_env",
     "artifacts_dir",
     "figures_dir",
+    "CourseSetup",
+    "course_setup",
 ]

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from ..artifacts import is_follower_rank, wait_for
 from ..config import Profile
-from ..data import DatasetError, benchmark_classes
+from ..data import benchmark_classes
 from ..model import build_model, build_tpavi
 from ..model.criterion import HungarianMatcher, SetCriterion
 from ..utils import resolve_device, seed_everything
 from .checkpoint import CheckpointError, load_checkpoint
+from .datasets import avss_dataset, ensure_dataset  # re-exported: the pipeline's data step
 from .engine import FitResult, Trainer, collate_clips
 from .tasks import AVSSTask, AVSTask, TPAVITask
 
@@ -52,46 +51,6 @@ __all__ = [
 STAGE1, STAGE2, END_TO_END = "aavs-stage1", "aavs-stage2", "aavs-e2e"
 TPAVI, TPAVI_PRIOR = "tpavi", "tpavi-prior"
 NUM_AVSS_CLASSES = 71
-
-
-# --------------------------------------------------------------------------- data
-def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
-    """The dataset root: ``root`` / ``profile.data.root`` / ``$STEPSTONES_DATA``, else the synthetic set.
-
-    The synthetic set of a profile lives in ``<artifacts>/data/synthetic_<profile>_<config hash>`` (the folder
-    ``stepstones make-data --profile <profile>`` writes); it is generated on first use. The generator is
-    resumable, so an interrupted build continues where it stopped.
-    """
-    explicit = root or profile.data.root or os.environ.get("STEPSTONES_DATA", "").strip()
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not (path / "metadata.csv").is_file():
-            raise DatasetError(path, "no metadata.csv here: not an AVSBench-semantic root")
-        return path
-    from ..data.synthetic import SynthConfig, generate_dataset
-    from ..data.synthetic.cli import default_root
-
-    synth = SynthConfig.from_data_config(profile.data)
-    path = default_root(profile.name, synth)
-    if is_follower_rank():  # under torchrun rank 0 generates, the others wait
-        wait_for(lambda: (path / "metadata.csv").is_file(), f"the synthetic dataset {path}")
-    if not (path / "metadata.csv").is_file():
-        print(f"[stepstones] generating the {profile.name} synthetic dataset -> {path}")
-        generate_dataset(path, synth, progress=not _quiet())
-    return path
-
-
-def _quiet() -> bool:
-    return bool(os.environ.get("TQDM_DISABLE") or os.environ.get("CI"))
-
-
-def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: str | Path | None = None,
-                 return_instances: bool = False, preload: bool = True) -> Any:
-    """An :class:`~stepstones_lite.data.AVSBenchSemantic` split shaped for the profile (frames in [0, 1])."""
-    from ..data import AVSBenchSemantic
-
-    return AVSBenchSemantic(root, split=split, image_size=profile.data.image_size, normalize=False,
-                            prior_root=prior_root, return_instances=return_instances, preload=preload)
 
 
 # --------------------------------------------------------------------------- model pieces

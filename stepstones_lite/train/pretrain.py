@@ -100,7 +100,7 @@ def _collect(profile: Profile, root: Path, label_space: str, audio_label_space: 
     ``names`` is the visual label space, ``audio_names`` the audio one (the same list unless
     ``audio_label_space`` differs from ``label_space``).
     """
-    from .pipeline import avss_dataset
+    from .datasets import avss_dataset
 
     dataset = avss_dataset(profile, root, "train", return_instances=True, preload=False)
     label = _LabelSpace(label_space)
@@ -244,7 +244,7 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
     ``label_space`` (default ``profile.train.pretrain_label_space``) is the visual stand-in's, ``audio_label_space``
     (default ``profile.train.pretrain_audio_label_space``, falling back to ``label_space``) the audio one's.
     """
-    from .pipeline import ensure_dataset
+    from .datasets import ensure_dataset
 
     label_space = label_space or profile.train.pretrain_label_space
     audio_label_space = audio_label_space or profile.train.pretrain_audio_label_space or label_space
@@ -280,7 +280,7 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
 def ensure_encoders(profile: Profile, data_root: str | Path | None = None) -> Path:
     """The cached stand-ins for ``profile`` (built once by :func:`pretrain_encoders`)."""
     from ..artifacts import ensure_artifact
-    from .pipeline import ensure_dataset
+    from .datasets import ensure_dataset
 
     root = ensure_dataset(profile, data_root)
     key = {"data": str(root), "channels": list(profile.model.backbone_channels), "audio_dim": profile.model.audio_dim,

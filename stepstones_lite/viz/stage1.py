@@ -1,0 +1,192 @@
+"""Figures of notebooks 02_stage1_avs and 03_mask_priors: stage 1 (AVS) and the mask priors."""
+from __future__ import annotations
+
+import math as _math
+from typing import Any as _Any, Mapping as _Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as _np
+
+from .style import HEATMAP_CMAP
+
+_GT_RGB, _PRED_RGB, _BOTH_RGB = (0.10, 0.80, 0.25), (0.95, 0.20, 0.15), (1.00, 0.85, 0.10)
+
+__all__ = ["plot_history", "plot_attention_matrix", "plot_query_similarity", "prediction_grid", "mask_overlay",
+           "compare_bars", "prior_gallery", "plot_prior_quality"]
+
+
+def _np_img(x: _Any) -> _np.ndarray:
+    """A tensor/array frame ``[3, H, W]`` or ``[H, W, 3]`` in [0, 1] -> ``[H, W, 3]`` float array."""
+    arr = x.detach().cpu().float().numpy() if hasattr(x, "detach") else _np.asarray(x, dtype=_np.float32)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
+        arr = arr.transpose(1, 2, 0)
+    return _np.clip(arr, 0.0, 1.0)
+
+
+def _np_mask(x: _Any) -> _np.ndarray:
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else _np.asarray(x)
+    return arr.astype(_np.float64) > 0.5 if arr.dtype != bool else arr
+
+
+def mask_overlay(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55) -> _np.ndarray:
+    """Frame ``[3,H,W]`` with masks painted on: GT only green, prediction only red, both yellow.
+
+    With only ``gt`` (or only ``pred``) the mask is painted in its own colour. Returns ``[H, W, 3]`` in [0, 1].
+    """
+    img = _np_img(frame).copy()
+    g = _np_mask(gt) if gt is not None else _np.zeros(img.shape[:2], bool)
+    p = _np_mask(pred) if pred is not None else _np.zeros(img.shape[:2], bool)
+    for sel, colour in ((g & ~p, _GT_RGB), (p & ~g, _PRED_RGB), (g & p, _BOTH_RGB)):
+        img[sel] = (1 - alpha) * img[sel] + alpha * _np.asarray(colour)
+    return img
+
+
+def plot_history(history: Sequence[_Mapping[str, _Any]], keys: Sequence[str] = ("train_loss", "val_miou"),
+                 title: str = "Training history") -> plt.Figure:
+    """One panel per key of a run's evaluation records (``Course.history(run)`` / ``on_eval`` records) vs step."""
+    keys = list(keys)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    steps = [r.get("step", i) for i, r in enumerate(history)]
+    for ax, key in zip(axes[0], keys):
+        vals = [r.get(key, float("nan")) for r in history]
+        ax.plot(steps, vals, marker="o", lw=1.5)
+        ax.set_xlabel("step")
+        ax.set_title(key, fontsize=10)
+        if key.startswith("val_") and "loss" not in key:
+            ax.set_ylim(-0.02, 1.02)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_matrix(weights: _Any, blocked: _Any | None = None, title: str = "Attention weights",
+                          row_label: str = "query", col_label: str = "key") -> plt.Figure:
+    """Heatmap of attention weights ``[Lq, Lk]``; blocked cells (``True``) are marked with an x."""
+    w = weights.detach().cpu().numpy() if hasattr(weights, "detach") else _np.asarray(weights)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * w.shape[1], 0.8 + 0.5 * w.shape[0]))
+    im = ax.imshow(w, cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0)
+    if blocked is not None:
+        b = blocked.detach().cpu().numpy() if hasattr(blocked, "detach") else _np.asarray(blocked)
+        ys, xs = _np.nonzero(b)
+        ax.scatter(xs, ys, marker="x", c="white", s=40)
+    ax.set_xticks(range(w.shape[1]))
+    ax.set_yticks(range(w.shape[0]))
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    ax.set_title(title)
+    return fig
+
+
+def plot_query_similarity(sim: _Any, row_labels: Sequence[str] | None = None,
+                          title: str = "AAQG: cos(P_audio, F_A) per query") -> plt.Figure:
+    """Heatmap of ``cos(P_audio^i, F_A(t))`` ``[rows (clip, second), Q]`` in [-1, 1]."""
+    s = sim.detach().cpu().numpy() if hasattr(sim, "detach") else _np.asarray(sim)
+    fig, ax = plt.subplots(figsize=(1.5 + 0.45 * s.shape[1], 1.0 + 0.28 * s.shape[0]))
+    lim = max(1e-6, float(_np.abs(s).max()))
+    im = ax.imshow(s, cmap=HEATMAP_CMAP, vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(s.shape[1]))
+    ax.set_xlabel("query i")
+    if row_labels is not None:
+        ax.set_yticks(range(len(row_labels)))
+        ax.set_yticklabels(row_labels, fontsize=7)
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="cosine")
+    ax.set_title(title)
+    return fig
+
+
+def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], title: str = "Prediction vs GT",
+                    captions: Sequence[str] | None = None) -> plt.Figure:
+    """Frame strip of one clip: row 1 the GT on the frames, then one row per prediction (GT-coloured errors).
+
+    Args:
+        frames: ``[T, 3, H, W]`` in [0, 1]; gt: ``[T, H, W]`` binary.
+        pred: ``[T, H, W]`` binary, or ``{row name: [T, H, W]}`` for several predictions (e.g. muted audio).
+        captions: optional per-frame captions (e.g. "t=0 silent").
+    Colours in prediction rows: yellow hit, red false positive, green missed.
+    """
+    preds = dict(pred) if isinstance(pred, _Mapping) else {"prediction": pred}
+    t = len(frames)
+    rows = 1 + len(preds)
+    fig, axes = plt.subplots(rows, t, figsize=(1.9 * t, 1.95 * rows + 0.4), squeeze=False)
+    for k in range(t):
+        axes[0, k].imshow(mask_overlay(frames[k], gt=gt[k]))
+        axes[0, k].set_title(captions[k] if captions else f"t={k}", fontsize=8)
+        for r, (name, p) in enumerate(preds.items(), start=1):
+            axes[r, k].imshow(mask_overlay(frames[k], gt=gt[k], pred=p[k]))
+    for r, name in enumerate(["ground truth", *preds], start=0):
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.suptitle(f"{title}\n(yellow hit, red false positive, green missed)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[str],
+                 title: str = "Metrics side by side") -> plt.Figure:
+    """Grouped bars: one group per metric key, one bar per condition (``{condition: {key: value}}``)."""
+    names = list(results)
+    keys = list(keys)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(keys) * max(1, len(names)) * 0.6 + 2), 3.4))
+    width = 0.8 / max(1, len(names))
+    x = _np.arange(len(keys))
+    for j, name in enumerate(names):
+        vals = [float(results[name].get(k, float("nan"))) for k in keys]
+        ax.bar(x + (j - (len(names) - 1) / 2) * width, _np.nan_to_num(vals, nan=0.0), width, label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_Any], captions: Sequence[str],
+                  title: str = "Mask priors", ncols: int = 4) -> plt.Figure:
+    """A grid of single frames, each with its GT and a prior painted on (yellow hit, red FP, green missed)."""
+    n = len(frames)
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, _math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.8 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(mask_overlay(frames[i], gt=gt[i], pred=priors[i]))
+        ax.set_title(captions[i], fontsize=8)
+    fig.suptitle(f"{title}\n(yellow hit, red false positive, green missed)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prior_quality(levels: _Mapping[str, Sequence[float]], ious: _Mapping[str, Sequence[float]],
+                       reference: _Mapping[str, float] | None = None,
+                       title: str = "Prior quality vs degradation") -> plt.Figure:
+    """Prior mIoU vs degradation level, one panel per kind (``{kind: levels}``, ``{kind: mIoUs}``).
+
+    ``reference`` draws horizontal lines (e.g. ``{"stage-1 prior": 0.61}``) on every panel.
+    """
+    kinds = list(levels)
+    units = {"erode": "radius (px)", "dilate": "radius (px)", "noise": "flipped share", "drop": "drop probability"}
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.3 * len(kinds), 3.1), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        ax.plot(list(levels[kind]), list(ious[kind]), marker="o", lw=1.6, label="degraded GT")
+        for j, (name, value) in enumerate((reference or {}).items()):
+            ax.axhline(value, ls="--", lw=1.1, color=f"C{j + 1}", label=name)
+        ax.set_title(kind, fontsize=10)
+        ax.set_xlabel(units.get(kind, "level"))
+        ax.set_ylim(-0.02, 1.02)
+    axes[0, 0].set_ylabel("prior mIoU vs GT")
+    axes[0, -1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

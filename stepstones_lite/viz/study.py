@@ -1,0 +1,56 @@
+"""Figures of notebook 06_reproduce_paper: the study's arms over seeds and the prior-quality sweep."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+
+__all__ = ["plot_study", "plot_prior_sweep"]
+
+
+def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper: dict | None = None,
+               title: str | None = None) -> plt.Figure:
+    """Bar chart of mean ± std over seeds for ``arms`` (dots = single seeds), with the paper's values beside.
+
+    Args:
+        results: the ``reproduce_<profile>.json`` dict; arms missing from it are skipped.
+        paper: optional ``{arm: {key: value_x100}}`` (``reproduce.PAPER_NUMBERS``), drawn as hollow bars on a
+            second axis (percent) because the synthetic benchmark's scale differs from AVSBench's.
+    """
+    names = [a for a in arms if a in results.get("arms", {})]
+    fig, ax = plt.subplots(figsize=(1.6 * max(3, len(names)) + 1.5, 3.8))
+    xs = range(len(names))
+    means = [results["arms"][a]["mean"].get(key, float("nan")) for a in names]
+    stds = [results["arms"][a]["std"].get(key, 0.0) for a in names]
+    ax.bar(xs, means, yerr=stds, capsize=4, color="#4c72b0", alpha=0.85, label="ours (mean ± std)")
+    for x, arm in zip(xs, names):
+        vals = [r[key] for r in results["arms"][arm]["per_seed"] if key in r]
+        ax.scatter([x] * len(vals), vals, color="black", s=12, zorder=3)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([a.replace("_", "\n") for a in names], fontsize=8)
+    ax.set_ylabel(key)
+    if paper:
+        ax2 = ax.twinx()
+        pv = [paper.get(a, {}).get(key, float("nan")) for a in names]
+        ax2.bar([x + 0.3 for x in xs], pv, width=0.25, fill=False, edgecolor="#dd8452", hatch="//", label="paper (%)")
+        ax2.set_ylabel(f"paper {key} (%)")
+        ax2.grid(False)
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.set_title(title or f"{key} per arm ({results.get('provenance', {}).get('profile', '?')} profile)")
+    return fig
+
+
+def plot_prior_sweep(points: Sequence[tuple[float, float]], reference: float | None = None,
+                     reference_label: str = "end-to-end", title: str = "Stage-2 mIoU vs prior quality") -> plt.Figure:
+    """AVSS mIoU of one stage-2 model against the binary mIoU of the priors it was tested with."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    pts = sorted(points)
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="#4c72b0", label="stage 2 with this prior")
+    if reference is not None:
+        ax.axhline(reference, color="#c44e52", ls="--", label=reference_label)
+    ax.set_xlabel("prior binary mIoU (vs ground truth)")
+    ax.set_ylabel("AVSS mIoU")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
