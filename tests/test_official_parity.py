@@ -165,7 +165,7 @@ def test_wrong_stage_and_non_official_files(tmp_path):
 
 
 def test_random_vggish_warns():
-    with pytest.warns(UserWarning, match="VGGish is randomly initialised"):
+    with pytest.warns(UserWarning, match=r"audio encoder \(vggish\) is randomly initialised"):
         load_official_checkpoint(FIXTURES / "avs_state_dict.pt", "avs",
                                  resolve_profile("paper", model__audio_encoder="vggish"))
 
@@ -196,3 +196,18 @@ def test_fixture_files_are_small_and_weights_only():
     for f in FIXTURES.glob("*.pt"):
         assert f.stat().st_size <= 1_000_000, f
         torch.load(f, map_location="cpu", weights_only=True)
+
+
+def test_evaluate_accepts_a_converted_checkpoint(tmp_path, monkeypatch):
+    """``stepstones evaluate`` scores a converted stage-1 checkpoint like a trained one (log-mel input here:
+    the smoke profile's audio stand-in, randomly initialised, so only the plumbing is checked)."""
+    from stepstones_lite.train import pipeline
+
+    monkeypatch.setenv("STEPSTONES_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("STEPSTONES_DATA", raising=False)
+    root = pipeline.ensure_dataset(resolve_profile("smoke", data__num_clips=12))
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        path = pipeline.convert_official(FIXTURES / "avs_state_dict.pt", "avs", tmp_path / "conv",
+                                         resolve_profile("smoke"))
+    metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, device="cpu")
+    assert 0.0 <= metrics["miou"] <= 1.0 and 0.0 <= metrics["fscore"] <= 1.0

@@ -305,10 +305,12 @@ def load_official_checkpoint(path_or_state_dict: str | Path | Mapping[str, torch
         raise OfficialCheckpointError(f"official {stage} checkpoint does not fit the {stage} model:\n  "
                                       + "\n  ".join(problems))
     model.load_state_dict(mapped, strict=False)
-    if profile.model.audio_encoder == "vggish" and not profile.model.audio_weights:
-        warnings.warn("the converted model's VGGish is randomly initialised: set model__audio_weights to a "
-                      "torchvggish weights file (the official loader uses towhee's VGGish), or "
-                      "model__audio_encoder='precomputed' to feed VGGish embeddings", stacklevel=2)
+    enc = profile.model.audio_encoder
+    if enc != "precomputed" and not profile.model.audio_weights:
+        warnings.warn(f"the converted model's audio encoder ({enc}) is randomly initialised: the official code "
+                      "uses towhee's VGGish, which its checkpoints do not hold; set model__audio_encoder='vggish' "
+                      "with model__audio_weights=<torchvggish weights file>, or model__audio_encoder='precomputed' "
+                      "to feed VGGish embeddings", stacklevel=2)
     model.conversion_report = {"mapped": len(mapped), "ignored": ignored, "official_keys": len(state)}
     return model.eval(), profile
 
