@@ -81,7 +81,7 @@ def test_official_postprocessing_differs_from_our_default(inputs):
 
     _, _, out = _run("avs", inputs)
     direct = semantic_scores(out["pred_logits"], out["pred_masks"], 224)[:, :2]
-    assert _max_diff(direct, _load("avs_scores.pt")["scores"]) > 10 * ATOL
+    assert _max_diff(direct, _load("avs_scores.pt")["scores"]) > 2 * ATOL  # would fail the parity tolerance
 
 
 def test_preprocess_is_the_official_processor_resize(inputs):
@@ -99,7 +99,8 @@ def test_profile_read_off_the_checkpoint(stage):
     profile = official_profile(_load(f"{stage}_state_dict.pt"), stage, _base())
     m = profile.model
     assert m.avs_adapt == ("replace" if stage == "avs" else "after") and m.norm_groups == 32
-    assert m.backbone_kwargs == {"embed_dim": 8, "depths": [2, 2, 2, 1], "num_heads": [1, 1, 2, 4], "window_size": 6}
+    assert m.backbone_kwargs == {"always_partition": True, "embed_dim": 8, "depths": [2, 2, 2, 2],
+                                 "num_heads": [1, 1, 2, 4], "window_size": 12, "mlp_ratio": 2.0}
     assert (m.hidden_dim, m.num_heads, m.dim_feedforward, m.encoder_feedforward) == (32, 4, 64, 64)
     assert (m.num_encoder_layers, m.num_decoder_layers, m.adapters, m.audio_dim) == (1, 3, True, 128)
     assert (m.stage1_num_queries if stage == "avs" else m.num_queries) == 4
@@ -113,8 +114,12 @@ def test_profile_read_off_the_checkpoint(stage):
 
 
 def test_every_official_key_is_accounted_for():
-    for stage, ignored in (("avs", 16), ("avss", 8)):
-        state = _load(f"{stage}_state_dict.pt")
+    for stage, ignored in (("avs", 9 + 8), ("avss", 1 + 8)):
+        state = dict(_load(f"{stage}_state_dict.pt"))
+        # the fixture leaves out the fixed Swin index buffers (1 MB budget); a real checkpoint has one per block
+        for key in [k for k in state if k.endswith("attention.self.relative_position_bias_table")]:
+            state[key.replace("relative_position_bias_table", "relative_position_index")] = torch.zeros(
+                144, 144, dtype=torch.long)
         model, _ = load_official_checkpoint(state, stage, _base())
         report = model.conversion_report
         assert report["official_keys"] == len(state) and len(report["ignored"]) == ignored
@@ -180,9 +185,9 @@ def test_cli_convert_official_writes_a_loadable_checkpoint(tmp_path, inputs):
                  "--out", str(out), "--set", "model__audio_encoder=precomputed"]) == 0
     assert (out / "model.pt").is_file() and (out / "model.json").is_file()
     config = json.loads((out / "config.json").read_text())
-    assert config["model"]["avs_adapt"] == "replace" and config["model"]["backbone_kwargs"]["window_size"] == 6
+    assert config["model"]["avs_adapt"] == "replace" and config["model"]["backbone_kwargs"]["window_size"] == 12
     payload = load_checkpoint(out / "model.pt", kind=STAGE1)
-    assert payload["extra"]["official_stage"] == "avs" and payload["extra"]["official_keys"] == 340
+    assert payload["extra"]["official_stage"] == "avs" and payload["extra"]["official_keys"] == 358
     model, profile, _ = load_model(out / "model.pt")  # what evaluate / make-priors use
     with torch.no_grad():
         got = model(official_preprocess(inputs["frames"]), inputs["audio"])

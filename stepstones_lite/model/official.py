@@ -24,7 +24,8 @@ Key map (official prefix -> ours; PD = ``model.model.pixel_level_module.decoder.
 
 Architecture switches this needs (``ModelConfig``; defaults keep our own model): ``avs_adapt="replace"``
 (stage 1) / ``"after"`` (stage 2), ``norm_groups=32`` (HF's GroupNorm, differs from ours only at D < 64),
-``backbone_kwargs`` (a Swin other than Swin-B), ``audio_encoder="precomputed"``
+``backbone_kwargs`` (``always_partition=True`` as HF's SwinBackbone -- it differs from timm's default in
+Swin-B's stage 4 at 384 px -- and the shape of a Swin other than Swin-B), ``audio_encoder="precomputed"``
 (feed the official VGGish vectors) and ``semantic_scores(..., mask_size=384)`` for the post-processing.
 Everything else (AAQG, masked attention, the three prior mechanisms, thresholds 0.4/0.6) already follows the
 official code (paper_and_code.md §1). The VGGish itself is not part of the checkpoints (the official data
@@ -53,7 +54,8 @@ __all__ = ["OfficialCheckpointError", "load_official_checkpoint", "official_prof
 OFFICIAL_STAGES = ("avs", "avss")
 OFFICIAL_INPUT_SIZE = 384  # avs|avss/.models/preprocessor_config.json, and the wrappers' view(-1, 3, 384, 384)
 OFFICIAL_EVAL_SIZE = 224  # batch_data["image_size"] = [(224, 224)]
-_SWIN_B = {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32), "window_size": 12}
+_SWIN_B = {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32), "window_size": 12,
+           "mlp_ratio": 4.0}
 _PD, _TM, _EN = "pixel_level_module.decoder.", "transformer_module.", "pixel_level_module.encoder."
 _EXTRA_RULES = [  # official-only parameters (HF-level keys, "model." dropped) -> ours
     (re.compile(re.escape(_PD) + r"encoder\.layers\.(\d+)\.self_attn\.avs_adapt\.([02])\.(weight|bias)"),
@@ -178,18 +180,26 @@ def official_profile(state: Mapping[str, torch.Tensor], stage: str, profile: Pro
         raise OfficialCheckpointError("the checkpoint's Swin blocks are incomplete (no relative position bias "
                                       "tables or stages missing)")
     side = tables[0].shape[0]
-    swin = {"embed_dim": int(hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[0]),
+    fc1 = _first(hf, re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.0\.blocks\.\d+\.(?:intermediate\.dense|mlp\.fc1)\.weight")
+    embed = int(hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[0])
+    swin = {"embed_dim": embed,
             "depths": tuple(len(depth[s]) for s in stages),
             "num_heads": tuple(int(tables[s].shape[1]) for s in stages),
-            "window_size": int((math.isqrt(side) + 1) // 2)}
+            "window_size": int((math.isqrt(side) + 1) // 2),
+            "mlp_ratio": fc1.shape[0] / embed if fc1 is not None else 4.0}
     if hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[-1] != 4:
         raise OfficialCheckpointError("only patch-4 Swins are supported (swin_*_patch4_*)")
     adapters = any(".swin_adapt_" in k for k in hf)
     base = profile if profile is not None else resolve_profile("paper")
+    # HF's SwinBackbone (the Mask2Former encoder) runs its blocks with always_partition=True: a block whose map is
+    # no larger than the window (Swin-B's stage 4 at 384 px: 12x12, window 12) still shifts by window // 2 with the
+    # shift mask; timm's default clips window and shift there, so the converted backbone asks timm for the same
+    kwargs: dict[str, Any] = {"always_partition": True}
+    if swin != _SWIN_B:
+        kwargs.update(embed_dim=swin["embed_dim"], depths=list(swin["depths"]), num_heads=list(swin["num_heads"]),
+                      window_size=swin["window_size"], mlp_ratio=swin["mlp_ratio"])
     model = dict(
-        backbone="swin_base_patch4_window12_384", backbone_kwargs=None if swin == _SWIN_B else {
-            "embed_dim": swin["embed_dim"], "depths": list(swin["depths"]), "num_heads": list(swin["num_heads"]),
-            "window_size": swin["window_size"]},
+        backbone="swin_base_patch4_window12_384", backbone_kwargs=kwargs,
         backbone_img_size=OFFICIAL_INPUT_SIZE, adapters=adapters, freeze_backbone=True,
         audio_dim=int(rest["audio_proj.0.weight"].shape[1]), pixel_decoder="msdeform", num_encoder_layers=enc,
         encoder_feedforward=enc_ff, mask_stride=4, hidden_dim=d, num_heads=heads, dim_feedforward=dec_ff,
