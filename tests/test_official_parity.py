@@ -216,3 +216,21 @@ def test_evaluate_accepts_a_converted_checkpoint(tmp_path, monkeypatch):
                                          resolve_profile("smoke"))
     metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, device="cpu")
     assert 0.0 <= metrics["miou"] <= 1.0 and 0.0 <= metrics["fscore"] <= 1.0
+
+
+def test_evaluate_accepts_a_converted_stage2_checkpoint(tmp_path, monkeypatch):
+    """A stage-2 checkpoint with the released 71 classes (the fixture's 5-class head padded) evaluates with priors."""
+    from stepstones_lite.train import pipeline
+
+    monkeypatch.setenv("STEPSTONES_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("STEPSTONES_DATA", raising=False)
+    root = pipeline.ensure_dataset(resolve_profile("smoke", data__num_clips=12))
+    state = dict(_load("avss_state_dict.pt"))
+    w, b = state["model.class_predictor.weight"], state["model.class_predictor.bias"]  # [6, D], [6]
+    state["model.class_predictor.weight"] = torch.cat([w[:-1], w[:1].repeat(66, 1), w[-1:]])  # [72, D]
+    state["model.class_predictor.bias"] = torch.cat([b[:-1], b[:1].repeat(66), b[-1:]])
+    torch.save(state, tmp_path / "avss71.pth")
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        path = pipeline.convert_official(tmp_path / "avss71.pth", "avss", tmp_path / "conv", resolve_profile("smoke"))
+    metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, prior="gt", device="cpu")
+    assert 0.0 <= metrics["miou"] <= 1.0
