@@ -69,8 +69,11 @@ class ModelConfig:
     freeze_backbone: bool = False
     adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
     backbone_img_size: int | None = None  # timm Swin input side (None: the model's default, 384)
+    backbone_kwargs: dict[str, Any] | None = None  # more timm.create_model arguments (a converted small Swin's
+    # embed_dim / depths / num_heads / window_size; stepstones_lite.model.official); None: the model's own
     # audio encoder
-    audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in) or "vggish"
+    audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in), "vggish", or "precomputed"
+    # (the model takes [N, audio_dim] embeddings, as the official code feeds towhee VGGish vectors)
     audio_weights: str | None = None  # local file only
     audio_dim: int = 128  # embedding width of the audio encoder (VGGish: 128)
     freeze_audio: bool = True
@@ -85,6 +88,11 @@ class ModelConfig:
     num_decoder_layers: int = 6  # masked-attention layers cycling 1/32 -> 1/16 -> 1/8 (paper: 9)
     num_queries: int = 16
     stage1_num_queries: int | None = 8  # queries of the binary stage-1 model (official code: 30); None = num_queries
+    # official code's avs_adapt MLPs (D -> D/4 -> D, ReLU, not residual) on the output projection of every
+    # deformable-attention block and decoder self-attention (paper_and_code.md §1.4-1.5): None = none (ours);
+    # "replace" = instead of it (official avs/, stage 1); "after" = after it (official avss/, stage 2)
+    avs_adapt: str | None = None
+    norm_groups: int | None = None  # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
     query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
@@ -209,7 +217,9 @@ class Profile:
 
 
 # fields added after runs were cached, with the value at which they change nothing (see Profile.key_dict)
-KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space"): None}
+KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space"): None,
+                                           ("model", "backbone_kwargs"): None, ("model", "avs_adapt"): None,
+                                           ("model", "norm_groups"): None}
 
 
 def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:

@@ -5,7 +5,8 @@
 the end-to-end AVSS baseline. Modules: ``backbone``, ``audio_encoder``, ``pixel_decoder``,
 ``transformer_decoder``, ``aaqg``, ``prior``, ``aavs`` (assembly and post-processing), ``tpavi``
 (the AVSBench TPAVI baseline, ``build_tpavi``), ``matching`` (clsim, a labelled deviation, off by default),
-``hf_port`` (HF Mask2Former weights -> ours: ``state_dict_from_hf``, ``load_mask2former_checkpoint``).
+``hf_port`` (HF Mask2Former weights -> ours: ``state_dict_from_hf``, ``load_mask2former_checkpoint``),
+``official`` (the released Stepping Stones checkpoints -> ours: ``load_official_checkpoint``).
 
 Parameter-name prefixes, for the official code's phase-wise freezing (paper_and_code.md §2.2):
 ``backbone.body.*`` (visual encoder; frozen by ``freeze_backbone``), ``backbone.stage_adapters.*`` (CNN adapters)
@@ -26,6 +27,7 @@ from .audio_encoder import build_audio_encoder
 from .backbone import build_backbone
 from .hf_port import load_mask2former_checkpoint, state_dict_from_hf
 from .matching import ClassMatching
+from .official import OfficialCheckpointError, load_official_checkpoint
 from .pixel_decoder import build_pixel_decoder
 from .prior import RobustKeys
 from .tpavi import TPAVIModel, build_tpavi
@@ -33,7 +35,8 @@ from .transformer_decoder import MaskedAttentionDecoder
 
 __all__ = ["build_model", "count_parameters", "model_summary", "AAVS", "audio_aware_queries",
            "semantic_scores", "semantic_inference", "binary_scores", "binary_inference", "export_prior_png",
-           "build_tpavi", "TPAVIModel", "state_dict_from_hf", "load_mask2former_checkpoint"]
+           "build_tpavi", "TPAVIModel", "state_dict_from_hf", "load_mask2former_checkpoint",
+           "load_official_checkpoint", "OfficialCheckpointError"]
 
 
 def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) -> AAVS:
@@ -47,13 +50,14 @@ def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) 
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     backbone = build_backbone(cfg.backbone, cfg.backbone_channels, cfg.backbone_weights, cfg.freeze_backbone,
-                              cfg.adapters, img_size=cfg.backbone_img_size)
+                              cfg.adapters, img_size=cfg.backbone_img_size, backbone_kwargs=cfg.backbone_kwargs)
     audio = build_audio_encoder(cfg.audio_encoder, cfg.audio_dim, cfg.hidden_dim, cfg.audio_weights,
                                 cfg.freeze_audio)
     pixel = build_pixel_decoder(cfg.pixel_decoder, backbone.feature_channels, cfg.hidden_dim, cfg.mask_stride,
-                                cfg.num_encoder_layers, cfg.num_heads, cfg.encoder_feedforward)
+                                cfg.num_encoder_layers, cfg.num_heads, cfg.encoder_feedforward,
+                                avs_adapt=cfg.avs_adapt, norm_groups=cfg.norm_groups)
     decoder = MaskedAttentionDecoder(cfg.hidden_dim, cfg.num_heads, cfg.dim_feedforward, cfg.num_decoder_layers,
-                                     num_classes)
+                                     num_classes, avs_adapt=cfg.avs_adapt)
     queries = QueryGenerator(cfg.num_queries, cfg.hidden_dim, cfg.query_mode, cfg.query_init_std)
     keys = RobustKeys(cfg.hidden_dim, cfg.tau_silent, cfg.tau_sounding) if (use_prior and cfg.robust_keys) else None
     matching = (ClassMatching(backbone.feature_channels, cfg.audio_dim, cfg.hidden_dim, cfg.matching_vis_classes,

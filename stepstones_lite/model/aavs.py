@@ -65,7 +65,11 @@ class AAVS(nn.Module):
     def _check(self, frames, log_mel, prior) -> None:
         if frames.dim() != 4 or frames.shape[1] != 3:
             raise ValueError(f"frames must be [N, 3, H, W], got {tuple(frames.shape)}")
-        if log_mel.dim() != 4 or log_mel.shape[0] != frames.shape[0] or log_mel.shape[1] != 1:
+        if getattr(self.audio_encoder, "precomputed", False):  # official-code input: [N, audio_dim] embeddings
+            if log_mel.dim() != 2 or log_mel.shape[0] != frames.shape[0]:
+                raise ValueError(f"audio_encoder='precomputed' takes embeddings [N, audio_dim] with N = "
+                                 f"{frames.shape[0]} frames, got {tuple(log_mel.shape)}")
+        elif log_mel.dim() != 4 or log_mel.shape[0] != frames.shape[0] or log_mel.shape[1] != 1:
             raise ValueError(f"log_mel must be [N, 1, 96, 64] with N = {frames.shape[0]} frames, "
                              f"got {tuple(log_mel.shape)}")
         if prior is not None:
@@ -126,7 +130,8 @@ class AAVS(nn.Module):
 
 
 # ----------------------------------------------------------------------------- post-processing
-def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int) -> torch.Tensor:
+def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int,
+                    mask_size: tuple[int, int] | int | None = None) -> torch.Tensor:
     """Mask2Former semantic inference scores ``[N, C, H, W]``.
 
     ``score[c] = sum_q softmax(pred_logits_q)[c] * sigmoid(upsample(pred_masks_q))``; the no-object
@@ -134,11 +139,18 @@ def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: t
 
     Args:
         pred_logits: ``[N, Q, C+1]``; pred_masks: ``[N, Q, h, w]``; size: output ``(H, W)`` or side.
+        mask_size: None (default) upsamples the masks straight to ``size``; a size upsamples them to it first
+            and the score map from there to ``size`` (both bilinear), as the official image processor does
+            with 384 (``post_process_{binary,semantic}_segmentation``, paper_and_code.md §1.9).
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
     probs = pred_logits.softmax(-1)[..., :-1]  # [N, Q, C]
-    masks = F.interpolate(pred_masks, size=size, mode="bilinear", align_corners=False).sigmoid()  # [N, Q, H, W]
-    return torch.einsum("nqc,nqhw->nchw", probs, masks)  # [N, C, H, W]
+    first = size if mask_size is None else ((mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size))
+    masks = F.interpolate(pred_masks, size=first, mode="bilinear", align_corners=False).sigmoid()  # [N, Q, H', W']
+    scores = torch.einsum("nqc,nqhw->nchw", probs, masks)  # [N, C, H', W']
+    if first != size:
+        scores = F.interpolate(scores, size=size, mode="bilinear", align_corners=False)  # [N, C, H, W]
+    return scores
 
 
 def semantic_inference(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int) -> torch.Tensor:

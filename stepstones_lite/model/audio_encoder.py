@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from .backbone import _load_local
 
-__all__ = ["LiteAudioCNN", "AudioProjector", "AudioEncoder", "build_audio_encoder"]
+__all__ = ["LiteAudioCNN", "PrecomputedAudio", "AudioProjector", "AudioEncoder", "build_audio_encoder"]
 
 
 class LiteAudioCNN(nn.Module):
@@ -41,6 +41,23 @@ class LiteAudioCNN(nn.Module):
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         x = self.features(log_mel)  # [N, w, 6, 4]
         return self.fc(x.mean(dim=(2, 3)))  # [N, out_dim]
+
+
+class PrecomputedAudio(nn.Module):
+    """``audio_encoder="precomputed"``: the input already is the ``[N, audio_dim]`` embedding (identity).
+
+    The official code runs towhee's VGGish inside its data loader and feeds the model 128-d vectors
+    (``avs|avss/dataset.py``, ``feat_aud``); this encoder lets a converted official model take those directly.
+    """
+
+    def __init__(self, audio_dim: int) -> None:
+        super().__init__()
+        self.out_dim = audio_dim
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        if emb.dim() != 2 or emb.shape[1] != self.out_dim:
+            raise ValueError(f"precomputed audio embeddings must be [N, {self.out_dim}], got {tuple(emb.shape)}")
+        return emb
 
 
 class AudioProjector(nn.Module):
@@ -77,8 +94,15 @@ class AudioEncoder(nn.Module):
             self.encoder.eval()  # BatchNorm statistics (and any dropout) stay fixed
         return self
 
+    @property
+    def precomputed(self) -> bool:
+        """True when the input is the embedding itself (``audio_encoder="precomputed"``)."""
+        return isinstance(self.encoder, PrecomputedAudio)
+
     def embed(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """The encoder's embedding ``[N, audio_dim]`` (no projector)."""
+        """The encoder's embedding ``[N, audio_dim]`` (no projector); precomputed: the input ``[N, audio_dim]``."""
+        if self.precomputed:
+            return self.encoder(log_mel)
         if log_mel.dim() != 4 or log_mel.shape[1] != 1:
             raise ValueError(f"log_mel must be [N, 1, 96, 64], got {tuple(log_mel.shape)}")
         return self.encoder(log_mel)
@@ -97,6 +121,10 @@ def build_audio_encoder(
     """Build ``ModelConfig.audio_encoder``; encoder weights (state_dict) from a local file only."""
     if name == "lite_cnn":
         encoder: nn.Module = LiteAudioCNN(audio_dim)
+    elif name == "precomputed":
+        if weights:
+            raise ValueError("audio_encoder='precomputed' has no weights; audio_weights must be None")
+        return AudioEncoder(PrecomputedAudio(audio_dim), audio_dim, hidden_dim, freeze)
     elif name == "vggish":
         try:
             from stepstones_lite.audio import VGGish, load_vggish_weights  # lazy: the audio package
@@ -107,6 +135,6 @@ def build_audio_encoder(
         # torchvggish key layout, optional PCA post-processing; the audio package checks the file
         return AudioEncoder(load_vggish_weights(weights) if weights else VGGish(), audio_dim, hidden_dim, freeze)
     else:
-        raise ValueError(f"unknown audio_encoder {name!r}; choose 'lite_cnn' or 'vggish'")
+        raise ValueError(f"unknown audio_encoder {name!r}; choose 'lite_cnn', 'vggish' or 'precomputed'")
     _load_local(encoder, weights, f"audio encoder {name!r}")
     return AudioEncoder(encoder, audio_dim, hidden_dim, freeze=freeze)

@@ -226,12 +226,19 @@ def build_backbone(
     freeze: bool = False,
     adapters: bool = False,
     img_size: int | None = None,
+    backbone_kwargs: dict | None = None,
 ) -> Backbone:
     """Build the visual backbone named in ``ModelConfig.backbone``; weights come from a local file only.
 
     The weights file holds the *body's* state_dict (``LiteCNN`` keys, or the timm ``features_only``
     model's keys); extra keys (e.g. a classification head from pre-training) are ignored.
+    ``backbone_kwargs`` (``ModelConfig.backbone_kwargs``) go to ``timm.create_model`` (timm backbones only).
     """
-    body: nn.Module = LiteCNN(tuple(channels)) if name == "lite_cnn" else TimmBackbone(name, img_size=img_size)
+    if name == "lite_cnn":
+        if backbone_kwargs:
+            raise ValueError(f"backbone_kwargs {backbone_kwargs} are for timm backbones, not lite_cnn")
+        body: nn.Module = LiteCNN(tuple(channels))
+    else:
+        body = TimmBackbone(name, img_size=img_size, **dict(backbone_kwargs or {}))
     _load_local(body.body if isinstance(body, TimmBackbone) else body, weights, f"backbone {name!r}")
     return Backbone(body, freeze=freeze, adapters=adapters)

@@ -34,6 +34,10 @@ encoder.``, B = ``backbone.body.body.``; HF 4.x names in brackets; 4.x has no ``
 * EN ``swin.encoder.layers.i.downsample`` (end of stage i) -> B ``layers_{i+1}.downsample`` (timm: start of stage i+1)
 * EN ``hidden_states_norms.stage{i+1}`` -> ``backbone.body.out_norms.res{i+2}``
 
+Caveat: HF's ``SwinBackbone`` runs its blocks with ``always_partition=True`` (a map no larger than the window,
+Swin-B's stage 4 at 384 px, is still shifted by window // 2 under the shift mask); timm clips the shift there
+unless built with ``backbone_kwargs={"always_partition": True}`` (``stepstones_lite.model.official`` does).
+
 HF's ``decoder_layers`` counts the query-only initial prediction: ``decoder_layers = num_decoder_layers + 1``.
 Not mapped: the audio parts, the adapters and the stage-2 prior modules (new in the paper). The class head
 maps only when its size fits. tests/test_hf_parity.py checks equal logits, the whole model and each decoder.

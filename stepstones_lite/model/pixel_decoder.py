@@ -56,8 +56,11 @@ class PixelDecoderOutput:
     mask_features: torch.Tensor
 
 
-def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True, bias: bool = False) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias), nn.GroupNorm(_groups(cout), cout)]
+def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True, bias: bool = False,
+             groups: int | None = None) -> nn.Sequential:
+    """Conv + GroupNorm (+ ReLU); ``groups`` None: :func:`_groups` (>= 2 channels a group), else that many."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias),
+                               nn.GroupNorm(groups or _groups(cout), cout)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -78,12 +81,13 @@ class _TopDown(nn.Module):
     """
 
     def __init__(self, channels: dict[str, int], dim: int, keys: list[str], mask_stride: int,
-                 upsample: str = "nearest") -> None:
+                 upsample: str = "nearest", norm_groups: int | None = None) -> None:
         super().__init__()
         self.upsample = upsample
         self.keys = keys  # finer levels, coarse to fine, e.g. ["res2"] or ["res2", "res1"]
-        self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False) for k in keys if k in channels})
-        self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3) for k in keys})
+        self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, groups=norm_groups)
+                                      for k in keys if k in channels})
+        self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3, groups=norm_groups) for k in keys})
         self.mask_stride = mask_stride
         self.mask_projection = nn.Conv2d(dim, dim, 1)
 
@@ -137,14 +141,34 @@ class FPNPixelDecoder(nn.Module):
         return PixelDecoderOutput(memories, pos, mask_features)
 
 
+AVS_ADAPT_MODES = (None, "replace", "after")
+
+
+def avs_adapt_mlp(dim: int) -> nn.Sequential:
+    """The official code's ``avs_adapt`` bottleneck: ``Linear(D, D/4), ReLU, Linear(D/4, D)``, not residual
+    (``avs|avss/transformers/models/mask2former/modeling_mask2former.py``; paper_and_code.md §1.4)."""
+    return nn.Sequential(nn.Linear(dim, dim // 4), nn.ReLU(), nn.Linear(dim // 4, dim))
+
+
+def check_avs_adapt(mode: str | None) -> None:
+    if mode not in AVS_ADAPT_MODES:
+        raise ValueError(f"unknown avs_adapt {mode!r}; choose None, 'replace' (official stage 1) or 'after' (stage 2)")
+
+
 def build_pixel_decoder(name: str, channels: dict[str, int], dim: int, mask_stride: int = 4,
-                        num_encoder_layers: int = 0, num_heads: int = 4, dim_feedforward: int = 256) -> nn.Module:
-    """``ModelConfig.pixel_decoder``: ``"fpn"`` or ``"msdeform"`` (same output)."""
+                        num_encoder_layers: int = 0, num_heads: int = 4, dim_feedforward: int = 256,
+                        avs_adapt: str | None = None, norm_groups: int | None = None) -> nn.Module:
+    """``ModelConfig.pixel_decoder``: ``"fpn"`` or ``"msdeform"`` (same output); ``avs_adapt`` and
+    ``norm_groups`` (GroupNorm groups, None: ours; HF Mask2Former: 32) are msdeform-only."""
+    check_avs_adapt(avs_adapt)
     if name == "fpn":
+        if avs_adapt is not None or norm_groups is not None:
+            raise ValueError("avs_adapt / norm_groups are options of pixel_decoder='msdeform'")
         return FPNPixelDecoder(channels, dim, mask_stride)
     if name == "msdeform":
         return MSDeformPixelDecoder(channels, dim, mask_stride, num_layers=max(1, num_encoder_layers),
-                                    num_heads=num_heads, dim_feedforward=dim_feedforward)
+                                    num_heads=num_heads, dim_feedforward=dim_feedforward, avs_adapt=avs_adapt,
+                                    norm_groups=norm_groups)
     raise ValueError(f"unknown pixel_decoder {name!r}; choose 'fpn' or 'msdeform'")
 
 
@@ -177,9 +201,14 @@ class MSDeformAttn(nn.Module):
     """Multi-scale deformable attention (Zhu et al., Deformable DETR, ICLR 2021), pure PyTorch.
 
     forward(query [N, Lq, D], reference [N, Lq, 2] in [0, 1], value [N, S, D], shapes) -> [N, Lq, D]
+
+    ``avs_adapt`` (official code, ``Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention``): ``"replace"``
+    swaps ``output_proj`` for the ``avs_adapt`` MLP (stage 1, ``avs/``), ``"after"`` applies it after
+    ``output_proj`` (stage 2, ``avss/``), None has no MLP.
     """
 
-    def __init__(self, dim: int, num_levels: int = 3, num_heads: int = 4, num_points: int = 4) -> None:
+    def __init__(self, dim: int, num_levels: int = 3, num_heads: int = 4, num_points: int = 4,
+                 avs_adapt: str | None = None) -> None:
         super().__init__()
         self.h, self.l, self.p = num_heads, num_levels, num_points
         self.sampling_offsets = nn.Linear(dim, num_heads * num_levels * num_points * 2)
@@ -199,6 +228,10 @@ class MSDeformAttn(nn.Module):
         for lin in (self.value_proj, self.output_proj):
             nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(lin.bias)
+        check_avs_adapt(avs_adapt)
+        if avs_adapt == "replace":
+            self.output_proj = None
+        self.avs_adapt = avs_adapt_mlp(dim) if avs_adapt else None
 
     def forward(self, query, reference, value, shapes):
         n, lq, d = query.shape
@@ -208,15 +241,19 @@ class MSDeformAttn(nn.Module):
         att = att.view(n, lq, self.h, self.l, self.p)
         norm = torch.tensor([[w, h] for h, w in shapes], dtype=query.dtype, device=query.device)  # [L, 2]
         loc = reference[:, :, None, None, None, :] + off / norm[None, None, None, :, None, :]  # [N,Lq,H,L,P,2]
-        return self.output_proj(ms_deform_attn_core(v, shapes, loc, att))  # [N, Lq, D]
+        out = ms_deform_attn_core(v, shapes, loc, att)  # [N, Lq, D]
+        if self.output_proj is not None:
+            out = self.output_proj(out)
+        return out if self.avs_adapt is None else self.avs_adapt(out)
 
 
 class _DeformEncoderLayer(nn.Module):
     """Deformable self-attention over all levels' tokens + FFN, post-norm (Deformable DETR encoder)."""
 
-    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_levels: int = 3) -> None:
+    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_levels: int = 3,
+                 avs_adapt: str | None = None) -> None:
         super().__init__()
-        self.attn = MSDeformAttn(dim, num_levels, num_heads)
+        self.attn = MSDeformAttn(dim, num_levels, num_heads, avs_adapt=avs_adapt)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True),
                                  nn.Linear(dim_feedforward, dim))
@@ -233,24 +270,29 @@ class MSDeformPixelDecoder(nn.Module):
     weight for weight (``hf_port.state_dict_from_hf``; tests/test_hf_parity.py): biased 1x1 input
     projections + GroupNorm, sine positions + a learned level embedding added to the encoder's queries,
     reference points at pixel centres, bilinear upsampling in the FPN path. The official code's
-    ``avs_adapt`` MLPs inside each deformable block (paper_and_code.md §1.4) are not reproduced: our
-    encoder is trained, not frozen.
+    ``avs_adapt`` MLPs inside each deformable block (paper_and_code.md §1.4) are off by default (our
+    encoder is trained, not frozen); ``avs_adapt="replace"|"after"`` builds them exactly as the official
+    stage-1 / stage-2 code (``stepstones_lite.model.official`` converts the released checkpoints).
+    ``norm_groups``: GroupNorm groups; None keeps >= 2 channels a group (the same as HF's 32 groups for
+    D >= 64), 32 is HF's rule at any D (the official code at a reduced D, tests/test_official_parity.py).
     """
 
     def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4, num_layers: int = 6,
-                 num_heads: int = 8, dim_feedforward: int = 1024) -> None:
+                 num_heads: int = 8, dim_feedforward: int = 1024, avs_adapt: str | None = None,
+                 norm_groups: int | None = None) -> None:
         super().__init__()
         if mask_stride not in (2, 4):
             raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
         self.dim = dim
         self.coarse = ["res5", "res4", "res3"]  # 1/32, 1/16, 1/8
-        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True)  # HF: biased
+        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True,  # HF: biased
+                                                     groups=norm_groups)
                                          for k in self.coarse})
         self.level_embed = nn.Embedding(len(self.coarse), dim)
-        self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse))
-                                    for _ in range(num_layers))
+        self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse),
+                                                        avs_adapt=avs_adapt) for _ in range(num_layers))
         fine = ["res2"] + (["res1"] if mask_stride == 2 else [])
-        self.top_down = _TopDown(channels, dim, fine, mask_stride, upsample="bilinear")
+        self.top_down = _TopDown(channels, dim, fine, mask_stride, upsample="bilinear", norm_groups=norm_groups)
 
     def forward(self, feats: dict[str, torch.Tensor]) -> PixelDecoderOutput:
         maps = [self.input_proj[k](feats[k]) for k in self.coarse]  # [N, D, h_l, w_l]

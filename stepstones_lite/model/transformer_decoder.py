@@ -33,15 +33,22 @@ class Attention(nn.Module):
 
     forward(q [N, Lq, D], k [N, Lk, D], v [N, Lk, D], blocked [N, Lq, Lk] | None, need_weights)
     -> (out [N, Lq, D], weights [N, heads, Lq, Lk] or None)
+
+    ``avs_adapt``: the official code's MLP on the output projection (``Mask2FormerAttention``, decoder
+    self-attention): ``"replace"`` instead of ``out_proj`` (stage 1), ``"after"`` after it (stage 2), None none.
     """
 
-    def __init__(self, dim: int, num_heads: int) -> None:
+    def __init__(self, dim: int, num_heads: int, avs_adapt: str | None = None) -> None:
         super().__init__()
+        from .pixel_decoder import avs_adapt_mlp, check_avs_adapt
+
         if dim % num_heads:
             raise ValueError(f"hidden_dim {dim} is not divisible by num_heads {num_heads}")
+        check_avs_adapt(avs_adapt)
         self.h = num_heads
         self.q_proj, self.k_proj, self.v_proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.out_proj = nn.Linear(dim, dim)
+        self.out_proj = None if avs_adapt == "replace" else nn.Linear(dim, dim)
+        self.avs_adapt = avs_adapt_mlp(dim) if avs_adapt else None
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         n, l, d = x.shape
@@ -61,7 +68,9 @@ class Attention(nn.Module):
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # [N, h, Lq, d/h]
         out = out.transpose(1, 2).reshape(n, lq, d)  # [N, Lq, D]
-        return self.out_proj(out), weights
+        if self.out_proj is not None:
+            out = self.out_proj(out)
+        return (out if self.avs_adapt is None else self.avs_adapt(out)), weights
 
 
 class MLP(nn.Module):
@@ -81,9 +90,9 @@ class MLP(nn.Module):
 class DecoderLayer(nn.Module):
     """Masked cross-attention -> self-attention -> FFN, each with residual + post-LayerNorm."""
 
-    def __init__(self, dim: int, num_heads: int, dim_feedforward: int) -> None:
+    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, avs_adapt: str | None = None) -> None:
         super().__init__()
-        self.cross_attn, self.self_attn = Attention(dim, num_heads), Attention(dim, num_heads)
+        self.cross_attn, self.self_attn = Attention(dim, num_heads), Attention(dim, num_heads, avs_adapt)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True),
                                  nn.Linear(dim_feedforward, dim))
@@ -126,15 +135,17 @@ class MaskedAttentionDecoder(nn.Module):
 
     Args:
         dim: D; num_heads; dim_feedforward; num_layers: L decoder layers; num_classes: C (no-object added);
-        num_levels: memories cycled over (3).
+        num_levels: memories cycled over (3); avs_adapt: the official ``avs_adapt`` MLP on every self-attention's
+        output projection (None | "replace" | "after", see :class:`Attention`).
     """
 
     def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_layers: int, num_classes: int,
-                 num_levels: int = 3) -> None:
+                 num_levels: int = 3, avs_adapt: str | None = None) -> None:
         super().__init__()
         self.num_levels = num_levels
         self.level_embed = nn.Embedding(num_levels, dim)
-        self.layers = nn.ModuleList(DecoderLayer(dim, num_heads, dim_feedforward) for _ in range(num_layers))
+        self.layers = nn.ModuleList(DecoderLayer(dim, num_heads, dim_feedforward, avs_adapt)
+                                    for _ in range(num_layers))
         self.decoder_norm = nn.LayerNorm(dim)
         self.class_embed = nn.Linear(dim, num_classes + 1)
         self.mask_embed = MLP(dim, dim, dim, 3)

@@ -1,4 +1,4 @@
-"""``stepstones`` sub-commands for the pipeline: train-avs, make-priors, train-avss, evaluate.
+"""``stepstones`` sub-commands for the pipeline: train-avs, make-priors, train-avss, evaluate, convert-official.
 
 Each takes ``--profile`` (``auto`` reads ``STEPSTONES_PROFILE``), ``--device``, ``--seed`` and ``--out``; the
 training commands also work under ``torchrun --nproc_per_node=K -m stepstones_lite.cli train-avss ...``
@@ -96,6 +96,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_official(args: argparse.Namespace) -> int:
+    from .pipeline import convert_official
+
+    profile = _profile(args)
+    if args.audio_weights:
+        profile = profile.replace(model__audio_weights=args.audio_weights)
+    path = convert_official(args.ckpt, args.stage, args.out, profile)
+    print(json.dumps({"checkpoint": str(path), "config": str(Path(args.out) / "config.json"),
+                      "kind": "aavs-stage1" if args.stage == "avs" else "aavs-stage2"}, indent=2))
+    return 0
+
+
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipeline import ensure_dataset
     from .pretrain import ensure_encoders, pretrain_encoders
@@ -164,6 +176,18 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--merge", action="store_true",
                    help="keep the arms of an existing --out file that this run does not compute")
     p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("convert-official", help="convert a released Stepping Stones checkpoint (avs/ or avss/) "
+                                                "into ours (<out>/model.pt + config.json)")
+    p.add_argument("--stage", required=True, choices=["avs", "avss"], help="avs: stage 1 (binary); avss: stage 2")
+    p.add_argument("--ckpt", required=True, help="the official checkpoint (f_miou_best.pth)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--profile", default="paper", help="base profile for what the checkpoint does not fix (paper)")
+    p.add_argument("--audio-weights", default=None,
+                   help="torchvggish weights file for the VGGish (not part of the official checkpoints)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION__FIELD=VALUE",
+                   help="config override, e.g. --set model__audio_encoder=precomputed (repeatable)")
+    p.set_defaults(func=_cmd_convert_official)
 
     p = sub.add_parser("evaluate", help="score a checkpoint with the exact AVSBench metrics")
     p.add_argument("checkpoint")

@@ -42,6 +42,7 @@ __all__ = [
     "train_end_to_end",
     "train_tpavi",
     "load_model",
+    "convert_official",
     "evaluate_checkpoint",
     "STAGE1",
     "STAGE2",
@@ -126,6 +127,33 @@ def load_model(checkpoint: str | Path, kind: str | None = None, device: str | to
     model = _new_model(profile.replace(model__backbone_weights=None, model__audio_weights=None), kind)
     model.load_state_dict(payload["model"])
     return model.to(resolve_device(device, verbose=False)).eval(), profile, payload
+
+
+def convert_official(checkpoint: str | Path, stage: str, out_dir: str | Path, profile: Profile | None = None
+                     ) -> Path:
+    """Convert a released Stepping Stones checkpoint into ours: ``<out_dir>/model.pt`` (+ ``model.json`` header)
+    and ``<out_dir>/config.json`` (the profile), both written atomically.
+
+    ``stage`` ``"avs"`` gives an ``aavs-stage1`` checkpoint, ``"avss"`` an ``aavs-stage2`` one, so
+    :func:`load_model` / ``stepstones evaluate`` / ``make-priors`` take them like trained ones. The mapping:
+    :func:`stepstones_lite.model.official.load_official_checkpoint`. Returns the checkpoint path.
+    """
+    from ..model.official import OFFICIAL_STAGES, load_official_checkpoint
+    from ..utils import atomic_write_json
+    from .checkpoint import save_checkpoint
+
+    if stage not in OFFICIAL_STAGES:
+        raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")
+    model, prof = load_official_checkpoint(checkpoint, stage, profile)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = model.conversion_report
+    extra = {"converted_from": str(checkpoint), "official_stage": stage, "mapped_keys": report["mapped"],
+             "official_keys": report["official_keys"], "ignored_keys": sorted(report["ignored"])}
+    path = save_checkpoint(out / "model.pt", kind=STAGE1 if stage == "avs" else STAGE2, profile=prof, model=model,
+                           extra=extra, with_rng=False)
+    atomic_write_json(out / "config.json", json.loads(prof.to_json()))
+    return path
 
 
 def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int, data_root: Path,
