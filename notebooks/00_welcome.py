@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 00 · Welcome to Stepping Stones
 #
@@ -43,15 +31,15 @@ artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $S
 # %%
 import os
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 
 if artifacts_dir is not None:
     os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile)
-ssl_.seed_everything(seed)
-env = ssl_.print_env()
-dev = ssl_.resolve_device(device)
+cfg = stepstones_lite.resolve_profile(profile)
+stepstones_lite.seed_everything(seed)
+env = stepstones_lite.print_env()
+dev = stepstones_lite.resolve_device(device)
 viz.set_style()
 print(f"profile: {cfg.name} - {cfg.description}")
 
@@ -85,7 +73,7 @@ print("saved", path.name)
 
 # %%
 for name in ("smoke", "classroom", "paper"):
-    p = ssl_.resolve_profile(name)
+    p = stepstones_lite.resolve_profile(name)
     print(f"{name:9s} | {p.data.image_size:3d} px | D={p.model.hidden_dim:3d} | "
           f"{p.model.num_decoder_layers} decoder layers | {p.model.num_queries:3d} queries | "
           f"stage-1 steps {p.train.stage1_steps}")
@@ -94,14 +82,14 @@ for name in ("smoke", "classroom", "paper"):
 # Overrides are keywords `section__field`; a typo is an error, not a silent no-op:
 
 # %%
-small = ssl_.resolve_profile("classroom", train__stage1_steps=10, model={"hidden_dim": 32})
+small = stepstones_lite.resolve_profile("classroom", train__stage1_steps=10, model={"hidden_dim": 32})
 assert small.train.stage1_steps == 10 and small.model.hidden_dim == 32
 try:
-    ssl_.resolve_profile("classroom", train__stage1_stpes=10)
+    stepstones_lite.resolve_profile("classroom", train__stage1_stpes=10)
 except KeyError as err:
     print("caught:", err)
-assert ssl_.resolve_profile(small.name).to_json() != small.to_json()
-assert ssl_.Profile.from_json(small.to_json()) == small  # configs round-trip through JSON
+assert stepstones_lite.resolve_profile(small.name).to_json() != small.to_json()
+assert stepstones_lite.Profile.from_json(small.to_json()) == small  # configs round-trip through JSON
 
 # %% [markdown]
 # ## Rerunning with papermill

@@ -47,7 +47,7 @@ import torch
 from IPython.display import Audio, display
 from PIL import Image
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import metrics, viz
 from stepstones_lite.audio import log_mel_examples
 from stepstones_lite.data import AVSS_CLASSES, NUM_AVSS_CLASSES, class_index, label2idx, palette, validate_dataset
@@ -56,9 +56,9 @@ from stepstones_lite.train import pipeline
 
 if artifacts_dir is not None:
     os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, data__num_clips=num_clips, train__device=device)
-ssl_.seed_everything(seed)
-env = ssl_.print_env()
+cfg = stepstones_lite.resolve_profile(profile, data__num_clips=num_clips, train__device=device)
+stepstones_lite.seed_everything(seed)
+env = stepstones_lite.print_env()
 viz.set_style()
 print(f"profile: {cfg.name} - {cfg.description}")
 print(f"data: {cfg.data.num_clips} synthetic clips, {cfg.data.num_frames} frames of {cfg.data.image_size} px")

@@ -33,7 +33,6 @@ stage1_steps: "Optional[int]" = None  # override the profile's stage-1 training 
 # %%
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -41,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.model import audio_aware_queries, binary_inference, build_model, count_parameters, model_summary
 from stepstones_lite.model.transformer_decoder import Attention, attention_mask_from_logits, unblock_full_rows
@@ -50,13 +49,9 @@ from stepstones_lite.train.course import Course
 from stepstones_lite.train.engine import collate_clips
 from stepstones_lite.train.semantic_errors import first_sounding_clips
 
-if artifacts_dir is not None:
-    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__device=device)
-env = ssl_.print_env()
-ssl_.seed_everything(seed)
-dev = ssl_.resolve_device(device)
-viz.set_style()
+setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
+                                     data_root=data_root, train__stage1_steps=stage1_steps)
+cfg, dev, env = setup.profile, setup.device, setup.env
 print(f"profile: {cfg.name} - {cfg.description}")
 print(f"stage-1 steps: {cfg.train.stage1_steps}, eval every {cfg.train.eval_every}")
 
@@ -80,7 +75,7 @@ print(f"stage-1 steps: {cfg.train.stage1_steps}, eval every {cfg.train.eval_ever
 # AudioSet stand-in). `Course(cfg)` builds or finds them and points the profile at their weight files:
 
 # %%
-course = Course(cfg, data_root=data_root)
+course = setup.course
 weights = course.profile.model.backbone_weights
 print("visual weights:", weights)
 print("audio weights: ", course.profile.model.audio_weights)
@@ -227,7 +222,7 @@ print("cos(P, F_A):\n", cos)
 s1_model_cfg = course.profile.model
 if s1_model_cfg.stage1_num_queries:
     s1_model_cfg = dataclasses.replace(s1_model_cfg, num_queries=s1_model_cfg.stage1_num_queries)
-ssl_.seed_everything(seed)
+stepstones_lite.seed_everything(seed)
 model = build_model(s1_model_cfg, num_classes=2).to(dev).eval()
 
 sidecars = next(course.root.glob("*/*/objects.json"), None) is not None  # synthetic set: who sounds when

@@ -32,7 +32,6 @@ stage1_steps: "Optional[int]" = None  # override the profile's stage-1 training 
 
 # %%
 import json
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -40,22 +39,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.metrics import BinaryMeter, frame_iou, mask_iou
 from stepstones_lite.train import pipeline
-from stepstones_lite.train.course import Course
 from stepstones_lite.train.priors import DEGRADATIONS, check_priors, degrade_mask, prior_iou
 from stepstones_lite.train.reproduce import PRIOR_LEVELS
 from stepstones_lite.utils import file_sha256
 
-if artifacts_dir is not None:
-    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__device=device)
-env = ssl_.print_env()
-ssl_.seed_everything(seed)
-dev = ssl_.resolve_device(device)
-viz.set_style()
+setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
+                                     data_root=data_root, train__stage1_steps=stage1_steps)
+cfg, dev, env = setup.profile, setup.device, setup.env
 print(f"profile: {cfg.name} - {cfg.description}")
 
 # %% [markdown]
@@ -66,7 +60,7 @@ print(f"profile: {cfg.name} - {cfg.description}")
 # with the ground truth (see teacher forcing below).
 
 # %%
-course = Course(cfg, data_root=data_root)
+course = setup.course
 run = course.stage1(seed)
 priors = course.stage1_priors(run)
 manifest = json.loads((priors / "manifest.json").read_text())

@@ -39,7 +39,6 @@ stage2_steps: "Optional[int]" = None  # stage-2 (and end-to-end) training steps;
 
 # %%
 import json
-import os
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -47,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import clear_output, display
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.data import AVSS_CLASSES, benchmark_classes
 from stepstones_lite.model import build_model
@@ -61,15 +60,10 @@ from stepstones_lite.train.semantic_errors import (SOUNDING_OUTCOMES, ObjectOutc
                                                    first_sounding_clips, object_outcomes, predict_split)
 from stepstones_lite.utils import project_root
 
-if artifacts_dir is not None:
-    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
-                           train__device=device)
-ssl_.print_env()
-ssl_.seed_everything(seed)
-dev = ssl_.resolve_device(device)
-viz.set_style()
-course = Course(cfg, data_root=data_root)
+setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
+                                     data_root=data_root, train__stage1_steps=stage1_steps,
+                                     train__stage2_steps=stage2_steps)
+cfg, dev, course = setup.profile, setup.device, setup.course
 print(f"profile {cfg.name}: stage 1 {cfg.train.stage1_steps} steps, "
       f"stage 2 / end-to-end {cfg.train.stage2_steps} steps, {cfg.model.num_queries} queries, "
       f"{cfg.model.num_decoder_layers} decoder layers")

@@ -1,15 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 05 · Attention maps: where do the audio queries look?
 #
@@ -47,7 +35,6 @@ max_clips: "Optional[int]" = None  # test clips used for the statistics; None ->
 # alone, this notebook trains what it needs first.
 
 # %%
-import os
 from functools import lru_cache
 
 import ipywidgets as widgets
@@ -57,21 +44,16 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.data import AVSS_CLASSES
 from stepstones_lite.model.prior import UNCERTAIN
 from stepstones_lite.train import Course, pipeline
 
-if artifacts_dir is not None:
-    os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
-                           train__device=device)
-ssl_.print_env()
-ssl_.seed_everything(seed)
-dev = ssl_.resolve_device(device)
-viz.set_style()
-course = Course(cfg, data_root=data_root)
+setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
+                                     data_root=data_root, train__stage1_steps=stage1_steps,
+                                     train__stage2_steps=stage2_steps)
+cfg, dev, course = setup.profile, setup.device, setup.course
 s1 = course.stage1(seed)
 priors = course.stage1_priors(s1)
 s2 = course.stage2(seed, priors=priors)

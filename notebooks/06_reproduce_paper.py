@@ -37,7 +37,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-import stepstones_lite as ssl_
+import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.train import Course
 from stepstones_lite.train.reproduce import ARM_GROUPS, PAPER_NUMBERS, markdown_table
@@ -45,10 +45,10 @@ from stepstones_lite.utils import project_root
 
 if artifacts_dir is not None:
     os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = ssl_.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
+cfg = stepstones_lite.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
                            train__device=device, train__seed=seed)
-ssl_.seed_everything(seed)
-env = ssl_.print_env()
+stepstones_lite.seed_everything(seed)
+env = stepstones_lite.print_env()
 viz.set_style()
 print(f"profile: {cfg.name} | stage-1 steps {cfg.train.stage1_steps} | stage-2 steps {cfg.train.stage2_steps}")
 

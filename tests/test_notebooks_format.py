@@ -45,8 +45,8 @@ def test_checker_catches_outputs(broken_copy):
 
 def test_checker_catches_drift_cuda_and_pip(broken_copy):
     text = broken_copy.read_text()
-    text = text.replace('dev = ssl_.resolve_device(device)', 'dev = ssl_.resolve_device(device)\nx = y.cuda()')
-    text = text.replace("import os\n", "import os\n!pip install foo\n", 1)
+    assert "import stepstones_lite\n" in text
+    text = text.replace("import stepstones_lite\n", "import stepstones_lite\nx = y.cuda()\n!pip install foo\n", 1)
     broken_copy.write_text(text)
     problems = check_notebook(broken_copy)
     assert any("out of sync" in p for p in problems)
