@@ -353,6 +353,24 @@ print(f"two-frame batch: ({inter_by_hand / union_by_hand:.4f} + {14 / 16:.4f}) /
 assert math.isclose(batch, (4 / 6 + 14 / 16) / 2, rel_tol=1e-6)
 
 # %% [markdown]
+# **Your turn (change X, expect Y).** In the student copy (`make student`) the lines between the solution
+# markers are blank; the asserts at the end check your answer.
+# 1. Make `my_pred`, a 4×4 0/1 mask whose IoU with `gt` is exactly one half (IoU = overlap / union).
+# 2. An "always background" model on four frames, one of them silent: write down `expected`, its batch mIoU,
+#    *before* you run the cell.
+
+# %%
+### BEGIN SOLUTION
+my_pred = gt.clone()
+my_pred[0, :] = 1  # keep the 4 object pixels, add 4 false positives: overlap 4, union 8
+expected = 1 / 4  # three sounding frames score 0, the silent one scores its true negatives, 1
+### END SOLUTION
+frames4 = torch.stack([gt, gt, gt, empty])
+assert math.isclose(metrics.mask_iou(my_pred[None].float(), gt[None]), 1 / 2, rel_tol=1e-5)
+assert math.isclose(metrics.mask_iou(torch.zeros(4, 4, 4), frames4), expected, rel_tol=1e-5)
+print("both checks pass")
+
+# %% [markdown]
 # ### F-measure, β² = 0.3
 #
 # F uses the soft scores S = sigmoid(logit). At threshold t a pixel is positive if S ≥ t; precision
