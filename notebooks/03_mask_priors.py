@@ -190,6 +190,20 @@ for t in range(gt_clip.shape[0]):  # a dropped frame is empty, a kept one unchan
     assert torch.equal(degraded["drop"][t], gt_clip[t]) or not degraded["drop"][t].any()
 
 # %% [markdown]
+# **Your turn (change X, expect Y).** Drop *every* frame's mask (`"drop"` at level 1). Before running, write
+# `expected`: the prior mIoU of that all-empty prior on this clip. (Hint: which frames still score 1?)
+
+# %%
+### BEGIN SOLUTION
+silent = ~gt_clip.flatten(1).any(1)  # frames whose GT is empty
+expected = float(silent.float().mean())  # they score 1 (all true negatives); every sounding frame scores 0
+### END SOLUTION
+all_dropped = degrade_mask(gt_clip, "drop", 1.0, torch.Generator().manual_seed(0))
+assert not all_dropped.any()
+assert abs(prior_iou(all_dropped, gt_clip) - expected) < 1e-5, (prior_iou(all_dropped, gt_clip), expected)
+print(f"all-empty prior: mIoU {prior_iou(all_dropped, gt_clip):.3f} = your {expected:.3f}")
+
+# %% [markdown]
 # ### Prior mIoU vs degradation level
 #
 # Sweep each kind over a few levels on the test clips and compare with the stage-1 prior. This curve is the
