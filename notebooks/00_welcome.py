@@ -104,6 +104,10 @@ assert stepstones_lite.Profile.from_json(small.to_json()) == small  # configs ro
 #
 # `make run` executes every notebook this way in the `classroom` profile; `make test` runs them in the
 # `smoke` profile under nbval.
+#
+# **Teachers:** build the cache before class (`make run`, or `stepstones reproduce --profile classroom --seeds 0`).
+# Every training step is a cached run under `artifacts/`, so in class notebooks 02 and 04 reuse the trained
+# models and open in seconds; without the cache they train (minutes each on a laptop CPU, with progress bars).
 
 # %%
 assert cfg.name in ("smoke", "classroom", "paper")
