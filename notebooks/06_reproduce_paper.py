@@ -40,7 +40,7 @@ import pandas as pd
 import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.train import Course
-from stepstones_lite.train.reproduce import ARM_GROUPS, PAPER_NUMBERS, markdown_table
+from stepstones_lite.train.reproduce import ARM_GROUPS, PAPER_NUMBERS, markdown_table, per_seed_diff
 from stepstones_lite.utils import project_root
 
 if artifacts_dir is not None:
@@ -191,8 +191,7 @@ if study is not None:
 # %%
 def verdict(results: dict, a: str, b: str, key: str) -> dict:
     """Per-seed ``a - b`` on ``key`` and what it says: 'a higher' / 'b higher' on every seed, else noise."""
-    recs = {name: {r["seed"]: r[key] for r in results["arms"][name]["per_seed"] if key in r} for name in (a, b)}
-    diffs = [recs[a][s] - recs[b][s] for s in recs[a] if s in recs[b]]
+    diffs = per_seed_diff(results, a, b, key)
     if not diffs:
         return {}
     says = ("higher on every seed" if all(d > 0 for d in diffs) else

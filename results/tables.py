@@ -18,6 +18,8 @@ sys.path.insert(0, str(HERE))
 from regime_knobs import KNOBS  # noqa: E402  (the scripts' order: chosen regime first, the deviation last)
 from stage1_levers import LEVERS  # noqa: E402
 
+from stepstones_lite.train.reproduce import per_seed_diff  # noqa: E402
+
 
 def _ordered(entries: dict, order: dict) -> list[tuple[str, dict]]:
     rank = {name: i for i, name in enumerate(order)}
@@ -95,16 +97,11 @@ def _ms(arm: dict, key: str) -> str:
     return f"{arm['mean'][key]:.3f} ± {arm['std'][key]:.3f}"
 
 
-def _per_seed_gap(arms: dict, a: str, b: str, key: str = "avss_miou") -> list[float]:
-    other = {r["seed"]: r[key] for r in arms[b]["per_seed"]}
-    return [r[key] - other[r["seed"]] for r in arms[a]["per_seed"] if r["seed"] in other]
-
-
 def readme_block(study: dict) -> str:
     """The README's short table of the paper's claims (mean ± std over the committed study's seeds)."""
     a = study["arms"]
-    gaps = _per_seed_gap(a, "two_stage", "end_to_end")
-    eq = _per_seed_gap(a, "two_stage", "end_to_end_equal_compute")
+    gaps = per_seed_diff(study, "two_stage", "end_to_end")
+    eq = per_seed_diff(study, "two_stage", "end_to_end_equal_compute")
     seeds = len(a["two_stage"]["per_seed"])
     ratio = a["two_stage"]["mean"]["avss_miou"] / a["oracle_prior"]["mean"]["avss_miou"]
     fmt = ", ".join

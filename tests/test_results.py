@@ -51,3 +51,11 @@ def test_notebook_prose_types_in_no_study_numbers():
                 if number not in allowed:
                     found.append(f"{path.name}:{no}: {number}")
     assert not found, "typed-in numbers (read them from results/ instead):\n" + "\n".join(found)
+
+
+def test_per_seed_diff_pairs_seeds_and_skips_missing_keys():
+    from stepstones_lite.train.reproduce import per_seed_diff
+
+    study = {"arms": {"a": {"per_seed": [{"seed": 0, "m": 0.5}, {"seed": 1, "m": 0.25}, {"seed": 2}]},
+                      "b": {"per_seed": [{"seed": 1, "m": 0.5}, {"seed": 0, "m": 0.25}, {"seed": 2, "m": 0.1}]}}}
+    assert per_seed_diff(study, "a", "b", "m") == [0.25, -0.25]

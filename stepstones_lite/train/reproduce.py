@@ -45,7 +45,7 @@ from ..utils import atomic_write_json, atomic_write_text, project_root
 from . import pipeline
 from .course import Course
 
-__all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table",
+__all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "per_seed_diff",
            "write_figures", "stage1_metrics"]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
@@ -222,6 +222,12 @@ def _git_commit() -> str:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def per_seed_diff(results: dict[str, Any], a: str, b: str, key: str = "avss_miou") -> list[float]:
+    """``a - b`` on ``key`` for every seed both arms of a study record hold, in ``a``'s seed order."""
+    recs = {name: {r["seed"]: r[key] for r in results["arms"][name]["per_seed"] if key in r} for name in (a, b)}
+    return [recs[a][s] - recs[b][s] for s in recs[a] if s in recs[b]]
 
 
 def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
