@@ -60,6 +60,10 @@ path = viz.save_figure(fig, "00_pipeline")
 print("saved", path.name)
 
 # %% [markdown]
+# **What you should see:** five boxes from left to right (clips, stage 1 = *where*, mask priors, stage 2 = *what*,
+# evaluation); the priors that stage 1 writes are what stage 2 reads.
+
+# %% [markdown]
 # - **Stage 1 (AVS)** trains the AAVS model (a Mask2Former whose queries are generated from the audio) on
 #   binary "sounding" masks.
 # - Its predictions are saved as **mask priors** in the AVSBench PNG convention.

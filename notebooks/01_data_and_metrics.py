@@ -131,6 +131,10 @@ viz.save_figure(fig, "01_palette")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** one swatch per AVSS class, background (black) first; neighbouring class indices get
+# clearly different colours, which is why the PNGs can be decoded by exact colour match.
+
+# %% [markdown]
 # One label frame, read both ways: the RGB colours decode to the class indices of `labels_semantic`.
 
 # %%
@@ -192,6 +196,10 @@ viz.save_figure(fig, "01_clip_strip")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** the clip's frames, one per second; the sounding object is tinted in its class colour
+# only in the seconds it sounds, and a visible but silent object has only a dashed yellow outline.
+
+# %% [markdown]
 # The audio branch never sees the waveform. It sees **log-mel examples**: 96 frames of 10 ms × 64 mel bands
 # per second of video, computed exactly as VGGish does (`stepstones_lite.audio.log_mel_examples`). We
 # recompute them from `audio.wav` and check they match what the loader returned.
@@ -205,6 +213,10 @@ fig = viz.plot_log_mel(mel, title=f"log-mel examples of {item['uid']}")
 viz.save_figure(fig, "01_log_mel")
 plt.show()
 display(Audio(wave, rate=rate))
+
+# %% [markdown]
+# **What you should see:** one 96 × 64 log-mel panel per second (time across, mel bands up); bright bands where a
+# tone or noise sounds, dark panels for quiet seconds.
 
 # %% [markdown]
 # ### A clip browser
@@ -277,6 +289,10 @@ else:
     print("real AVSBench copy: no objects.json, silent objects are not annotated")
 
 # %% [markdown]
+# **What you should see:** two objects equally visible in every frame, but only one tinted (it sounds); the other
+# keeps a dashed outline: nothing in a single frame says which of the two is heard.
+
+# %% [markdown]
 # Second, the masks **change over time while the pixels barely do**: an object starts or stops sounding
 # between second k and k+1. Compare the pixel difference of the two frames with the difference of their
 # masks.
@@ -303,6 +319,10 @@ if pair is not None:
     assert float(mask_diff.sum()) > 0
 else:
     print("no clip in this split changes its masks between seconds")
+
+# %% [markdown]
+# **What you should see:** the two frames look almost the same and the pixel difference is faint, while the mask
+# difference is a solid object-shaped patch: the label changed, the picture did not.
 
 # %% [markdown]
 # Only the sound can explain that flip. A model that segments every object it sees will have false
@@ -336,6 +356,10 @@ assert int((pred & gt).sum()) == inter_by_hand and int((pred | gt).sum()) == uni
 iou = metrics.mask_iou(pred[None].float(), gt[None])
 print(f"IoU = {inter_by_hand}/{union_by_hand} = {inter_by_hand / union_by_hand:.4f}; package: {iou:.4f}")
 assert math.isclose(iou, inter_by_hand / (union_by_hand + 1e-7), rel_tol=1e-6)
+
+# %% [markdown]
+# **What you should see:** the GT is a 2 × 2 square and the prediction is one column wider; count 4 cells in the
+# intersection and 6 in the union.
 
 # %% [markdown]
 # **Silent frames (empty GT).** IoU would be 0/0. AVSBench scores such a frame by its **true negatives**
@@ -484,6 +508,10 @@ print(f"mIoU over 71 classes = {miou_hand:.4f} (package {res['miou']:.4f}); "
 assert math.isclose(float(res["f_per_class"][DOG]), (f_beta(4 / 6, 1.0) + 1.0) / 2, rel_tol=1e-5)
 
 # %% [markdown]
+# **What you should see:** class indices in each cell: in frame 0 the dog (prediction) spills onto two background
+# cells and one piano cell reads guitar; frame 1 matches the GT.
+
+# %% [markdown]
 # ### What the binary mIoU hides (diagnostics)
 #
 # A hand-made clip of 4 seconds, 16×16 px: object A sounds in seconds 0–1 and is silent in 2–3 (those
@@ -523,8 +551,12 @@ assert math.isclose(table["nothing"]["AVSBench mIoU"], 0.5, rel_tol=1e-5)
 assert table["every object"]["AVSBench mIoU"] > table["sounding object"]["AVSBench mIoU"]
 assert table["every object"]["distractor FP"] == 1.0 and table["sounding object"]["distractor FP"] == 0.0
 fig = viz.frame_strip(torch.ones(T, 3, H, H), models["every object"].long(), outlines=target,
-                      title="'every object' (red) vs GT (dashed)")
+                      title="'every object' (vermillion) vs GT (dashed)")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** the vermillion 'every object' prediction covers both objects in every frame, also in
+# seconds 2–3 where the dashed GT is empty.
 
 # %% [markdown]
 # The vision-only model gets the **higher** AVSBench mIoU, although it ignores the sound. In silent frames
@@ -575,6 +607,10 @@ fig = viz.class_histogram(counts, title="objects per class (clips where the obje
 viz.save_figure(fig, "01_class_histogram")
 plt.show()
 assert sum(sounding_counts.values()) > 0
+
+# %% [markdown]
+# **What you should see:** one bar per class; sounding classes come out about equally often (a uniform draw),
+# hatched parts are silent appearances, and grey classes only ever appear as silent distractors.
 
 # %% [markdown]
 # Hatched parts count the clips where the object stays silent (a distractor). Grey bars are classes outside

@@ -162,6 +162,10 @@ viz.save_figure(fig, "02_masked_attention")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** a 3 × 5 weight matrix: cells marked x carry zero weight, and query 2's row (fully
+# blocked, so unblocked by the rule) spreads its weight over every key.
+
+# %% [markdown]
 # The package's decoder does exactly this in `stepstones_lite.model.transformer_decoder.Attention` (with
 # learned projections of q, k, v and an output projection, split into heads). With one head and identity
 # projections it must reproduce our hand computation, both through the fused kernel and through the
@@ -244,6 +248,10 @@ viz.save_figure(fig, "02_aaqg_similarity_init")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** a queries × seconds heatmap of small cosines around 0 with no pattern: at
+# initialisation the prototypes P_audio are random.
+
+# %% [markdown]
 # Before training the prototypes are random, so the pattern says little. After training you can redraw it
 # (exercise below) and look for queries that respond to some sounds and not to others, and for rows of
 # silent seconds.
@@ -315,6 +323,10 @@ fig = viz.plot_history(history, LIVE_KEYS, title="Stage 1 (AVS) training history
 viz.save_figure(fig, "02_stage1_history")
 plt.show()
 
+# %% [markdown]
+# **What you should see:** the training loss falls steeply at first and flattens after the learning-rate drop at
+# half the steps, while the validation mIoU rises and levels off (in `smoke` the 20 steps show little).
+
 # %%
 assert (run / "best.pt").is_file() and len(history) >= 1
 assert history[-1]["step"] == course.profile.train.stage1_steps
@@ -362,6 +374,11 @@ for i, item in enumerate(clips):
     plt.show()
 
 # %% [markdown]
+# **What you should see:** with audio: mostly yellow on the sounding object and little vermillion; with the audio
+# muted the masks should shrink or vanish. A muted row that looks like the audio row means the model segments from
+# the image alone.
+
+# %% [markdown]
 # ## The exact AVSBench metrics and the diagnostics
 #
 # `course.evaluate(run)` scores the test split with the exact AVSBench binary protocol (per-frame IoU with
@@ -390,6 +407,10 @@ print(f"test frames: {int(results['with audio']['num_frames'])} "
 fig = viz.compare_bars(results, KEYS, title="Stage 1 on the test split: real vs muted audio")
 viz.save_figure(fig, "02_stage1_diagnostics")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** paired bars per metric, real vs muted audio; a model that listens loses sounding recall
+# and gains empty silent frames when the audio is muted.
 
 # %% [markdown]
 # The benchmark's mIoU is the mean of per-frame IoUs; check that against our own predictions clip by clip

@@ -129,7 +129,8 @@ assert np.isclose(np.mean(per_clip), prior_miou, atol=1e-5)  # one clip per batc
 #
 # Sort the test clips **in which something sounds** by prior IoU and look at the best and the worst, each at
 # its worst frame (a silent clip is left out: an empty prior on it scores a perfect 1.0 and shows nothing).
-# Yellow is a hit, red a false positive (the prior marks something that does not sound), green a miss.
+# Yellow is a hit, vermillion a false positive (the prior marks something that does not sound), blue a miss
+# (Okabe-Ito colours, told apart with any colour vision).
 
 # %%
 order = [int(i) for i in np.argsort(per_clip) if bool(test_set[int(i)]["masks"].any())]
@@ -151,9 +152,13 @@ viz.save_figure(fig, "03_prior_gallery")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** top row mostly yellow (hits); the worst clips show vermillion on a silent object or
+# blue where the sounding object was missed, each at its worst frame.
+
+# %% [markdown]
 # Look at *why* the best clips score well: often they are silent (empty GT), where an empty prior is perfect
-# by the AVSBench rule, not clips where a sounding object was segmented. Typical failure modes to look for: a silent distractor marked as sounding (red on an object), the sounding
-# object missed (green), a silent frame that is not empty, blobby boundaries at the mask-feature resolution.
+# by the AVSBench rule, not clips where a sounding object was segmented. Typical failure modes to look for: a silent distractor marked as sounding (vermillion on an object), the sounding
+# object missed (blue), a silent frame that is not empty, blobby boundaries at the mask-feature resolution.
 # Every one of them is handed to stage 2 as "this is where the sound is".
 #
 # ## Degrading priors on purpose
@@ -181,6 +186,10 @@ fig = viz.prior_gallery([demo["frames"][t_demo]] * 5, [gt_clip[t_demo]] * 5,
                         title=f"Degraded priors of clip {demo['uid']}", ncols=5)
 viz.save_figure(fig, "03_degraded_priors")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** the same frame five times: the oracle exact, `erode` thinner, `dilate` fatter, `noise`
+# with scattered blobs and holes, `drop` possibly empty; each caption gives the prior's IoU.
 
 # %%
 assert torch.equal(degrade_mask(gt_clip, "noise", 0.0), gt_clip)  # level 0 = the oracle
@@ -259,11 +268,19 @@ viz.save_figure(fig, "03_muted_prior")
 plt.show()
 assert 0.0 <= muted_miou <= 1.0
 
+# %% [markdown]
+# **What you should see:** left the prior with the real audio, right with silence; a stage 1 that listens marks
+# much less on the right.
+
 # %%
 fig = viz.plot_prior_quality(SWEEP, sweep_iou, reference={"stage-1 prior": prior_miou, "stage-1, muted": muted_miou},
                              title="Prior mIoU (test) vs degradation level")
 viz.save_figure(fig, "03_prior_quality")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** each degradation's prior mIoU falls as its level rises, with horizontal lines for the
+# stage-1 prior and for the muted stage-1 prior.
 
 # %% [markdown]
 # ### Reference prior folders for the experiment

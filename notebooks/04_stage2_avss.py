@@ -151,6 +151,11 @@ added = resize_prior(gt_prior, pix.mask_features.shape[-2:])[:, None]  # [T, 1, 
 assert torch.allclose(fused - pix.mask_features, added.expand_as(fused), atol=1e-5)
 
 # %% [markdown]
+# **What you should see:** the GT prior, one mask-feature channel before and after fusion (brighter inside the
+# sounding object, the same shift in every channel) and the layer-0 attention mask blocking everything outside the
+# prior.
+
+# %% [markdown]
 # ## 2 · The prior as the first layer's attention mask
 #
 # Normally Mask2Former's first layer masks its cross-attention with the query-only initial prediction.
@@ -187,6 +192,10 @@ fig = viz.attention_grid(panels, frames=frames, row_labels=["open at 1/32"], col
                          masks=gt_prior, title="layer-0 attention mask from the GT prior (1 = may attend)")
 viz.save_figure(fig, "04_prior_attention_mask")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** one map per frame: 1 (may attend) on the sounding object and 0 elsewhere; silent frames
+# are open everywhere, because a fully blocked row is unblocked.
 
 # %% [markdown]
 # ## 3 · Robust audio-aware keys
@@ -231,6 +240,11 @@ for name, size, s in zip(names, sizes, key_states):
           f"sounding {(s == SOUNDING).float().mean():.0%}")
 
 # %% [markdown]
+# **What you should see:** per decoder scale, silent (blue) background and sounding (red) object; few or no
+# uncertain (yellow) pixels here, because every scale divides the prior's size exactly (the next cell explains
+# why).
+
+# %% [markdown]
 # How often a pixel is uncertain depends on the resize ratio. Here the prior has the frame's size and every
 # decoder scale divides it exactly, so a bilinear sample falls halfway between two pixels (or on one) and is
 # fractional only where the edge passes exactly through it: uncertain pixels are rare or missing. In the
@@ -250,6 +264,12 @@ viz.save_figure(fig, "04_robust_keys_official_geometry")
 plt.show()
 for name, s in zip(names, paper_states):
     print(f"{name} {tuple(s.shape[-2:])}: uncertain pixels {int((s == UNCERTAIN).sum())}")
+# in the official geometry the module acts: some pixels of a sounding frame's edge are uncertain
+assert sum(int((s == UNCERTAIN).sum()) for s in paper_states) > 0
+
+# %% [markdown]
+# **What you should see:** the same frame at 12, 24 and 48 px from a 224-px prior: now a thin, broken yellow band
+# of uncertain pixels runs along the object's edge, where the module acts.
 
 # %% [markdown]
 # The stage-1 prior of the same frame, for comparison (this is what stage 2 sees at test time):
@@ -260,6 +280,10 @@ fig = viz.robust_key_maps([s[t_show] for s in pred_states], prior=pred_prior[t_s
                           title=f"robust-key states of the stage-1 prior, frame {t_show}")
 plt.show()
 plt.close("all")
+
+# %% [markdown]
+# **What you should see:** the stage-1 prior's states for the same frame: its sounding region differs from the
+# GT's wherever stage 1 erred (extra patches, holes), and those are the states the keys get at test time.
 
 # %% [markdown]
 # ## Train stage 2 (GT priors) and end-to-end (same schedule)
@@ -294,6 +318,10 @@ fig = viz.training_curves(histories, keys=("train_loss", "val_miou"), title="sta
 viz.save_figure(fig, "04_training_curves")
 plt.show()
 assert all(len(h) > 0 for h in histories.values())
+
+# %% [markdown]
+# **What you should see:** both arms' training losses fall; the validation mIoU of stage 2 (validated with stage-1
+# priors) and of end-to-end both rise, and the gap between them is the comparison the study makes over seeds.
 
 # %% [markdown]
 # ## Results
@@ -415,6 +443,11 @@ viz.save_figure(fig, "04_semantic_predictions")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** columns are the first test clips with a sound, rows are the GT and the three models; a
+# patch in the GT's colour is a named object, another colour a wrong name, no patch a miss (the table below counts
+# them).
+
+# %% [markdown]
 # How many of the sounding objects in these frames does each model **name**? An object counts as named when
 # at least half of its pixels carry its class; "wrong class" when at least half is predicted as *some* other
 # class (a right mask with the wrong name); "missed" otherwise (`stepstones_lite.train.semantic_errors`).
@@ -462,6 +495,10 @@ off = rates[1:, 1:].clone().fill_diagonal_(0)
 g, p_ = divmod(int(off.argmax()), off.shape[1])
 print(f"most frequent confusion: {names[g + 1]} called {names[p_ + 1]} ({off[g, p_]:.2f} of its pixels)")
 assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.float64))
+
+# %% [markdown]
+# **What you should see:** a bright diagonal where classes are named right, weight in the first column where
+# sounding pixels are left as background, and off-diagonal cells between classes the model mixes up.
 
 # %% [markdown]
 # ## Check your understanding

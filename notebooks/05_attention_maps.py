@@ -151,6 +151,11 @@ viz.save_figure(fig, "05_attention_layers_frames")
 plt.show()
 
 # %% [markdown]
+# **What you should see:** layer 0 confined to the stage-1 prior (everywhere in a silent frame); in a trained
+# model the later layers concentrate on the white-outlined sounding object (in `smoke` the untrained maps are
+# diffuse).
+
+# %% [markdown]
 # The same query in one frame, head by head: heads share the mask but not the weights.
 
 # %%
@@ -165,6 +170,9 @@ fig = viz.attention_grid(grid, frames=clip["frames"][t0:t0 + 1].expand(heads, -1
 viz.save_figure(fig, "05_attention_layers_heads")
 plt.show()
 plt.close("all")
+
+# %% [markdown]
+# **What you should see:** the heads of one layer attend inside the same mask but weigh it differently.
 
 # %% [markdown]
 # ## The audio prototypes over time
@@ -190,6 +198,10 @@ spread = (out["audio_similarity"].max(0).values - out["audio_similarity"].min(0)
 print("stage 2: per-query range of the cosine over the clip:", [round(v, 3) for v in spread.tolist()])
 
 # %% [markdown]
+# **What you should see:** one line per query over the clip's seconds; a query that listens rises in the shaded
+# (sounding) seconds and drops in silent ones, a flat line ignores the audio.
+
+# %% [markdown]
 # ## Robust-key maps of the test prior
 #
 # The states the keys received at each scale (0 silent, 1 uncertain, 2 sounding), from the stage-1 prior.
@@ -202,6 +214,10 @@ fig = viz.robust_key_maps([s[t_show] for s in out["robust_keys"][:3]], prior=cli
 viz.save_figure(fig, "05_robust_keys")
 plt.show()
 print("uncertain pixels per scale:", [int((s == UNCERTAIN).sum()) for s in out["robust_keys"]])
+
+# %% [markdown]
+# **What you should see:** the stage-1 prior's states at 1/32, 1/16 and 1/8: sounding on the predicted object,
+# silent elsewhere, and few or no uncertain pixels (the count is printed below; 04 explains why).
 
 # %% [markdown]
 # ## Explorer
@@ -226,14 +242,32 @@ def show_attention(clip_i: int = 0, frame: int = 0, layer: int = 0, query: int =
 
 controls = {
     "clip_i": widgets.IntSlider(value=ci, min=0, max=n_clips - 1, description="clip"),
-    "frame": widgets.IntSlider(value=t0, min=0, max=T - 1, description="frame"),
+    "frame": widgets.IntSlider(value=t0, min=0, max=test_set[ci]["frames"].shape[0] - 1, description="frame"),
     "layer": widgets.IntSlider(value=0, min=0, max=L - 1, description="layer"),
     "query": widgets.IntSlider(value=q, min=0, max=contrib.shape[1] - 1, description="query"),
 }
+
+
+def fit_frame_slider(change: dict) -> None:
+    """Size the frame slider to the chosen clip (AVSBench mixes 5- and 10-frame clips)."""
+    last = test_set[change["new"]]["frames"].shape[0] - 1
+    controls["frame"].value = min(controls["frame"].value, last)
+    controls["frame"].max = last
+
+
+controls["clip_i"].observe(fit_frame_slider, names="value")
 display(widgets.HBox(list(controls.values())), widgets.interactive_output(show_attention, controls))
 fig = show_attention(ci, t0, L - 1, q)  # one view drawn directly (papermill / nbval / static copies)
 assert len(fig.axes) >= 1
+other = (ci + 1) % n_clips  # switching clips re-sizes the frame slider to that clip's frames
+controls["clip_i"].value = other
+assert controls["frame"].max == test_set[other]["frames"].shape[0] - 1
+controls["clip_i"].value = ci
 plt.close("all")
+
+# %% [markdown]
+# **What you should see:** one heatmap: the chosen query's head-mean attention on the chosen frame, titled with
+# the class it predicts; moving the clip slider re-sizes the frame slider to that clip.
 
 # %% [markdown]
 # ## Does attention follow the sounding object?
@@ -278,12 +312,17 @@ stats["lift_mean"] = stats["mass_mean"] / stats["area"]
 stats.index = [f"layer {layer} (1/{clip['frames'].shape[-1] // sizes[layer][0]})" for layer in stats.index]
 print(f"{len(records) // L} sounding frames")
 display(stats.round(3))
-fig = viz.annotated_heatmap(stats[["mass_top", "mass_mean", "area", "lift_top", "lift_mean"]].values,
-                            list(stats.index),
-                            ["mass in (top q)", "mass in (mean q)", "area", "lift (top q)", "lift (mean q)"],
-                            title="attention mass inside the sounding mask, per layer", cbar_label="value")
+# shares (0-1) and lifts (ratios around 1) on their own scales: one colour bar would wash out the shares
+fig = viz.share_and_lift_heatmaps(stats[["mass_top", "mass_mean", "area"]].values,
+                                  stats[["lift_top", "lift_mean"]].values, list(stats.index), ["mass in (top q)", "mass in (mean q)", "area"],
+                                  ["lift (top q)", "lift (mean q)"],
+                                  title="attention mass inside the sounding mask, per layer")
 viz.save_figure(fig, "05_attention_mass")
 plt.show()
+
+# %% [markdown]
+# **What you should see:** left, shares on a fixed 0–1 scale (mass inside the mask and the mask's area); right,
+# lifts centred on 1 (white): red cells above 1 mean attention concentrates on the sounding object.
 
 # %% [markdown]
 # ### When the sound switches off
@@ -336,6 +375,10 @@ if rows:
 else:
     print("no partial-time sounders in these test clips: raise max_clips or use a larger profile")
 plt.close("all")
+
+# %% [markdown]
+# **What you should see:** the lift of the top query in each layer in on and off seconds (lower in off seconds if
+# attention follows the sound), then the queries' cosines over the clip with the object's sounding seconds shaded.
 
 # %% [markdown]
 # How to read the two tables: a lift well above 1 in the later layers means the queries concentrate on the

@@ -94,6 +94,11 @@ if study is not None:
     plt.show()
 
 # %% [markdown]
+# **What you should see:** one bar per core arm (mean over seeds) with a dot per seed, and the paper's numbers
+# hatched on their own axis; compare the order of the bars and whether the dots overlap, not the heights against
+# the paper.
+
+# %% [markdown]
 # A mean can hide a seed that goes the other way. Per seed, two-stage minus each end-to-end arm (`avss_miou`,
 # the official formula over the benchmark's 18 classes), and how well each model *localises* (binary mIoU of
 # stage 1 vs the collapsed prediction of end-to-end: the paper's mechanism is that stage 1 localises better):
@@ -174,6 +179,10 @@ if study is not None:
             fig = viz.plot_study(study, ran, key=key, paper=PAPER_NUMBERS, title=title)
             viz.save_figure(fig, f"06_study_{group}")
             plt.show()
+
+# %% [markdown]
+# **What you should see:** one figure per group of arms, bars with seed dots; a difference counts only where it
+# has the same sign on every seed (the next cell checks that).
 
 # %% [markdown]
 # How to read them: a difference counts only if it has the same sign on **every seed**; otherwise it is within
@@ -270,6 +279,10 @@ if live is not None:
     viz.save_figure(fig, "06_prior_sweep")
     plt.show()
     assert all(0.0 <= q <= 1.0 for q, _ in points)
+
+# %% [markdown]
+# **What you should see:** AVSS mIoU rising with prior quality from the degraded priors to the oracle at 1.0, the
+# stage-1 prior's point where its quality puts it, and the end-to-end line that a prior must beat to help.
 
 # %% [markdown]
 # ## 4. What the synthetic benchmark can and cannot confirm

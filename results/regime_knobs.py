@@ -46,6 +46,15 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
     "stand-ins 4x longer + stage 1 2x longer": (
         {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, None,
         "both of the above: strong frozen encoders and a converged stage 1"),
+    "multi-source clips (v2-like), stand-ins 4x + stage 1 2x": (
+        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+        {"num_objects_probs": (0.1, 0.3, 0.3, 0.3), "num_sounding_probs": (0.1, 0.3, 0.35, 0.25),
+         "same_family_prob": 0.5},
+        "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 objects, 0-3 "
+        "sounding, half the sounding-capable distractors of a sounding object's family (data_options.md 3.2b harder)"),
+    "fewer clips per class (500 clips), stand-ins 4x + stage 1 2x": (
+        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 500},
+        "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)"),
     "coarse stand-ins (neither encoder knows the classes)": (
         dict(COARSE), None, "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)"),
     "fine stand-ins (the benchmark's classes)": ({"train__pretrain_label_space": "fine"}, None,

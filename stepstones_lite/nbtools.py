@@ -123,7 +123,21 @@ def check_notebook(py_path: str | Path) -> list[str]:
         for pattern, message in _FORBIDDEN:
             if pattern.search(cell.source):
                 problems.append(f"{name}: cell {index}: {message}")
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("#"))
+        if _FIGURE.search(code) and not _explained(cells, index):
+            problems.append(f"{name}: cell {index} draws a figure without a '{WHAT_YOU_SEE}' line in the "
+                            "markdown cell right before or after it")
     return problems
+
+
+WHAT_YOU_SEE = "What you should see:"  # the one-line reading guide beside every figure (issue #18)
+_FIGURE = re.compile(r"\bsave_figure\(|\bplt\.show\(\)")
+
+
+def _explained(cells: list, index: int) -> bool:
+    """Whether the markdown cell just before or just after code cell ``index`` says what its figure shows."""
+    near = [cells[i] for i in (index - 1, index + 1) if 0 <= i < len(cells)]
+    return any(c.cell_type == "markdown" and WHAT_YOU_SEE in c.source for c in near)
 
 
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers

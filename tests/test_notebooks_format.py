@@ -63,6 +63,13 @@ def test_checker_catches_bad_parameters(broken_copy):
     assert any("non-annotated" in p for p in problems)
 
 
+def test_checker_catches_a_figure_without_its_reading_line(broken_copy):
+    text = broken_copy.read_text()
+    assert "What you should see:" in text
+    broken_copy.write_text(text.replace("What you should see:", "What you see:"))
+    assert any("draws a figure without" in p for p in check_notebook(broken_copy))
+
+
 def test_checker_catches_missing_sections(broken_copy):
     text = broken_copy.read_text().replace("## Summary", "## Wrap-up").replace("## What you will learn", "## Aims")
     broken_copy.write_text(text)

@@ -27,11 +27,34 @@ def test_mask_overlay_colours():
     img = viz.mask_overlay(frame, gt=gt, pred=pred, alpha=1.0)
     assert img.shape == (2, 2, 3)
     np.testing.assert_allclose(img[0, 0], viz._BOTH_RGB)  # hit
-    np.testing.assert_allclose(img[0, 1], viz._GT_RGB)  # missed
+    np.testing.assert_allclose(img[0, 1], viz._MISSED_RGB)  # missed
     np.testing.assert_allclose(img[1, 0], viz._PRED_RGB)  # false positive
     np.testing.assert_allclose(img[1, 1], 0.0)  # untouched
     # channels-last input and 0/255-free float masks work the same
     np.testing.assert_allclose(viz.mask_overlay(np.zeros((2, 2, 3)), gt=gt.float(), alpha=1.0)[0, 0], viz._GT_RGB)
+    # the ground truth drawn alone never takes the "missed" colour (issue #18), and the four colours differ
+    colours = [viz._GT_RGB, viz._MISSED_RGB, viz._PRED_RGB, viz._BOTH_RGB]
+    assert len({tuple(c) for c in colours}) == 4
+
+
+def test_overlay_colours_stay_apart_for_colour_blind_readers():
+    """Under deuteranopia / protanopia simulations (Vienot et al. 1999, LMS projection) the three colours of one
+    prediction panel (hit, false positive, missed) stay > 0.3 apart in RGB, and the ground truth drawn alone stays
+    apart from "missed". The earlier red / green pair (0.28 apart for a deuteranope) fails the same check."""
+    rgb_to_lms = np.array([[17.8824, 43.5161, 4.11935], [3.45565, 27.1554, 3.86714], [0.0299566, 0.184309, 1.46709]])
+    lms_to_rgb = np.linalg.inv(rgb_to_lms)
+    sims = {"deutan": np.array([[1, 0, 0], [0.494207, 0, 1.24827], [0, 0, 1]]),
+            "protan": np.array([[0, 2.02344, -2.52581], [0, 1, 0], [0, 0, 1]])}
+
+    def gap(a, b, m: np.ndarray) -> float:
+        seen = [np.clip(lms_to_rgb @ m @ rgb_to_lms @ np.asarray(c, dtype=float), 0, 1) for c in (a, b)]
+        return float(np.linalg.norm(seen[0] - seen[1]))
+
+    panel = (viz._MISSED_RGB, viz._PRED_RGB, viz._BOTH_RGB)
+    for name, m in sims.items():
+        assert min(gap(a, b, m) for k, a in enumerate(panel) for b in panel[k + 1:]) > 0.3, name
+        assert gap(viz._GT_RGB, viz._MISSED_RGB, m) > 0.15, name
+    assert gap((0.95, 0.20, 0.15), (0.10, 0.80, 0.25), sims["deutan"]) < 0.3  # the old pair: the check can fail
 
 
 def test_plot_history_one_panel_per_key_with_the_values():

@@ -116,3 +116,16 @@ def test_annotated_heatmap_writes_values():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["0.10", "0.25"]
     assert fig.axes[0].get_title() == "h"
+
+
+def test_share_and_lift_heatmaps_put_each_on_its_own_scale():
+    fig = viz.share_and_lift_heatmaps([[0.2, 0.1], [0.5, 0.25]], [[3.0], [1.0]], ["l0", "l1"], ["mass", "area"],
+                                      ["lift"], title="t")
+    heat = [ax for ax in fig.axes if ax.collections and ax.get_title()]
+    assert [ax.get_title() for ax in heat] == ["shares", "lifts = share / area"]
+    share_mesh, lift_mesh = heat[0].collections[0], heat[1].collections[0]
+    assert share_mesh.get_clim() == (0.0, 1.0)  # shares on a fixed 0-1 scale
+    lo, hi = lift_mesh.get_clim()
+    assert hi >= 3.0 and lo <= 1.0 <= hi  # the lift scale holds the largest lift and 1
+    texts = [t.get_text() for ax in heat for t in ax.texts]
+    assert {"0.20", "0.25", "3.00", "1.00"} <= set(texts)

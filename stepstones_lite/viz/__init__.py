@@ -25,12 +25,13 @@ from ..utils import figures_dir
 from . import data as _data, stage1 as _stage1, stage2 as _stage2, study as _study, style as _style
 from .data import (OUTLINE_COLOUR, SOUNDING_COLOUR, _label_rgba, _np_image, _np_map, class_histogram,
                    frame_strip, mask_panels, palette_swatches, plot_log_mel)
-from .stage1 import (_BOTH_RGB, _GT_RGB, _PRED_RGB, _np_img, _np_mask, compare_bars, mask_overlay,
-                     plot_attention_matrix, plot_history, plot_prior_quality, plot_query_similarity,
+from .stage1 import (_BOTH_RGB, _GT_RGB, _MISSED_RGB, _PRED_RGB, OVERLAY_LEGEND, _np_img, _np_mask, compare_bars,
+                     mask_overlay, plot_attention_matrix, plot_history, plot_prior_quality, plot_query_similarity,
                      prediction_grid, prior_gallery)
 from .stage2 import (_KEY_STATE_COLOURS, KEY_STATE_NAMES, _v45_array, _v45_heat, _v45_image, _v45_labels_rgba,
                      _v45_upsample, annotated_heatmap, attention_grid, prior_modules_figure, robust_key_maps,
-                     semantic_overlay, semantic_rows, similarity_over_time, training_curves)
+                     semantic_overlay, semantic_rows, share_and_lift_heatmaps, similarity_over_time,
+                     training_curves)
 from .study import plot_prior_sweep, plot_study
 from .style import _STAGE_COLOURS, HEATMAP_CMAP, _arrow, _box, plot_pipeline, save_figure, set_style
 

@@ -13,7 +13,7 @@ from .style import HEATMAP_CMAP
 
 __all__ = ["frame_strip", "plot_log_mel", "palette_swatches", "class_histogram", "mask_panels"]
 
-SOUNDING_COLOUR = (1.0, 0.15, 0.1)  # overlay colour of binary "sounding" masks
+SOUNDING_COLOUR = (0.84, 0.37, 0.0)  # overlay colour of binary "sounding" masks (Okabe-Ito vermillion)
 OUTLINE_COLOUR = "#ffd400"  # contour colour of silent objects / distractors
 
 
@@ -53,7 +53,7 @@ def frame_strip(frames, masks=None, outlines=None, title: str | None = None,
 
     Args:
         frames: ``[T, 3, H, W]`` in [0, 1] (or ``[T, H, W, 3]``).
-        masks: optional ``[T, H, W]``: binary sounding masks (red) or class maps (AVSS palette colours).
+        masks: optional ``[T, H, W]``: binary sounding masks (vermillion) or class maps (AVSS palette colours).
         outlines: optional ``[T, H, W]`` bool, drawn as yellow contours (e.g. silent objects).
         title: figure title.
         frame_titles: one caption per frame (default ``t = k s``).

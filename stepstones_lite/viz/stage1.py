@@ -9,9 +9,15 @@ import numpy as _np
 
 from .style import HEATMAP_CMAP
 
-_GT_RGB, _PRED_RGB, _BOTH_RGB = (0.10, 0.80, 0.25), (0.95, 0.20, 0.15), (1.00, 0.85, 0.10)
+# Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/): the four overlay colours stay apart
+# under deuteranopia, protanopia and tritanopia, and the ground truth drawn alone never takes the "missed" colour
+_GT_RGB = (0.80, 0.47, 0.65)  # reddish purple #CC79A7: the ground truth alone (no prediction given)
+_MISSED_RGB = (0.00, 0.45, 0.70)  # blue #0072B2: ground truth the prediction missed
+_PRED_RGB = (0.84, 0.37, 0.00)  # vermillion #D55E00: prediction outside the ground truth (false positive)
+_BOTH_RGB = (0.94, 0.89, 0.26)  # yellow #F0E442: hit
+OVERLAY_LEGEND = "yellow hit, vermillion false positive, blue missed"
 
-__all__ = ["plot_history", "plot_attention_matrix", "plot_query_similarity", "prediction_grid", "mask_overlay",
+__all__ = ["OVERLAY_LEGEND", "plot_history", "plot_attention_matrix", "plot_query_similarity", "prediction_grid", "mask_overlay",
            "compare_bars", "prior_gallery", "plot_prior_quality"]
 
 
@@ -29,14 +35,16 @@ def _np_mask(x: _Any) -> _np.ndarray:
 
 
 def mask_overlay(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55) -> _np.ndarray:
-    """Frame ``[3,H,W]`` with masks painted on: GT only green, prediction only red, both yellow.
+    """Frame ``[3,H,W]`` with masks painted on (colour-blind safe): hit yellow, false positive vermillion, missed blue.
 
-    With only ``gt`` (or only ``pred``) the mask is painted in its own colour. Returns ``[H, W, 3]`` in [0, 1].
+    With only ``gt`` the mask is painted reddish purple (never the "missed" blue: nothing was predicted, so
+    nothing was missed); with only ``pred`` it is painted vermillion. Returns ``[H, W, 3]`` in [0, 1].
     """
     img = _np_img(frame).copy()
     g = _np_mask(gt) if gt is not None else _np.zeros(img.shape[:2], bool)
     p = _np_mask(pred) if pred is not None else _np.zeros(img.shape[:2], bool)
-    for sel, colour in ((g & ~p, _GT_RGB), (p & ~g, _PRED_RGB), (g & p, _BOTH_RGB)):
+    gt_only = _MISSED_RGB if pred is not None else _GT_RGB
+    for sel, colour in ((g & ~p, gt_only), (p & ~g, _PRED_RGB), (g & p, _BOTH_RGB)):
         img[sel] = (1 - alpha) * img[sel] + alpha * _np.asarray(colour)
     return img
 
@@ -105,7 +113,8 @@ def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], ti
         frames: ``[T, 3, H, W]`` in [0, 1]; gt: ``[T, H, W]`` binary.
         pred: ``[T, H, W]`` binary, or ``{row name: [T, H, W]}`` for several predictions (e.g. muted audio).
         captions: optional per-frame captions (e.g. "t=0 silent").
-    Colours in prediction rows: yellow hit, red false positive, green missed.
+    Colours in prediction rows: yellow hit, vermillion false positive, blue missed (Okabe-Ito, colour-blind safe);
+    the ground-truth row is reddish purple.
     """
     preds = dict(pred) if isinstance(pred, _Mapping) else {"prediction": pred}
     t = len(frames)
@@ -122,7 +131,7 @@ def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], ti
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-    fig.suptitle(f"{title}\n(yellow hit, red false positive, green missed)", fontsize=10)
+    fig.suptitle(f"{title}\n({OVERLAY_LEGEND})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -149,7 +158,7 @@ def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[st
 
 def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_Any], captions: Sequence[str],
                   title: str = "Mask priors", ncols: int = 4) -> plt.Figure:
-    """A grid of single frames, each with its GT and a prior painted on (yellow hit, red FP, green missed)."""
+    """A grid of single frames, each with its GT and a prior painted on (yellow hit, vermillion FP, blue missed)."""
     n = len(frames)
     ncols = max(1, min(ncols, n))
     nrows = max(1, _math.ceil(n / ncols))
@@ -163,7 +172,7 @@ def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_
             continue
         ax.imshow(mask_overlay(frames[i], gt=gt[i], pred=priors[i]))
         ax.set_title(captions[i], fontsize=8)
-    fig.suptitle(f"{title}\n(yellow hit, red false positive, green missed)", fontsize=10)
+    fig.suptitle(f"{title}\n({OVERLAY_LEGEND})", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -13,7 +13,8 @@ import numpy as _np45
 from .style import HEATMAP_CMAP
 
 __all__ = ["semantic_overlay", "semantic_rows", "prior_modules_figure", "robust_key_maps", "attention_grid",
-           "similarity_over_time", "training_curves", "annotated_heatmap", "KEY_STATE_NAMES"]
+           "similarity_over_time", "training_curves", "annotated_heatmap", "share_and_lift_heatmaps",
+           "KEY_STATE_NAMES"]
 
 KEY_STATE_NAMES = ("silent", "uncertain", "sounding")  # RobustKeys state ids 0 / 1 / 2
 _KEY_STATE_COLOURS = ("#3b4cc0", "#f2c14e", "#c0392b")
@@ -289,5 +290,27 @@ def annotated_heatmap(data, row_labels: Sequence[str], col_labels: Sequence[str]
     sns.heatmap(arr, annot=True, fmt=fmt, cmap=cmap or HEATMAP_CMAP, center=center, ax=ax,
                 xticklabels=list(col_labels), yticklabels=list(row_labels), cbar_kws={"label": cbar_label})
     ax.set_title(title or "heatmap")
+    fig.tight_layout()
+    return fig
+
+
+def share_and_lift_heatmaps(shares, lifts, row_labels: Sequence[str], share_labels: Sequence[str],
+                            lift_labels: Sequence[str], title: str | None = None, fmt: str = ".2f") -> plt.Figure:
+    """Two annotated heatmaps side by side, each on its own scale: shares (fractions, fixed 0-1 colour scale) and
+    lifts (ratios, a diverging map centred on 1 = no preference), so a lift of 3 does not wash out shares of 0.2."""
+    import seaborn as sns
+
+    share_arr, lift_arr = _v45_array(shares).astype(float), _v45_array(lifts).astype(float)
+    n_cols = share_arr.shape[1] + lift_arr.shape[1]
+    fig, axes = plt.subplots(1, 2, figsize=(1.1 * n_cols + 5.0, 0.5 * len(row_labels) + 1.8),
+                             gridspec_kw={"width_ratios": [share_arr.shape[1], lift_arr.shape[1]]})
+    sns.heatmap(share_arr, annot=True, fmt=fmt, cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0, ax=axes[0],
+                xticklabels=list(share_labels), yticklabels=list(row_labels), cbar_kws={"label": "share (0-1)"})
+    top = max(2.0, float(_np45.nanmax(lift_arr)) if lift_arr.size else 2.0)
+    sns.heatmap(lift_arr, annot=True, fmt=fmt, cmap="RdBu_r", center=1.0, vmin=0.0, vmax=top, ax=axes[1],
+                xticklabels=list(lift_labels), yticklabels=False, cbar_kws={"label": "lift (1 = no preference)"})
+    axes[0].set_title("shares", fontsize=10)
+    axes[1].set_title("lifts = share / area", fontsize=10)
+    fig.suptitle(title or "shares and lifts")
     fig.tight_layout()
     return fig
