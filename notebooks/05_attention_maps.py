@@ -27,6 +27,8 @@ artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $S
 stage1_steps: "Optional[int]" = None  # stage-1 training steps; None -> the profile's
 stage2_steps: "Optional[int]" = None  # stage-2 training steps; None -> the profile's
 max_clips: "Optional[int]" = None  # test clips used for the statistics; None -> all
+official_checkpoint: "Optional[str]" = None  # a released avss/f_miou_best.pth (GeWu-Lab/Stepping-Stones); None -> skip
+official_audio_weights: "Optional[str]" = None  # local torchvggish weights for it; None -> random VGGish (plumbing only)
 
 # %% [markdown]
 # ## Setup
@@ -386,6 +388,62 @@ plt.close("all")
 # sound rather than the object's appearance. Layer 0 follows whatever the stage-1 prior says, so a stage-1
 # model that misses silences passes that error on. Compare the `smoke` numbers with a `classroom` run:
 # only a trained model can show an effect, and with few clips the averages are noisy.
+
+# %% [markdown]
+# ## Optional: the paper's released model
+#
+# The authors released their trained stage-2 model (`avss/f_miou_best.pth`, AVSS mIoU 48.50 / F 53.20 on
+# AVSBench in their README). `stepstones_lite` converts it into this course's AAVS weight for weight
+# (`pipeline.convert_official`; `tests/test_official_parity.py` checks the outputs against the official code to
+# 1e-4), so everything above works on it too. Give the file as the parameter `official_checkpoint` (and a local
+# torchvggish weights file as `official_audio_weights`: the checkpoint does not hold the VGGish), e.g.
+#
+# ```
+# papermill 05_attention_maps.ipynb out.ipynb -p official_checkpoint ~/ckpt/avss/f_miou_best.pth \
+#     -p official_audio_weights ~/ckpt/vggish.pth -p data_root $STEPSTONES_DATA
+# ```
+#
+# The cell converts it, scores it on the test split of this notebook's data with the stage-1 priors above, and
+# draws its first query's attention layer by layer on the clip used above. It runs the paper-size model
+# (Swin-B at 384 px): minutes per clip on a laptop CPU, seconds on a GPU. On the synthetic set its numbers mean
+# little (it never saw these emoji); with `data_root` set to a real AVSBench copy they are the paper's test.
+# Without a checkpoint the cell says where to get one and skips.
+
+# %%
+if official_checkpoint is None:
+    print("No released checkpoint given (parameter official_checkpoint): skipped. The checkpoints are linked "
+          "from the README of https://github.com/GeWu-Lab/Stepping-Stones (avs/ = stage 1, avss/ = stage 2); "
+          "the README section 'Use the released checkpoints' has the commands.")
+else:
+    from stepstones_lite.config import resolve_profile
+    from stepstones_lite.utils import artifacts_dir
+
+    base = resolve_profile("paper", model__audio_weights=official_audio_weights)
+    converted = pipeline.convert_official(official_checkpoint, "avss", artifacts_dir() / "official_avss", base)
+    released, released_profile, _ = pipeline.load_model(converted, device=dev)
+    scores = pipeline.evaluate_checkpoint(converted, "test", data_root=course.root, prior=priors, device=dev)
+    print(f"released model, test split with the stage-1 priors: AVSS mIoU {scores['miou']:.3f}, "
+          f"F {scores['fscore']:.3f}")
+    released_set = pipeline.avss_dataset(released_profile, course.root, "test", prior_root=priors)
+    r_item = released_set[ci]  # the clip used above, at the released model's input size
+    with torch.no_grad():
+        r_out = released(r_item["frames"].to(dev), r_item["log_mel"].to(dev), r_item["prior"].to(dev),
+                         return_attn=True)
+    r_attn = [a.cpu() for a in r_out["attn"]]
+    r_sizes = [tuple(a.shape[-2:]) for a in r_attn]
+    grid = [[r_attn[layer][t, :, 0].mean(0) for t in range(T)] for layer in range(len(r_attn))]
+    fig = viz.attention_grid(grid, frames=r_item["frames"], masks=(r_item["labels"] > 0),
+                             row_labels=[f"layer {layer} {r_sizes[layer]}" for layer in range(len(r_attn))],
+                             col_labels=[f"t={t}" for t in range(T)],
+                             title="released stage-2 model: query 0's cross-attention per layer and frame")
+    viz.save_figure(fig, "05_official_attention")
+    plt.show()
+    assert 0.0 <= scores["miou"] <= 1.0 and len(r_attn) == released_profile.model.num_decoder_layers
+
+# %% [markdown]
+# **What you should see:** without a checkpoint, one line saying where to get it. With one: the released model's
+# test scores and its query-0 attention, rows = its 9 decoder layers (12, 24, 48 px at 384 px input), columns =
+# the clip's frames; layer 0 is held to the prior like ours.
 
 # %% [markdown]
 # ## Check your understanding

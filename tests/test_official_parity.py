@@ -225,12 +225,35 @@ def test_evaluate_accepts_a_converted_stage2_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("STEPSTONES_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.delenv("STEPSTONES_DATA", raising=False)
     root = pipeline.ensure_dataset(resolve_profile("smoke", data__num_clips=12))
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        path = pipeline.convert_official(_released_avss_71(tmp_path), "avss", tmp_path / "conv", resolve_profile("smoke"))
+    metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, prior="gt", device="cpu")
+    assert 0.0 <= metrics["miou"] <= 1.0
+
+
+def _released_avss_71(tmp_path: Path) -> Path:
+    """The avss fixture with the released 71-class head (its 5 classes padded), saved as a checkpoint file."""
     state = dict(_load("avss_state_dict.pt"))
     w, b = state["model.class_predictor.weight"], state["model.class_predictor.bias"]  # [6, D], [6]
     state["model.class_predictor.weight"] = torch.cat([w[:-1], w[:1].repeat(66, 1), w[-1:]])  # [72, D]
     state["model.class_predictor.bias"] = torch.cat([b[:-1], b[:1].repeat(66), b[-1:]])
     torch.save(state, tmp_path / "avss71.pth")
-    with pytest.warns(UserWarning, match="randomly initialised"):
-        path = pipeline.convert_official(tmp_path / "avss71.pth", "avss", tmp_path / "conv", resolve_profile("smoke"))
-    metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, prior="gt", device="cpu")
-    assert 0.0 <= metrics["miou"] <= 1.0
+    return tmp_path / "avss71.pth"
+
+
+def test_notebook_05_runs_the_released_checkpoint_section(tmp_path):
+    """05's optional section with ``official_checkpoint`` set: converts, scores and draws the released model."""
+    import papermill
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    out = tmp_path / "05.ipynb"
+    papermill.execute_notebook(str(notebooks / "05_attention_maps.ipynb"), str(out), cwd=str(notebooks),
+                               parameters={"official_checkpoint": str(_released_avss_71(tmp_path)),
+                                           "artifacts_dir": str(tmp_path / "artifacts"), "max_clips": 2},
+                               kernel_name="python3", progress_bar=False)
+    nb = json.loads(out.read_text())
+    printed = "".join(t for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+                      for t in o.get("text", []))
+    assert "released model, test split with the stage-1 priors: AVSS mIoU" in printed
+    assert "skipped" not in printed
+    assert (tmp_path / "artifacts" / "official_avss" / "model.pt").is_file()
