@@ -55,6 +55,9 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
     "fewer clips per class (500 clips), stand-ins 4x + stage 1 2x": (
         {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 500},
         "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)"),
+    "fewest clips per class (300 clips), stand-ins 4x + stage 1 2x": (
+        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 300},
+        "AVSBench-semantic's rarest classes: about a dozen training videos each (~14 train clips per class here)"),
     "coarse stand-ins (neither encoder knows the classes)": (
         dict(COARSE), None, "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)"),
     "fine stand-ins (the benchmark's classes)": ({"train__pretrain_label_space": "fine"}, None,
