@@ -252,6 +252,25 @@ plt.show()
 # initialisation the prototypes P_audio are random.
 
 # %% [markdown]
+# **Your turn (change X, expect Y).** Flip the sign of query 0's audio prototype `P_audio^0`. Before running,
+# write `expected_q0` `[N, D]`: query 0's content for every second after the flip, from `Q_model`, `cos_model`
+# and `F_A` (Eq. 1). (Hint: what happens to a cosine when one vector turns around?)
+
+# %%
+### BEGIN SOLUTION
+expected_q0 = Q_model[0][None] - cos_model[:, 0:1] * F_A  # cos flips sign, so the audio term is subtracted
+### END SOLUTION
+with torch.no_grad():
+    saved = model.queries.query_embed.weight[0].clone()
+    model.queries.query_embed.weight[0].neg_()  # change X
+    flipped, _, _ = model.queries(F_A)  # [N, Q, D]
+    model.queries.query_embed.weight[0].copy_(saved)  # put the model back as it was
+assert torch.allclose(flipped[:, 0], expected_q0, atol=1e-5)
+assert torch.allclose(flipped[:, 1:], tgt[:, 1:], atol=1e-6)  # the other queries do not move
+print("query 0 after the flip = your expected_q0 (max diff "
+      f"{(flipped[:, 0] - expected_q0).abs().max().item():.1e})")
+
+# %% [markdown]
 # Before training the prototypes are random, so the pattern says little. After training you can redraw it
 # (exercise below) and look for queries that respond to some sounds and not to others, and for rows of
 # silent seconds.

@@ -198,6 +198,25 @@ plt.show()
 # are open everywhere, because a fully blocked row is unblocked.
 
 # %% [markdown]
+# **Your turn (change X, expect Y).** Feed a stage-1 prior that is **0.5 everywhere** (a stage 1 that cannot
+# decide). Before running, write `expected_blocked`: the share of layer-0 positions the prior blocks, and
+# `expected_uncertain`: the share of pixels the robust keys mark *uncertain* at every scale
+# (`tau_silent = 0.4`, `tau_sounding = 0.6`).
+
+# %%
+### BEGIN SOLUTION
+expected_blocked = 0.0  # blocked means resize(M) < 0.5, and 0.5 is not below 0.5
+expected_uncertain = 1.0  # 0.4 < 0.5 < 0.6 at every pixel of every scale (a constant resizes to itself)
+### END SOLUTION
+undecided = torch.full_like(gt_prior, 0.5)  # change X: [T, H, W]
+blocked_share = prior_attention_mask(undecided, sizes[0], 1).float().mean().item()
+_, undecided_states = model.robust_keys(undecided, sizes)
+uncertain_shares = [(s == UNCERTAIN).float().mean().item() for s in undecided_states]
+print(f"blocked at layer 0: {blocked_share:.0%}; uncertain per scale: {[f'{u:.0%}' for u in uncertain_shares]}")
+assert abs(blocked_share - expected_blocked) < 1e-6
+assert all(abs(u - expected_uncertain) < 1e-6 for u in uncertain_shares)
+
+# %% [markdown]
 # ## 3 · Robust audio-aware keys
 #
 # Three learnable embeddings E_silent / E_uncertain / E_sounding are added to the **keys** (not the

@@ -327,6 +327,21 @@ plt.show()
 # lifts centred on 1 (white): red cells above 1 mean attention concentrates on the sounding object.
 
 # %% [markdown]
+# **Your turn (change X, expect Y).** Replace every layer's attention by **uniform** attention (each pixel gets
+# `1 / (h·w)`). Before running, write `expected_lift`: the lift of the top query in a sounding frame.
+
+# %%
+### BEGIN SOLUTION
+expected_lift = 1.0  # uniform attention puts exactly the mask's area share inside the mask
+### END SOLUTION
+uniform = {**out, "attn": [torch.full_like(a, 1.0 / (a.shape[-2] * a.shape[-1])) for a in out["attn"]]}  # change X
+u_mass, u_top, u_area = mass_inside(uniform, clip["labels"] > 0)
+u_frames = [t for t in range(T) if bool(clip["labels"][t].any())]
+u_lifts = [float(u_mass[layer, t, u_top[t]] / u_area[layer, t]) for layer in range(L) for t in u_frames]
+print(f"uniform attention: lift {min(u_lifts):.4f} .. {max(u_lifts):.4f} over {len(u_lifts)} layer-frames")
+assert u_lifts and all(abs(v - expected_lift) < 1e-4 for v in u_lifts)
+
+# %% [markdown]
 # ### When the sound switches off
 #
 # The synthetic set has **partial-time** sounders: objects whose `sounding` flags in `objects.json` are on

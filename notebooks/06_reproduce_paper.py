@@ -30,6 +30,7 @@ stage2_steps: "Optional[int]" = None  # override the profile's stage-2 (and end-
 # ## Setup
 
 # %%
+import copy
 import json
 import os
 from pathlib import Path
@@ -218,6 +219,32 @@ if study is not None:
     verdicts = pd.DataFrame([r for r in rows if r])
     display(verdicts)
     assert all(v.split()[-1] in ("seed", "spread") for v in verdicts.get("verdict", []))
+
+# %% [markdown]
+# **Your turn (change X, expect Y).** Suppose end-to-end had scored **two hundredths of mIoU higher on every
+# seed** (`shift`). Before running, read the per-seed `two_stage − end_to_end` differences of the committed
+# study and write `expected_wins`: on how many seeds two-stage would still be above end-to-end, and
+# `expected_verdict`: the word `verdict` would then end with ("seed" for on every seed, "spread" for within
+# the seed spread).
+
+# %%
+if study is None:
+    print("no committed study: nothing to change")
+else:
+    shift = 0.02
+    ### BEGIN SOLUTION
+    base = per_seed_diff(study, "two_stage", "end_to_end")
+    expected_wins = sum(d - shift > 0 for d in base)  # every difference shrinks by the shift
+    expected_verdict = "seed" if expected_wins in (0, len(base)) else "spread"
+    ### END SOLUTION
+    changed = copy.deepcopy(study)
+    for rec in changed["arms"]["end_to_end"]["per_seed"]:  # change X
+        rec["avss_miou"] += shift
+    moved = per_seed_diff(changed, "two_stage", "end_to_end")
+    result = verdict(changed, "two_stage", "end_to_end", "avss_miou")
+    print(f"per seed after the change: {result['per seed']} -> {result['verdict']}")
+    assert sum(d > 0 for d in moved) == expected_wins
+    assert result["verdict"].split()[-1] == expected_verdict
 
 # %% [markdown]
 # ## 2. A live rerun of the key comparison (one seed)

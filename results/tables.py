@@ -2,8 +2,9 @@
 the README's "What the course reproduces" table, read from the committed study.
 
 Run: ``.venv/bin/python results/tables.py`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
-and the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` (``tests/test_results.py`` checks that
-the committed README holds exactly what this writes).
+the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between ``KNOBS_BEGIN`` /
+``KNOBS_END`` in ``results/README.md`` (``tests/test_results.py`` checks that the committed files hold exactly what
+this writes).
 Nothing is typed in: every cell is a number of the JSON the scripts wrote (mean ± std where a row has several
 seeds).
 """
@@ -46,7 +47,8 @@ def _seeds(entry: dict, key: str) -> str:
 def regime_table(data: dict) -> str:
     cols = [("stage1_miou", "stage 1", False), ("stage1_distractor_fp", "FP never-sounding", False),
             ("two_stage", "two-stage", False), ("oracle_prior", "oracle prior", False),
-            ("end_to_end", "end-to-end", False), ("gap_two_stage_minus_end_to_end", "gap (test)", True),
+            ("end_to_end", "end-to-end", False), ("end_to_end_binary_miou", "end-to-end binary mIoU", False),
+            ("gap_two_stage_minus_end_to_end", "gap (test)", True),
             ("val_gap_two_stage_minus_end_to_end", "gap (val)", True),
             ("end_to_end_equal_compute", "end-to-end, equal compute", False),
             ("gap_equal_compute", "gap, equal compute", True)]
@@ -135,14 +137,28 @@ def readme_block(study: dict) -> str:
     return "\n".join(lines + ["", README_END])
 
 
+KNOBS_BEGIN = "<!-- regime table: written by results/tables.py from results/regime_knobs_classroom.json -->"
+KNOBS_END = "<!-- end of regime table -->"
+
+
+def knobs_block(data: dict) -> str:
+    """``results/README.md``'s copy of the regime-knob table, between its markers."""
+    return "\n".join([KNOBS_BEGIN, "", regime_table(data).rstrip("\n"), "", KNOBS_END])
+
+
+def _write_block(path: Path, begin: str, end_marker: str, block: str) -> bool:
+    """Replace the text from ``begin`` to ``end_marker`` in ``path`` by ``block``; True if the file changed."""
+    text = path.read_text()
+    start, end = text.index(begin), text.index(end_marker) + len(end_marker)
+    new = text[:start] + block + text[end:]
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
 def write_readme_block(readme: Path, study: dict) -> bool:
     """Replace the README's study block with :func:`readme_block`; True if the file changed."""
-    text = readme.read_text()
-    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
-    new = text[:start] + readme_block(study) + text[end:]
-    if new != text:
-        readme.write_text(new)
-    return new != text
+    return _write_block(readme, README_BEGIN, README_END, readme_block(study))
 
 
 def main() -> None:
@@ -156,6 +172,10 @@ def main() -> None:
                    f"{' ; '.join(commands)} -->\n\n" + make(data)
             (HERE / f"{stem}_classroom.md").write_text(text)
             print(f"wrote {stem}_classroom.md")
+    knobs, notes = HERE / "regime_knobs_classroom.json", HERE / "README.md"
+    if knobs.is_file() and KNOBS_BEGIN in notes.read_text():
+        changed = _write_block(notes, KNOBS_BEGIN, KNOBS_END, knobs_block(json.loads(knobs.read_text())))
+        print("results/README regime table", "rewritten" if changed else "up to date")
     study, readme = HERE / "reproduce_classroom.json", HERE.parent / "README.md"
     if study.is_file() and README_BEGIN in readme.read_text():
         changed = write_readme_block(readme, json.loads(study.read_text()))

@@ -137,3 +137,18 @@ def test_papermill_rerun_with_parameters(tmp_path):
     printed = "".join(t for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
                       for t in o.get("text", []))
     assert "profile: classroom" in printed
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if s.stem != "00_welcome"], ids=lambda p: p.stem)
+def test_every_working_notebook_has_a_checked_change_x_task(source):
+    """Notebooks 01-06 each hold a "Your turn (change X, expect Y)" task: a solution block the student version
+    blanks, announced in the markdown cell before it, with an ``assert`` after it that checks the answer."""
+    import jupytext
+
+    cells = jupytext.read(source).cells
+    tasks = [i for i, c in enumerate(cells) if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
+    assert tasks, f"{source.name}: no change-X task"
+    for i in tasks:
+        after = cells[i].source.split("### END SOLUTION", 1)[1]
+        assert re.search(r"^\s*assert ", after, re.M), f"{source.name} cell {i}: the task checks nothing"
+        assert "Your turn" in cells[i - 1].source, f"{source.name} cell {i}: the task is not announced"

@@ -26,6 +26,12 @@ def test_readme_study_table_is_the_committed_json():
     assert tables.readme_block(study) not in readme
 
 
+def test_results_readme_regime_table_is_its_json():
+    tables = _tables()
+    data = json.loads((ROOT / "results" / "regime_knobs_classroom.json").read_text())
+    assert tables.knobs_block(data) in (ROOT / "results" / "README.md").read_text(), "run python results/tables.py"
+
+
 def test_side_study_tables_are_their_json():
     tables = _tables()
     for stem, make in (("regime_knobs", tables.regime_table), ("stage1_levers", tables.levers_table),
@@ -59,3 +65,43 @@ def test_per_seed_diff_pairs_seeds_and_skips_missing_keys():
     study = {"arms": {"a": {"per_seed": [{"seed": 0, "m": 0.5}, {"seed": 1, "m": 0.25}, {"seed": 2}]},
                       "b": {"per_seed": [{"seed": 1, "m": 0.5}, {"seed": 0, "m": 0.25}, {"seed": 2, "m": 0.1}]}}}
     assert per_seed_diff(study, "a", "b", "m") == [0.25, -0.25]
+
+
+def _committed_numbers() -> set[str]:
+    """Every number the committed results hold, as prose would quote it (3 and 2 decimals, sign dropped)."""
+    import re
+
+    known: set[str] = set()
+
+    def walk(obj) -> None:
+        if isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, float):
+            known.update({f"{abs(obj):.3f}", f"{abs(obj):.2f}"})
+
+    for path in (ROOT / "results").glob("*.json"):
+        walk(json.loads(path.read_text()))
+    for path in (ROOT / "results").glob("*_classroom.md"):  # the tables.py tables (mean ± std cells)
+        known.update(re.findall(r"\d\.\d{2,3}", path.read_text()))
+    return known
+
+
+def _unquoted(text: str, known: set[str]) -> list[str]:
+    import re
+
+    return [f"{no}: {n}" for no, line in enumerate(text.splitlines(), 1)
+            if not line.startswith(("|", "<!--"))  # tables are written by tables.py and checked above
+            for n in re.findall(r"(?<![\w.])0\.\d{3}(?![\d])", line) if n not in known]
+
+
+def test_readme_prose_quotes_only_committed_numbers():
+    """A three-decimal number in README.md's or results/README.md's prose is one the committed results hold."""
+    known = _committed_numbers()
+    for name in ("README.md", "results/README.md"):
+        bad = _unquoted((ROOT / name).read_text(), known)
+        assert not bad, f"{name}: numbers no committed result holds (quote results/ or drop them): {bad}"
+    assert _unquoted("two-stage 0.4817 is not 0.123", known) == ["1: 0.123"]  # the check can fail
