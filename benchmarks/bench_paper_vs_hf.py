@@ -1,6 +1,13 @@
-"""The ``paper`` profile's AAVS forward vs Hugging Face Mask2Former (same configuration), on CPU, one run.
+"""The paper-size AAVS forward vs Hugging Face Mask2Former (same configuration), on CPU, one run.
 
-    PYTHONPATH=$PWD python benchmarks/bench_paper_vs_hf.py [--repeats 3 --threads 2 --size 384 --frames 5]
+    PYTHONPATH=$PWD python benchmarks/bench_paper_vs_hf.py [--arch released|paper --repeats 3 --threads 2 --frames 5]
+
+``--arch released`` (default): the released stage-2 checkpoints' architecture exactly
+(``stepstones_lite.model.official.released_profile("avss")``: Swin-B with adapters, ``avs_adapt`` MLPs after the
+attention output projections, mask fusion + prior attention mask + robust keys, 100 queries), fed as the
+official code feeds it: 384-px frames, 128-d VGGish embeddings computed beforehand (``audio_encoder=
+"precomputed"``) and a stage-1 prior. ``--arch paper``: the ``paper`` profile (no adapters' ``avs_adapt``, no
+prior; the VGGish network runs inside the forward on log-mel input).
 
 Both models: Swin-B (embed 128, depths 2-2-18-2, window 12) at 384 px, 100 queries, 9 masked-attention
 layers (HF ``decoder_layers=10``), D 256, 8 heads, 6 deformable encoder layers, 71 labels, random init
@@ -25,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.model import build_model, count_parameters
+from stepstones_lite.model.official import OFFICIAL_INPUT_SIZE, build_official_model, released_profile
 
 
 def matmul_peak(n: int = 1024, reps: int = 20) -> float:
@@ -63,33 +71,43 @@ def flops_of(fn) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", choices=("released", "paper"), default="released",
+                    help="released: the released AVSS checkpoints' architecture; paper: the paper profile")
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds after the warm-up (median)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--size", type=int, default=OFFICIAL_INPUT_SIZE)
     ap.add_argument("--frames", type=int, default=5)
     ap.add_argument("--classes", type=int, default=71)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    prof = resolve_profile("paper", model__backbone_img_size=args.size)
+    frames = torch.rand(args.frames, 3, args.size, args.size)
+    if args.arch == "released":
+        prof = released_profile("avss").replace(model={"audio_encoder": "precomputed", "backbone_img_size": args.size,
+                                                       "num_classes": args.classes})
+        ours = build_official_model(prof, "avss").eval()
+        inputs = (frames, torch.randn(args.frames, prof.model.audio_dim), torch.rand(args.frames, args.size, args.size))
+    else:
+        prof = resolve_profile("paper", model__backbone_img_size=args.size)
+        ours = build_model(prof.model, num_classes=args.classes).eval()
+        inputs = (frames, torch.randn(args.frames, 1, 96, 64))
     queries, layers = prof.model.num_queries, prof.model.num_decoder_layers
-    ours = build_model(prof.model, num_classes=args.classes).eval()
     theirs = hf_model(args.size, args.classes, queries, layers)
     for model in (ours, theirs):  # inference only (FlopCounterMode's module hooks trip on grad-less views)
         model.requires_grad_(False)
-    frames = torch.rand(args.frames, 3, args.size, args.size)
-    log_mel = torch.randn(args.frames, 1, 96, 64)
     pixels = (frames - ours.pixel_mean) / ours.pixel_std  # HF takes normalised pixels (its image processor's job)
 
     def run_ours(mode=torch.inference_mode):
         with mode():
-            return ours(frames, log_mel)
+            return ours(*inputs)
 
     def run_hf(mode=torch.inference_mode):
         with mode():
             return theirs(pixel_values=pixels)
 
+    print(f"arch {args.arch}: {queries} queries, {layers} layers, avs_adapt {prof.model.avs_adapt}, "
+          f"audio {prof.model.audio_encoder}, prior {'yes' if len(inputs) == 3 else 'no'}")
     print(f"torch {torch.__version__}, threads {args.threads}, clip {args.frames} x 3 x {args.size}^2, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"params: ours {count_parameters(ours)['total'] / 1e6:.1f} M (audio "

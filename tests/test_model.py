@@ -531,3 +531,23 @@ def test_smoke_model_overfits_one_clip():
         pred = binary_inference(*[model.eval()(frames, log_mel)[k] for k in ("pred_logits", "pred_masks")], 64)
     iou = ((pred & (target == 1)).sum() / (pred | (target == 1)).sum()).item()
     assert iou > 0.8
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_swin_window_attention_builds_the_shift_mask_once_and_equals_timm(grad):
+    """Our WindowAttention (bias + shift mask added per window, then expanded) equals timm's, bit for bit."""
+    from stepstones_lite.model.backbone import TimmBackbone
+
+    torch.manual_seed(0)
+    body = TimmBackbone("swin_tiny_patch4_window7_224", img_size=112, embed_dim=16, depths=[2, 2, 2, 2],
+                        num_heads=[1, 2, 2, 4], window_size=7).eval()  # eval: no stochastic depth
+    attn = [m for m in body.modules() if type(m).__name__ == "WindowAttention"]
+    assert attn and all(type(m).__mro__[1].__module__.startswith("timm") for m in attn)
+    x = torch.rand(3, 3, 112, 112)
+    with torch.set_grad_enabled(grad):
+        ours = body(x)
+        for m in attn:
+            m.__class__ = type(m).__mro__[1]  # timm's own forward
+        theirs = body(x)
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key

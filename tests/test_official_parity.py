@@ -113,6 +113,27 @@ def test_profile_read_off_the_checkpoint(stage):
     assert Profile.from_json(profile.to_json()).model == m
 
 
+@pytest.mark.parametrize("stage,queries,classes,adapt", [("avs", 30, 2, "replace"), ("avss", 100, 71, "after")])
+def test_released_profile_is_the_released_checkpoints_architecture(stage, queries, classes, adapt):
+    """Swin-B, D 256, 6 + 9 layers, 30 / 100 queries (paper_and_code.md 2.2, 2.4); the small fixture's
+    profile, read off its tensors, differs from it exactly in the sizes the fixture shrank."""
+    from stepstones_lite.model.official import released_profile
+
+    m = released_profile(stage).model
+    assert (m.backbone, m.backbone_kwargs, m.adapters, m.freeze_backbone) == (
+        "swin_base_patch4_window12_384", {"always_partition": True}, True, True)
+    assert (m.hidden_dim, m.num_heads, m.dim_feedforward, m.encoder_feedforward) == (256, 8, 2048, 1024)
+    assert (m.num_encoder_layers, m.num_decoder_layers, m.audio_dim, m.avs_adapt) == (6, 9, 128, adapt)
+    assert (m.stage1_num_queries if stage == "avs" else m.num_queries) == queries
+    if stage == "avss":
+        assert m.num_classes == classes and m.mask_fusion and m.prior_attention and m.robust_keys
+    small = official_profile(_load(f"{stage}_state_dict.pt"), stage, resolve_profile("paper")).model
+    same = {k for k, v in vars(m).items() if vars(small)[k] == v}
+    assert {"backbone", "avs_adapt", "norm_groups", "mask_fusion", "pixel_decoder", "query_mode"} <= same
+    with pytest.raises(ValueError, match="stage must be one of"):
+        released_profile("s4")
+
+
 def test_every_official_key_is_accounted_for():
     for stage, ignored in (("avs", 9 + 8), ("avss", 1 + 8)):
         state = dict(_load(f"{stage}_state_dict.pt"))

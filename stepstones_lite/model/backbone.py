@@ -16,6 +16,7 @@ adapter follows each output stage (feasibility_r3.md "adapt" regime).
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -86,6 +87,32 @@ class LiteCNN(nn.Module):
         return out
 
 
+@functools.lru_cache(maxsize=None)
+def _window_attention_class(base: type) -> type:
+    """timm's Swin ``WindowAttention`` with the SDPA float mask built once per window instead of per image.
+
+    timm adds the shift mask ``[nW, N, N]`` to the relative-position bias ``[1, heads, N, N]`` after expanding
+    the mask to every image (``[B*nW, heads, N, N]``: an expand, a copy and an add of that size in every
+    shifted block). Adding first at ``[nW, heads, N, N]`` and expanding the sum gives the same mask, bit for
+    bit, with one copy (benchmarks/bench_paper_vs_hf.py). Everything else is timm's forward.
+    """
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        b_, n, _ = x.shape  # [B*nW, N, C]
+        qkv = self.qkv(x).reshape(b_, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # [3, B*nW, heads, N, d]
+        q, k, v = qkv.unbind(0)
+        bias = self._get_rel_pos_bias()  # [1, heads, N, N]
+        if mask is not None:
+            nw = mask.shape[0]
+            bias = (bias + mask[:, None]).expand(b_ // nw, -1, -1, -1, -1).reshape(b_, self.num_heads, n, n)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                           dropout_p=self.attn_drop.p if self.training else 0.0)  # [B*nW, h, N, d]
+        x = x.transpose(1, 2).reshape(b_, n, -1)  # [B*nW, N, C]
+        return self.proj_drop(self.proj(x))
+
+    return type(base.__name__, (base,), {"forward": forward, "__doc__": _window_attention_class.__doc__})
+
+
 class TimmBackbone(nn.Module):
     """A timm model with ``features_only=True`` (never downloads: ``pretrained=False``).
 
@@ -115,6 +142,7 @@ class TimmBackbone(nn.Module):
         for m in self.body.modules():
             if type(m).__name__ == "WindowAttention" and hasattr(m, "fused_attn"):
                 m.fused_attn = True
+                m.__class__ = _window_attention_class(type(m))
         info = self.body.feature_info
         self.reductions = list(info.reduction())
         self.channels_last = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")

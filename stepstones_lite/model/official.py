@@ -48,7 +48,8 @@ import torch.nn as nn
 from ..config import Profile, resolve_profile
 from . import hf_port
 
-__all__ = ["OfficialCheckpointError", "load_official_checkpoint", "official_profile", "translate_official",
+__all__ = ["OfficialCheckpointError", "load_official_checkpoint", "official_profile", "released_profile",
+           "translate_official", "build_official_model",
            "official_preprocess", "official_binary_scores", "official_semantic_map", "OFFICIAL_STAGES"]
 
 OFFICIAL_STAGES = ("avs", "avss")
@@ -189,31 +190,55 @@ def official_profile(state: Mapping[str, torch.Tensor], stage: str, profile: Pro
             "mlp_ratio": fc1.shape[0] / embed if fc1 is not None else 4.0}
     if hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[-1] != 4:
         raise OfficialCheckpointError("only patch-4 Swins are supported (swin_*_patch4_*)")
-    adapters = any(".swin_adapt_" in k for k in hf)
+    if stage == "avs" and c != 2:
+        raise OfficialCheckpointError(f"a stage-1 (avs) checkpoint has 2 classes + no-object, this one {c} + 1: "
+                                      "is it a stage-2 (avss) one?")
+    return _official_arch(stage, profile, swin=swin, adapters=any(".swin_adapt_" in k for k in hf),
+                          audio_dim=int(rest["audio_proj.0.weight"].shape[1]), encoder_layers=enc,
+                          encoder_feedforward=enc_ff, hidden_dim=d, num_heads=heads, dim_feedforward=dec_ff,
+                          decoder_layers=dec, num_queries=q, num_classes=c)
+
+
+def _official_arch(stage: str, profile: Profile | None, *, swin: Mapping[str, Any], adapters: bool, audio_dim: int,
+                   encoder_layers: int, encoder_feedforward: int, hidden_dim: int, num_heads: int,
+                   dim_feedforward: int, decoder_layers: int, num_queries: int, num_classes: int) -> Profile:
+    """``profile`` (default ``paper``) holding the official ``stage``'s architecture with these sizes."""
     base = profile if profile is not None else resolve_profile("paper")
     # HF's SwinBackbone (the Mask2Former encoder) runs its blocks with always_partition=True: a block whose map is
     # no larger than the window (Swin-B's stage 4 at 384 px: 12x12, window 12) still shifts by window // 2 with the
     # shift mask; timm's default clips window and shift there, so the converted backbone asks timm for the same
     kwargs: dict[str, Any] = {"always_partition": True}
-    if swin != _SWIN_B:
+    if dict(swin) != _SWIN_B:
         kwargs.update(embed_dim=swin["embed_dim"], depths=list(swin["depths"]), num_heads=list(swin["num_heads"]),
                       window_size=swin["window_size"], mlp_ratio=swin["mlp_ratio"])
     model = dict(
         backbone="swin_base_patch4_window12_384", backbone_kwargs=kwargs,
         backbone_img_size=OFFICIAL_INPUT_SIZE, adapters=adapters, freeze_backbone=True,
-        audio_dim=int(rest["audio_proj.0.weight"].shape[1]), pixel_decoder="msdeform", num_encoder_layers=enc,
-        encoder_feedforward=enc_ff, mask_stride=4, hidden_dim=d, num_heads=heads, dim_feedforward=dec_ff,
-        num_decoder_layers=dec, query_mode="aaqg", avs_adapt="replace" if stage == "avs" else "after", norm_groups=32,
-        class_matching=False)
+        audio_dim=audio_dim, pixel_decoder="msdeform", num_encoder_layers=encoder_layers,
+        encoder_feedforward=encoder_feedforward, mask_stride=4, hidden_dim=hidden_dim, num_heads=num_heads,
+        dim_feedforward=dim_feedforward, num_decoder_layers=decoder_layers, query_mode="aaqg",
+        avs_adapt="replace" if stage == "avs" else "after", norm_groups=32, class_matching=False)
     if stage == "avs":
-        if c != 2:
-            raise OfficialCheckpointError(f"a stage-1 (avs) checkpoint has 2 classes + no-object, this one {c} + 1: "
-                                          "is it a stage-2 (avss) one?")
-        model.update(stage1_num_queries=q)
+        model.update(stage1_num_queries=num_queries)
     else:
-        model.update(num_queries=q, num_classes=c, mask_fusion=True, prior_attention=True, robust_keys=True,
-                     tau_silent=0.4, tau_sounding=0.6)  # avss/.../modeling_mask2former.py: low=0.4, high=0.6
+        model.update(num_queries=num_queries, num_classes=num_classes, mask_fusion=True, prior_attention=True,
+                     robust_keys=True, tau_silent=0.4, tau_sounding=0.6)  # avss/.../modeling_mask2former.py
     return base.replace(model=model, data={"image_size": OFFICIAL_INPUT_SIZE, "eval_size": OFFICIAL_EVAL_SIZE})
+
+
+def released_profile(stage: str, profile: Profile | None = None) -> Profile:
+    """The architecture of the released checkpoints (GeWu-Lab/Stepping-Stones README), without a checkpoint.
+
+    Swin-B at 384 px with adapters, 6 deformable encoder layers (FFN 1024), 9 masked-attention layers (D 256,
+    8 heads, FFN 2048), 128-d VGGish audio, 30 queries and 2 classes (``avs``) or 100 queries and 71 classes
+    (``avss``; paper_and_code.md §1.7-1.8): what :func:`official_profile` reads off a released file.
+    """
+    if stage not in OFFICIAL_STAGES:
+        raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")
+    avs = stage == "avs"
+    return _official_arch(stage, profile, swin=_SWIN_B, adapters=True, audio_dim=128, encoder_layers=6,
+                          encoder_feedforward=1024, hidden_dim=256, num_heads=8, dim_feedforward=2048,
+                          decoder_layers=9, num_queries=30 if avs else 100, num_classes=2 if avs else 71)
 
 
 def build_official_model(profile: Profile, stage: str) -> nn.Module:
