@@ -115,7 +115,7 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _env_or_root_dir(env_var: str, default_name: str, create: bool) -> Path:
-    """``$env_var`` (``~`` expanded) if set and not blank, else ``<root>/default_name``; made if ``create``."""
+    """``$env_var`` (``~`` expanded) if not blank, else ``<root>/default_name``; made if ``create``."""
     env = os.environ.get(env_var, "").strip()
     path = Path(env).expanduser() if env else project_root() / default_name
     if create:

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture
 def figures_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``STEPSTONES_FIGURES`` points at the test's ``tmp_path`` (yielded); every pyplot figure is closed after.
+    """``STEPSTONES_FIGURES`` is the test's ``tmp_path`` (yielded); all pyplot figures are closed after.
 
     Viz modules take it with ``pytestmark = pytest.mark.usefixtures("figures_in_tmp")`` after choosing the
     Agg backend; pyplot is imported here only when the fixture runs, so other tests never load matplotlib.

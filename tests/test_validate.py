@@ -84,8 +84,8 @@ def link_outside(path, outside):
 
 
 def synthetic_wav(marker, text, rate=16000, channels=1):
-    """A corruption: a ``marker`` file makes the tree our generator's (16 kHz mono required), then the v1m clip
-    gets a 5 s tone at ``rate`` Hz with ``channels`` channels."""
+    """A corruption: a ``marker`` file makes the tree our generator's (16 kHz mono required), then the v1m
+    clip gets a 5 s tone at ``rate`` Hz with ``channels`` channels."""
 
     def corrupt(root, outside):
         (root / marker).write_text(text)
