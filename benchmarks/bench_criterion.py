@@ -6,10 +6,9 @@ Prints median milliseconds per call and the loop/batched ratio, forward only and
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _common import median_ms
 
 from stepstones_lite.model.criterion import SetCriterion, targets_from_labels
 from stepstones_lite.model.matcher import HungarianMatcher
@@ -38,16 +37,6 @@ def frame_slice(outputs: dict, i: int) -> dict:
     out = {k: outputs[k][i : i + 1] for k in ("pred_logits", "pred_masks")}
     out["aux_outputs"] = [frame_slice(a, i) for a in outputs.get("aux_outputs", [])]
     return out
-
-
-def timeit(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
@@ -90,9 +79,9 @@ def main() -> None:
 
         r = a.repeats
         rows = [
-            ("matcher", timeit(batched_match, r), timeit(loop_match, r)),
-            ("criterion fwd", timeit(lambda: batched(False), r), timeit(lambda: loop(False), r)),
-            ("criterion fwd+bwd", timeit(lambda: batched(True), r), timeit(lambda: loop(True), r)),
+            ("matcher", median_ms(batched_match, r), median_ms(loop_match, r)),
+            ("criterion fwd", median_ms(lambda: batched(False), r), median_ms(lambda: loop(False), r)),
+            ("criterion fwd+bwd", median_ms(lambda: batched(True), r), median_ms(lambda: loop(True), r)),
         ]
         for name, b, lp in rows:
             print(f"num_points={str(num_points):>5}  {name:<18} batched {b:7.2f}  per-frame loop {lp:7.2f}  "

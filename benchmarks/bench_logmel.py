@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
+from _common import sample_times
 
 from stepstones_lite.audio import LogMelFrontEnd, log_mel_examples, mel_matrix
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+def _median_time(fn, repeats: int) -> tuple[float, float]:
+    """Median and fastest seconds per call of ``fn`` over ``repeats`` timed calls."""
+    times = sample_times(fn, repeats)
     return statistics.median(times), min(times)
 
 

@@ -114,22 +114,23 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     return here
 
 
-def artifacts_dir(create: bool = True) -> Path:
-    """Where checkpoints, priors and generated data go: ``$STEPSTONES_ARTIFACTS`` or ``<root>/artifacts``."""
-    env = os.environ.get(ARTIFACTS_ENV, "").strip()
-    path = Path(env).expanduser() if env else project_root() / "artifacts"
+def _env_or_root_dir(env_var: str, default_name: str, create: bool) -> Path:
+    """``$env_var`` (``~`` expanded) if not blank, else ``<root>/default_name``; made if ``create``."""
+    env = os.environ.get(env_var, "").strip()
+    path = Path(env).expanduser() if env else project_root() / default_name
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+def artifacts_dir(create: bool = True) -> Path:
+    """Where checkpoints, priors and generated data go: ``$STEPSTONES_ARTIFACTS`` or ``<root>/artifacts``."""
+    return _env_or_root_dir(ARTIFACTS_ENV, "artifacts", create)
 
 
 def figures_dir(create: bool = True) -> Path:
     """Where notebooks save figures: ``$STEPSTONES_FIGURES`` or ``<root>/figures``."""
-    env = os.environ.get(FIGURES_ENV, "").strip()
-    path = Path(env).expanduser() if env else project_root() / "figures"
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path.resolve()
+    return _env_or_root_dir(FIGURES_ENV, "figures", create)
 
 
 # --------------------------------------------------------------------------- atomic writes

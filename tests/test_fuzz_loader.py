@@ -68,16 +68,19 @@ class Mutator:
         self.rng, self.case, self.secret, self.canary = rng, case, secret, canary
         self.real_case = os.path.realpath(case)
 
+    def _own(self, p: Path) -> bool:
+        """Not a symlink and, resolved, inside the case folder."""
+        return not p.is_symlink() and os.path.realpath(p).startswith(self.real_case + os.sep)
+
     def files(self, suffixes: tuple[str, ...] | None = None) -> list[Path]:
-        out = [
-            p
-            for p in sorted(self.case.rglob("*"))
-            if p.is_file() and not p.is_symlink() and os.path.realpath(p).startswith(self.real_case + os.sep)
-        ]
+        out = [p for p in sorted(self.case.rglob("*")) if p.is_file() and self._own(p)]
         return [p for p in out if suffixes is None or p.suffix in suffixes] or out
 
     def pick(self, *suffixes: str) -> Path:
         return self.rng.choice(self.files(suffixes or None))
+
+    def pick_dir(self) -> Path:
+        return self.rng.choice([d for d in sorted(self.case.rglob("*")) if d.is_dir() and self._own(d)])
 
     # byte-level
     def truncate(self) -> str:
@@ -112,12 +115,7 @@ class Mutator:
         return f"delete {p.relative_to(self.case)}"
 
     def delete_dir(self) -> str:
-        dirs = [
-            d
-            for d in sorted(self.case.rglob("*"))
-            if d.is_dir() and not d.is_symlink() and os.path.realpath(d).startswith(self.real_case + os.sep)
-        ]
-        d = self.rng.choice(dirs)
+        d = self.pick_dir()
         shutil.rmtree(d)
         return f"rmtree {d.relative_to(self.case)}"
 
@@ -247,12 +245,7 @@ class Mutator:
         return f"symlink {p.name} -> {target}"
 
     def symlink_dir_out(self) -> str:
-        dirs = [
-            d
-            for d in sorted(self.case.rglob("*"))
-            if d.is_dir() and not d.is_symlink() and os.path.realpath(d).startswith(self.real_case + os.sep)
-        ]
-        d = self.rng.choice(dirs)
+        d = self.pick_dir()
         outside = self.case.parent / f"{self.case.name}_outside"
         shutil.rmtree(outside, ignore_errors=True)
         shutil.move(d, outside)

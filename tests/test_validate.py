@@ -83,6 +83,17 @@ def link_outside(path, outside):
     path.symlink_to(target)
 
 
+def synthetic_wav(marker, text, rate=16000, channels=1):
+    """A corruption: a ``marker`` file makes the tree our generator's (16 kHz mono required), then the v1m
+    clip gets a 5 s tone at ``rate`` Hz with ``channels`` channels."""
+
+    def corrupt(root, outside):
+        (root / marker).write_text(text)
+        sf.write(root / V1M / "audio.wav", tone(5, sr=rate, channels=channels), rate)
+
+    return corrupt
+
+
 # (layout, corruption(root, outside), text expected in one problem, split for the loader or None)
 CASES = {
     "corrupt_wav": (
@@ -111,19 +122,13 @@ CASES = {
     ),
     "rate_synthetic": (
         "avss",
-        lambda r, o: (
-            (r / "synthetic.json").write_text("{}"),
-            sf.write(r / V1M / "audio.wav", tone(5, sr=22050), 22050),
-        ),
+        synthetic_wav("synthetic.json", "{}", rate=22050),
         f"{V1M}/audio.wav: 22050 Hz, 1 channel(s); this dataset requires 16 kHz mono",
         None,
     ),
     "stereo_synthetic": (
         "avss",
-        lambda r, o: (
-            (r / "dataset.json").write_text('{"generator": "stepstones_lite.data.synthetic"}'),
-            sf.write(r / V1M / "audio.wav", tone(5, channels=2), 16000),
-        ),
+        synthetic_wav("dataset.json", '{"generator": "stepstones_lite.data.synthetic"}', channels=2),
         "16000 Hz, 2 channel(s); this dataset requires 16 kHz mono",
         None,
     ),

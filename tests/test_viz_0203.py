@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -13,11 +12,7 @@ import torch  # noqa: E402
 from stepstones_lite import viz  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _figures(tmp_path, monkeypatch):
-    monkeypatch.setenv("STEPSTONES_FIGURES", str(tmp_path))
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("figures_in_tmp")  # tests/conftest.py
 
 
 def test_mask_overlay_colours():

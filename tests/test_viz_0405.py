@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -15,11 +14,7 @@ from stepstones_lite.data import AVSS_CLASSES, palette  # noqa: E402
 from stepstones_lite.model.prior import RobustKeys, fuse_prior, prior_attention_mask  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _figures(tmp_path, monkeypatch):
-    monkeypatch.setenv("STEPSTONES_FIGURES", str(tmp_path))
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("figures_in_tmp")  # tests/conftest.py
 
 
 def _square(h=32, lo=8, hi=24):

@@ -58,6 +58,13 @@ def _as_tensor(x: Any, name: str, fn: str) -> torch.Tensor:
     raise TypeError(f"{fn}: {name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
 
 
+def _at_least(value: Any, minimum: int, name: str, fn: str) -> int:
+    """``int(value)``, or a ``ValueError`` naming ``fn`` and ``name`` if it is below ``minimum``."""
+    if int(value) < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def _as_aux(x: Any, name: str, fn: str) -> torch.Tensor:
     """Small per-frame arguments (flags, counts) may also be lists."""
     if isinstance(x, (list, tuple)):
@@ -223,9 +230,7 @@ class BinaryMeter:
     """
 
     def __init__(self, batch_videos: int = 1, num_thresholds: int = 255) -> None:
-        if int(batch_videos) < 1:
-            raise ValueError(f"BinaryMeter: batch_videos must be >= 1, got {batch_videos}")
-        self.batch_videos = int(batch_videos)
+        self.batch_videos = _at_least(batch_videos, 1, "batch_videos", "BinaryMeter")
         self.num_thresholds = int(num_thresholds)
         self.reset()
 

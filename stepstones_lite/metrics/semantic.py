@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .exact import BETA2, _as_aux, _as_tensor, _float_scores
+from .exact import BETA2, _as_aux, _as_tensor, _at_least, _float_scores
 
 __all__ = ["semantic_prediction", "semantic_frame_stats", "SemanticMeter", "binarize_semantic"]
 
@@ -135,9 +135,7 @@ class SemanticMeter:
     """
 
     def __init__(self, num_classes: int = 71, include_padded: bool = False) -> None:
-        if int(num_classes) < 2:
-            raise ValueError(f"SemanticMeter: num_classes must be >= 2, got {num_classes}")
-        self.num_classes = int(num_classes)
+        self.num_classes = _at_least(num_classes, 2, "num_classes", "SemanticMeter")
         self.include_padded = bool(include_padded)
         self.reset()
 

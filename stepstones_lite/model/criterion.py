@@ -74,12 +74,8 @@ def sigmoid_ce_loss(inputs: Tensor, targets: Tensor, num_masks: float) -> Tensor
 def dice_loss(inputs: Tensor, targets: Tensor, num_masks: float) -> Tensor:
     """Dice loss ``1 - (2|p∩t| + 1) / (|p| + |t| + 1)`` per mask, summed, divided by ``num_masks``.
 
-    Args:
-        inputs: ``[M, P]`` mask logits at P points.
-        targets: ``[M, P]`` target values in [0, 1].
-        num_masks: normaliser (number of target masks).
-    Returns:
-        scalar loss.
+    Arguments as :func:`sigmoid_ce_loss` (``[M, P]`` logits and targets at P points, the normaliser);
+    returns the scalar loss.
     """
     probs = inputs.sigmoid()  # [M, P]
     numerator = 2.0 * (probs * targets).sum(-1)  # [M]

@@ -87,11 +87,8 @@ def batch_sigmoid_ce_cost(inputs: Tensor, targets: Tensor) -> Tensor:
 def batch_dice_cost(inputs: Tensor, targets: Tensor) -> Tensor:
     """Dice loss ``1 - (2|p∩t| + 1) / (|p| + |t| + 1)`` between every prediction and every target.
 
-    Args:
-        inputs: ``[..., Q, P]`` mask logits at P points.
-        targets: ``[..., K, P]`` target values in [0, 1] at the same points.
-    Returns:
-        ``[..., Q, K]`` costs.
+    Arguments as :func:`batch_sigmoid_ce_cost` (``[..., Q, P]`` logits, ``[..., K, P]`` targets at the same
+    points); returns the ``[..., Q, K]`` costs.
     """
     probs = inputs.sigmoid()  # [..., Q, P]
     numerator = 2.0 * (probs @ targets.transpose(-1, -2))  # [..., Q, K]
