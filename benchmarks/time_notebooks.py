@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMES = ROOT / "benchmarks" / "notebook_times.json"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PROFILES = ("smoke", "classroom")
-HEADER = "# > **Time on 2 CPU cores** (first run, from empty artifacts; `benchmarks/notebook_times.json`):"
+HEADER = "# > **Time on 2 CPU cores** (first run, empty artifacts):"
 
 
 def fmt(seconds: float) -> str:
@@ -99,15 +100,12 @@ NOTE_BEGIN, NOTE_END = "<!-- times: written by benchmarks/time_notebooks.py -->"
 
 def readme_note(times: dict) -> str:
     """The sentence under the course map: how the times were measured, the totals, the machine's load."""
-    parts = []
-    for p in PROFILES:
-        if p in times:
-            t = times[p]
-            parts.append(f"{p} {fmt(t['total_seconds'])} in all, data included (load average "
-                         f"{t['machine']['load_average_before']} before, {t['machine']['load_average_after']} after)")
-    return (f"{NOTE_BEGIN}\nMeasured by `benchmarks/time_notebooks.py`: each notebook's first run on {PROFILES[0]} and "
-            f"{PROFILES[1]} from empty artifacts on 2 CPU cores, so the classroom times of 02 and 04 include building "
-            f"the runs later notebooks reuse; {'; '.join(parts)}.\n{NOTE_END}")
+    parts = [f"{p} {fmt(times[p]['total_seconds'])} (load average {times[p]['machine']['load_average_before']} -> "
+             f"{times[p]['machine']['load_average_after']})" for p in PROFILES if p in times]
+    text = ("Measured by `benchmarks/time_notebooks.py` (`benchmarks/notebook_times.json`): first runs from empty "
+            "artifacts on 2 CPU cores; in classroom, 02 (stand-ins, stage 1) and 04 (stage 2, end-to-end) build the "
+            f"runs later notebooks reuse. In all, data included: {', '.join(parts)}.")
+    return f"{NOTE_BEGIN}\n{textwrap.fill(text, width=110, break_on_hyphens=False)}\n{NOTE_END}"
 
 
 def write_docs(times: dict) -> list[Path]:

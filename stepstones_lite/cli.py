@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 
 
 def _cmd_env(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from ._version import __version__
+
 __all__ = [
     "resolve_device",
     "seed_everything",
@@ -193,8 +195,6 @@ _REPORTED_PACKAGES = (
 
 def env_info() -> dict[str, Any]:
     """Versions, device and threads as a dict (what :func:`print_env` prints)."""
-    from . import __version__
-
     versions = {}
     for name in _REPORTED_PACKAGES:
         try:

@@ -21,3 +21,12 @@ def test_env_json(capsys):
 def test_profile_prints_resolved_json(capsys):
     assert main(["profile", "--profile", "smoke"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "smoke"
+
+
+def test_package_version_is_the_pyproject_version():
+    """One version: ``stepstones_lite/_version.py`` agrees with ``pyproject.toml`` (what pip installs)."""
+    import tomllib
+    from pathlib import Path
+
+    meta = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert meta["project"]["version"] == __version__

@@ -152,3 +152,40 @@ def test_every_working_notebook_has_a_checked_change_x_task(source):
         after = cells[i].source.split("### END SOLUTION", 1)[1]
         assert re.search(r"^\s*assert ", after, re.M), f"{source.name} cell {i}: the task checks nothing"
         assert "Your turn" in cells[i - 1].source, f"{source.name} cell {i}: the task is not announced"
+
+
+def _time_notebooks():
+    import importlib.util
+
+    path = NOTEBOOKS.parent / "benchmarks" / "time_notebooks.py"
+    spec = importlib.util.spec_from_file_location("time_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quoted_notebook_times_are_the_measured_ones():
+    """The README's course map, the note under it and every notebook's header line quote the seconds that
+    ``benchmarks/time_notebooks.py`` measured (``benchmarks/notebook_times.json``), for both profiles."""
+    import copy
+
+    tn = _time_notebooks()
+    times = json.loads(tn.TIMES.read_text())
+    assert set(tn.PROFILES) <= set(times)
+    for p in tn.PROFILES:  # every notebook measured in every profile
+        assert {s.stem for s in SOURCES} <= set(times[p]["seconds"]), p
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    assert tn.readme_note(times) in readme
+    rows = [line for line in readme.split("\n") if re.match(r"\| `\d\d_\w+` \|", line)]
+    assert [re.match(r"\| `(\d\d_\w+)` \|", r)[1] for r in rows] == [s.stem for s in SOURCES]
+    for row in rows:
+        assert tn.readme_row(row, times) == row, row
+    for source in SOURCES:
+        assert tn.header_line(times, source.stem) in source.read_text(), source.name
+    # the check can fail: one notebook a minute slower changes its row, its header and the note
+    slower = copy.deepcopy(times)
+    slower["classroom"]["seconds"][SOURCES[2].stem] += 60.0
+    slower["classroom"]["total_seconds"] += 60.0
+    assert tn.readme_row(rows[2], slower) != rows[2]
+    assert tn.header_line(slower, SOURCES[2].stem) not in SOURCES[2].read_text()
+    assert tn.readme_note(slower) not in readme
