@@ -1,10 +1,28 @@
 """Fixtures shared by several test modules (the session environment is set in the root ``conftest.py``)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.util
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+
+@pytest.fixture(scope="session")
+def project_script() -> Callable[[str], ModuleType]:
+    """Loads a script of the repository that is not a package module, by its path from the repository root:
+    ``project_script("results/tables.py")`` (results/, benchmarks/, data_scripts/)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def load(relpath: str) -> ModuleType:
+        path = root / relpath
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

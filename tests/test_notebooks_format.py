@@ -154,22 +154,12 @@ def test_every_working_notebook_has_a_checked_change_x_task(source):
         assert "Your turn" in cells[i - 1].source, f"{source.name} cell {i}: the task is not announced"
 
 
-def _time_notebooks():
-    import importlib.util
-
-    path = NOTEBOOKS.parent / "benchmarks" / "time_notebooks.py"
-    spec = importlib.util.spec_from_file_location("time_notebooks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_quoted_notebook_times_are_the_measured_ones():
+def test_quoted_notebook_times_are_the_measured_ones(project_script):
     """The README's course map, the note under it and every notebook's header line quote the seconds that
     ``benchmarks/time_notebooks.py`` measured (``benchmarks/notebook_times.json``), for both profiles."""
     import copy
 
-    tn = _time_notebooks()
+    tn = project_script("benchmarks/time_notebooks.py")
     times = json.loads(tn.TIMES.read_text())
     assert set(tn.PROFILES) <= set(times)
     for p in tn.PROFILES:  # every notebook measured in every profile

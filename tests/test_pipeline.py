@@ -244,18 +244,14 @@ def test_reproduce_matching_stage1_arm(env, tmp_path):
     assert rec["prior_miou"] == rec["stage1_miou"] and {"avss_miou", "stage1_distractor_fp"} <= set(rec)
 
 
-def test_stage1_error_split_on_reference_priors(env, tmp_path):
+def test_stage1_error_split_on_reference_priors(env, tmp_path, project_script):
     """results/stage1_errors.py: ground-truth priors find every sounding object and nothing else; all-foreground
     priors mark every object; the split sums its units over the test clips' objects."""
-    import importlib.util
     import shutil
 
     from stepstones_lite.train.priors import write_reference_priors
-    from stepstones_lite.utils import project_root
 
-    spec = importlib.util.spec_from_file_location("stage1_errors", project_root() / "results" / "stage1_errors.py")
-    errors = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(errors)
+    errors = project_script("results/stage1_errors.py")
     gt = tmp_path / "gt"
     write_reference_priors(env["profile"], gt, data_root=env["root"], splits=("test",), progress=False)
     out = errors.error_split(env["root"], gt)
@@ -271,14 +267,11 @@ def test_stage1_error_split_on_reference_priors(env, tmp_path):
     assert all(out[k] == 1.0 for k in out if k.startswith("fp_"))
 
 
-def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path):
+def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path, project_script):
     """Object outcomes on real clips: the GT labels as prediction name every sounding object and mark nothing
     silent; an all-'flute' prediction names only flutes and marks every silent object; results/stage2_errors.py
     scores a trained checkpoint into shares that sum to one."""
-    import importlib.util
-
     from stepstones_lite.train.semantic_errors import ObjectOutcomes, object_outcomes
-    from stepstones_lite.utils import project_root
 
     data = pipeline.avss_dataset(env["profile"], env["root"], "test", return_instances=True)
     perfect, flat = ObjectOutcomes(), ObjectOutcomes()
@@ -299,9 +292,7 @@ def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path):
     make_priors(stage1.best_checkpoint, priors, data_root=env["root"], progress=False)
     s2 = pipeline.train_stage2(env["profile"], tmp_path / "s2", prior_root=priors, data_root=env["root"],
                                progress=False)
-    spec = importlib.util.spec_from_file_location("stage2_errors", project_root() / "results" / "stage2_errors.py")
-    errors = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(errors)
+    errors = project_script("results/stage2_errors.py")
     with_prior = pipeline.avss_dataset(env["profile"], env["root"], "test", prior_root=priors, return_instances=True)
     rec = errors.score(s2.best_checkpoint, with_prior, "dataset")
     assert rec["n_sounding"] == s["n_sounding"]

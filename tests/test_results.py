@@ -1,23 +1,21 @@
 """The committed results are what the scripts write: README's study table and the side-study tables."""
 from __future__ import annotations
 
-import importlib.util
 import json
+
+import pytest
 
 from stepstones_lite.utils import project_root
 
 ROOT = project_root()
 
 
-def _tables():
-    spec = importlib.util.spec_from_file_location("tables", ROOT / "results" / "tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture
+def tables(project_script):
+    return project_script("results/tables.py")
 
 
-def test_readme_study_table_is_the_committed_json():
-    tables = _tables()
+def test_readme_study_table_is_the_committed_json(tables):
     study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())
     readme = (ROOT / "README.md").read_text()
     assert tables.readme_block(study) in readme, "README's study table is stale: run python results/tables.py"
@@ -26,14 +24,12 @@ def test_readme_study_table_is_the_committed_json():
     assert tables.readme_block(study) not in readme
 
 
-def test_results_readme_regime_table_is_its_json():
-    tables = _tables()
+def test_results_readme_regime_table_is_its_json(tables):
     data = json.loads((ROOT / "results" / "regime_knobs_classroom.json").read_text())
     assert tables.knobs_block(data) in (ROOT / "results" / "README.md").read_text(), "run python results/tables.py"
 
 
-def test_side_study_tables_are_their_json():
-    tables = _tables()
+def test_side_study_tables_are_their_json(tables):
     for stem, make in (("regime_knobs", tables.regime_table), ("stage1_levers", tables.levers_table),
                        ("stage1_errors", tables.errors_table)):
         data = json.loads((ROOT / "results" / f"{stem}_classroom.json").read_text())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,6 @@ from stepstones_lite.data import AVSS_CLASSES, class_index, palette
 from stepstones_lite.data.errors import DatasetError
 from stepstones_lite.data.synthetic import SynthConfig, clip_schedule, generate_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
 CFG = SynthConfig(num_clips=10, size=64, seed=3, off_screen_prob=0.5, partial_sounding_prob=0.6)
 
 
@@ -240,7 +238,7 @@ def test_knobs_objects_sounding_and_holdouts(tmp_path):
                 assert not seg and held == (split == "test")
 
 
-def test_cli_make_data(tmp_path, capsys):
+def test_cli_make_data(tmp_path, capsys, project_script):
     from stepstones_lite.cli import main
 
     out = tmp_path / "cli"
@@ -255,9 +253,7 @@ def test_cli_make_data(tmp_path, capsys):
     info = json.loads((out / "dataset.json").read_text())["config"]
     assert info["size"] == 48 and info["seed"] == 5 and info["classes"] == ["dog", "piano"]
     assert info["off_screen_prob"] == 0.2  # from the smoke profile's DataConfig
-    spec = importlib.util.spec_from_file_location("mk", ROOT / "data_scripts" / "make_synthetic_avss.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = project_script("data_scripts/make_synthetic_avss.py")
     assert mod.main(["--profile", "smoke", "--num-clips", "3", "--size", "48", "--seed", "5",
                      "--workers", "1", "--out", str(tmp_path / "script"), "--no-progress",
                      "--objects-per-clip", "2-2", "--classes", "dog,piano"]) == 0
