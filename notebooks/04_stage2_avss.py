@@ -536,6 +536,8 @@ assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.fl
 # 6. With the oracle prior, stage 2 leaves no sounding object "missed" and marks no silent one, yet some objects
 #    get the wrong class. Where can the wrong class come from, given what each stand-in encoder knows? Would you
 #    expect more wrong classes in frames where one object sounds, or where several do?
+# 7. Stage 2 trains with ground-truth priors, but its test priors also mark silent distractors. Would training
+#    it on stage 1's own predictions of the train split teach it to drop them? What would it need to tell apart?
 
 # %% tags=["solution"]
 # Solutions (hidden in the student version):
@@ -562,6 +564,11 @@ assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.fl
 #    the oracle prior, wrong classes are rare in single-source frames and common in multi-source ones — and
 #    many confusions cross super-classes (guitar → horse), so stage 2 binds names to masks worse than its
 #    visual features would allow.
+# 7. Only if its features can tell the silent distractor from the sounding object, and stage 1 already failed
+#    at that. `results/stage2_levers_classroom.md` tries it as a labelled deviation. The share of marked
+#    distractors does not move, and the oracle-prior score drops: stage 2 learns to trust the prior less, and it
+#    gains no way to tell which of two look-alikes sounds. The visual stand-in only knows super-classes, and the
+#    audio names the sound, not where it is.
 
 # %% [markdown]
 # ## Summary

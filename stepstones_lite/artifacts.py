@@ -4,8 +4,9 @@
 built *with the same key*, and otherwise builds it. A notebook run alone therefore rebuilds whatever it
 needs from earlier stages (in seconds under the ``smoke`` profile) and never relies on another kernel.
 
-Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker holding the key, build time and
-wall seconds. A build happens in a temporary sibling folder that is renamed into place only when the build
+Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker holding the key, build time,
+wall seconds and torch's CPU thread count (``threads``: float sums, and so trained weights, depend on it, and it
+is not part of the key). A build happens in a temporary sibling folder that is renamed into place only when the build
 function returns, so an interrupted build never leaves a half artifact that looks finished.
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+import torch
 
 from .utils import artifacts_dir, atomic_write_json
 
@@ -99,7 +102,8 @@ def ensure_artifact(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     atomic_write_json(tmp / MARKER, {"name": name, "key": key, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                     "wall_seconds": round(time.perf_counter() - start, 2)})
+                                     "wall_seconds": round(time.perf_counter() - start, 2),
+                                     "threads": torch.get_num_threads()})
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)

@@ -134,6 +134,10 @@ class TrainConfig:
     pretrain_audio_label_space: str | None = None  # the audio stand-in's own space (None: pretrain_label_space)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
+    # the prior stage 2 trains with: "gt" (paper §3.2 teacher forcing: ground-truth binary masks); DEVIATIONS, not in
+    # the paper: "stage1" (the stage-1 model's predictions on the train split, so training sees the prior's errors:
+    # marked silent distractors, missed objects) or "mixed" (per training clip, stage-1 prediction or GT, even odds)
+    stage2_train_prior: str = "gt"
     eval_every: int = 250
     amp: bool = True  # autocast on CUDA only (bf16 where supported, else fp16 + GradScaler)
     compile: bool = False
@@ -219,7 +223,8 @@ class Profile:
 # fields added after runs were cached, with the value at which they change nothing (see Profile.key_dict)
 KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space"): None,
                                            ("model", "backbone_kwargs"): None, ("model", "avs_adapt"): None,
-                                           ("model", "norm_groups"): None}
+                                           ("model", "norm_groups"): None,
+                                           ("train", "stage2_train_prior"): "gt"}
 
 
 def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:

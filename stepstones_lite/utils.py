@@ -27,6 +27,7 @@ __all__ = [
     "seed_everything",
     "print_env",
     "env_info",
+    "cpu_model",
     "project_root",
     "artifacts_dir",
     "figures_dir",
@@ -191,6 +192,17 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 _REPORTED_PACKAGES = (
     "numpy", "scipy", "timm", "einops", "librosa", "soundfile", "matplotlib", "seaborn", "papermill", "nbval",
 )
+
+
+def cpu_model() -> str:
+    """The processor's name (``/proc/cpuinfo`` "model name"; else what :mod:`platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def env_info() -> dict[str, Any]:

@@ -55,3 +55,20 @@ def test_follower_ranks_wait_for_rank0(tmp_path, monkeypatch):
     threading.Thread(target=rank0_builds_later).start()
     out = ensure_artifact("x", lambda f: built.append(f), {"k": 1}, root=tmp_path, verbose=False)
     assert out == artifact_path("x", {"k": 1}, tmp_path) and built == []  # rank 1 never builds
+
+
+def test_marker_records_the_thread_count_the_build_ran_with(tmp_path):
+    """Trained weights depend on torch's CPU thread count, which is not in the key: the marker says which it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        def build(folder):
+            torch.set_num_threads(1)  # as TrainConfig.num_threads does inside a build
+            (folder / "x.txt").write_text("w")
+
+        torch.set_num_threads(2)
+        path = ensure_artifact("stage1", build, {"seed": 0}, root=tmp_path, verbose=False)
+        assert read_marker(path)["threads"] == 1
+    finally:
+        torch.set_num_threads(before)

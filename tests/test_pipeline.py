@@ -148,6 +148,7 @@ def test_reproduce_core_arms_plumbing(env, tmp_path):
     for key in ("command", "git_commit", "profile", "device", "torch_version", "date", "wall_seconds"):
         assert key in saved["provenance"]
     spent = saved["provenance"]["compute_seconds"]  # build times of the runs the numbers come from
+    assert sum(saved["provenance"]["build_threads"].values()) >= 4  # stage 1, priors, stage 2, end-to-end
     assert {"course/stage1", "course/stage2", "course/end_to_end", "encoders"} <= set(spent)
     assert spent["total"] == pytest.approx(sum(v for k, v in spent.items() if k != "total"), abs=0.2)
     two = saved["arms"]["two_stage"]
@@ -297,3 +298,35 @@ def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path, proj
     rec = errors.score(s2.best_checkpoint, with_prior, "dataset")
     assert rec["n_sounding"] == s["n_sounding"]
     assert rec["named"] + rec["wrong_class"] + rec["missed"] == pytest.approx(1.0)
+
+
+def test_stage2_trained_with_stage1_priors(env, tmp_path, project_script):
+    """The stage2_train_prior DEVIATIONS: train priors of the train split are made, go with the lever (and only
+    with it), and results/stage2_levers.py scores such a stage 2 beside end-to-end with its error split."""
+    from stepstones_lite.train import Course
+
+    course = Course(env["profile"], progress=False)
+    s1 = course.stage1(0)
+    default, train = course.stage1_priors(s1), course.stage1_priors(s1, splits=("train",))
+    assert default != train and check_priors(train)["splits"] == ["train"]
+    assert check_priors(default)["splits"] == ["val", "test"]
+    assert {p.parent.name for p in train.glob("*/*/0.png")} == {item["uid"] for item in
+                                                              pipeline.avss_dataset(env["profile"], env["root"], "train")}
+    lever = env["profile"].replace(train__stage2_train_prior="stage1")
+    with pytest.raises(ValueError, match="train_prior_root"):
+        pipeline.train_stage2(lever, tmp_path / "x", prior_root=default, data_root=env["root"], progress=False)
+    with pytest.raises(ValueError, match="train_prior_root"):
+        pipeline.train_stage2(env["profile"], tmp_path / "y", prior_root=default, data_root=env["root"],
+                              train_prior_root=train, progress=False)
+    levers = project_script("results/stage2_levers.py")
+    rec = levers.record(course, "mixed", 0)
+    assert 0.0 <= rec["stage1_train_miou"] <= 1.0
+    for split in ("val", "test"):
+        r = rec[split]
+        assert r["gap"] == pytest.approx(r["two_stage"] - r["end_to_end"])
+    e = rec["test_errors_two_stage"]
+    assert e["named"] + e["wrong_class"] + e["missed"] == pytest.approx(1.0)
+    assert f"| smoke | mixed | 0 | {rec['stage1_train_miou']:.3f} |" in levers.markdown(
+        {"profile": "smoke", "regimes": {"smoke": [rec]}})
+    # every run this Course handed out was built here, so all under this process's thread count
+    assert course.build_threads() == {str(torch.get_num_threads()): len(course.used)}

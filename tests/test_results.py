@@ -101,3 +101,20 @@ def test_readme_prose_quotes_only_committed_numbers():
         bad = _unquoted((ROOT / name).read_text(), known)
         assert not bad, f"{name}: numbers no committed result holds (quote results/ or drop them): {bad}"
     assert _unquoted("two-stage 0.4817 is not 0.123", known) == ["1: 0.123"]  # the check can fail
+
+
+def test_build_noise_quotes_the_committed_builds_of_one_configuration(project_script):
+    """results/build_noise.py: the seed-0 end-to-end builds it lists are the committed records, the two of the
+    study that must agree among them (stage2_no_prior_modules is end_to_end's model and schedule)."""
+    noise = project_script("results/build_noise.py")
+    builds = noise.committed_builds()
+    study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())["arms"]
+    assert len(builds) == 4
+    assert builds[0]["avss_miou"] == study["end_to_end"]["per_seed"][0]["avss_miou"]
+    assert builds[1]["avss_miou"] == study["stage2_no_prior_modules"]["per_seed"][0]["avss_miou"]
+    text = noise.markdown({"builds": [{"threads": 1, "avss_miou": 0.5, "binary_miou": 0.25}], "committed": builds,
+                           "provenance": {"cpu": "test"}})
+    assert "| built here | 1 | 0.500 | 0.250 | – |" in text and "Spread over the 5 builds" in text
+    same = noise.markdown({"builds": [{"threads": 2, "avss_miou": builds[0]["avss_miou"], "binary_miou": 0.5}],
+                           "committed": builds, "provenance": {"cpu": "test"}})
+    assert f"| {builds[0]['source']} | – | {builds[0]['avss_miou']:.3f} | – | the 2-thread build here |" in same

@@ -70,6 +70,18 @@ class Course:
                 totals[kind] = round(totals.get(kind, 0.0) + float(info.get("wall_seconds", 0.0)), 1)
         return totals
 
+    def build_threads(self) -> dict[str, int]:
+        """How many artifacts handed out so far were built with each CPU thread count (``"unknown"``: built before
+        markers recorded it). Trained weights depend on the thread count, which is not in the cache key, so one
+        configuration built under two counts (a notebook on 2 threads, a study on 1) gives two results."""
+        counts: dict[str, int] = {}
+        for folder in self.used:
+            info_path = Path(folder) / "ARTIFACT.json"
+            if info_path.is_file():
+                threads = str(json.loads(info_path.read_text()).get("threads", "unknown"))
+                counts[threads] = counts.get(threads, 0) + 1
+        return counts
+
     def _key(self, name: str, seed: int, **extra: Any) -> dict[str, Any]:
         return {**self.base_key, "run": name, "seed": seed, **extra}
 
@@ -89,15 +101,21 @@ class Course:
         return self._ensure("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
 
     def stage2(self, seed: int = 0, priors: Path | None = None, overrides: dict[str, Any] | None = None,
-               on_eval: OnEval = None) -> Path:
-        """Stage 2 (AVSS with priors) run folder; validated with ``priors`` (stage-1 priors) or GT if None."""
+               on_eval: OnEval = None, train_priors: Path | None = None) -> Path:
+        """Stage 2 (AVSS with priors) run folder; validated with ``priors`` (stage-1 priors) or GT if None.
+
+        ``train_priors``: the stage-1 priors of the train split (:meth:`stage1_priors` with ``splits=("train",)``),
+        needed by the ``train.stage2_train_prior`` DEVIATIONS ``"stage1"`` / ``"mixed"``.
+        """
         overrides = overrides or {}
+        extra = {"train_priors": str(train_priors)} if train_priors is not None else {}
 
         def build(folder: Path) -> None:
             pipeline.train_stage2(self._variant(overrides), folder, prior_root=priors, data_root=self.root,
-                                  seed=seed, progress=self.progress, on_eval=on_eval)
+                                  seed=seed, progress=self.progress, on_eval=on_eval, train_prior_root=train_priors)
 
-        return self._ensure("course/stage2", build, self._key("stage2", seed, overrides=overrides, priors=str(priors)))
+        return self._ensure("course/stage2", build,
+                            self._key("stage2", seed, overrides=overrides, priors=str(priors), **extra))
 
     def end_to_end(self, seed: int = 0, steps: int | None = None, on_eval: OnEval = None) -> Path:
         """End-to-end AVSS run folder (default steps: stage 2's, the paper's protocol)."""
@@ -119,14 +137,16 @@ class Course:
         return self._ensure("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
 
     # ----------------------------------------------------------------- priors
-    def stage1_priors(self, stage1: Path, mute: bool = False) -> Path:
-        """Prior folder with the predictions of the stage-1 run ``stage1`` on val and test."""
+    def stage1_priors(self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test")) -> Path:
+        """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and test)."""
+        splits = tuple(splits)
 
         def build(folder: Path) -> None:
-            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=("val", "test"), mute_audio=mute,
+            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=splits, mute_audio=mute,
                         progress=self.progress)
 
-        return self._ensure("course/priors", build, {"stage1": str(stage1), "mute": mute})
+        extra = {"splits": list(splits)} if splits != ("val", "test") else {}
+        return self._ensure("course/priors", build, {"stage1": str(stage1), "mute": mute, **extra})
 
     def reference_priors(self, kind: str | None = None, level: float = 0.0, seed: int = 0) -> Path:
         """Ground-truth priors on val and test (``kind=None``), or degraded ones (erode/dilate/noise/drop)."""

@@ -159,7 +159,7 @@ def convert_official(checkpoint: str | Path, stage: str, out_dir: str | Path, pr
 def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int, data_root: Path,
          seed: int | None, resume: bool, device: str | None, prior_root: str | Path | None = None,
          progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
-         description: str = "") -> FitResult:
+         description: str = "", train_prior_root: str | Path | None = None) -> FitResult:
     if seed is not None:
         profile = profile.replace(train__seed=int(seed))
     profile = prepare_profile(profile, data_root)
@@ -170,7 +170,7 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
     model = _new_model(profile, kind)
     if heads is not None:  # the deviation's frozen class heads come from the stand-ins' pre-training
         model.matching.load_heads(*heads)
-    train_set = avss_dataset(profile, data_root, "train")
+    train_set = avss_dataset(profile, data_root, "train", prior_root=train_prior_root)
     val_set = avss_dataset(profile, data_root, "val", prior_root=prior_root)
     trainer = Trainer(model, task, train_set, val_set, profile, out_dir, steps=steps, device=device,
                       progress=progress, on_eval=on_eval, description=description or kind)
@@ -194,17 +194,24 @@ def train_stage1(profile: Profile, out_dir: str | Path, *, data_root: str | Path
 
 def train_stage2(profile: Profile, out_dir: str | Path, *, prior_root: str | Path | None, data_root: str | Path | None = None,
                  seed: int | None = None, steps: int | None = None, resume: bool = False, device: str | None = None,
-                 progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+                 progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
+                 train_prior_root: str | Path | None = None) -> FitResult:
     """Stage 2 (AVSS): a fresh AAVS with priors; GT priors in training, ``prior_root`` priors for validation.
 
-    ``prior_root=None`` validates with oracle (GT) priors.
+    ``prior_root=None`` validates with oracle (GT) priors. With ``train.stage2_train_prior`` ``"stage1"`` or
+    ``"mixed"`` (DEVIATIONS) the training priors come from ``train_prior_root`` (stage-1 priors of the train split).
     """
     root = ensure_dataset(profile, data_root)
+    train_prior = profile.train.stage2_train_prior
+    if (train_prior != "gt") != (train_prior_root is not None):
+        raise ValueError(f"train.stage2_train_prior={train_prior!r} goes with "
+                         f"{'a' if train_prior != 'gt' else 'no'} train_prior_root (got {train_prior_root!r})")
     task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=True,
                     eval_prior="dataset" if prior_root is not None else "gt", kind=STAGE2,
-                    class_set=benchmark_classes(root))
+                    class_set=benchmark_classes(root), train_prior=train_prior)
     return _run(profile, STAGE2, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
-                prior_root=prior_root, progress=progress, on_eval=on_eval, description="stage 2 (AVSS)")
+                prior_root=prior_root, progress=progress, on_eval=on_eval, description="stage 2 (AVSS)",
+                train_prior_root=train_prior_root)
 
 
 def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,

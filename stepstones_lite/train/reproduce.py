@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from ..config import Profile
-from ..utils import atomic_write_json, atomic_write_text, project_root
+from ..utils import atomic_write_json, atomic_write_text, cpu_model, project_root
 from . import pipeline
 from .course import Course
 
@@ -206,16 +206,6 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
     return arms
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
@@ -328,6 +318,10 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
                 per_seed.setdefault(name, []).append({"seed": seed, **records[name]})
         if on_seed is not None:
             on_seed(seed, records)
+    threads = runs.build_threads()
+    if len(set(threads) - {"unknown"}) > 1:  # one configuration built under two counts is two different runs
+        print(f"[stepstones] warning: the study's runs were built under different CPU thread counts {threads}; "
+              "weights depend on it (it is not in the cache key), so compare such arms by mean ± std only")
     results = {
         "provenance": {
             "command": command or " ".join(sys.argv),
@@ -337,7 +331,9 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
             "torch_version": torch.__version__,
             "python": platform.python_version(),
             # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across machines
-            "cpu": {"model": _cpu_model(), "threads": torch.get_num_threads()},
+            "cpu": {"model": cpu_model(), "threads": torch.get_num_threads()},
+            # ... and on the thread count of the process that built each run (not in the cache key): runs by count
+            "build_threads": threads,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.perf_counter() - start, 1),
             # the runs may come from an earlier (interrupted or partial) invocation: their own build times

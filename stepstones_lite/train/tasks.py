@@ -14,7 +14,9 @@ only annotated frames (``valid``); the model always sees every frame.
 
 Stage 2 follows the paper's teacher forcing (§3.2): the prior is the ground-truth binary mask during
 training and the stage-1 prediction (``batch["prior"]``, read from a prior folder) at evaluation, unless
-``eval_prior="gt"`` (the oracle) is asked for.
+``eval_prior="gt"`` (the oracle) is asked for. ``train_prior="stage1"`` / ``"mixed"`` (DEVIATIONS, not in the
+paper; ``TrainConfig.stage2_train_prior``) train with the stage-1 predictions of the train split instead (all
+clips / each clip with even odds), read from ``batch["prior"]`` of a train set built with a prior folder.
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ from ..metrics import BinaryMeter, FrameTypeMeter, SemanticMeter
 from ..model.aavs import binary_scores, semantic_inference
 from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
 
-__all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL"]
+__all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL", "TRAIN_PRIORS"]
 
+TRAIN_PRIORS = ("gt", "stage1", "mixed")  # stage 2's training prior: the paper's, then two DEVIATIONS
 SILENT_LOG_MEL = math.log(0.01)  # the VGGish front end's value for digital silence: log(0 + 0.01)
 
 
@@ -120,12 +123,26 @@ class AVSSTask:
     monitor: str = "miou"
     extra_metrics: dict[str, float] = field(default_factory=dict)
     class_set: tuple[int, ...] | None = None  # the benchmark's label space (data.benchmark_classes); None: all
+    train_prior: str = "gt"  # "gt" (the paper) | "stage1" | "mixed" (DEVIATIONS): see the module docstring
+
+    def __post_init__(self) -> None:
+        if self.train_prior not in TRAIN_PRIORS:
+            raise ValueError(f"train_prior must be one of {TRAIN_PRIORS}, got {self.train_prior!r}")
 
     def _prior(self, batch: dict[str, Any], training: bool) -> torch.Tensor | None:
         if not self.use_prior:
             return None
+        gt = (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing) [N, H, W]
+        if training and self.train_prior != "gt":
+            if "prior" not in batch:
+                raise KeyError(f"train_prior={self.train_prior!r} needs the train set built with prior_root=...")
+            stage1 = batch["prior"].float()  # [B, T, H, W]
+            if self.train_prior == "mixed":  # one coin per clip, from the seeded global RNG (resumable)
+                coin = torch.rand(stage1.shape[0], device=stage1.device) < 0.5  # [B]
+                stage1 = torch.where(coin[:, None, None, None], stage1, batch["labels"].gt(0).float())
+            return stage1.flatten(0, 1)  # [N, H, W]
         if training or self.eval_prior == "gt":
-            return (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing)
+            return gt
         if "prior" not in batch:
             raise KeyError("evaluation with stage-1 priors needs the dataset built with prior_root=...")
         return _flat(batch, "prior").float()
