@@ -201,6 +201,17 @@ def test_schedule_class_distribution_and_splits():
         SynthConfig(classes=("dog", "cow")).validate()
 
 
+def test_frame_count_follows_the_avsbench_subset():
+    """v1s/v1m clips have 5 frames, v2 clips 10 (the reader reads each subset at its count): a 10-frame v1m set
+    would be written but then read wrongly, so it is refused up front."""
+    SynthConfig(num_frames=10, label="v2").validate()
+    SynthConfig().validate()
+    with pytest.raises(ValueError, match="'v1m' has 5 frames per clip, got num_frames=10"):
+        SynthConfig(num_frames=10).validate()
+    with pytest.raises(ValueError, match="'v2' has 10 frames"):
+        SynthConfig(label="v2").validate()
+
+
 def test_knobs_objects_sounding_and_holdouts(tmp_path):
     cfg = SynthConfig(num_clips=8, size=48, seed=1, num_objects_probs=(0, 0, 1), num_sounding_probs=(0, 1),
                       off_screen_prob=0.0, partial_sounding_prob=0.0, silent_only_prob=0.0,

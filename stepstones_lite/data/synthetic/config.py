@@ -119,3 +119,8 @@ class SynthConfig:
             raise ValueError(f"extra_distractors must be a range lo <= hi, got {self.extra_distractors}")
         if self.label not in ("v1s", "v1m", "v2"):
             raise ValueError(f"label must be an AVSBench subset (v1s/v1m/v2), got {self.label!r}")
+        from ..readers import AVSS_SUBSETS  # the reader reads a subset's clips at its frame count
+
+        if self.num_frames != AVSS_SUBSETS[self.label]:
+            raise ValueError(f"AVSBench subset {self.label!r} has {AVSS_SUBSETS[self.label]} frames per clip, got "
+                             f"num_frames={self.num_frames}; choose label='v2' for 10 frames, 'v1m' for 5")
