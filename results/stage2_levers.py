@@ -11,7 +11,7 @@ The levers (``TrainConfig.stage2_train_prior``):
 
 - ``gt`` — the paper (the study's stage 2; cached);
 - ``stage1`` — DEVIATION: stage 2 trains with the stage-1 predictions of the train split (stage 1 saw these
-  clips, so they are cleaner than its test priors; the manifest's ``prior_miou`` on train says how much);
+  clips, so they could be cleaner than its test priors; the record's ``stage1_train_miou`` says how good they are);
 - ``mixed`` — DEVIATION: each training clip gets the stage-1 prediction or the GT, even odds.
 
 Every lever's stage 2 is scored with the stage-1 priors (two-stage) and the oracle prior, on val (where a lever

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from ..artifacts import ensure_artifact
+from ..artifacts import ensure_artifact, read_marker
 from ..config import Profile
 from ..utils import atomic_write_json
 from . import pipeline
@@ -76,9 +76,9 @@ class Course:
         configuration built under two counts (a notebook on 2 threads, a study on 1) gives two results."""
         counts: dict[str, int] = {}
         for folder in self.used:
-            info_path = Path(folder) / "ARTIFACT.json"
-            if info_path.is_file():
-                threads = str(json.loads(info_path.read_text()).get("threads", "unknown"))
+            info = read_marker(folder)
+            if info is not None:
+                threads = str(info.get("threads", "unknown"))
                 counts[threads] = counts.get(threads, 0) + 1
         return counts
 

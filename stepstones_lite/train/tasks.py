@@ -132,7 +132,6 @@ class AVSSTask:
     def _prior(self, batch: dict[str, Any], training: bool) -> torch.Tensor | None:
         if not self.use_prior:
             return None
-        gt = (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing) [N, H, W]
         if training and self.train_prior != "gt":
             if "prior" not in batch:
                 raise KeyError(f"train_prior={self.train_prior!r} needs the train set built with prior_root=...")
@@ -142,7 +141,7 @@ class AVSSTask:
                 stage1 = torch.where(coin[:, None, None, None], stage1, batch["labels"].gt(0).float())
             return stage1.flatten(0, 1)  # [N, H, W]
         if training or self.eval_prior == "gt":
-            return gt
+            return (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing) [N, H, W]
         if "prior" not in batch:
             raise KeyError("evaluation with stage-1 priors needs the dataset built with prior_root=...")
         return _flat(batch, "prior").float()
