@@ -200,7 +200,8 @@ def vggish_file(vggish_random, tmp_path_factory):
     """The random model saved once as a plain torchvggish-layout state_dict (~290 MB, shared by the tests)."""
     path = tmp_path_factory.mktemp("vggish") / "vggish.pth"
     torch.save(vggish_random.state_dict(), path)
-    return path
+    yield path
+    path.unlink()  # the module's tests are done with it; do not hold 290 MB of disk to the end of the run
 
 
 def test_vggish_layout_and_forward(vggish_random):
