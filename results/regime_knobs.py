@@ -64,6 +64,10 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
         {"classes": DEFAULT_CLASSES + EXTRA_CLASSES, "num_clips": 1240},
         "AVSBench-semantic names 70 sounding classes, 4x ours: the 4 pip extras (saxophone, accordion, bell, "
         "emergency car) join the 17, clips scaled to keep ~59 per class"),
+    "10-frame clips (v2-like, 10 annotated frames)": (
+        {"data__num_frames": 10}, {"label": "v2"},
+        "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
+        "v1s/v1m have 5 (avsbench_format_notes.md): twice the frames per clip for the model to track"),
     "coarse stand-ins (neither encoder knows the classes)": (
         dict(COARSE), None, "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)"),
     "fine stand-ins (the benchmark's classes)": ({"train__pretrain_label_space": "fine"}, None,
