@@ -63,9 +63,8 @@ class Course:
         weights = self.profile.model.backbone_weights
         folders = list(self.used) + ([Path(weights).parent] if weights else [])
         for folder in folders:
-            info_path = Path(folder) / "ARTIFACT.json"
-            if info_path.is_file():
-                info = json.loads(info_path.read_text())
+            info = read_marker(folder)
+            if info is not None:
                 kind = str(info.get("name", Path(folder).parent.name))
                 totals[kind] = round(totals.get(kind, 0.0) + float(info.get("wall_seconds", 0.0)), 1)
         return totals
