@@ -8,6 +8,11 @@ Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker hold
 wall seconds and torch's CPU thread count (``threads``: float sums, and so trained weights, depend on it, and it
 is not part of the key). A build happens in a temporary sibling folder that is renamed into place only when the build
 function returns, so an interrupted build never leaves a half artifact that looks finished.
+
+Concurrency (two notebooks open at once, ``stepstones reproduce`` beside a notebook): each builder holds an
+exclusive lock on ``<artifacts>/<name>/.<key hash>.lock`` while it builds and writes into a temporary folder of its
+own; a second builder of the same key waits for the lock, then finds the finished artifact and reuses it. The
+rename of the finished folder is the only publish step, so a reader sees either no artifact or a whole one.
 """
 from __future__ import annotations
 
@@ -15,15 +20,17 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from .utils import artifacts_dir, atomic_write_json
+from .utils import _UMASK, artifacts_dir, atomic_write_json, file_lock
 
-__all__ = ["artifact_key", "artifact_path", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for"]
+__all__ = ["artifact_key", "artifact_path", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for",
+           "file_lock", "lock_path"]
 
 MARKER = "ARTIFACT.json"
 
@@ -62,6 +69,25 @@ def wait_for(ready: Callable[[], bool], what: str, timeout: float = 4 * 3600.0, 
         time.sleep(poll)
 
 
+def lock_path(folder: str | Path) -> Path:
+    """The lock file that guards building ``folder``: a hidden sibling ``.<folder name>.lock``."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _publish(tmp: Path, folder: Path) -> None:
+    """Rename the finished ``tmp`` to ``folder``; an existing ``folder`` (a rebuild) is moved aside first."""
+    old = None
+    if folder.exists():
+        old = folder.parent / f".replaced-{folder.name}-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        folder.rename(old)
+    tmp.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def ensure_artifact(
     name: str,
     build: Callable[[Path], Any],
@@ -73,38 +99,47 @@ def ensure_artifact(
 ) -> Path:
     """Return the folder of artifact ``name`` for ``key``, building it with ``build(folder)`` if missing.
 
+    Safe when several processes ask for the same artifact at once: one builds (under :func:`file_lock`), the
+    others wait and then reuse what it built.
+
     Args:
         name: artifact family, e.g. ``"stage1"``, ``"priors"``.
-        build: writes the artifact's files into the folder it is given (a temporary folder).
+        build: writes the artifact's files into the folder it is given (a temporary folder of this builder's own).
         key: everything the artifact depends on (JSON-able); a different key is a different artifact.
         root: artifacts root (default ``artifacts_dir()``).
-        rebuild: build again even if a finished artifact exists.
+        rebuild: build again even if a finished artifact exists (unless another process rebuilt it while this
+            one waited for the lock).
     """
     folder = artifact_path(name, key, root)
     if is_follower_rank():  # under torchrun only rank 0 builds; the others wait for its marker
         wait_for(lambda: read_marker(folder) is not None, f"{name} artifact {folder}")
         return folder
-    if not rebuild and read_marker(folder) is not None:
+    seen = read_marker(folder)
+    if not rebuild and seen is not None:
         if verbose:
             print(f"[stepstones] using {name} artifact {folder}")
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".building-{folder.name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    if verbose:
-        print(f"[stepstones] building {name} artifact -> {folder}")
-    start = time.perf_counter()
-    try:
-        build(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    atomic_write_json(tmp / MARKER, {"name": name, "key": key, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                     "wall_seconds": round(time.perf_counter() - start, 2),
-                                     "threads": torch.get_num_threads()})
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    with file_lock(lock_path(folder), f"the {name} artifact {folder.name}", verbose=verbose):
+        now = read_marker(folder)
+        if now is not None and (not rebuild or now != seen):  # finished (or rebuilt) by another process meanwhile
+            if verbose:
+                print(f"[stepstones] using {name} artifact {folder} (built by another process meanwhile)")
+            return folder
+        for stale in folder.parent.glob(f".building-{folder.name}*"):  # left by a builder that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".building-{folder.name}-", dir=folder.parent))
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the folder the usual permissions
+        if verbose:
+            print(f"[stepstones] building {name} artifact -> {folder}")
+        start = time.perf_counter()
+        try:
+            build(tmp)
+            atomic_write_json(tmp / MARKER, {"name": name, "key": key, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                             "wall_seconds": round(time.perf_counter() - start, 2),
+                                             "threads": torch.get_num_threads()})
+            _publish(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return folder

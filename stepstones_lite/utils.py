@@ -14,6 +14,7 @@ import platform
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,6 +37,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_torch_save",
     "file_sha256",
+    "file_lock",
     "autocast",
 ]
 
@@ -186,6 +188,60 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- locks
+def _try_lock(handle: Any) -> bool:
+    """Take an exclusive lock on the open file ``handle`` without waiting; False if another process holds it."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(handle: Any) -> None:
+    if sys.platform == "win32":  # pragma: no cover
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, what: str = "", verbose: bool = True, poll: float = 0.5) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the ``with`` block.
+
+    Other processes (and other threads, which open the file anew) that ask for the same lock wait until it is
+    released; the operating system releases it when the holder exits or is killed, so a crashed builder never
+    blocks the next one. ``what`` names the guarded thing in the one "waiting" line printed when it is busy.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        if not _try_lock(handle):
+            if verbose:
+                print(f"[stepstones] waiting: another process is working on {what or path} ...")
+            while not _try_lock(handle):
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            _unlock(handle)
 
 
 # --------------------------------------------------------------------------- environment

@@ -29,7 +29,7 @@ def test_failed_build_leaves_nothing_that_looks_finished(tmp_path):
         ensure_artifact("priors", bad, {"k": 1}, root=tmp_path, verbose=False)
     path = artifact_path("priors", {"k": 1}, tmp_path)
     assert not path.exists() and read_marker(path) is None
-    assert list((tmp_path / "priors").iterdir()) == []
+    assert [p.name for p in (tmp_path / "priors").iterdir()] == [f".{path.name}.lock"]  # the lock file only
 
 
 def test_key_is_order_independent_and_sensitive():
@@ -72,3 +72,126 @@ def test_marker_records_the_thread_count_the_build_ran_with(tmp_path):
         assert read_marker(path)["threads"] == 1
     finally:
         torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- concurrent builders
+# A builder script run as a real process: it builds the artifact ``race`` slowly (five files, one every
+# ``pause`` seconds), logging each call of its build function to ``calls.log``; prints the folder it got.
+_BUILDER = r"""
+import os, sys, time
+from pathlib import Path
+from stepstones_lite.artifacts import ensure_artifact
+
+root, pause = Path(sys.argv[1]), float(sys.argv[2])
+
+def build(folder):
+    with open(root / "calls.log", "a") as log:
+        log.write(f"{os.getpid()}\n")
+    for k in range(5):
+        (folder / f"part{k}.txt").write_text(f"{k} by {os.getpid()}")
+        time.sleep(pause)
+
+out = ensure_artifact("race", build, {"k": 1}, root=root / "artifacts", verbose=False)
+print(out)
+"""
+
+
+def _start_builder(tmp_path, pause: float):
+    import subprocess
+    import sys
+
+    script = tmp_path / "builder.py"
+    script.write_text(_BUILDER)
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path), str(pause)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _assert_whole(folder):
+    parts = sorted(p.name for p in folder.iterdir())
+    assert parts == ["ARTIFACT.json"] + [f"part{k}.txt" for k in range(5)], parts
+    builders = {(folder / f"part{k}.txt").read_text().split(" by ")[1] for k in range(5)}
+    assert len(builders) == 1, f"files of two builders mixed in one artifact: {builders}"
+
+
+@pytest.mark.parametrize("stagger", [0.0, 0.6], ids=["together", "second-starts-mid-build"])
+def test_two_processes_racing_on_one_key_build_once_and_leave_a_whole_artifact(tmp_path, stagger):
+    """Two (here three) real processes ask for one artifact: one builds, the others wait and reuse it (issue: two
+    ``Course.stage1`` builds a few seconds apart both exited 0 and the artifact lacked files)."""
+    import time
+
+    procs = [_start_builder(tmp_path, 0.15)]
+    time.sleep(stagger)
+    procs += [_start_builder(tmp_path, 0.15), _start_builder(tmp_path, 0.15)]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        outs.append(stdout.strip())
+    folder = artifact_path("race", {"k": 1}, tmp_path / "artifacts")
+    assert outs == [str(folder)] * 3
+    assert len((tmp_path / "calls.log").read_text().split()) == 1, "built more than once"
+    _assert_whole(folder)
+    leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith((".building", ".replaced"))]
+    assert leftovers == []
+
+
+def test_a_killed_builder_neither_blocks_nor_pollutes_the_next(tmp_path):
+    """SIGKILL mid-build: the OS drops the lock, the next builder clears the dead one's temp folder and builds."""
+    import signal
+    import time
+
+    proc = _start_builder(tmp_path, 2.0)
+    folder = artifact_path("race", {"k": 1}, tmp_path / "artifacts")
+    deadline = time.monotonic() + 60
+    while not list(folder.parent.glob(".building-*/part0.txt")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(folder.parent.glob(".building-*")), "the builder never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert read_marker(folder) is None
+
+    def build(out):
+        for k in range(5):
+            (out / f"part{k}.txt").write_text(f"{k} by me")
+
+    assert ensure_artifact("race", build, {"k": 1}, root=tmp_path / "artifacts", verbose=False) == folder
+    _assert_whole(folder)
+    assert not list(folder.parent.glob(".building-*"))
+
+
+def test_rebuild_replaces_the_artifact_in_one_rename(tmp_path):
+    def build(text):
+        def write(out):
+            (out / "w.txt").write_text(text)
+        return write
+
+    a = ensure_artifact("x", build("old"), {"k": 1}, root=tmp_path, verbose=False)
+    b = ensure_artifact("x", build("new"), {"k": 1}, root=tmp_path, rebuild=True, verbose=False)
+    assert a == b and (b / "w.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.joinpath("x").iterdir()) == [f".{a.name}.lock", a.name]
+
+
+def test_file_lock_excludes_other_holders(tmp_path):
+    """Threads open the lock file anew, as processes do: their critical sections never overlap."""
+    import threading
+    import time
+
+    from stepstones_lite.artifacts import file_lock
+
+    inside, overlaps = [], []
+
+    def work():
+        for _ in range(5):
+            with file_lock(tmp_path / ".x.lock", verbose=False, poll=0.01):
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(1)
+                time.sleep(0.01)
+                inside.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []

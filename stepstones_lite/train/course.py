@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from ..artifacts import ensure_artifact, read_marker
+from ..artifacts import ensure_artifact, file_lock, lock_path, read_marker
 from ..config import Profile
 from ..utils import atomic_write_json
 from . import pipeline
@@ -164,9 +164,13 @@ class Course:
                          sort_keys=True)
         cache = Path(run) / "evaluations.json"
         known = json.loads(cache.read_text()) if cache.is_file() else {}
-        if tag not in known:
-            known[tag] = pipeline.evaluate_checkpoint(Path(run) / "best.pt", split, data_root=self.root, **kwargs)
-            atomic_write_json(cache, known)
+        if tag in known:
+            return known[tag]
+        with file_lock(lock_path(cache), f"an evaluation of {run}"):  # two processes: neither loses the other's entry
+            known = json.loads(cache.read_text()) if cache.is_file() else {}
+            if tag not in known:
+                known[tag] = pipeline.evaluate_checkpoint(Path(run) / "best.pt", split, data_root=self.root, **kwargs)
+                atomic_write_json(cache, known)
         return known[tag]
 
     @staticmethod

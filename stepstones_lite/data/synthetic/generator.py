@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..classes import label2idx
-from ...utils import file_sha256
+from ...utils import file_lock, file_sha256
 from ..errors import DatasetError
 from . import materials as M
 from .config import GENERATOR_VERSION, SynthConfig
@@ -208,12 +208,20 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None
     Returns:
         The dataset root.
     """
-    from tqdm.auto import tqdm
-
     cfg = config or SynthConfig()
     cfg.validate()
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    # two generators of one root (two notebooks, make-data beside a notebook): the second waits, then finds the
+    # clips done and only rewrites the same index files
+    with file_lock(root.parent / f".{root.name}.lock", f"the synthetic dataset {root.name}"):
+        return _generate_locked(root, cfg, workers, progress, overwrite)
+
+
+def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress: bool, overwrite: bool) -> Path:
+    """:func:`generate_dataset`'s work, run while holding the root's lock."""
+    from tqdm.auto import tqdm
+
     # the (non-reproducible) speech bank is rendered once here, before any worker starts
     info = {"generator": "stepstones_lite.data.synthetic", "version": GENERATOR_VERSION,
             "config": cfg.to_dict(), "materials": _materials_summary(cfg)}
