@@ -49,7 +49,7 @@ from stepstones_lite.model.transformer_decoder import Attention, attention_mask_
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.course import Course
 from stepstones_lite.train.engine import collate_clips
-from stepstones_lite.train.semantic_errors import first_sounding_clips
+from stepstones_lite.study.semantic_errors import first_sounding_clips
 
 setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
                                      data_root=data_root, train__stage1_steps=stage1_steps)

@@ -46,7 +46,7 @@ from stepstones_lite import viz
 from stepstones_lite.metrics import BinaryMeter, frame_iou, mask_iou
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.priors import DEGRADATIONS, check_priors, degrade_mask, prior_iou
-from stepstones_lite.train.reproduce import PRIOR_LEVELS
+from stepstones_lite.study import PRIOR_LEVELS
 from stepstones_lite.utils import file_sha256
 
 setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,

@@ -57,8 +57,8 @@ from stepstones_lite.model.prior import (SILENT, SOUNDING, UNCERTAIN, RobustKeys
                                          prior_attention_mask, resize_prior)
 from stepstones_lite.model.transformer_decoder import unblock_full_rows
 from stepstones_lite.train import Course, pipeline
-from stepstones_lite.train.reproduce import PAPER_NUMBERS
-from stepstones_lite.train.semantic_errors import (SOUNDING_OUTCOMES, ObjectOutcomes, confusion,
+from stepstones_lite.study import PAPER_NUMBERS
+from stepstones_lite.study.semantic_errors import (SOUNDING_OUTCOMES, ObjectOutcomes, confusion,
                                                    first_sounding_clips, object_outcomes, predict_split)
 from stepstones_lite.utils import project_root
 
@@ -429,7 +429,7 @@ assert study.loc["oracle_prior", "mean"] >= study.loc["two_stage", "mean"]  # th
 #
 # The examples follow one fixed rule, the same for every model and every run: **the first `n_examples` test
 # clips (metadata order) in which something sounds**, each at its first sounding frame
-# (`semantic_errors.first_sounding_clips`). Nothing is picked by hand or by how good it looks. Each row is one
+# (`study.semantic_errors.first_sounding_clips`). Nothing is picked by hand or by how good it looks. Each row is one
 # model's prediction in the AVSBench palette (background transparent); the legend names the predicted classes.
 
 # %%
@@ -471,7 +471,7 @@ plt.show()
 # %% [markdown]
 # How many of the sounding objects in these frames does each model **name**? An object counts as named when
 # at least half of its pixels carry its class; "wrong class" when at least half is predicted as *some* other
-# class (a right mask with the wrong name); "missed" otherwise (`stepstones_lite.train.semantic_errors`).
+# class (a right mask with the wrong name); "missed" otherwise (`stepstones_lite.study.semantic_errors`).
 
 # %%
 naming = {}

@@ -43,7 +43,7 @@ import pandas as pd
 import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.train import Course
-from stepstones_lite.train.reproduce import ARM_GROUPS, PAPER_NUMBERS, markdown_table, per_seed_diff
+from stepstones_lite.study import ARM_GROUPS, PAPER_NUMBERS, markdown_table, per_seed_diff
 from stepstones_lite.utils import project_root
 
 if artifacts_dir is not None:

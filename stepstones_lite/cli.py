@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_stu.add_argument("--out", default="build/student", help="output folder")
     p_stu.set_defaults(func=_cmd_student)
 
+    from .study.cli import add_study_commands
     from .train.commands import add_training_commands
 
     add_training_commands(sub)
+    add_study_commands(sub)
     return parser
 
 

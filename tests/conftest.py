@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def project_script() -> Callable[[str], ModuleType]:
     """Loads a script of the repository that is not a package module, by its path from the repository root:
-    ``project_script("results/tables.py")`` (results/, benchmarks/, data_scripts/)."""
+    ``project_script("benchmarks/time_notebooks.py")`` (benchmarks/, data_scripts/)."""
     root = Path(__file__).resolve().parent.parent
 
     def load(relpath: str) -> ModuleType:

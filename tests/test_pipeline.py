@@ -19,7 +19,7 @@ from stepstones_lite.data import DatasetError, benchmark_classes, class_index
 from stepstones_lite.train import CheckpointError, load_checkpoint
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.priors import check_priors, degrade_mask, make_priors, write_reference_priors
-from stepstones_lite.train.reproduce import CORE_ARMS, run_study
+from stepstones_lite.study import CORE_ARMS, run_study
 
 
 @pytest.fixture(scope="module")
@@ -245,14 +245,15 @@ def test_reproduce_matching_stage1_arm(env, tmp_path):
     assert rec["prior_miou"] == rec["stage1_miou"] and {"avss_miou", "stage1_distractor_fp"} <= set(rec)
 
 
-def test_stage1_error_split_on_reference_priors(env, tmp_path, project_script):
-    """results/stage1_errors.py: ground-truth priors find every sounding object and nothing else; all-foreground
+def test_stage1_error_split_on_reference_priors(env, tmp_path):
+    """stepstones study errors --stage 1: ground-truth priors find every sounding object and nothing else; all-foreground
     priors mark every object; the split sums its units over the test clips' objects."""
     import shutil
 
     from stepstones_lite.train.priors import write_reference_priors
 
-    errors = project_script("results/stage1_errors.py")
+    from stepstones_lite.study import stage1_errors as errors
+
     gt = tmp_path / "gt"
     write_reference_priors(env["profile"], gt, data_root=env["root"], splits=("test",), progress=False)
     out = errors.error_split(env["root"], gt)
@@ -268,11 +269,11 @@ def test_stage1_error_split_on_reference_priors(env, tmp_path, project_script):
     assert all(out[k] == 1.0 for k in out if k.startswith("fp_"))
 
 
-def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path, project_script):
+def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path):
     """Object outcomes on real clips: the GT labels as prediction name every sounding object and mark nothing
-    silent; an all-'flute' prediction names only flutes and marks every silent object; results/stage2_errors.py
+    silent; an all-'flute' prediction names only flutes and marks every silent object; study/stage2_errors.py
     scores a trained checkpoint into shares that sum to one."""
-    from stepstones_lite.train.semantic_errors import ObjectOutcomes, object_outcomes
+    from stepstones_lite.study.semantic_errors import ObjectOutcomes, object_outcomes
 
     data = pipeline.avss_dataset(env["profile"], env["root"], "test", return_instances=True)
     perfect, flat = ObjectOutcomes(), ObjectOutcomes()
@@ -293,16 +294,17 @@ def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path, proj
     make_priors(stage1.best_checkpoint, priors, data_root=env["root"], progress=False)
     s2 = pipeline.train_stage2(env["profile"], tmp_path / "s2", prior_root=priors, data_root=env["root"],
                                progress=False)
-    errors = project_script("results/stage2_errors.py")
+    from stepstones_lite.study import stage2_errors as errors
+
     with_prior = pipeline.avss_dataset(env["profile"], env["root"], "test", prior_root=priors, return_instances=True)
     rec = errors.score(s2.best_checkpoint, with_prior, "dataset")
     assert rec["n_sounding"] == s["n_sounding"]
     assert rec["named"] + rec["wrong_class"] + rec["missed"] == pytest.approx(1.0)
 
 
-def test_stage2_trained_with_stage1_priors(env, tmp_path, project_script):
+def test_stage2_trained_with_stage1_priors(env, tmp_path):
     """The stage2_train_prior DEVIATIONS: train priors of the train split are made, go with the lever (and only
-    with it), and results/stage2_levers.py scores such a stage 2 beside end-to-end with its error split."""
+    with it), and study/stage2_levers.py scores such a stage 2 beside end-to-end with its error split."""
     from stepstones_lite.train import Course
 
     course = Course(env["profile"], progress=False)
@@ -318,7 +320,8 @@ def test_stage2_trained_with_stage1_priors(env, tmp_path, project_script):
     with pytest.raises(ValueError, match="train_prior_root"):
         pipeline.train_stage2(env["profile"], tmp_path / "y", prior_root=default, data_root=env["root"],
                               train_prior_root=train, progress=False)
-    levers = project_script("results/stage2_levers.py")
+    from stepstones_lite.study import stage2_levers as levers
+
     rec = levers.record(course, "mixed", 0)
     assert 0.0 <= rec["stage1_train_miou"] <= 1.0
     for split in ("val", "test"):

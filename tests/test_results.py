@@ -11,14 +11,16 @@ ROOT = project_root()
 
 
 @pytest.fixture
-def tables(project_script):
-    return project_script("results/tables.py")
+def tables():
+    from stepstones_lite.study import tables
+
+    return tables
 
 
 def test_readme_study_table_is_the_committed_json(tables):
     study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())
     readme = (ROOT / "README.md").read_text()
-    assert tables.readme_block(study) in readme, "README's study table is stale: run python results/tables.py"
+    assert tables.readme_block(study) in readme, "README's study table is stale: run stepstones study tables"
     # the block quotes the JSON: change one number and it no longer matches
     study["arms"]["two_stage"]["mean"]["avss_miou"] += 0.01
     assert tables.readme_block(study) not in readme
@@ -26,7 +28,7 @@ def test_readme_study_table_is_the_committed_json(tables):
 
 def test_results_readme_regime_table_is_its_json(tables):
     data = json.loads((ROOT / "results" / "regime_knobs_classroom.json").read_text())
-    assert tables.knobs_block(data) in (ROOT / "results" / "README.md").read_text(), "run python results/tables.py"
+    assert tables.knobs_block(data) in (ROOT / "results" / "README.md").read_text(), "run stepstones study tables"
 
 
 def test_side_study_tables_are_their_json(tables):
@@ -56,7 +58,7 @@ def test_notebook_prose_types_in_no_study_numbers():
 
 
 def test_per_seed_diff_pairs_seeds_and_skips_missing_keys():
-    from stepstones_lite.train.reproduce import per_seed_diff
+    from stepstones_lite.study import per_seed_diff
 
     study = {"arms": {"a": {"per_seed": [{"seed": 0, "m": 0.5}, {"seed": 1, "m": 0.25}, {"seed": 2}]},
                       "b": {"per_seed": [{"seed": 1, "m": 0.5}, {"seed": 0, "m": 0.25}, {"seed": 2, "m": 0.1}]}}}
@@ -103,10 +105,11 @@ def test_readme_prose_quotes_only_committed_numbers():
     assert _unquoted("two-stage 0.4817 is not 0.123", known) == ["1: 0.123"]  # the check can fail
 
 
-def test_build_noise_quotes_the_committed_builds_of_one_configuration(project_script):
-    """results/build_noise.py: the seed-0 end-to-end builds it lists are the committed records, the two of the
+def test_build_noise_quotes_the_committed_builds_of_one_configuration():
+    """stepstones study noise: the seed-0 end-to-end builds it lists are the committed records, the two of the
     study that must agree among them (stage2_no_prior_modules is end_to_end's model and schedule)."""
-    noise = project_script("results/build_noise.py")
+    from stepstones_lite.study import noise
+
     builds = noise.committed_builds()
     study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())["arms"]
     assert len(builds) == 4

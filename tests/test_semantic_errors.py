@@ -1,10 +1,10 @@
-"""Object-level stage-2 diagnostics (train/semantic_errors.py) against hand-worked cases."""
+"""Object-level stage-2 diagnostics (study/semantic_errors.py) against hand-worked cases."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from stepstones_lite.train.semantic_errors import ObjectOutcomes, confusion, first_sounding_clips, object_outcomes
+from stepstones_lite.study.semantic_errors import ObjectOutcomes, confusion, first_sounding_clips, object_outcomes
 
 # one 4x4 frame, four objects: 1 = flute (class 5, sounding), 2 = violin (class 7, sounding),
 # 3 = a silent dog (class 9, a distractor), 4 = a tree from the never-sounding pool

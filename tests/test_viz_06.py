@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from stepstones_lite import viz  # noqa: E402
-from stepstones_lite.train.reproduce import PAPER_NUMBERS, summarise  # noqa: E402
+from stepstones_lite.study import PAPER_NUMBERS, summarise  # noqa: E402
 from stepstones_lite.config import resolve_profile  # noqa: E402
 
 

@@ -122,23 +122,6 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..utils import project_root
-    from .reproduce import ALL_ARMS, CORE_ARMS, run_study
-
-    profile = _profile(args)
-    seeds = args.seeds or list(profile.train.seeds)
-    arms = ALL_ARMS if args.arms == ["all"] else (CORE_ARMS if args.arms == ["core"] else tuple(args.arms))
-    out = Path(args.out) if args.out else project_root() / "results" / f"reproduce_{profile.name}.json"
-    results = run_study(profile, seeds, out=out, arms=arms, data_root=args.data,
-                        command="stepstones " + " ".join(sys.argv[1:]), merge=args.merge)
-    print(out.with_suffix(".md").read_text())
-    print(f"wrote {out} ({results['provenance']['wall_seconds']} s)")
-    return 0
-
-
 def add_training_commands(sub: argparse._SubParsersAction) -> None:
     """Register the pipeline sub-commands on the ``stepstones`` parser."""
     p = sub.add_parser("train-avs", help="stage 1: train AAVS on binary sounding masks")
@@ -168,14 +151,6 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain-encoders", help="pre-train (and cache) the visual and audio stand-in encoders")
     _common(p, "folder for visual.pt/audio.pt (default: the cached artifact)")
     p.set_defaults(func=_cmd_pretrain)
-
-    p = sub.add_parser("reproduce", help="run the study (arms x seeds) and write results/reproduce_<profile>.json")
-    _common(p, "results JSON (default results/reproduce_<profile>.json; a .md table is written beside it)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
-    p.add_argument("--arms", nargs="+", default=["all"], help="'all', 'core', or arm names")
-    p.add_argument("--merge", action="store_true",
-                   help="keep the arms of an existing --out file that this run does not compute")
-    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("convert-official", help="convert a released Stepping Stones checkpoint (avs/ or avss/) "
                                                 "into ours (<out>/model.pt + config.json)")

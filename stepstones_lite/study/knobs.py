@@ -1,6 +1,6 @@
 """Benchmark-regime knobs (issue: "the benchmark regime"), classroom profile, seed 0 unless ``--seeds``.
 
-Run: ``.venv/bin/python results/regime_knobs.py [--seeds 0 1 2] [--knobs ...]`` -> ``results/regime_knobs_classroom.json``.
+Run: ``stepstones study knobs [--seeds 0 1 2] [--knobs ...]`` -> ``results/regime_knobs_classroom.json``.
 
 Each knob changes one thing against a regime and reruns
 the key comparison on it: stage 1, stage 2 (stage-1 priors and the oracle prior) and end-to-end under the
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from stepstones_lite.artifacts import read_marker
-from stepstones_lite.config import resolve_profile
-from stepstones_lite.data.synthetic import SynthConfig, generate_dataset
-from stepstones_lite.data.synthetic.materials import DEFAULT_CLASSES, EXTRA_CLASSES
-from stepstones_lite.data.synthetic.cli import default_root
-from stepstones_lite.train import Course
-from stepstones_lite.utils import atomic_write_json, project_root
+from ..artifacts import read_marker
+from ..config import resolve_profile
+from ..data.synthetic import SynthConfig, generate_dataset
+from ..data.synthetic.materials import DEFAULT_CLASSES, EXTRA_CLASSES
+from ..data.synthetic.cli import default_root
+from ..train import Course
+from ..utils import atomic_write_json, project_root
 
 # name: (profile overrides, SynthConfig overrides or None, the AVSBench statistic it mirrors)
 COARSE = {"train__pretrain_audio_label_space": "coarse"}  # the earlier default: both stand-ins on super-classes
@@ -115,20 +115,20 @@ def _summary(per_seed: list[dict]) -> tuple[dict, dict]:
     return mean, std
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="stepstones study knobs", description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--knobs", nargs="+", default=list(KNOBS), choices=list(KNOBS))
     ap.add_argument("--equal-compute", action="store_true",
                     help="also train end-to-end for stage-1 + stage-2 steps (the stricter protocol)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = project_root() / "results" / "regime_knobs_classroom.json"
     previous = json.loads(out.read_text()) if out.is_file() else {"knobs": {}, "provenance": {}}
     knobs = previous["knobs"]
-    command = shlex.join(["python", "results/regime_knobs.py", *sys.argv[1:]])
+    command = shlex.join(["stepstones", "study", "knobs", *(sys.argv[1:] if argv is None else argv)])
     # the file accumulates invocations (one knob or seed at a time): every command that wrote to it is kept
     commands = [c for c in previous["provenance"].get("commands", [previous["provenance"].get("command")]) if c]
     commands = [c for c in commands if c != command] + [command]

@@ -1,7 +1,7 @@
 """Markdown tables of the side studies (regime knobs, stage-1 levers, stage-1 errors), read from their JSON, and
 the README's "What the course reproduces" table, read from the committed study.
 
-Run: ``.venv/bin/python results/tables.py`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
+Run: ``stepstones study tables`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
 the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between ``KNOBS_BEGIN`` /
 ``KNOBS_END`` in ``results/README.md`` (``tests/test_results.py`` checks that the committed files hold exactly what
 this writes).
@@ -11,15 +11,12 @@ seeds).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from regime_knobs import KNOBS  # noqa: E402  (the scripts' order: chosen regime first, the deviation last)
-from stage1_levers import LEVERS  # noqa: E402
-
-from stepstones_lite.train.reproduce import per_seed_diff  # noqa: E402
+from ..utils import project_root
+from .knobs import KNOBS  # the knobs' order: chosen regime first, the deviation last
+from .reproduce import per_seed_diff
+from .stage1_levers import LEVERS
 
 
 def _ordered(entries: dict, order: dict) -> list[tuple[str, dict]]:
@@ -91,7 +88,7 @@ def errors_table(data: dict) -> str:
     return "\n".join(lines) + f"\n\nUnits (object-frames; background: frames): {counts}.\n"
 
 
-README_BEGIN = "<!-- study table: written by results/tables.py from results/reproduce_classroom.json -->"
+README_BEGIN = "<!-- study table: written by stepstones study tables from results/reproduce_classroom.json -->"
 README_END = "<!-- end of study table -->"
 
 
@@ -137,7 +134,7 @@ def readme_block(study: dict) -> str:
     return "\n".join(lines + ["", README_END])
 
 
-KNOBS_BEGIN = "<!-- regime table: written by results/tables.py from results/regime_knobs_classroom.json -->"
+KNOBS_BEGIN = "<!-- regime table: written by stepstones study tables from results/regime_knobs_classroom.json -->"
 KNOBS_END = "<!-- end of regime table -->"
 
 
@@ -161,22 +158,23 @@ def write_readme_block(readme: Path, study: dict) -> bool:
     return _write_block(readme, README_BEGIN, README_END, readme_block(study))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    results = project_root() / "results"
     for stem, make in (("regime_knobs", regime_table), ("stage1_levers", levers_table),
                        ("stage1_errors", errors_table)):
-        src = HERE / f"{stem}_classroom.json"
+        src = results / f"{stem}_classroom.json"
         if src.is_file():
             data = json.loads(src.read_text())
             commands = data["provenance"].get("commands", [data["provenance"]["command"]])
-            text = f"<!-- written by results/tables.py from {src.name}; made by: " \
+            text = f"<!-- written by stepstones study tables from {src.name}; made by: " \
                    f"{' ; '.join(commands)} -->\n\n" + make(data)
-            (HERE / f"{stem}_classroom.md").write_text(text)
+            (results / f"{stem}_classroom.md").write_text(text)
             print(f"wrote {stem}_classroom.md")
-    knobs, notes = HERE / "regime_knobs_classroom.json", HERE / "README.md"
+    knobs, notes = results / "regime_knobs_classroom.json", results / "README.md"
     if knobs.is_file() and KNOBS_BEGIN in notes.read_text():
         changed = _write_block(notes, KNOBS_BEGIN, KNOBS_END, knobs_block(json.loads(knobs.read_text())))
         print("results/README regime table", "rewritten" if changed else "up to date")
-    study, readme = HERE / "reproduce_classroom.json", HERE.parent / "README.md"
+    study, readme = results / "reproduce_classroom.json", project_root() / "README.md"
     if study.is_file() and README_BEGIN in readme.read_text():
         changed = write_readme_block(readme, json.loads(study.read_text()))
         print("README study table", "rewritten" if changed else "up to date")

@@ -1,6 +1,6 @@
 """Where stage 1's false positives sit: never-sounding objects split by what could tell them apart (seed 0).
 
-Run: ``.venv/bin/python results/stage1_errors.py [--seed 0] [--levers ...]`` -> ``results/stage1_errors_classroom.json``.
+Run: ``stepstones study errors --stage 1 [--seed 0] [--levers ...]`` -> ``results/stage1_errors_classroom.json``.
 
 Reads the test-split priors (stage-1 predictions, 0/255 PNGs) of the stage-1 levers of ``stage1_levers.py``
 (cached ``Course`` runs, built if missing) and the synthetic set's sidecar (``objects.json`` + ``instances/``),
@@ -38,13 +38,12 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from stepstones_lite.config import resolve_profile
-from stepstones_lite.train import Course
-from stepstones_lite.train.pretrain import group_of
-from stepstones_lite.utils import atomic_write_json, project_root
+from ..config import resolve_profile
+from ..train import Course
+from ..train.pretrain import group_of
+from ..utils import atomic_write_json, project_root
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage1_levers import LEVERS, REGIME, lever_stage1  # noqa: E402  (the same variants, the same cached runs)
+from .stage1_levers import LEVERS, REGIME, lever_stage1  # the same variants, the same cached runs
 
 DEFAULT = list(LEVERS)  # every lever of stage1_levers.py
 
@@ -102,10 +101,10 @@ OFFSETS = (-0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2)
 
 def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
     """Binary mIoU of stage-1 run ``run`` on val and test for each offset in ``OFFSETS``; the val-chosen one."""
-    from stepstones_lite.metrics import BinaryMeter
-    from stepstones_lite.train.engine import collate_clips
-    from stepstones_lite.train.pipeline import avss_dataset, build_criterion, load_model
-    from stepstones_lite.train.tasks import AVSTask
+    from ..metrics import BinaryMeter
+    from ..train.engine import collate_clips
+    from ..train.pipeline import avss_dataset, build_criterion, load_model
+    from ..train.tasks import AVSTask
 
     model, profile, _ = load_model(run / "best.pt", device="cpu")
     task = AVSTask(build_criterion(profile, 2))
@@ -130,11 +129,11 @@ def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
             "test_miou_offset_0": miou["test"][0.0], "test_miou_chosen": miou["test"][best]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="stepstones study errors --stage 1", description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--levers", nargs="+", default=DEFAULT, choices=list(LEVERS))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     start = time.perf_counter()
     runs = Course(resolve_profile("classroom", **REGIME), progress=False)
     rows = {}
@@ -150,7 +149,7 @@ def main() -> None:
               f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
               flush=True)
     atomic_write_json(project_root() / "results" / "stage1_errors_classroom.json", {
-        "provenance": {"command": shlex.join(["python", "results/stage1_errors.py", *sys.argv[1:]]),
+        "provenance": {"command": shlex.join(["stepstones", "study", "errors", "--stage", "1", *(sys.argv[1:] if argv is None else argv)]),
                        "profile": "classroom",
                        "split": "test", "torch_version": torch.__version__, "python": platform.python_version(),
                        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1)},

@@ -1,6 +1,6 @@
 """Stage-1 levers tried towards the issue's stage-1 target (binary mIoU >= 0.80), one seed, classroom profile.
 
-Run: ``.venv/bin/python results/stage1_levers.py [--seeds 0] [--threads 1]`` -> ``results/stage1_levers_classroom.json``.
+Run: ``stepstones study levers --stage 1 [--seeds 0] [--threads 1]`` -> ``results/stage1_levers_classroom.json``.
 
 Each lever is a stage-1 variant of ``REGIME``: the coarse regime (both stand-ins on super-classes), the course's
 default when the levers were tried; the course's regime is now coarse visual + fine audio (the "fine audio
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from stepstones_lite.artifacts import read_marker
-from stepstones_lite.config import resolve_profile
-from stepstones_lite.train import Course
-from stepstones_lite.train.reproduce import stage1_metrics
-from stepstones_lite.utils import atomic_write_json, project_root
+from ..artifacts import read_marker
+from ..config import resolve_profile
+from ..train import Course
+from .reproduce import stage1_metrics
+from ..utils import atomic_write_json, project_root
 
 REGIME = {"train__pretrain_audio_label_space": "coarse"}  # the regime the levers vary (see the docstring)
 LEVERS = {
@@ -62,12 +62,12 @@ def lever_stage1(runs: Course, name: str, seed: int) -> tuple[Course, Path]:
     return own, own.stage1(seed, {k: v for k, v in overrides.items() if k not in standins})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="stepstones study levers --stage 1", description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--levers", nargs="+", default=DEFAULT, choices=list(LEVERS))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def main() -> None:
     out = project_root() / "results" / "stage1_levers_classroom.json"
     old = json.loads(out.read_text()) if out.is_file() else {"levers": {}}
     levers = old["levers"]
-    command = shlex.join(["python", "results/stage1_levers.py", *sys.argv[1:]])
+    command = shlex.join(["stepstones", "study", "levers", "--stage", "1", *(sys.argv[1:] if argv is None else argv)])
     # the file accumulates invocations (one lever at a time): every command that wrote to it is kept
     commands = [c for c in old.get("provenance", {}).get("commands", [old.get("provenance", {}).get("command")]) if c]
     commands = [c for c in commands if c != command] + [command]
