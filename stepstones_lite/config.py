@@ -12,8 +12,9 @@ with the ``profile`` parameter of their parameters cell (``"auto"`` reads ``STEP
 default ``classroom``).
 
 Overrides are keywords ``section__field=value`` (e.g. ``train__stage1_steps=50``) or one dict per
-section (``model={"hidden_dim": 32}``); unknown names raise ``KeyError`` so typos never pass silently.
-Every config round-trips through JSON (``to_json`` / ``from_json``).
+section (``model={"hidden_dim": 32}``); a nested section is reached the same way: the synthetic generator's knobs
+are ``data.synth`` (``data__synth__label="v2"``, ``data__synth={"same_family_prob": 0.5}``). Unknown names raise
+``KeyError`` so typos never pass silently. Every config round-trips through JSON (``to_json`` / ``from_json``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from .data.synthetic.config import GeneratorKnobs
 
 __all__ = [
     "DataConfig",
@@ -34,6 +37,7 @@ __all__ = [
     "PROFILE_ENV",
     "profile_name",
     "resolve_profile",
+    "parse_overrides",
 ]
 
 PROFILE_ENV = "STEPSTONES_PROFILE"
@@ -56,6 +60,9 @@ class DataConfig:
     partial_sounding_prob: float = 0.4  # share of sounding objects active on a sub-interval only
     silent_only_prob: float = 0.5  # probability that distractors come from the never-sounding pool
     num_workers: int = 0  # DataLoader workers (0 on CPU classrooms, more on GPUs)
+    # the synthetic generator's other knobs (classes, objects per clip, distractors, the AVSBench subset, ...); the
+    # set they make lives in its own folder (its name hashes every generator setting), used when root is None
+    synth: GeneratorKnobs = field(default_factory=GeneratorKnobs)
 
 
 @dataclass
@@ -199,6 +206,9 @@ class Profile:
         every cached run's key, so runs that are still valid would be rebuilt; once set, it enters the key.
         """
         payload = self.to_dict()
+        # the generator's knobs are not part of a run's key: every run key also holds the dataset root, whose folder
+        # name hashes every generator setting (data.synthetic.default_root), so they enter the key through it
+        payload["data"].pop("synth", None)
         for (section, name), neutral in KEY_NEUTRAL.items():
             if payload[section].get(name, neutral) == neutral:
                 payload[section].pop(name, None)
@@ -228,10 +238,22 @@ KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space
 
 
 def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:
-    if name not in section:
+    """Set ``name`` in the dict of a section; ``sub__field`` descends into a nested section (``data.synth``),
+    and a dict given for a nested section updates its fields."""
+    head, _, rest = name.partition("__")
+    if head not in section:
         known = ", ".join(sorted(section))
-        raise KeyError(f"{section_name} config has no field {name!r} (known: {known})")
-    section[name] = value
+        raise KeyError(f"{section_name} config has no field {head!r} (known: {known})")
+    nested = isinstance(section[head], dict)
+    if rest:
+        if not nested:
+            raise KeyError(f"{section_name}.{head} is not a section: no field {rest!r} in it")
+        _set_field(section[head], f"{section_name}.{head}", rest, value)
+    elif nested and isinstance(value, Mapping):
+        for sub, subval in value.items():
+            _set_field(section[head], f"{section_name}.{head}", sub, subval)
+    else:
+        section[name] = value
 
 
 def _from_dict(cls: type, payload: Mapping[str, Any]) -> Any:
@@ -243,8 +265,11 @@ def _from_dict(cls: type, payload: Mapping[str, Any]) -> Any:
     kwargs = {}
     defaults = cls()
     for name, value in payload.items():
-        if isinstance(getattr(defaults, name), tuple) and isinstance(value, list):
+        default = getattr(defaults, name)
+        if isinstance(default, tuple) and isinstance(value, list):
             value = tuple(value)
+        elif dataclasses.is_dataclass(default) and isinstance(value, Mapping):
+            value = _from_dict(type(default), value)  # a nested section (data.synth)
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -346,6 +371,21 @@ def resolve_profile(
     if overrides or kwargs:
         return base.replace(overrides, **kwargs)
     return base
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Command-line ``--set SECTION__FIELD=VALUE`` items as overrides for :func:`resolve_profile`; VALUE is read as
+    JSON where it parses (``3``, ``false``, ``[0.1, 0.9]``, ``{"label": "v2"}``), else kept as a string."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set needs SECTION__FIELD=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 def load_profile_json(path: str | os.PathLike[str]) -> Profile:

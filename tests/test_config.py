@@ -110,3 +110,44 @@ def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
     assert changed["train"]["pretrain_audio_label_space"] == "fine" and changed != key
     assert resolve_profile("classroom").key_dict() == changed  # the course's regime: coarse vision, fine audio
     assert base.replace(train__stage1_steps=7).key_dict() != key  # every other field stays in the key
+
+
+def test_generator_knobs_nest_under_data_and_are_overrides():
+    """One config tree: the synthetic generator's knobs are data.synth, reached as data__synth__<knob>."""
+    from stepstones_lite.config import Profile, parse_overrides
+    from stepstones_lite.data.synthetic import SynthConfig
+
+    base = resolve_profile("smoke")
+    p = resolve_profile("smoke", data__synth__label="v2", data__num_frames=10,
+                        data__synth={"same_family_prob": 0.5, "num_objects_probs": [0.1, 0.3, 0.3, 0.3]})
+    assert (p.data.synth.label, p.data.num_frames, p.data.synth.same_family_prob) == ("v2", 10, 0.5)
+    assert p.data.synth.num_objects_probs == (0.1, 0.3, 0.3, 0.3)  # JSON lists come back as tuples
+    assert base.data.synth.label == "v1m"  # replace() copies: the base profile is untouched
+    assert Profile.from_json(p.to_json()) == p
+    cfg = SynthConfig.from_data_config(p.data)
+    assert (cfg.label, cfg.num_frames, cfg.same_family_prob, cfg.size) == ("v2", 10, 0.5, p.data.render_size)
+    cfg.validate()
+    with pytest.raises(KeyError, match="data.synth config has no field 'bogus'"):
+        resolve_profile("smoke", data__synth__bogus=1)
+    with pytest.raises(KeyError, match="not a section"):
+        resolve_profile("smoke", data__num_clips__x=1)
+    # the command line's --set reaches them as well
+    q = resolve_profile("smoke", **parse_overrides(["data__synth__label=v2", "data__synth__object_size=[0.3, 0.5]"]))
+    assert q.data.synth.label == "v2" and q.data.synth.object_size == (0.3, 0.5)
+
+
+def test_generator_knobs_enter_run_keys_through_the_data_root():
+    """Run keys hold the dataset root, whose folder name hashes every generator setting: data.synth stays out of
+    the profile key (so keys made before the knobs moved into the profile stay valid) yet changes the root."""
+    from stepstones_lite.data.synthetic import SynthConfig, default_root, profile_overrides
+
+    base = resolve_profile("classroom")
+    knob = resolve_profile("classroom", **profile_overrides({"label": "v2", "num_frames": 10}))
+    assert knob.data.num_frames == 10 and knob.data.synth.label == "v2"
+    assert "synth" not in base.key_dict()["data"]
+    roots = [default_root(p.name, SynthConfig.from_data_config(p.data)) for p in (base, knob)]
+    assert roots[0] != roots[1]
+    assert profile_overrides({"size": 64, "same_family_prob": 0.5}) == {"data__render_size": 64,
+                                                                        "data__synth__same_family_prob": 0.5}
+    with pytest.raises(KeyError, match="no setting"):
+        profile_overrides({"bogus": 1})

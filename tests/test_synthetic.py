@@ -284,3 +284,18 @@ def test_optional_apt_layer_styles(tmp_path):
     assert styles and styles <= set(extra) | {"twemoji", "openmoji"} and styles & set(extra)
     licences = (root / "LICENSES.md").read_text()
     assert ("Noto" in licences) == ("noto" in styles) and ("Tux Paint" in licences) == ("tux" in styles)
+
+
+def test_make_data_takes_profile_overrides_and_flags_on_top():
+    """``stepstones make-data --set data__synth__...`` writes the folder a Course of that profile reads."""
+    from stepstones_lite.cli import build_parser
+    from stepstones_lite.config import resolve_profile
+    from stepstones_lite.data.synthetic import default_root
+    from stepstones_lite.data.synthetic.cli import config_from_args
+
+    args = build_parser().parse_args(["make-data", "--profile", "smoke", "--set", "data__synth__label=v2",
+                                      "--set", "data__num_frames=10", "--same-family-prob", "0.5"])
+    cfg, out = config_from_args(args)
+    assert (cfg.label, cfg.num_frames, cfg.same_family_prob) == ("v2", 10, 0.5)
+    prof = resolve_profile("smoke", data__synth__label="v2", data__num_frames=10, data__synth__same_family_prob=0.5)
+    assert out == default_root("smoke", SynthConfig.from_data_config(prof.data))

@@ -25,9 +25,8 @@ import torch
 
 from ..artifacts import read_marker
 from ..config import resolve_profile
-from ..data.synthetic import SynthConfig, generate_dataset
+from ..data.synthetic import profile_overrides
 from ..data.synthetic.materials import DEFAULT_CLASSES, EXTRA_CLASSES
-from ..data.synthetic.cli import default_root
 from ..train import Course
 from ..utils import atomic_write_json, project_root
 
@@ -89,16 +88,6 @@ def _built(run: Path) -> float | None:
     return (read_marker(run) or {}).get("wall_seconds")
 
 
-def _data_root(profile, synth: dict | None) -> Path | None:
-    if synth is None:
-        return None
-    cfg = SynthConfig.from_data_config(profile.data, **synth)
-    root = default_root(profile.name, cfg)
-    if not (root / "metadata.csv").is_file():
-        generate_dataset(root, cfg, progress=False)
-    return root
-
-
 METRICS = ("stage1_miou", "stage1_distractor_fp", "two_stage", "oracle_prior", "end_to_end", "end_to_end_binary_miou",
            "gap_two_stage_minus_end_to_end", "val_two_stage", "val_end_to_end", "val_gap_two_stage_minus_end_to_end",
            "end_to_end_equal_compute", "gap_equal_compute")
@@ -147,8 +136,9 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in args.knobs:
         overrides, synth, mirrors = KNOBS[name]
-        profile = resolve_profile("classroom", **overrides)
-        runs = Course(profile, data_root=_data_root(profile, synth), progress=False)
+        # the data knobs are profile overrides too (data__synth__...): the Course finds (or makes) their data set
+        profile = resolve_profile("classroom", **overrides, **profile_overrides(synth))
+        runs = Course(profile, progress=False)
         entry = knobs.setdefault(name, {"per_seed": []})
         entry.update({"profile_overrides": overrides, "data_overrides": synth, "mirrors": mirrors})
         for seed in args.seeds:

@@ -24,18 +24,9 @@ def _common(p: argparse.ArgumentParser, out_help: str) -> None:
 
 
 def _profile(args: argparse.Namespace):
-    from ..config import resolve_profile
+    from ..config import parse_overrides, resolve_profile
 
-    overrides = {}
-    for item in args.set:
-        key, _, raw = item.partition("=")
-        if not _:
-            raise SystemExit(f"--set needs SECTION__FIELD=VALUE, got {item!r}")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return resolve_profile(args.profile, **overrides)
+    return resolve_profile(args.profile, **parse_overrides(args.set))
 
 
 def _out(args: argparse.Namespace, stage: str, profile) -> Path:

@@ -20,7 +20,8 @@ __all__ = ["ensure_dataset", "avss_dataset"]
 def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
     """The dataset root: ``root`` / ``profile.data.root`` / ``$STEPSTONES_DATA``, else the synthetic set.
 
-    The synthetic set of a profile lives in ``<artifacts>/data/synthetic_<profile>_<config hash>`` (the folder
+    The synthetic set of a profile (its ``data`` section, generator knobs ``data.synth`` included) lives in
+    ``<artifacts>/data/synthetic_<profile>_<config hash>`` (the folder
     ``stepstones make-data --profile <profile>`` writes); it is generated on first use. The generator is
     resumable, so an interrupted build continues where it stopped.
     """
@@ -30,8 +31,7 @@ def ensure_dataset(profile: Profile, root: str | Path | None = None) -> Path:
         if not (path / "metadata.csv").is_file():
             raise DatasetError(path, "no metadata.csv here: not an AVSBench-semantic root")
         return path
-    from ..data.synthetic import SynthConfig, generate_dataset
-    from ..data.synthetic.cli import default_root
+    from ..data.synthetic import SynthConfig, default_root, generate_dataset
 
     synth = SynthConfig.from_data_config(profile.data)
     path = default_root(profile.name, synth)

@@ -1,8 +1,9 @@
 """Generator flags, shared by ``stepstones make-data`` and ``data_scripts/make_synthetic_avss.py``.
 
-Defaults come from the profile's ``DataConfig`` (``num_clips``, ``render_size``, ``seed``,
-``split_fractions``, ``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``); every other
-knob from ``SynthConfig``.
+Defaults come from the profile's ``data`` section: its own fields (``num_clips``, ``render_size``, ``seed``,
+``num_frames``, ``split_fractions``, ``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``) and the
+generator knobs ``data.synth`` (``--set data__synth__<knob>=...`` reaches any of them, as in every other command);
+the flags below override single knobs on top.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import argparse
 import os
 from pathlib import Path
 from typing import Any
+
+from .config import default_root
 
 __all__ = ["add_arguments", "config_from_args", "default_root", "run"]
 
@@ -67,36 +70,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("out-of-distribution test split")
     g.add_argument("--holdout", choices=("none", "style", "source"), help="test uses held-out styles/sources")
     g.add_argument("--holdout-styles", type=_names, help="styles seen only at test time (default openmoji)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION__FIELD=VALUE",
+                   help="profile override, e.g. --set data__synth__label=v2 --set data__num_frames=10 (repeatable); "
+                        "the flags above apply on top")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset made with another config")
     p.add_argument("--no-progress", action="store_true")
 
 
-def default_root(profile_name: str, config: Any = None) -> Path:
-    """``$STEPSTONES_DATA``, else ``<artifacts>/data/synthetic_<profile>_<config hash>``.
-
-    The hash covers the whole :class:`SynthConfig`, so ``stepstones make-data --profile P`` writes exactly the
-    folder the notebooks and the trainer use for profile P (``pipeline.ensure_dataset``), and a dataset made
-    with other knobs gets a folder of its own.
-    """
-    import dataclasses
-
-    from ...artifacts import artifact_key
-    from ...utils import artifacts_dir
-
-    env = os.environ.get("STEPSTONES_DATA", "").strip()
-    if env:
-        return Path(env).expanduser()
-    suffix = f"_{artifact_key(dataclasses.asdict(config))[:8]}" if config is not None else ""
-    return artifacts_dir() / "data" / f"synthetic_{profile_name}{suffix}"
-
-
 def config_from_args(args: argparse.Namespace):
     """``(SynthConfig, out_dir)`` from parsed flags."""
-    from ...config import profile_name, resolve_profile
+    from ...config import parse_overrides, profile_name, resolve_profile
     from .config import SynthConfig
     from .materials import DEFAULT_CLASSES, available_classes
 
-    prof = resolve_profile(args.profile)
+    prof = resolve_profile(args.profile, **parse_overrides(getattr(args, "set", None) or []))
     over = {}
     simple = {"num_clips": "num_clips", "size": "size", "seed": "seed", "split_fractions": "split_fractions",
               "class_distribution": "class_distribution", "zipf_exponent": "zipf_exponent",
