@@ -488,3 +488,47 @@ def test_validation_errors():
     with pytest.raises(TypeError, match="torch.Tensor"):
         mask_iou([[0.0]], [[0.0]])
     assert np.isfinite(mask_iou(lg.numpy(), np.zeros((2, 4, 4), dtype=np.float32)))
+
+
+# --------------------------------------------------------------------------- the mechanism (split loss)
+def _mechanism_case():
+    """One frame of four pixels, background + 3 classes; worked by hand:
+
+    pixel  scores (bg, c1, c2, c3)   GT   argmax  Σ_{c≥1} > bg
+    a      .40 .30 .30 .00           1    bg      .60 > .40 yes  -> lost to the split
+    b      .20 .70 .10 .00           1    c1      yes            -> found
+    c      .60 .20 .10 .10           2    bg      .40 < .60 no   -> a true miss, not split loss
+    d      .50 .30 .30 .00           0    bg      yes            -> pooled foreground marks background
+    """
+    scores = torch.tensor([[.40, .30, .30, .00], [.20, .70, .10, .00], [.60, .20, .10, .10],
+                           [.50, .30, .30, .00]]).T.reshape(1, 4, 1, 4)  # [N=1, C=4, H=1, W=4]
+    labels = torch.tensor([[[1, 1, 2, 0]]])  # [1, 1, 4]
+    return scores, labels
+
+
+def test_split_loss_and_pooled_foreground_by_hand():
+    from stepstones_lite.metrics import MechanismMeter, pooled_foreground, split_loss_pixels
+
+    scores, labels = _mechanism_case()
+    assert pooled_foreground(scores).tolist() == [[[True, True, False, True]]]
+    assert split_loss_pixels(scores, labels) == (1, 3)  # pixel a of the three sounding pixels a, b, c
+    meter = MechanismMeter()
+    meter.update(scores, labels)
+    out = meter.compute()
+    assert out["split_loss"] == pytest.approx(1 / 3)
+    # pooled foreground {a, b, d} vs GT {a, b, c}: IoU 2/4; the argmax reading {b} scores 1/3
+    assert out["pooled_binary_miou"] == pytest.approx(0.5, abs=1e-6)
+    argmax = BinaryMeter()
+    argmax.update(torch.where(scores.argmax(1) > 0, 1.0, -1.0), (labels > 0).float())
+    assert argmax.compute()["miou"] == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_split_loss_is_zero_when_one_class_holds_the_mass():
+    """The same pooled mass on one class wins the argmax: nothing is lost to the split."""
+    from stepstones_lite.metrics import MechanismMeter
+
+    scores, labels = _mechanism_case()
+    scores[0, 1, 0, 0], scores[0, 2, 0, 0] = 0.6, 0.0  # pixel a: all its sounding mass on class 1
+    meter = MechanismMeter()
+    meter.update(scores, labels)
+    assert meter.compute()["split_loss"] == 0.0

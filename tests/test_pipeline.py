@@ -160,6 +160,12 @@ def test_reproduce_core_arms_plumbing(env, tmp_path):
     assert out.with_suffix(".md").read_text().startswith("| arm |")
     assert (tmp_path / "reproduce_smoke_core.png").stat().st_size > 10_000
     assert results["arms"]["oracle_prior"]["per_seed"][0]["prior_miou"] == 1.0
+    # the mechanism in every AVSS record: split loss, pooled-foreground binary mIoU and the seed's Δloc
+    e2e = saved["arms"]["end_to_end"]["per_seed"][0]
+    for arm in ("two_stage", "oracle_prior", "end_to_end"):
+        r = saved["arms"][arm]["per_seed"][0]
+        assert {"split_loss", "pooled_binary_miou", "delta_loc"} <= set(r), arm
+        assert 0.0 <= r["split_loss"] <= 1.0 and r["delta_loc"] == pytest.approx(rec["stage1_miou"] - e2e["binary_miou"])
     # a second call with other arms merges into the same file (cached runs: only evaluation work) ...
     merged = run_study(env["profile"], [0], out=out, arms=["stage1_muted_test"], data_root=env["root"],
                        progress=False, merge=True)
@@ -327,6 +333,8 @@ def test_stage2_trained_with_stage1_priors(env, tmp_path):
     for split in ("val", "test"):
         r = rec[split]
         assert r["gap"] == pytest.approx(r["two_stage"] - r["end_to_end"])
+        assert r["delta_loc"] == pytest.approx(r["stage1_miou"] - r["end_to_end_binary_miou"])
+        assert 0.0 <= r["end_to_end_split_loss"] <= 1.0 and 0.0 <= r["end_to_end_pooled_binary_miou"] <= 1.0
     e = rec["test_errors_two_stage"]
     assert e["named"] + e["wrong_class"] + e["missed"] == pytest.approx(1.0)
     assert f"| smoke | mixed | 0 | {rec['stage1_train_miou']:.3f} |" in levers.markdown(

@@ -6,7 +6,8 @@ rounding). Every name is re-exported here (``from stepstones_lite.metrics import
 
 * :mod:`.exact`: the binary (S4 / MS3) metrics, with the sources and conventions of the whole package;
 * :mod:`.semantic`: the semantic (AVSS) metrics;
-* :mod:`.diagnostics`: ours, not AVSBench's (frame types, silence handling, distractors).
+* :mod:`.diagnostics`: ours, not AVSBench's (frame types, silence handling, distractors);
+* :mod:`.mechanism`: ours, why a prior pays (split loss, pooled-foreground binary mIoU).
 """
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ import numpy as np
 import torch
 
 from .diagnostics import FrameTypeMeter, _nanmean, binary_diagnostics
+from .mechanism import MechanismMeter, pooled_foreground, split_loss_pixels
 from .exact import (BETA2, F_EPS, IOU_EPS, BinaryMeter, _as_aux, _as_tensor, _binary_pair, _float_scores,
                     binary_prediction, f_measure, f_measure_curves, frame_iou, mask_iou)
 from .semantic import (_SOFTMAX_CHUNK, SEM_EPS, SemanticMeter, _labels, _semantic_pair, binarize_semantic,
                        semantic_frame_stats, semantic_prediction)
 
 __all__ = [
+    "MechanismMeter",
+    "pooled_foreground",
+    "split_loss_pixels",
     "binary_prediction",
     "frame_iou",
     "mask_iou",

@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> None:
                    "gap_two_stage_minus_end_to_end": two["miou_benchmark"] - e2e["miou_benchmark"],
                    "val_two_stage": val_two, "val_end_to_end": val_e2e,
                    "val_gap_two_stage_minus_end_to_end": val_two - val_e2e,
+                   # the mechanism (metrics/mechanism.py): Δloc, and the split loss of both arms
+                   "delta_loc": s1m["miou"] - e2e["binary_miou"], "end_to_end_split_loss": e2e.get("split_loss"),
+                   "end_to_end_pooled_binary_miou": e2e.get("pooled_binary_miou"),
+                   "two_stage_split_loss": two.get("split_loss"),
                    # what the runs took to build (a rerun re-reads cached runs, so its own wall time says nothing)
                    "build_seconds": {"stage1": _built(s1), "stage2": _built(s2), "end_to_end": _built(e2e_run)}}
             if args.equal_compute:

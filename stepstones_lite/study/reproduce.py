@@ -46,7 +46,7 @@ from ..train import pipeline
 from ..train.course import Course
 
 __all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "per_seed_diff",
-           "write_figures", "stage1_metrics"]
+           "write_figures", "stage1_metrics", "MECHANISM_KEYS", "add_delta_loc"]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
 PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
@@ -63,6 +63,9 @@ ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + (
             + ("tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"))
 # a labelled deviation (model/matching.py) in stage 1 only, in front of the same paper-faithful stage 2
 MATCHING_STAGE1 = {"model__class_matching": True}
+# the localisation mechanism in every AVSS record: split loss, pooled-foreground binary mIoU, and Δloc (see
+# metrics/mechanism.py and add_delta_loc)
+MECHANISM_KEYS = ("split_loss", "pooled_binary_miou", "delta_loc")
 STAGE1_KEYS = ("stage1_miou", "stage1_fscore", "stage1_miou_sounding", "stage1_distractor_fp",
                "stage1_silent_empty_rate", "stage1_sounding_recall")
 # figure groups beside the core figure: (arms, metric, title); written when >= 2 of the arms ran
@@ -84,7 +87,23 @@ def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
     for key in ("miou_present", "fscore_present", "miou_nb", "binary_miou"):
         if key in metrics:
             out[f"{prefix}_{key}" if not key.startswith("binary") else key] = metrics[key]
+    for key in MECHANISM_KEYS[:2]:  # the mechanism (metrics/mechanism.py), kept under its own names
+        if key in metrics:
+            out[key] = metrics[key]
     return out
+
+
+def add_delta_loc(records: dict[str, dict[str, Any]], stage1_miou: float) -> None:
+    """Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU of one seed, written as ``delta_loc`` into the
+    ``end_to_end`` record and every stage-2 record (with the arm's own stage 1 where it has one, e.g. the
+    class-matching arm); nothing without an end-to-end run. The paper's Fig. 4 mechanism: the larger Δloc, the
+    more a stage-1 prior can give stage 2."""
+    e2e = records.get("end_to_end", {}).get("binary_miou")
+    if e2e is None:
+        return
+    for name, rec in records.items():
+        if "binary_miou" in rec and not name.startswith("tpavi") and name != "end_to_end_equal_compute":
+            rec["delta_loc"] = rec.get("stage1_miou", stage1_miou) - e2e  # an arm's own stage 1 where it has one
 
 
 def stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -152,6 +171,7 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
         rec["tpavi_two_stage"] = {**_avss(runs.evaluate(runs.tpavi(seed, priors), prior=priors)), **s1_metrics}
     if "queries_aaqg" in want:
         rec["queries_aaqg"] = s1_metrics
+    add_delta_loc(rec, s1_metrics["stage1_miou"])
     return rec
 
 

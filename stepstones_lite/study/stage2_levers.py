@@ -50,7 +50,8 @@ ERROR_KEYS = ("named", "wrong_class", "missed", "marked_distractor", "marked_poo
 
 
 def _avss(metrics: dict) -> dict:
-    return {"avss_miou": metrics.get("miou_benchmark", metrics["miou"]), "binary_miou": metrics["binary_miou"]}
+    return {"avss_miou": metrics.get("miou_benchmark", metrics["miou"]), "binary_miou": metrics["binary_miou"],
+            "split_loss": metrics.get("split_loss"), "pooled_binary_miou": metrics.get("pooled_binary_miou")}
 
 
 def errors(checkpoint: Path, dataset, prior: str | None) -> dict:
@@ -80,7 +81,11 @@ def record(course: Course, lever: str, seed: int) -> dict:
         rec[split] = {"stage1_miou": course.evaluate(s1, split)["miou"], "two_stage": two["avss_miou"],
                       "two_stage_binary_miou": two["binary_miou"], "oracle_prior": oracle["avss_miou"],
                       "end_to_end": end["avss_miou"], "end_to_end_binary_miou": end["binary_miou"],
-                      "gap": two["avss_miou"] - end["avss_miou"]}
+                      "gap": two["avss_miou"] - end["avss_miou"],
+                      # the mechanism (metrics/mechanism.py)
+                      "two_stage_split_loss": two["split_loss"], "end_to_end_split_loss": end["split_loss"],
+                      "end_to_end_pooled_binary_miou": end["pooled_binary_miou"]}
+        rec[split]["delta_loc"] = rec[split]["stage1_miou"] - end["binary_miou"]
     test = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors, return_instances=True)
     rec["test_errors_two_stage"] = errors(s2 / "best.pt", test, "dataset")
     return rec

@@ -30,7 +30,7 @@ from .priors import make_priors, write_reference_priors
 
 __all__ = ["Course"]
 
-_METRICS_VERSION = 2  # bump when evaluation adds or changes keys: cached evaluations are then recomputed
+_METRICS_VERSION = 3  # 3: split_loss, pooled_binary_miou (metrics/mechanism.py); bump when evaluation adds or changes keys: cached evaluations are then recomputed
 
 OnEval = Callable[[dict[str, Any]], None] | None
 

@@ -27,8 +27,8 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from ..metrics import BinaryMeter, FrameTypeMeter, SemanticMeter
-from ..model.aavs import binary_scores, semantic_inference
+from ..metrics import BinaryMeter, FrameTypeMeter, MechanismMeter, SemanticMeter
+from ..model.aavs import binary_scores, semantic_scores
 from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
 
 __all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL", "TRAIN_PRIORS"]
@@ -154,19 +154,27 @@ class AVSSTask:
         return losses["loss"], _loss_logs(losses)
 
     @torch.no_grad()
-    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-        """Class map ``[N, H, W]`` (Mask2Former semantic inference at the label size)."""
+    def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Per-pixel class scores ``[N, C, H, W]`` at the label size (Mask2Former semantic inference)."""
         outputs = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))
         size = tuple(batch["labels"].shape[-2:])
-        return semantic_inference(outputs["pred_logits"], outputs["pred_masks"], size)
+        return semantic_scores(outputs["pred_logits"], outputs["pred_masks"], size)
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Class map ``[N, H, W]``: the argmax of :meth:`scores`."""
+        return self.scores(model, batch).argmax(1)
 
     def evaluate(self, model: nn.Module, batches: Iterator[dict[str, Any]]) -> dict[str, float]:
         semantic, binary = SemanticMeter(num_classes=self.num_classes), BinaryMeter()
+        mechanism = MechanismMeter()  # split loss and pooled-foreground localisation (metrics/mechanism.py)
         present = torch.zeros(self.num_classes, dtype=torch.bool)  # classes in the GT of this split
         for batch in batches:
-            pred = self.predict(model, batch)  # [N, H, W]
+            scores = self.scores(model, batch)  # [N, C, H, W]
+            pred = scores.argmax(1)  # [N, H, W]
             valid = _flat(batch, "valid")
             labels = _flat(batch, "labels")
+            mechanism.update(scores[valid], labels[valid])
             present |= torch.bincount(labels[valid].flatten().cpu(), minlength=self.num_classes)[:self.num_classes] > 0
             semantic.update(pred[valid], labels[valid])
             collapsed = torch.where(pred[valid] > 0, 1.0, -1.0)  # any class != background, as binary logits
@@ -185,6 +193,7 @@ class AVSSTask:
         result["fscore_benchmark"] = float(torch.as_tensor(stats["f_per_class"])[classes].mean())
         result["classes_benchmark"] = int(classes.numel())
         result.update({f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))})
+        result.update(mechanism.compute())
         return result
 
 
@@ -211,9 +220,10 @@ class TPAVITask(AVSSTask):
         return loss, {"loss_ce": float(loss.detach())}
 
     @torch.no_grad()
-    def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+    def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Per-pixel class probabilities ``[N, C, H, W]`` (softmax of the head's logits) at the label size."""
         import torch.nn.functional as F
 
         logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))["sem_logits"]
         logits = F.interpolate(logits, size=tuple(batch["labels"].shape[-2:]), mode="bilinear", align_corners=False)
-        return logits.argmax(1)
+        return logits.softmax(1)
