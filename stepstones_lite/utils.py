@@ -34,6 +34,7 @@ __all__ = [
     "figures_dir",
     "atomic_write",
     "atomic_write_text",
+    "append_text",
     "atomic_write_json",
     "atomic_torch_save",
     "file_sha256",
@@ -177,6 +178,20 @@ def _names_no_target(err: OSError, tmp_name: str) -> bool:
         return False
     name = "" if err.filename is None else os.fspath(err.filename)
     return not name or name == tmp_name or (os.path.basename(name).startswith(".") and name.endswith(".tmp"))
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Append ``text`` to ``path`` (created if missing); an ``OSError`` without a file name (disk full) is
+    raised again naming ``path``."""
+    target = Path(path)
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        if err.filename is None and err.errno is not None:
+            raise type(err)(err.errno, err.strerror or str(err), str(target)) from err
+        raise
+    return target
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

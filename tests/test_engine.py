@@ -204,6 +204,12 @@ def test_unsafe_pickle_gets_our_message(tmp_path):
     assert "weights_only" not in str(info.value)
 
 
+def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "last.pt", kind="toy", profile=_profile(), model=ToyModel(), with_rng=False)
+    with pytest.raises(CheckpointError, match="last.pt: lacks the optimizer, scheduler, rng state"):
+        _trainer(tmp_path).fit(resume=True)
+
+
 def test_state_dict_mismatch_names_the_file(tmp_path):
     with pytest.raises(CheckpointError, match=f"{tmp_path / 'm.pt'}: its model state does not fit"):
         load_state(tmp_path / "m.pt", torch.nn.Linear(2, 2), ToyModel().state_dict())

@@ -37,9 +37,10 @@ import torch.distributed as dist
 from torch import nn
 
 from ..config import Profile
-from ..utils import atomic_write_text, autocast, resolve_device, seed_everything
+from ..utils import append_text, atomic_write_text, autocast, resolve_device, seed_everything
 from .checkpoint import (
-    ConfigMismatchError, config_diff, load_checkpoint, load_state, save_checkpoint, set_rng_state,
+    CheckpointError, ConfigMismatchError, config_diff, load_checkpoint, load_state, save_checkpoint,
+    set_rng_state,
 )
 
 __all__ = ["Task", "Trainer", "make_adamw", "FitResult", "DistributedContext", "collate_clips", "epoch_order"]
@@ -300,6 +301,9 @@ class Trainer:
         if not path.is_file():
             return False
         payload = load_checkpoint(path, kind=self.task.kind, map_location=self.device)
+        missing = [key for key in ("optimizer", "scheduler", "rng", "extra") if key not in payload]
+        if missing:
+            raise CheckpointError(f"{path}: lacks the {', '.join(missing)} state a resume needs")
         diff = config_diff(payload["profile"], self.profile)
         if payload["extra"].get("steps") != self.steps:
             diff.append(f"steps: checkpoint {payload['extra'].get('steps')!r}, now {self.steps!r}")
@@ -324,8 +328,7 @@ class Trainer:
         self.history.append(record)
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.out_dir / "history.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_text(self.out_dir / "history.jsonl", json.dumps(record) + "\n")
             writer = self._tensorboard()
             if writer is not None:
                 for key, value in record.items():
