@@ -42,8 +42,7 @@ class ConfigMismatchError(CheckpointError):
 
 
 # fields that only say how a run is executed, not what it computes: they may differ between a run and its
-# resume.
-# Everything else in the profile (model, data, train incl. seed, lr, schedule, eval_every) must match.
+# resume. Everything else in the profile (model, data, train incl. seed, lr, schedule, eval_every) must match.
 RESUME_FREE_FIELDS = frozenset({
     "description",  # free text
     "train.device",  # CPU / GPU choice (bit-identity is only promised on the same device anyway)
@@ -162,7 +161,7 @@ def _recorded_hashes(path: Path) -> tuple[Path, set[str]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{sidecar}: the header of {path.name} is not readable JSON ({err})") from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"{sidecar}: the header beside {path.name} is not a JSON object")
+        raise CheckpointError(f"{sidecar}: the header of {path.name} is not a JSON object")
     if header.get("file", path.name) != path.name:
         return sidecar, set()  # the header of another file (a copied or renamed checkpoint): nothing to check
     return sidecar, {h for h in (header.get("sha256"), header.get("previous_sha256")) if isinstance(h, str)}
