@@ -3,13 +3,17 @@
 Sub-commands are added as the course grows; each takes ``--profile`` (``auto`` reads
 ``STEPSTONES_PROFILE``) where it runs anything profile-dependent.
 Run as ``stepstones ...`` or ``python -m stepstones_lite.cli ...`` (the form ``torchrun`` needs).
+
+Known errors (bad data, a corrupt or mismatched checkpoint, a file that cannot be read or written) end the
+command with one line ``stepstones: error: <file>: <reason>`` on stderr and exit status 1; ``--debug`` shows
+the full traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from ._version import __version__
 
@@ -74,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stepping Stones (ECCV 2024) course tools: data, training, priors, evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"stepstones_lite {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (default: one line "
+                             "'stepstones: error: <file>: <reason>')")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p_env = sub.add_parser("env", help="print python/torch/CUDA versions, device and package versions")
@@ -107,13 +114,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MAX_PROBLEMS = 3  # listed problems of a DatasetError on its one line
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def error_line(err: BaseException) -> str | None:
+    """``<file>: <reason>`` for an error the user can act on without a traceback; None for any other error.
+
+    Known: :class:`~stepstones_lite.data.errors.DatasetError`,
+    :class:`~stepstones_lite.train.checkpoint.CheckpointError` (and its ``ConfigMismatchError``), the
+    official-checkpoint converter's error, and an ``OSError`` that names its file (disk full, permission
+    denied, missing file).
+    """
+    from .data.errors import DatasetError
+    from .model.official import OfficialCheckpointError
+    from .train.checkpoint import CheckpointError
+
+    if isinstance(err, DatasetError):
+        where = f"{err.path}: " if err.path is not None else ""
+        shown = "; ".join(err.problems[:_MAX_PROBLEMS])
+        more = len(err.problems) - _MAX_PROBLEMS
+        tail = (f": {shown}" if shown else "") + (f"; ... {more} more (--debug: all)" if more > 0 else "")
+        return _one_line(f"{where}{err.problem}{tail}")
+    if isinstance(err, (CheckpointError, OfficialCheckpointError)):
+        return _one_line(str(err))
+    if isinstance(err, OSError) and err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
+        return _one_line(f"{target}: {err.strerror or err}")
+    return None
+
+
+def run_command(func: Callable[[argparse.Namespace], Any], args: argparse.Namespace, debug: bool = False,
+                prog: str = "stepstones") -> int:
+    """Run a sub-command; a known error (:func:`error_line`) becomes one stderr line and exit status 1,
+    unless ``debug`` (then it propagates with its traceback)."""
+    try:
+        return int(func(args) or 0)
+    except Exception as err:  # noqa: BLE001 - filtered by error_line, everything else is raised again
+        line = None if debug else error_line(err)
+        if line is None:
+            raise
+        print(f"{prog}: error: {line}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    return run_command(args.func, args, debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ __all__ = [
     "figures_dir",
     "atomic_write",
     "atomic_write_text",
+    "append_text",
     "atomic_write_json",
     "atomic_torch_save",
     "file_sha256",
@@ -147,22 +148,50 @@ os.umask(_UMASK)  # read once (os.umask can only be read by setting it)
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]:
     """Open a temporary file beside ``path``; on success rename it over ``path`` (never a half file).
 
-    On any exception the temporary file is removed and ``path`` keeps its old content.
+    On any exception the temporary file is removed and ``path`` keeps its old content. An ``OSError`` that
+    names no file or only the temporary one (disk full while writing, permission denied) is raised again
+    naming ``path``, so the user learns which file could not be written.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = ""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    except BaseException as err:
+        if tmp_name:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        if isinstance(err, OSError) and _names_no_target(err, tmp_name):
+            raise type(err)(err.errno, err.strerror or str(err), str(target)) from err
         raise
+
+
+def _names_no_target(err: OSError, tmp_name: str) -> bool:
+    """True if ``err`` names no file, the temporary file or the mkstemp pattern (not a folder)."""
+    if err.errno is None:
+        return False
+    name = "" if err.filename is None else os.fspath(err.filename)
+    return not name or name == tmp_name or (os.path.basename(name).startswith(".") and name.endswith(".tmp"))
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Append ``text`` to ``path`` (created if missing); an ``OSError`` without a file name (disk full) is
+    raised again naming ``path``."""
+    target = Path(path)
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        if err.filename is None and err.errno is not None:
+            raise type(err)(err.errno, err.strerror or str(err), str(target)) from err
+        raise
+    return target
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from stepstones_lite.config import resolve_profile
-from stepstones_lite.train import CheckpointError, Trainer, epoch_order, load_checkpoint, save_checkpoint
+from stepstones_lite.train import (
+    CheckpointError, ConfigMismatchError, Trainer, epoch_order, load_checkpoint, save_checkpoint,
+)
+from stepstones_lite.train.checkpoint import load_state
 from stepstones_lite.utils import seed_everything
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -79,8 +82,137 @@ def test_resume_is_bit_identical(tmp_path):
 
 def test_resume_rejects_other_run_length(tmp_path):
     _trainer(tmp_path, steps=4).fit()
-    with pytest.raises(CheckpointError, match="4 steps, not 8"):
+    with pytest.raises(CheckpointError, match="steps: checkpoint 4, now 8"):
         _trainer(tmp_path, steps=8).fit(resume=True)
+
+
+def _toy_checkpoint(path, step=0):
+    return save_checkpoint(path, kind="toy", profile=resolve_profile("smoke"), model=ToyModel(), step=step)
+
+
+def _stopped_at_8(out):
+    """A run of STEPS steps killed right after its step-8 checkpoint."""
+    def stop_at_8(record):
+        if record["step"] == 8:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _trainer(out, on_eval=stop_at_8).fit()
+
+
+def test_resume_refuses_a_changed_lr_and_seed(tmp_path):
+    _stopped_at_8(tmp_path)
+    before = (tmp_path / "last.pt").read_bytes()
+    changed = _trainer(tmp_path, profile=_profile().replace(train__lr=0.5, train__seed=7))
+    with pytest.raises(ConfigMismatchError) as info:
+        changed.fit(resume=True)
+    message = str(info.value)
+    assert str(tmp_path / "last.pt") in message and "\n" not in message
+    assert "train.lr: checkpoint 0.01, now 0.5" in message and "train.seed: checkpoint 0, now 7" in message
+    assert (tmp_path / "last.pt").read_bytes() == before  # nothing trained, nothing overwritten
+    assert json.loads((tmp_path / "last.json").read_text())["profile"]["train"]["seed"] == 0
+
+
+def test_resume_accepts_a_changed_device(tmp_path):
+    _stopped_at_8(tmp_path)
+    free = _profile().replace(train__device="auto", description="x")  # how the run executes, not what
+    result = _trainer(tmp_path, profile=free).fit(resume=True)
+    assert result.steps_run == STEPS - 8
+
+
+def test_resume_never_duplicates_a_history_record(tmp_path):
+    """A kill between writing a history record and saving its checkpoint: the resumed run logs that step
+    again, and history.jsonl must hold it once (the checkpoint's history is the truth)."""
+    full = _trainer(tmp_path / "full")
+    full.fit()
+    part = _trainer(tmp_path / "part")
+    save = part._save
+
+    def killed_before_last_at_8(name):
+        if name == "last.pt" and part.step == 8:
+            raise Interrupt
+        return save(name)
+
+    part._save = killed_before_last_at_8
+    with pytest.raises(Interrupt):
+        part.fit()
+    lines = (tmp_path / "part" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [4, 8]  # logged, but last.pt is at step 4
+    resumed = _trainer(tmp_path / "part")
+    resumed.fit(resume=True)
+    lines = (tmp_path / "part" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [4, 8, 12]
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("bad", ["{not json", '{"no_name": 1}', 5, '{"name": "x", "train": {"lr_typo": 1}}'])
+def test_bad_profile_header_is_a_checkpoint_error(tmp_path, bad):
+    path = _toy_checkpoint(tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["profile"] = bad
+    torch.save(payload, tmp_path / "bad.pt")  # no sidecar: no hash to check
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'bad.pt'}: bad 'profile' header"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_bit_flipped_checkpoint_is_refused(tmp_path):
+    path = _toy_checkpoint(tmp_path / "m.pt")
+    assert json.loads((tmp_path / "m.json").read_text())["sha256"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # torch.load itself would not notice (tensor bytes are not checksummed)
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=f"{path}: contents do not match the sha256 recorded in m.json"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_without_a_recorded_hash_still_loads(tmp_path):
+    path = _toy_checkpoint(tmp_path / "m.pt", step=3)
+    header = json.loads((tmp_path / "m.json").read_text())
+    del header["sha256"], header["previous_sha256"]  # as written before hashes were recorded
+    (tmp_path / "m.json").write_text(json.dumps(header))
+    assert load_checkpoint(path)["step"] == 3
+    (tmp_path / "m.json").unlink()
+    assert load_checkpoint(path)["step"] == 3
+
+
+def test_kill_between_header_and_checkpoint_keeps_the_old_one_loadable(tmp_path, monkeypatch):
+    from stepstones_lite.train import checkpoint
+
+    path = _toy_checkpoint(tmp_path / "m.pt", step=1)
+
+    def killed(*args, **kwargs):
+        raise Interrupt
+
+    monkeypatch.setattr(checkpoint, "atomic_write", killed)
+    with pytest.raises(Interrupt):
+        _toy_checkpoint(path, step=2)
+    assert json.loads((tmp_path / "m.json").read_text())["step"] == 2  # the new header, the old file
+    assert load_checkpoint(path)["step"] == 1
+
+
+def test_unsafe_pickle_gets_our_message(tmp_path):
+    import pathlib
+
+    torch.save({"format": 1, "model": {}, "x": pathlib.PurePosixPath("a")}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="not a plain-tensor checkpoint") as info:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert str(tmp_path / "evil.pt") in str(info.value) and "weights_only" not in str(info.value)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint") as info:
+        load_checkpoint(tmp_path / "junk.pt")
+    assert "weights_only" not in str(info.value)
+
+
+def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "last.pt", kind="toy", profile=_profile(), model=ToyModel(), with_rng=False)
+    with pytest.raises(CheckpointError, match="last.pt: lacks the optimizer, scheduler, rng state"):
+        _trainer(tmp_path).fit(resume=True)
+
+
+def test_state_dict_mismatch_names_the_file(tmp_path):
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'm.pt'}: its model state does not fit"):
+        load_state(tmp_path / "m.pt", torch.nn.Linear(2, 2), ToyModel().state_dict())
 
 
 def test_checkpoint_errors(tmp_path):

@@ -186,6 +186,15 @@ def test_cli_train_avs_and_evaluate(env, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout[proc.stdout.index("{"):])["steps_run"] == 2
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    # the reported probe: --resume with another seed and lr is refused in one line, the run left as it was
+    proc = subprocess.run(cmd + ["--resume", "--seed", "7", "--set", "train__lr=0.5"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"stepstones: error: {tmp_path / 'run' / 'last.pt'}: written with another config")
+    assert "train.lr: checkpoint 0.001, now 0.5" in line and "train.seed: checkpoint 0, now 7" in line
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
     proc = subprocess.run([sys.executable, "-m", "stepstones_lite.cli", "evaluate", str(tmp_path / "run" / "best.pt"),
                            "--data", str(env["root"]), "--device", "cpu"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -66,6 +66,42 @@ def test_atomic_write_replaces_and_keeps_old_on_error(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]  # no temp file left behind
 
 
+def test_atomic_write_names_the_target_when_the_disk_is_full(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a real write/fsync does: no filename
+
+    target = tmp_path / "f.json"
+    target.write_text("old")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        utils.atomic_write_text(target, "new")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_append_text_names_the_file_when_the_disk_is_full(tmp_path, monkeypatch):
+    import builtins
+    import errno
+
+    class Full:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: Full())
+    with pytest.raises(OSError) as info:
+        utils.append_text(tmp_path / "history.jsonl", "{}\n")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "history.jsonl")
+
+
 def test_atomic_write_gives_usual_permissions(tmp_path, monkeypatch):
     monkeypatch.setattr(utils, "_UMASK", 0o022)
     path = utils.atomic_write_text(tmp_path / "r.json", "{}")

@@ -1,5 +1,5 @@
 """Training: one device-agnostic loop (CPU, CUDA + AMP, DDP via torchrun), checkpoints, the pipeline stages."""
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, ConfigMismatchError, load_checkpoint, save_checkpoint
 from .engine import DistributedContext, FitResult, Task, Trainer, collate_clips, epoch_order
 
 
@@ -12,6 +12,7 @@ def __getattr__(name: str):  # lazy: the course pulls in model, data and metrics
 
 __all__ = [
     "CheckpointError",
+    "ConfigMismatchError",
     "Course",
     "load_checkpoint",
     "save_checkpoint",

@@ -37,8 +37,11 @@ import torch.distributed as dist
 from torch import nn
 
 from ..config import Profile
-from ..utils import autocast, resolve_device, seed_everything
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
+from ..utils import append_text, atomic_write_text, autocast, resolve_device, seed_everything
+from .checkpoint import (
+    CheckpointError, ConfigMismatchError, config_diff, load_checkpoint, load_state, save_checkpoint,
+    set_rng_state,
+)
 
 __all__ = ["Task", "Trainer", "make_adamw", "FitResult", "DistributedContext", "collate_clips", "epoch_order"]
 
@@ -285,29 +288,47 @@ class Trainer:
         )
 
     def _resume(self) -> bool:
+        """Continue from ``last.pt`` if there is one (False if not).
+
+        Refuses (:class:`ConfigMismatchError`) a checkpoint written with another configuration: every profile
+        field except :data:`~stepstones_lite.train.checkpoint.RESUME_FREE_FIELDS` (device, threads, compile,
+        workers, seeds of the study, description) and the run length must match, since a changed seed, lr or
+        schedule would continue a run that is neither. ``history.jsonl`` is rewritten from the checkpoint's
+        history, so records logged after the checkpoint (a kill between logging and saving) are dropped and
+        never duplicated.
+        """
         path = self.out_dir / "last.pt"
         if not path.is_file():
             return False
-        payload = load_checkpoint(path, kind=self.task.kind, profile=self.profile, map_location=self.device)
+        payload = load_checkpoint(path, kind=self.task.kind, map_location=self.device)
+        missing = [key for key in ("optimizer", "scheduler", "rng", "extra") if key not in payload]
+        if missing:
+            raise CheckpointError(f"{path}: lacks the {', '.join(missing)} state a resume needs")
+        diff = config_diff(payload["profile"], self.profile)
         if payload["extra"].get("steps") != self.steps:
-            raise CheckpointError(f"{path}: was a run of {payload['extra'].get('steps')} steps, not {self.steps}")
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
+            diff.append(f"steps: checkpoint {payload['extra'].get('steps')!r}, now {self.steps!r}")
+        if diff:
+            raise ConfigMismatchError(f"{path}: written with another configuration, so this run cannot "
+                                      f"resume it (same settings, or another --out): {'; '.join(diff)}")
+        load_state(path, self.model, payload["model"])
+        load_state(path, self.optimizer, payload["optimizer"], "optimizer")
+        load_state(path, self.scheduler, payload["scheduler"], "scheduler")
         if self.scaler is not None and "scaler" in payload:
-            self.scaler.load_state_dict(payload["scaler"])
+            load_state(path, self.scaler, payload["scaler"], "scaler")
         self.step = int(payload["step"])
         self.history = list(payload["extra"].get("history", []))
         self.best = dict(payload["extra"].get("best", {}))
         set_rng_state(payload["rng"])
+        if self.ctx.is_main:
+            text = "".join(json.dumps(record) + "\n" for record in self.history)
+            atomic_write_text(self.out_dir / "history.jsonl", text)
         return True
 
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.out_dir / "history.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_text(self.out_dir / "history.jsonl", json.dumps(record) + "\n")
             writer = self._tensorboard()
             if writer is not None:
                 for key, value in record.items():

@@ -27,7 +27,7 @@ from ..data import benchmark_classes
 from ..model import build_model, build_tpavi
 from ..model.criterion import HungarianMatcher, SetCriterion
 from ..utils import resolve_device, seed_everything
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, load_state
 from .datasets import avss_dataset, ensure_dataset  # re-exported: the pipeline's data step
 from .engine import FitResult, Trainer, collate_clips
 from .tasks import AVSSTask, AVSTask, TPAVITask
@@ -125,7 +125,7 @@ def load_model(checkpoint: str | Path, kind: str | None = None, device: str | to
     profile = payload["profile"]
     # the state_dict holds every weight, so local encoder files need not exist on this machine any more
     model = _new_model(profile.replace(model__backbone_weights=None, model__audio_weights=None), kind)
-    model.load_state_dict(payload["model"])
+    load_state(checkpoint, model, payload["model"])
     return model.to(resolve_device(device, verbose=False)).eval(), profile, payload
 
 

@@ -123,13 +123,9 @@ def run(args: argparse.Namespace) -> int:
         cfg.validate()
     except ValueError as err:
         raise SystemExit(f"make-data: {err}") from None
-    from ..errors import DatasetError
-
-    try:
-        root = generate_dataset(out, cfg, workers=args.workers, progress=not args.no_progress,
-                                overwrite=args.overwrite)
-    except DatasetError as err:
-        raise SystemExit(f"make-data: {err}") from None
+    # a DatasetError propagates: the caller (stepstones_lite.cli.run_command) prints it as one line
+    root = generate_dataset(out, cfg, workers=args.workers, progress=not args.no_progress,
+                            overwrite=args.overwrite)
     n = sum(1 for _ in open(root / "metadata.csv", encoding="utf-8")) - 1
     print(f"synthetic AVSS dataset ({n} clips, {cfg.size} px, seed {cfg.seed}): {root}")
     return 0
