@@ -1,5 +1,6 @@
-"""The pipeline names what is wrong with its inputs: a split a step needs but metadata.csv lacks, and a prior
-folder whose manifest.json is corrupt, unfinished or made for other splits (the evaluation prints its source)."""
+"""The pipeline names what is wrong with its inputs: a split a step needs but metadata.csv lacks, and a
+prior folder whose manifest.json is corrupt, unfinished or made for other splits (evaluation prints its
+source)."""
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ def keep_rows(tree, tmp_path, keep):
     return root
 
 
-@pytest.mark.parametrize("split, need", [("train", "training"), ("val", "validation"), ("test", "evaluation")])
+@pytest.mark.parametrize("split, need",
+                         [("train", "training"), ("val", "validation"), ("test", "evaluation")])
 def test_header_only_metadata_names_the_split_a_step_needs(tree, tmp_path, profile, split, need):
     root = keep_rows(tree, tmp_path, lambda row: False)
     with pytest.raises(DatasetError, match=rf"metadata.csv: no rows of split '{split}'; {need} needs them"):
@@ -74,7 +76,8 @@ def test_a_corrupt_prior_manifest_is_named(tmp_path, profile, text):
     folder = write_manifest(tmp_path / "priors", text)
     with pytest.raises(DatasetError, match=r"priors/manifest.json: corrupt prior manifest"):
         check_priors(folder)
-    with pytest.raises(DatasetError, match=r"priors/manifest.json: corrupt prior manifest"):  # resuming into it
+    # resuming into the folder
+    with pytest.raises(DatasetError, match=r"priors/manifest.json: corrupt prior manifest"):
         write_reference_priors(profile, folder, data_root=tmp_path / "never-read")
     with pytest.raises(DatasetError, match=r"priors/manifest.json: corrupt prior manifest"):
         priors_for_evaluation(folder, "test")
@@ -85,7 +88,7 @@ def test_a_corrupt_prior_manifest_is_named(tmp_path, profile, text):
     ({"complete": False}, "prior generation did not finish"),
 ])
 def test_evaluation_checks_the_prior_manifest(tree, tmp_path, profile, monkeypatch, change, problem):
-    """evaluate --priors once ignored manifest.json: priors of another split or unfinished ones went unnoticed."""
+    """evaluate --priors once ignored manifest.json: priors of another split or unfinished ones passed."""
     folder = write_manifest(tmp_path / "priors", {**STAGE1_MANIFEST, **change})
     with pytest.raises(DatasetError, match=rf"priors/manifest.json: {problem}"):
         priors_for_evaluation(folder, "test")
@@ -100,5 +103,5 @@ def test_evaluation_prints_the_stage1_source_of_its_priors(tmp_path, capsys):
     assert priors_for_evaluation(folder, "test")["checkpoint"] == "runs/s1/best.pt"
     out = capsys.readouterr().out
     assert "stage-1 checkpoint runs/s1/best.pt (sha256 abababababab)" in out and str(folder) in out
-    assert priors_for_evaluation(tmp_path, "test") is None  # a folder without a manifest (released masks) is used
+    assert priors_for_evaluation(tmp_path, "test") is None  # no manifest (e.g. released masks): used as is
     assert "no manifest.json, source unknown" in capsys.readouterr().out
