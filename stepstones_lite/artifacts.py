@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,11 +49,25 @@ def artifact_path(name: str, key: Any, root: str | Path | None = None) -> Path:
 
 
 def read_marker(folder: str | Path) -> dict[str, Any] | None:
-    """The ``ARTIFACT.json`` of a finished artifact, or None."""
+    """The ``ARTIFACT.json`` of a finished artifact, or None.
+
+    A corrupt marker (not a JSON object) is reported in a one-line warning naming it and read as None: the
+    artifact counts as unfinished, so :func:`ensure_artifact` rebuilds it.
+    """
     marker = Path(folder) / MARKER
     if not marker.is_file():
         return None
-    return json.loads(marker.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        info, why = None, f"{type(err).__name__}: {err}"
+    else:
+        why = f"a JSON {type(info).__name__}, expected an object"
+    if isinstance(info, dict):
+        return info
+    warnings.warn(f"{marker}: corrupt artifact marker ({why}); treating the artifact as unfinished",
+                  RuntimeWarning, stacklevel=2)
+    return None
 
 
 def is_follower_rank() -> bool:

@@ -195,3 +195,25 @@ def test_file_lock_excludes_other_holders(tmp_path):
     for t in threads:
         t.join()
     assert overlaps == []
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_corrupt_marker_is_reported_and_the_artifact_rebuilt(tmp_path, text):
+    """A corrupt ARTIFACT.json once raised a bare JSONDecodeError on every later build; now it is named in a
+    warning and the artifact, read as unfinished, is rebuilt in place."""
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "x.txt").write_text(f"build {len(calls)}")
+
+    path = ensure_artifact("stage1", build, {"seed": 0}, root=tmp_path, verbose=False)
+    (path / "ARTIFACT.json").write_text(text)
+    with pytest.warns(RuntimeWarning, match=r"ARTIFACT.json: corrupt artifact marker") as seen:
+        assert read_marker(path) is None
+    assert str(path / "ARTIFACT.json") in str(seen[0].message) and "\n" not in str(seen[0].message)
+    with pytest.warns(RuntimeWarning, match="treating the artifact as unfinished"):
+        again = ensure_artifact("stage1", build, {"seed": 0}, root=tmp_path, verbose=False)
+    assert again == path and len(calls) == 2 and (path / "x.txt").read_text() == "build 2"
+    assert read_marker(path)["key"] == {"seed": 0}
+    assert sorted(p.name for p in (tmp_path / "stage1").iterdir()) == [f".{path.name}.lock", path.name]

@@ -303,6 +303,42 @@ CASES = {
         f"{MS3_ID}.mp4_4.png: missing file",
         "train",
     ),
+    "metadata_header_only": (
+        "avss",
+        lambda r, o: rewrite_metadata(r, lambda ls: ls[:1]),
+        "metadata.csv: no clip rows (header only)",
+        None,
+    ),
+    "objects_null": (
+        "avss",
+        lambda r, o: (r / V1M / "objects.json").write_text("null"),
+        f"{V1M}/objects.json: expected a JSON object with an \"objects\" list, got NoneType",
+        None,
+    ),
+    "objects_list": (
+        "avss",
+        lambda r, o: (r / V1M / "objects.json").write_text('["a"]'),
+        f"{V1M}/objects.json: expected a JSON object with an \"objects\" list, got list",
+        None,
+    ),
+    "objects_no_sounding": (
+        "avss",
+        lambda r, o: (r / V1M / "objects.json").write_text('{"objects": [{"id": 1, "class": "dog"}]}'),
+        f"{V1M}/objects.json: object 1: \"sounding\" is not a list of booleans",
+        None,
+    ),
+    "rate_400009": (
+        "avss",
+        lambda r, o: sf.write(r / V1M / "audio.wav", tone(1, sr=400009), 400009),
+        f"{V1M}/audio.wav: sample rate 400009 Hz is outside 8000..192000 Hz",
+        "train",
+    ),
+    "odd_frame_0": (
+        "avss",
+        lambda r, o: Image.fromarray(np.zeros((24, 30, 3), np.uint8)).save(r / V1M / "frames" / "0.jpg"),
+        f"{V1M}/frames/0.jpg: frame size (24, 30) differs from the other frames' (24, 32)",
+        "train",
+    ),
     "ms3_duplicate": (
         "ms3",
         lambda r, o: (r / "ms3_meta_data.csv").write_text(f"video_id,split\n{MS3_ID},train\n{MS3_ID},val\n"),
@@ -412,3 +448,26 @@ def test_benchmark_classes_label_space(tmp_path):
     info = {"generator": "stepstones_lite.data.synthetic", "config": {"classes": ["no-such-class"]}}
     (tmp_path / "dataset.json").write_text(json.dumps(info))
     assert benchmark_classes(tmp_path) == tuple(range(71))
+
+
+@pytest.mark.parametrize("text", ["null", '["a"]', '{"objects": [{"id": 1, "class": "dog"}]}'])
+def test_loader_rejects_a_malformed_objects_json(base, tmp_path, text):
+    """The instance reader (what evaluation's diagnostics consume) names objects.json, not a later crash."""
+    root = make_case(base, tmp_path, "avss", lambda r, o: (r / V1M / "objects.json").write_text(text))
+    ds = AVSBenchSemantic(root, split="train", subsets=("v1m",), image_size=None, return_instances=True)
+    with pytest.raises(DatasetError, match=f"{V1M}/objects.json: "):
+        ds[0]
+
+
+def test_absurd_sample_rate_is_refused_before_decoding(tmp_path):
+    """A 4 MB wav at 400009 Hz once took ~4 GB and 10 s to resample; now its header alone refuses it."""
+    import time
+
+    from stepstones_lite.data.readers import log_mel_from_wav
+
+    path = tmp_path / "fast.wav"
+    sf.write(path, tone(5, sr=400009), 400009, subtype="PCM_16")  # ~4 MB
+    start = time.perf_counter()
+    with pytest.raises(DatasetError, match=r"fast.wav: sample rate 400009 Hz is outside"):
+        log_mel_from_wav(path)
+    assert time.perf_counter() - start < 1.0

@@ -97,7 +97,9 @@ from .readers import (
     _resize,
     _target_size,
     check_label2idx,
+    check_objects,
     log_mel_from_wav,
+    odd_frames,
     read_avss_metadata,
     read_object_metadata,
     same_aspect,
@@ -231,12 +233,11 @@ class _ClipDataset(Dataset):
 
         # frames
         rgb = {k: read_rgb(inside_root(clip.root, clip.frames[k])) for k in sorted(set(src))}
-        native = rgb[src[0]].shape[:2]
-        for k, arr in rgb.items():
-            if arr.shape[:2] != native:
-                raise DatasetError(
-                    clip.frames[k], f"frame size {arr.shape[:2]} differs from frame {src[0]}'s {native}"
-                )
+        native, odd = odd_frames({k: arr.shape[:2] for k, arr in rgb.items()})
+        if odd:
+            k = odd[0]
+            size_k = rgb[k].shape[:2]
+            raise DatasetError(clip.frames[k], f"frame size {size_k} differs from the other frames' {native}")
         size = self.image_size or native
         frames = np.stack(
             [_resize(rgb[k], size, self.resize, nearest=False) for k in src]
@@ -411,7 +412,11 @@ class AVSBenchSemantic(_ClipDataset):
         if not self.return_instances:
             return {}
         assert clip.clip_dir is not None
-        objects = read_json(inside_root(clip.root, clip.clip_dir / "objects.json"))
+        objects_path = inside_root(clip.root, clip.clip_dir / "objects.json")
+        objects = read_json(objects_path)
+        problems = check_objects(objects, clip.num_frames)
+        if problems:
+            raise DatasetError(objects_path, "; ".join(problems))
         maps = []
         for k in src:
             if clip.labels[k] is None:  # not annotated (v1s train frames 1..4): no instances either

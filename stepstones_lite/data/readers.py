@@ -33,7 +33,9 @@ __all__ = [
     "SPLITS",
     "ClipFiles",
     "check_label2idx",
+    "check_objects",
     "log_mel_from_wav",
+    "odd_frames",
     "read_avss_metadata",
     "read_object_metadata",
     "same_aspect",
@@ -251,6 +253,53 @@ def read_object_metadata(root: str | os.PathLike[str], variant: str) -> tuple[li
     return clips, problems
 
 
+# --------------------------------------------------------------------------- objects.json sidecar
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _object_problem(entry: Any, num_frames: int) -> str | None:
+    """What is wrong with one ``"objects"`` entry (``{"id": int >= 1, "sounding": [bool] * T}``), or None."""
+    if not isinstance(entry, dict):
+        return f"an entry of \"objects\" is {type(entry).__name__}, expected an object"
+    if not _is_int(entry.get("id")) or entry["id"] < 1:
+        return f"object id {entry.get('id')!r} is not an integer >= 1"
+    sounding = entry.get("sounding")
+    if not isinstance(sounding, list) or not all(isinstance(s, bool) for s in sounding):
+        return f"object {entry['id']}: \"sounding\" is not a list of booleans"
+    if len(sounding) != num_frames:
+        return f"object {entry['id']}: \"sounding\" has {len(sounding)} entries for {num_frames} frames"
+    return None
+
+
+def check_objects(objects: Any, num_frames: int) -> list[str]:
+    """Problems with a parsed ``objects.json`` (the synthetic generator's schema, :mod:`.synthetic`).
+
+    It must be a JSON object whose ``"objects"`` is a list of ``{"id": int >= 1, "sounding": [bool] * T}``
+    (more keys allowed; unique ids) and whose optional ``"off_screen"`` is a list of ``{"seconds": [int]}``.
+    The problems do not name the file: the caller does.
+    """
+    if not isinstance(objects, dict):
+        return [f"expected a JSON object with an \"objects\" list, got {type(objects).__name__}"]
+    entries = objects.get("objects")
+    if not isinstance(entries, list):
+        return [f"\"objects\" is {type(entries).__name__}, expected a list"]
+    problems = [p for p in (_object_problem(e, num_frames) for e in entries) if p is not None]
+    ids = [e["id"] for e in entries if isinstance(e, dict) and "id" in e]
+    if not problems and len(set(ids)) != len(ids):
+        problems.append(f"duplicate object ids {sorted(i for i in set(ids) if ids.count(i) > 1)}")
+    off = objects.get("off_screen", [])
+    if not isinstance(off, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("seconds", []), list)
+        and all(_is_int(k) for k in o.get("seconds", []))
+        for o in off
+    ):
+        problems.append("\"off_screen\" is not a list of objects with integer \"seconds\"")
+    return problems
+
+
 # --------------------------------------------------------------------------- audio
 
 
@@ -281,6 +330,19 @@ def _fit_examples(mel: torch.Tensor, t: int, pad: str) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- image helpers
+
+
+def odd_frames(sizes: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...] | None, list[int]]:
+    """``(expected size, frames that differ from it)``: the expected size is the one most frames share (ties:
+    the earliest frame's), so a single odd frame is named whichever frame it is (frame 0 included)."""
+    if not sizes:
+        return None, []
+    counts: dict[tuple[int, ...], int] = {}
+    for size in sizes.values():
+        counts[size] = counts.get(size, 0) + 1
+    expected = max(counts, key=lambda size: counts[size])  # max keeps the first of equal counts (frame order)
+    return expected, [k for k, size in sizes.items() if size != expected]
+
 
 
 def _target_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:

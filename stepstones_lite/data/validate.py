@@ -20,8 +20,9 @@ Rules (``avsbench.md`` §1, ``avsbench_format_notes.md``):
   mono; real releases (S4/MS3 wavs are stereo per moviepy) are accepted and *noted* — the front end averages
   channels and resamples. S4/MS3 ``.pkl`` log-mels are read with the restricted unpickler and must be
   ``[n, 1, 96, 64]``; a clip needs a pkl or a wav.
-* optional: ``objects.json`` + ``instances/{k}.png`` (synthetic set: grey instance ids, each declared as an
-  ``"id"`` in ``objects.json``) and prior PNGs under ``prior_root``.
+* optional: ``objects.json`` + ``instances/{k}.png`` (synthetic set: ``objects.json`` a JSON object whose
+  ``"objects"`` list holds ``{"id": int, "sounding": [bool] * T, ...}``; grey instance ids, each declared as
+  an ``"id"`` in ``objects.json``) and prior PNGs under ``prior_root``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import numpy as np
 from .avsbench import (
     ClipFiles,
     check_label2idx,
+    check_objects,
+    odd_frames,
     read_avss_metadata,
     read_object_metadata,
     same_aspect,
@@ -145,10 +148,9 @@ def _check_clip(
         rgb = guarded(read_rgb, path)
         if rgb is not None:
             sizes[k] = rgb.shape[:2]
-    ref = next(iter(sizes.values()), None)
-    for k, size in sizes.items():
-        if size != ref:
-            chk.problems.append(f"{clip.frames[k]}: frame size {size} differs from the clip's {ref}")
+    ref, odd = odd_frames(sizes)
+    for k in odd:
+        chk.problems.append(f"{clip.frames[k]}: frame size {sizes[k]} differs from the other frames' {ref}")
 
     # labels (+ labels_semantic agreement)
     for k, path in enumerate(clip.labels):
@@ -199,12 +201,11 @@ def _check_clip(
 
     # synthetic instances
     if clip.clip_dir is not None and os.path.lexists(clip.clip_dir / "objects.json"):
-        objects = guarded(read_json, clip.clip_dir / "objects.json")
-        if objects is not None and not isinstance(objects, (list, dict)):
-            chk.problems.append(
-                f"{clip.clip_dir / 'objects.json'}: expected a list or object, got {type(objects).__name__}"
-            )
-        ids = _object_ids(objects)
+        objects_path = clip.clip_dir / "objects.json"
+        parsed = guarded(lambda path: (read_json(path),), objects_path)  # None: unreadable, a problem already
+        bad = ["unreadable"] if parsed is None else check_objects(parsed[0], clip.num_frames)
+        chk.problems += [f"{objects_path}: {p}" for p in bad[:3] if parsed is not None]
+        ids = None if bad else _object_ids(parsed[0])
         for k, path in enumerate(clip.labels):
             if path is None:
                 continue
@@ -270,13 +271,9 @@ def benchmark_classes(root: str | os.PathLike[str]) -> tuple[int, ...]:
     return (0, *indices) if indices else everything
 
 
-def _object_ids(objects: Any) -> set[int] | None:
-    """Instance ids declared in ``objects.json`` (a list of objects or ``{"objects": [...]}``); None if unknown."""
-    entries = objects.get("objects") if isinstance(objects, dict) else objects
-    if not isinstance(entries, list):
-        return None
-    ids = {o.get("id") for o in entries if isinstance(o, dict)}
-    return ids if ids and all(isinstance(i, int) and not isinstance(i, bool) for i in ids) else None
+def _object_ids(objects: dict[str, Any]) -> set[int]:
+    """Instance ids declared in a well-formed ``objects.json`` (see :func:`~.readers.check_objects`)."""
+    return {int(o["id"]) for o in objects["objects"]}
 
 
 def validate_dataset(
@@ -318,6 +315,9 @@ def validate_dataset(
         clips, meta_problems = read_object_metadata(root, layout)
         strict_audio = audio_rule == "strict"
     problems += meta_problems
+    if not clips and not meta_problems:
+        name = "metadata.csv" if layout == "avss" else f"{layout}_meta_data.csv"
+        problems.append(f"{root / name}: no clip rows (header only): no split has anything to train or score")
     if prior_root is not None and not Path(prior_root).is_dir():
         problems.append(f"{prior_root}: prior folder missing")
         prior_root = None

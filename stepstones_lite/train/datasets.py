@@ -47,10 +47,21 @@ def _quiet() -> bool:
     return bool(os.environ.get("TQDM_DISABLE") or os.environ.get("CI"))
 
 
+_PURPOSE = {"train": "training", "val": "validation", "test": "evaluation"}
+
+
 def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: str | Path | None = None,
-                 return_instances: bool = False, preload: bool = True) -> Any:
-    """An :class:`~stepstones_lite.data.AVSBenchSemantic` split shaped for the profile (frames in [0, 1])."""
+                 return_instances: bool = False, preload: bool = True, purpose: str | None = None) -> Any:
+    """An :class:`~stepstones_lite.data.AVSBenchSemantic` split shaped for the profile (frames in [0, 1]).
+
+    Every step that opens a split needs its clips: a split without rows in ``metadata.csv`` raises a
+    ``DatasetError`` naming the file, the split and ``purpose`` (default: training/validation/evaluation).
+    """
     from ..data import AVSBenchSemantic
 
-    return AVSBenchSemantic(root, split=split, image_size=profile.data.image_size, normalize=False,
-                            prior_root=prior_root, return_instances=return_instances, preload=preload)
+    dataset = AVSBenchSemantic(root, split=split, image_size=profile.data.image_size, normalize=False,
+                               prior_root=prior_root, return_instances=return_instances, preload=preload)
+    if len(dataset) == 0:
+        need = purpose or _PURPOSE.get(split, "this step")
+        raise DatasetError(Path(root) / "metadata.csv", f"no rows of split {split!r}; {need} needs them")
+    return dataset

@@ -249,7 +249,8 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
     """Score a checkpoint on ``split``.
 
     Args:
-        prior: stage-2 models only — a prior folder (stage-1 or degraded priors) or ``"gt"`` (oracle).
+        prior: stage-2 models only — a prior folder (stage-1 or degraded priors) or ``"gt"`` (oracle). A
+            folder with a ``manifest.json`` must be complete and cover ``split``; its source is printed.
         mute_audio: stage-1 models only — feed silence instead of the soundtrack.
     """
     model, profile, payload = load_model(checkpoint, device=device or "auto")
@@ -260,7 +261,8 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
         task: Any = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
         # instance sidecars (objects.json) exist only in the synthetic set; real AVSBench has none
         sidecars = return_instances and next(Path(root).glob("*/*/objects.json"), None) is not None
-        dataset = avss_dataset(profile, root, split, return_instances=sidecars, preload=False)
+        dataset = avss_dataset(profile, root, split, return_instances=sidecars, preload=False,
+                               purpose="evaluation")
     else:
         use_prior = _KINDS[kind][1]
         if use_prior and prior is None:
@@ -274,7 +276,12 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
                             eval_prior="gt" if oracle else "dataset", kind=kind,
                             class_set=benchmark_classes(root))
         prior_root = None if (oracle or not use_prior) else prior
-        dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False)
+        if prior_root is not None:
+            from .priors import priors_for_evaluation
+
+            priors_for_evaluation(prior_root, split)  # its manifest (if any): complete, covers the split
+        dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False,
+                               purpose="evaluation")
 
     def batches():
         for i in range(len(dataset)):

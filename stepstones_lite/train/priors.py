@@ -27,7 +27,8 @@ from ..utils import atomic_write_json, file_sha256
 from .checkpoint import CheckpointError
 from .engine import collate_clips
 
-__all__ = ["make_priors", "write_reference_priors", "check_priors", "degrade_mask", "prior_iou", "DEGRADATIONS"]
+__all__ = ["make_priors", "write_reference_priors", "check_priors", "priors_for_evaluation", "prior_source",
+           "degrade_mask", "prior_iou", "DEGRADATIONS"]
 
 DEGRADATIONS = ("erode", "dilate", "noise", "drop")
 
@@ -47,10 +48,23 @@ def _write_clip(folder: Path, masks: torch.Tensor) -> None:
     tmp.rename(folder)
 
 
+def _read_manifest(manifest: Path) -> dict[str, Any]:
+    """A prior folder's ``manifest.json`` as a dict; bad JSON or another shape is a ``DatasetError``."""
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DatasetError(manifest, f"corrupt prior manifest ({type(err).__name__}: {err}); "
+                                     f"delete the prior folder and make its priors again") from None
+    if not isinstance(info, dict):
+        raise DatasetError(manifest, f"corrupt prior manifest: a JSON {type(info).__name__}, expected an "
+                                     f"object; delete the prior folder and make its priors again")
+    return info
+
+
 def _start_manifest(out_dir: Path, identity: dict[str, Any]) -> Path:
     manifest = out_dir / "manifest.json"
     if manifest.is_file():
-        old = json.loads(manifest.read_text(encoding="utf-8"))
+        old = _read_manifest(manifest)
         if {k: old.get(k) for k in identity} != identity:
             raise CheckpointError(f"{out_dir}: holds priors made differently ({ {k: old.get(k) for k in identity} }); "
                                   f"use a new folder or delete it")
@@ -80,7 +94,7 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
     task = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
     counts: dict[str, int] = {}
     for split in splits:
-        dataset = avss_dataset(profile, root, split, preload=False)
+        dataset = avss_dataset(profile, root, split, preload=False, purpose="making priors")
         for i in tqdm(range(len(dataset)), desc=f"priors {split}", disable=not _show(progress)):
             item = dataset[i]
             folder = out_dir / item["subset"] / item["uid"]
@@ -148,7 +162,7 @@ def write_reference_priors(profile: Any, out_dir: str | Path, *, data_root: str 
     gen = torch.Generator().manual_seed(seed)
     ious: list[float] = []
     for split in splits:
-        dataset = avss_dataset(profile, root, split, preload=False)
+        dataset = avss_dataset(profile, root, split, preload=False, purpose="making priors")
         for i in tqdm(range(len(dataset)), desc=f"reference priors {split}", disable=not _show(progress)):
             item = dataset[i]
             gt = item["labels"] > 0  # [T, H, W]
@@ -162,14 +176,47 @@ def write_reference_priors(profile: Any, out_dir: str | Path, *, data_root: str 
     return manifest
 
 
-def check_priors(prior_root: str | Path, checkpoint: str | Path | None = None) -> dict[str, Any]:
-    """The manifest of a finished prior folder; raises ``DatasetError`` if unfinished or from another checkpoint."""
+def check_priors(prior_root: str | Path, checkpoint: str | Path | None = None,
+                 split: str | None = None) -> dict[str, Any]:
+    """The manifest of a finished prior folder; raises ``DatasetError`` (naming ``manifest.json``) if it is
+    missing or corrupt, unfinished, from another checkpoint, or does not cover ``split``."""
     manifest = Path(prior_root) / "manifest.json"
     if not manifest.is_file():
         raise DatasetError(manifest, "prior folder has no manifest.json (not made by make_priors)")
-    info = json.loads(manifest.read_text(encoding="utf-8"))
+    info = _read_manifest(manifest)
     if checkpoint is not None and info.get("checkpoint_sha256") != file_sha256(checkpoint):
         raise DatasetError(manifest, f"priors are stale: made from another checkpoint than {checkpoint}")
     if not info.get("complete"):
         raise DatasetError(manifest, "prior generation did not finish; rerun to resume it")
+    splits = info.get("splits")
+    if split is not None and (not isinstance(splits, list) or split not in splits):
+        raise DatasetError(manifest, f"priors cover the splits {splits}, not {split!r}; "
+                                     f"make priors for {split!r}")
+    return info
+
+
+def prior_source(info: dict[str, Any]) -> str:
+    """One line saying what made a prior folder (its manifest ``info``): the stage-1 checkpoint or the GT."""
+    if info.get("source") == "stage1":
+        sha = str(info.get("checkpoint_sha256", "?"))[:12]
+        mute = ", muted audio" if info.get("mute_audio") else ""
+        return f"stage-1 checkpoint {info.get('checkpoint', '?')} (sha256 {sha}{mute})"
+    if info.get("source") == "ground_truth":
+        how = f"degraded: {info.get('degrade')} {info.get('level')}" if info.get("degrade") else "oracle"
+        return f"ground truth ({how})"
+    return f"unknown source {info.get('source')!r}"
+
+
+def priors_for_evaluation(prior_root: str | Path, split: str) -> dict[str, Any] | None:
+    """Check a prior folder before scoring ``split`` with it and print where its priors come from.
+
+    A folder with a ``manifest.json`` (made by :func:`make_priors` / :func:`write_reference_priors`) must be
+    complete and cover ``split`` (:func:`check_priors`); a folder without one (e.g. the authors' released
+    masks) is used as it is. Returns the manifest, or None.
+    """
+    if not (Path(prior_root) / "manifest.json").is_file():
+        print(f"[stepstones] priors {prior_root}: no manifest.json, source unknown")
+        return None
+    info = check_priors(prior_root, split=split)
+    print(f"[stepstones] priors {prior_root} ({split}): {prior_source(info)}")
     return info

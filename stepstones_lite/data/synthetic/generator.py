@@ -109,6 +109,39 @@ def _render_many(cfg_dict: dict, jobs: list[tuple[int, str, str, str]]) -> list[
     return out
 
 
+def _exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """Pool-worker initializer: end this worker when its parent ``parent`` dies (even by SIGKILL).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``. Everywhere: a daemon thread that exits the process once
+    ``os.getppid()`` is no longer ``parent`` (re-parented worker). Either is a no-op where unsupported.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def worker_pool(n_workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers end with this process (a killed ``make-data`` leaves no orphans)."""
+    return ProcessPoolExecutor(max_workers=n_workers, initializer=_exit_with_parent, initargs=(os.getpid(),))
+
+
 def _atomic_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -264,7 +297,7 @@ def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress
             bar.update(1)
     else:
         chunk = max(1, min(16, len(jobs) // (4 * n_workers)))
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        with worker_pool(n_workers) as pool:
             futs = {pool.submit(_render_many, cfg_dict, jobs[k:k + chunk]): jobs[k:k + chunk]
                     for k in range(0, len(jobs), chunk)}
             for fut in as_completed(futs):
