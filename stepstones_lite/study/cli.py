@@ -24,6 +24,8 @@ STUDIES: dict[str, tuple[str, dict[int, str]]] = {
     "errors": ("error splits: stage 1's misses and false marks (--stage 1), stage 2's object by object (--stage 2)",
                {1: "stage1_errors", 2: "stage2_errors"}),
     "noise": ("build-to-build noise: one configuration rebuilt under 1 and 2 CPU threads", {0: "noise"}),
+    "mechanism": ("when stepping stones pay: split loss, pooled foreground, Δloc, the tests T1-T3",
+                  {0: "mechanism"}),
     "tables": ("rewrite the side studies' markdown tables and the README blocks from the committed JSON",
                {0: "tables"}),
 }

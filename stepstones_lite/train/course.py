@@ -136,15 +136,19 @@ class Course:
         return self._ensure("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
 
     # ----------------------------------------------------------------- priors
-    def stage1_priors(self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test")) -> Path:
-        """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and test)."""
+    def stage1_priors(self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test"),
+                      offset: float = 0.0) -> Path:
+        """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and test);
+        ``offset``: the decision threshold on ``s_sounding - s_background`` (negative: a recall-tuned prior)."""
         splits = tuple(splits)
 
         def build(folder: Path) -> None:
             make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=splits, mute_audio=mute,
-                        progress=self.progress)
+                        progress=self.progress, offset=offset)
 
-        extra = {"splits": list(splits)} if splits != ("val", "test") else {}
+        extra: dict[str, Any] = {"splits": list(splits)} if splits != ("val", "test") else {}
+        if offset:
+            extra["offset"] = float(offset)
         return self._ensure("course/priors", build, {"stage1": str(stage1), "mute": mute, **extra})
 
     def reference_priors(self, kind: str | None = None, level: float = 0.0, seed: int = 0) -> Path:

@@ -74,8 +74,11 @@ def _start_manifest(out_dir: Path, identity: dict[str, Any]) -> Path:
 
 def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
                 splits: Iterable[str] = ("val", "test"), device: str | None = None,
-                mute_audio: bool = False, progress: bool | None = None) -> Path:
+                mute_audio: bool = False, progress: bool | None = None, offset: float = 0.0) -> Path:
     """Write a stage-1 model's binary predictions as prior PNGs; return the manifest path.
+
+    A pixel is sounding where ``s_sounding - s_background > offset``: 0 is the model's own decision, a negative
+    ``offset`` a recall-tuned prior (more pixels marked; e.g. the offset chosen on val by ``study errors``).
 
     ``manifest.json`` records the checkpoint's sha256: rerunning into a folder of another checkpoint raises
     instead of silently mixing priors; rerunning with the same checkpoint resumes.
@@ -87,6 +90,8 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
 
     out_dir, splits = Path(out_dir), tuple(splits)
     identity = {"source": "stage1", "checkpoint_sha256": file_sha256(checkpoint), "mute_audio": bool(mute_audio)}
+    if offset:
+        identity["offset"] = float(offset)
     manifest = _start_manifest(out_dir, identity)
     model, profile, _ = load_model(checkpoint, kind=STAGE1, device=device or "auto")
     dev = next(model.parameters()).device
@@ -102,7 +107,7 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
                 batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v
                          for k, v in collate_clips([item]).items()}
                 with torch.no_grad():
-                    _write_clip(folder, task.predict(model, batch) > 0)  # [T, H, W]
+                    _write_clip(folder, task.predict(model, batch) > offset)  # [T, H, W]
             counts[split] = counts.get(split, 0) + 1
     atomic_write_json(manifest, {**identity, "checkpoint": str(checkpoint), "splits": list(splits),
                                  "clips": counts, "complete": True})
