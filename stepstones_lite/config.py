@@ -138,7 +138,8 @@ class TrainConfig:
     clips_per_step: int = 1  # the paper: one clip, frames as the batch
     pretrain_steps: int = 400  # encoder stand-in pre-training (each of visual and audio)
     pretrain_label_space: str = "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
-    pretrain_audio_label_space: str | None = None  # the audio stand-in's own space (None: pretrain_label_space)
+    pretrain_audio_label_space: str | None = None  # the audio stand-in's own space (None: pretrain_label_space),
+    # also "family" (sound families: the sound says which family, vision which member; train/pretrain.py)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
     # the prior stage 2 trains with: "gt" (paper §3.2 teacher forcing: ground-truth binary masks); DEVIATIONS, not in

@@ -67,6 +67,11 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
         {"data__num_frames": 10}, {"label": "v2"},
         "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
         "v1s/v1m have 5 (avsbench_format_notes.md): twice the frames per clip for the model to track"),
+    "family audio stand-in (sound families; visual coarse)": (
+        {"train__pretrain_audio_label_space": "family"}, None,
+        "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, ~25 "
+        "instruments, ~12 vehicles): the sound names the family (voice, pets, livestock, birds, strings and keys, "
+        "winds, percussion), vision must name the member"),
     "coarse stand-ins (neither encoder knows the classes)": (
         dict(COARSE), None, "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)"),
     "fine stand-ins (the benchmark's classes)": ({"train__pretrain_label_space": "fine"}, None,

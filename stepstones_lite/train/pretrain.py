@@ -15,7 +15,9 @@ set's ``objects.json`` sidecar; never val/test material).
 The label space matters (feasibility_r3.md §8): with stand-ins trained on exactly the benchmark's classes,
 semantics come nearly free and end-to-end training has no "mashup" to suffer from. The paper's encoders are
 trained on label spaces that do not align with AVSBench's. ``label_space="coarse"`` (the default) therefore
-trains on super-classes (animal, instrument, vehicle, person, object); ``"fine"`` on the exact classes.
+trains on super-classes (animal, instrument, vehicle, person, object); ``"fine"`` on the exact classes; the audio
+stand-in may also learn sound *families* (``"family"``: voice, pets, livestock, birds, strings and keys, winds,
+percussion), so the sound names the family and vision must name the member.
 The audio stand-in may get its own label space (``TrainConfig.pretrain_audio_label_space``): AudioSet's 527
 classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of its
 sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared space.
@@ -33,7 +35,7 @@ from torch import nn
 from ..config import Profile
 from ..utils import atomic_torch_save, atomic_write_json, resolve_device, seed_everything
 
-__all__ = ["SUPER_CLASSES", "group_of", "pretrain_encoders", "ensure_encoders", "with_encoders", "DenseHead",
+__all__ = ["SUPER_CLASSES", "SOUND_FAMILIES", "LABEL_SPACES", "group_of", "family_of", "pretrain_encoders", "ensure_encoders", "with_encoders", "DenseHead",
            "HEAD_FILES", "ensure_heads", "load_heads"]
 
 HEAD_FILES = ("visual_head.pt", "audio_head.pt")  # the stand-ins' class heads, beside visual.pt / audio.pt
@@ -51,6 +53,21 @@ SUPER_CLASSES: dict[str, tuple[str, ...]] = {
 }
 GROUPS = tuple(SUPER_CLASSES) + ("object",)
 
+# sound families of the "family" audio label space: the sound says which family, vision must say which member, as
+# VGGish's generic AudioSet embedding against AVSBench's confusable groups (five person classes, ~25 instruments,
+# ~12 vehicles). Every family of the 17 default classes has two or three members (a one-member family would name
+# its class): the helicopter's rotor, a periodic thump, joins the percussion. Classes not listed: "other".
+SOUND_FAMILIES: dict[str, tuple[str, ...]] = {
+    "voice": ("man", "woman", "boy", "girl", "baby"),
+    "pets": ("dog", "cat"),
+    "livestock": ("horse", "pig", "sheep", "cow", "donkey"),
+    "birds": ("duck", "hen", "bird", "goose", "parrot"),
+    "strings and keys": ("piano", "guitar", "violin", "cello", "harp", "ukulele", "keyboard"),
+    "winds": ("trumpet", "flute", "saxophone", "accordion", "clarinet", "trombone", "tuba", "bassoon", "harmonica"),
+    "percussion": ("drum", "helicopter", "bell", "emergency-car", "tabla", "marimba"),
+}
+LABEL_SPACES = ("coarse", "family", "fine")
+
 
 def group_of(name: str) -> str:
     """The super-class of a class name (``"object"`` when not listed)."""
@@ -58,6 +75,14 @@ def group_of(name: str) -> str:
         if name in members:
             return group
     return "object"
+
+
+def family_of(name: str) -> str:
+    """The sound family of a class name (:data:`SOUND_FAMILIES`; ``"other"`` when not listed)."""
+    for family, members in SOUND_FAMILIES.items():
+        if name in members:
+            return family
+    return "other"
 
 
 class DenseHead(nn.Module):
@@ -79,15 +104,16 @@ class DenseHead(nn.Module):
 
 # --------------------------------------------------------------------------- training material
 class _LabelSpace:
-    """Class name -> label id (1-based; 0 is background) in the ``"coarse"`` or ``"fine"`` label space."""
+    """Class name -> label id (1-based; 0 is background) in the ``"coarse"``, ``"family"`` or ``"fine"`` space."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.names: list[str] = list(GROUPS) if kind == "coarse" else []  # "fine": filled in order of appearance
+        fixed = {"coarse": list(GROUPS), "family": [*SOUND_FAMILIES, "other"]}
+        self.names: list[str] = fixed.get(kind, [])  # "fine": filled in order of appearance
         self.index = {n: i + 1 for i, n in enumerate(self.names)}
 
     def __call__(self, cls: str) -> int:
-        key = group_of(cls) if self.kind == "coarse" else cls
+        key = {"coarse": group_of, "family": family_of}.get(self.kind, str)(cls)
         if key not in self.index:
             self.names.append(key)
             self.index[key] = len(self.names)
@@ -248,9 +274,10 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
 
     label_space = label_space or profile.train.pretrain_label_space
     audio_label_space = audio_label_space or profile.train.pretrain_audio_label_space or label_space
-    for name, value in (("label_space", label_space), ("audio_label_space", audio_label_space)):
-        if value not in ("coarse", "fine"):
-            raise ValueError(f"{name} must be 'coarse' or 'fine', got {value!r}")
+    if label_space not in ("coarse", "fine"):  # the visual stand-in segments objects, it has no sound families
+        raise ValueError(f"label_space must be 'coarse' or 'fine', got {label_space!r}")
+    if audio_label_space not in LABEL_SPACES:
+        raise ValueError(f"audio_label_space must be one of {LABEL_SPACES}, got {audio_label_space!r}")
     out_dir = Path(out_dir)
     dev = resolve_device(device or profile.train.device, verbose=False)
     # one set of stand-ins serves every training seed (as one set of ADE/AudioSet weights serves the paper)
