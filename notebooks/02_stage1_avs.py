@@ -44,7 +44,7 @@ from IPython.display import display
 
 import stepstones_lite
 from stepstones_lite import viz
-from stepstones_lite.model import audio_aware_queries, binary_inference, build_model, count_parameters, model_summary
+from stepstones_lite.model import audio_aware_queries, build_model, count_parameters, model_summary
 from stepstones_lite.model.transformer_decoder import Attention, attention_mask_from_logits, unblock_full_rows
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.course import Course
@@ -363,17 +363,14 @@ assert all(0.0 <= r["val_miou"] <= 1.0 for r in history)
 # the audio **muted** (the log-mel of digital silence).
 
 # %%
-from stepstones_lite.train.tasks import muted_log_mel  # noqa: E402
+from stepstones_lite.train.predict import predict  # noqa: E402  (one way to run a trained model)
 
 trained, _, _ = pipeline.load_model(run / "best.pt", device=dev)
 
 
 def predict(item: dict, muted: bool = False) -> torch.Tensor:
     """Binary masks ``[T, H, W]`` of the trained stage-1 model at the label size."""
-    mel = muted_log_mel(item["log_mel"]) if muted else item["log_mel"]
-    with torch.no_grad():
-        o = trained(item["frames"].to(dev), mel.to(dev))
-    return binary_inference(o["pred_logits"], o["pred_masks"], tuple(item["masks"].shape[-2:])).cpu()
+    return (predict(trained, item, muted=muted, output="logits") > 0).cpu()  # sounding wins
 
 
 def captions(item: dict) -> list[str]:

@@ -42,3 +42,52 @@ def test_unknown_training_prior_is_refused():
     assert TRAIN_PRIORS == ("gt", "stage1", "mixed")
     with pytest.raises(ValueError, match="train_prior"):
         AVSSTask(criterion=None, train_prior="noisy")
+
+
+class _Echo(torch.nn.Module):
+    """A stand-in model that records its inputs and returns fixed Mask2Former outputs (2 queries, C = 2)."""
+
+    def __init__(self, tpavi: bool = False) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.tpavi, self.seen = tpavi, {}
+
+    def forward(self, frames, log_mel, prior=None):
+        self.seen = {"frames": frames.shape, "log_mel": log_mel.clone(), "prior": prior}
+        n = frames.shape[0]
+        if self.tpavi:
+            logits = torch.zeros(n, 3, 2, 2)
+            logits[:, 2] = 1.0  # class 2 wins everywhere
+            return {"sem_logits": logits}
+        pred_logits = torch.tensor([[5.0, -5.0, -5.0], [-5.0, 5.0, -5.0]]).expand(n, 2, 3)  # q0 bg, q1 sounding
+        masks = torch.full((n, 2, 4, 4), -9.0)
+        masks[:, 1, :, :2] = 9.0  # q1 covers the left half
+        masks[:, 0, :, 2:] = 9.0  # q0 the right half
+        return {"pred_logits": pred_logits, "pred_masks": masks}
+
+
+def test_predict_one_clip_or_a_batch_with_every_prior_and_output():
+    from stepstones_lite.train.predict import SILENT_LOG_MEL, predict
+
+    clip = {"frames": torch.rand(3, 3, 8, 8), "log_mel": torch.randn(3, 1, 96, 64),
+            "labels": torch.zeros(3, 4, 4, dtype=torch.long), "masks": torch.zeros(3, 4, 4),
+            "prior": torch.ones(3, 4, 4)}
+    clip["labels"][:, 0] = 7
+    model = _Echo()
+    labels = predict(model, clip)
+    assert labels.shape == (3, 4, 4) and labels[:, :, :2].eq(1).all() and labels[:, :, 2:].eq(0).all()
+    assert model.seen["prior"] is None
+    logits = predict(model, clip, output="logits", muted=True)
+    assert (logits[:, :, :2] > 0).all() and (logits[:, :, 2:] < 0).all()
+    assert torch.equal(model.seen["log_mel"], torch.full((3, 1, 96, 64), SILENT_LOG_MEL))
+    predict(model, clip, "dataset")
+    assert torch.equal(model.seen["prior"], clip["prior"])
+    predict(model, clip, "gt")
+    assert torch.equal(model.seen["prior"], (clip["labels"] > 0).float())
+    batch = {k: v.unsqueeze(0).expand(2, *v.shape) for k, v in clip.items()}  # [B=2, T=3, ...]
+    assert predict(model, batch, output="scores").shape == (6, 2, 4, 4)  # frames folded into N
+    assert predict(_Echo(tpavi=True), clip).eq(2).all()  # the TPAVI-style head: per-pixel softmax
+    with pytest.raises(ValueError, match="output"):
+        predict(model, clip, output="masks")
+    with pytest.raises(ValueError, match="prior"):
+        predict(model, clip, "oracle")

@@ -243,7 +243,7 @@ def released_profile(stage: str, profile: Profile | None = None) -> Profile:
 
 def build_official_model(profile: Profile, stage: str) -> nn.Module:
     """An AAVS with the official ``stage``'s architecture (``profile`` from :func:`official_profile`)."""
-    from . import build_model
+    from .build import build_model
 
     cfg = profile.model
     if stage == "avs":

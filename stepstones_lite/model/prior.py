@@ -1,6 +1,7 @@
 """Stage-2 use of the stage-1 mask prior M ("stepping stones"), paper §3.2; official ``avss/`` code.
 
-Three mechanisms, each behind its own ``ModelConfig`` switch (paper Tab. 4 / Supp. Tab. E3 ablations):
+Three mechanisms, each behind its own ``ModelConfig`` switch (paper Tab. 4 / Supp. Tab. E3 ablations), declared
+once in :data:`PRIOR_MODULES` (the study's ablation arms derive from it):
 
 1. :func:`fuse_prior` (``mask_fusion``) -- M resized bilinearly to the mask-feature size and **added to
    every channel** of F_V^1 before the mask predictor.
@@ -17,13 +18,43 @@ M is ``[N, H, W]`` in [0, 1] (GT binary masks in training, stage-1 predictions a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["resize_prior", "fuse_prior", "prior_attention_mask", "RobustKeys", "SILENT", "UNCERTAIN", "SOUNDING"]
+__all__ = ["resize_prior", "fuse_prior", "prior_attention_mask", "RobustKeys", "SILENT", "UNCERTAIN", "SOUNDING",
+           "PriorModule", "PRIOR_MODULES", "ablation_arms"]
 
 SILENT, UNCERTAIN, SOUNDING = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class PriorModule:
+    """One stage-2 prior module, declared once: its ``ModelConfig`` switch, the name of its ablation arm
+    (``stage2_no_<arm>`` in the study), its name in words and where the paper has it."""
+
+    switch: str
+    arm: str
+    title: str
+    paper: str
+
+
+# the stage-2 prior modules, in the paper's order; the study's ablation arms, tables and README derive from it
+PRIOR_MODULES: tuple[PriorModule, ...] = (
+    PriorModule("mask_fusion", "fusion", "mask fusion", "§3.2, Tab. 4"),
+    PriorModule("prior_attention", "prior_attention", "prior attention", "§3.2, Supp. Tab. E3"),
+    PriorModule("robust_keys", "robust_keys", "robust keys", "§3.2 Eq. 4, Tab. 4"),
+)
+
+
+def ablation_arms() -> dict[str, dict[str, bool]]:
+    """The study's stage-2 ablations as profile overrides: each module off alone, then all of them off
+    (``stage2_no_prior_modules``: the stage-2 model that reads no prior, end-to-end's model and schedule)."""
+    arms = {f"stage2_no_{m.arm}": {f"model__{m.switch}": False} for m in PRIOR_MODULES}
+    arms["stage2_no_prior_modules"] = {f"model__{m.switch}": False for m in PRIOR_MODULES}
+    return arms
 
 
 def resize_prior(prior: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

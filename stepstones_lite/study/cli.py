@@ -69,9 +69,9 @@ def _study_main(name: str, stage: int) -> Callable[[list[str]], None]:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     if args.study == "reproduce":
-        from ..cli import build_parser
-
-        inner = build_parser().parse_args(["reproduce", *args.rest])
+        inner_parser = argparse.ArgumentParser(prog="stepstones study reproduce")
+        add_reproduce_arguments(inner_parser)
+        inner = inner_parser.parse_args(args.rest)
         return int(inner.func(inner) or 0)
     rest = list(args.rest)
     stage = 0

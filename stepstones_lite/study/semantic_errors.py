@@ -147,19 +147,10 @@ def predict_split(checkpoint: str | Path, dataset: Any, prior: str | None = "dat
     ``prior``: ``"dataset"`` (the item's ``prior``, i.e. stage-1 priors), ``"gt"`` (oracle: the GT foreground) or
     ``None`` (a model without prior modules, e.g. end-to-end).
     """
-    from ..model import semantic_inference
     from ..train.pipeline import load_model
+    from ..train.predict import predict
 
     model, _, _ = load_model(checkpoint, device=device)
-    dev = next(model.parameters()).device
     for i in range(len(dataset)):
         item = dataset[i]
-        if prior == "gt":
-            m = (item["labels"] > 0).float()  # [T, H, W]
-        elif prior == "dataset":
-            m = item["prior"].float()  # [T, H, W]
-        else:
-            m = None
-        with torch.no_grad():
-            o = model(item["frames"].to(dev), item["log_mel"].to(dev), None if m is None else m.to(dev))
-        yield item, semantic_inference(o["pred_logits"], o["pred_masks"], tuple(item["labels"].shape[-2:])).cpu()
+        yield item, predict(model, item, prior).cpu()  # [T, H, W]

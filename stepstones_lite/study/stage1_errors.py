@@ -103,11 +103,10 @@ def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
     """Binary mIoU of stage-1 run ``run`` on val and test for each offset in ``OFFSETS``; the val-chosen one."""
     from ..metrics import BinaryMeter
     from ..train.engine import collate_clips
-    from ..train.pipeline import avss_dataset, build_criterion, load_model
-    from ..train.tasks import AVSTask
+    from ..train.pipeline import avss_dataset, load_model
+    from ..train.predict import predict
 
     model, profile, _ = load_model(run / "best.pt", device="cpu")
-    task = AVSTask(build_criterion(profile, 2))
     miou: dict[str, dict[float, float]] = {}
     for split in ("val", "test"):
         dataset = avss_dataset(profile, data_root, split, preload=False)
@@ -116,7 +115,7 @@ def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
             for i in range(len(dataset)):
                 batch = collate_clips([dataset[i]])
                 valid = batch["valid"].flatten(0, 1)  # [T] annotated frames
-                scores.append(task.predict(model, batch)[valid])  # [T', H, W]: s_sounding - s_background
+                scores.append(predict(model, batch, output="logits")[valid])  # [T', H, W]: s_sounding - s_background
                 targets.append(batch["masks"].flatten(0, 1)[valid])
         s, t = torch.cat(scores), torch.cat(targets)
         miou[split] = {}

@@ -19,7 +19,6 @@ costs; ``confused`` lists the most frequent (GT → predicted) class pairs of wr
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shlex
 import sys

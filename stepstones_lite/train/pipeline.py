@@ -15,7 +15,6 @@ what the next step needs. The notebooks and the ``stepstones`` CLI call exactly 
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -24,11 +23,10 @@ import torch
 
 from ..config import Profile
 from ..data import benchmark_classes
-from ..model import build_model, build_tpavi
-from ..model.criterion import HungarianMatcher, SetCriterion
-from ..utils import resolve_device, seed_everything
-from .checkpoint import CheckpointError, load_checkpoint, load_state
+from ..utils import resolve_device, seed_everything  # noqa: F401  (resolve_device: re-exported)
 from .datasets import avss_dataset, ensure_dataset  # re-exported: the pipeline's data step
+from .models import (END_TO_END, KINDS, NUM_AVSS_CLASSES, STAGE1, STAGE2, TPAVI,  # re-exported: trained models
+                     TPAVI_PRIOR, build_criterion, load_model, new_model)
 from .engine import FitResult, Trainer, collate_clips
 from .tasks import AVSSTask, AVSTask, TPAVITask
 
@@ -48,26 +46,6 @@ __all__ = [
     "STAGE2",
     "END_TO_END",
 ]
-
-STAGE1, STAGE2, END_TO_END = "aavs-stage1", "aavs-stage2", "aavs-e2e"
-TPAVI, TPAVI_PRIOR = "tpavi", "tpavi-prior"
-NUM_AVSS_CLASSES = 71
-
-
-# --------------------------------------------------------------------------- model pieces
-def build_criterion(profile: Profile, num_classes: int) -> SetCriterion:
-    """Mask2Former criterion with the profile's weights and point counts (paper_and_code.md §2.5)."""
-    m = profile.model
-    matcher = HungarianMatcher(cost_class=1.0, cost_mask=m.mask_weight, cost_dice=m.dice_weight,
-                               num_points=m.num_points)
-    return SetCriterion(num_classes, matcher, class_weight=m.class_weight, mask_weight=m.mask_weight,
-                        dice_weight=m.dice_weight, no_object_weight=m.no_object_weight, num_points=m.num_points,
-                        oversample_ratio=m.oversample_ratio, importance_sample_ratio=m.importance_sample_ratio)
-
-
-_KINDS = {STAGE1: (2, False), STAGE2: (NUM_AVSS_CLASSES, True), END_TO_END: (NUM_AVSS_CLASSES, False),
-          TPAVI: (NUM_AVSS_CLASSES, False), TPAVI_PRIOR: (NUM_AVSS_CLASSES, True)}
-
 
 def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Profile:
     """The profile ready to train: small profiles get their cached pre-trained stand-in encoders.
@@ -102,31 +80,6 @@ def _matching_heads(profile: Profile, data_root: str | Path | None) -> tuple[Pro
     profile = profile.replace(model__matching_vis_classes=int(vis["out.2.weight"].shape[0]),
                               model__matching_aud_classes=int(aud["weight"].shape[0]))
     return profile, (vis, aud)
-
-
-def _new_model(profile: Profile, kind: str) -> torch.nn.Module:
-    num_classes, use_prior = _KINDS[kind]
-    if kind in (TPAVI, TPAVI_PRIOR):
-        return build_tpavi(profile.model, num_classes=num_classes, num_frames=profile.data.num_frames,
-                           use_prior=use_prior)
-    cfg = profile.model
-    if kind == STAGE1 and cfg.stage1_num_queries:
-        cfg = dataclasses.replace(cfg, num_queries=cfg.stage1_num_queries)
-    return build_model(cfg, num_classes=num_classes, use_prior=use_prior)
-
-
-def load_model(checkpoint: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
-               ) -> tuple[torch.nn.Module, Profile, dict[str, Any]]:
-    """Rebuild a trained model from its checkpoint (``weights_only`` load); returns (model, profile, payload)."""
-    payload = load_checkpoint(checkpoint, kind=kind)
-    kind = payload["kind"]
-    if kind not in _KINDS:
-        raise CheckpointError(f"{checkpoint}: unknown model kind {kind!r}")
-    profile = payload["profile"]
-    # the state_dict holds every weight, so local encoder files need not exist on this machine any more
-    model = _new_model(profile.replace(model__backbone_weights=None, model__audio_weights=None), kind)
-    load_state(checkpoint, model, payload["model"])
-    return model.to(resolve_device(device, verbose=False)).eval(), profile, payload
 
 
 def convert_official(checkpoint: str | Path, stage: str, out_dir: str | Path, profile: Profile | None = None
@@ -167,7 +120,7 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
     if profile.model.class_matching and kind not in (TPAVI, TPAVI_PRIOR):
         profile, heads = _matching_heads(profile, data_root)
     seed_everything(profile.train.seed)
-    model = _new_model(profile, kind)
+    model = new_model(profile, kind)
     if heads is not None:  # the deviation's frozen class heads come from the stand-ins' pre-training
         model.matching.load_heads(*heads)
     train_set = avss_dataset(profile, data_root, "train", prior_root=train_prior_root)
@@ -258,13 +211,13 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
     kind = payload["kind"]
     dev = next(model.parameters()).device
     if kind == STAGE1:
-        task: Any = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
+        task: Any = AVSTask(criterion=None, eval_mute_audio=mute_audio)  # scoring needs no criterion
         # instance sidecars (objects.json) exist only in the synthetic set; real AVSBench has none
         sidecars = return_instances and next(Path(root).glob("*/*/objects.json"), None) is not None
         dataset = avss_dataset(profile, root, split, return_instances=sidecars, preload=False,
                                purpose="evaluation")
     else:
-        use_prior = _KINDS[kind][1]
+        use_prior = KINDS[kind][1]
         if use_prior and prior is None:
             raise ValueError(f"a {kind} model needs prior=<prior folder> or prior='gt'")
         oracle = isinstance(prior, str) and prior == "gt"
@@ -272,7 +225,7 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
             task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind,
                              class_set=benchmark_classes(root))
         else:
-            task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=use_prior,
+            task = AVSSTask(criterion=None, use_prior=use_prior,
                             eval_prior="gt" if oracle else "dataset", kind=kind,
                             class_set=benchmark_classes(root))
         prior_root = None if (oracle or not use_prior) else prior

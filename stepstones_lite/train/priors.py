@@ -85,8 +85,9 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
     """
     from tqdm.auto import tqdm
 
-    from .pipeline import STAGE1, avss_dataset, build_criterion, ensure_dataset, load_model
-    from .tasks import AVSTask
+    from .datasets import avss_dataset, ensure_dataset
+    from .models import STAGE1, load_model
+    from .predict import predict
 
     out_dir, splits = Path(out_dir), tuple(splits)
     identity = {"source": "stage1", "checkpoint_sha256": file_sha256(checkpoint), "mute_audio": bool(mute_audio)}
@@ -96,7 +97,6 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
     model, profile, _ = load_model(checkpoint, kind=STAGE1, device=device or "auto")
     dev = next(model.parameters()).device
     root = ensure_dataset(profile, data_root)
-    task = AVSTask(build_criterion(profile, 2), eval_mute_audio=mute_audio)
     counts: dict[str, int] = {}
     for split in splits:
         dataset = avss_dataset(profile, root, split, preload=False, purpose="making priors")
@@ -106,8 +106,7 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
             if not folder.is_dir():
                 batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v
                          for k, v in collate_clips([item]).items()}
-                with torch.no_grad():
-                    _write_clip(folder, task.predict(model, batch) > offset)  # [T, H, W]
+                _write_clip(folder, predict(model, batch, muted=mute_audio, output="logits") > offset)  # [T, H, W]
             counts[split] = counts.get(split, 0) + 1
     atomic_write_json(manifest, {**identity, "checkpoint": str(checkpoint), "splits": list(splits),
                                  "clips": counts, "complete": True})
@@ -158,7 +157,7 @@ def write_reference_priors(profile: Any, out_dir: str | Path, *, data_root: str 
     """Ground-truth priors (``degrade=None``: the oracle) or degraded ones; manifest records the mean prior IoU."""
     from tqdm.auto import tqdm
 
-    from .pipeline import avss_dataset, ensure_dataset
+    from .datasets import avss_dataset, ensure_dataset
 
     out_dir, splits = Path(out_dir), tuple(splits)
     identity = {"source": "ground_truth", "degrade": degrade, "level": level, "seed": seed}

@@ -20,7 +20,6 @@ clips / each clip with even odds), read from ``batch["prior"]`` of a train set b
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -28,18 +27,12 @@ import torch
 from torch import nn
 
 from ..metrics import BinaryMeter, FrameTypeMeter, MechanismMeter, SemanticMeter
-from ..model.aavs import binary_scores, semantic_scores
 from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
+from .predict import SILENT_LOG_MEL, muted_log_mel, predict  # noqa: F401  (the first two: re-exported)
 
 __all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL", "TRAIN_PRIORS"]
 
 TRAIN_PRIORS = ("gt", "stage1", "mixed")  # stage 2's training prior: the paper's, then two DEVIATIONS
-SILENT_LOG_MEL = math.log(0.01)  # the VGGish front end's value for digital silence: log(0 + 0.01)
-
-
-def muted_log_mel(log_mel: torch.Tensor) -> torch.Tensor:
-    """The log-mel of silence with the shape of ``log_mel`` (the "audio muted" condition)."""
-    return torch.full_like(log_mel, SILENT_LOG_MEL)
 
 
 def select_frames(outputs: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
@@ -84,10 +77,7 @@ class AVSTask:
     def predict(self, model: nn.Module, batch: dict[str, Any], muted: bool | None = None) -> torch.Tensor:
         """Binary logits ``[N, H, W]`` at the label size: > 0 where sounding wins (argmax of bg/sounding)."""
         muted = self.eval_mute_audio if muted is None else muted
-        outputs = model(_flat(batch, "frames"), self._audio(batch, muted))
-        size = tuple(batch["masks"].shape[-2:])
-        scores = binary_scores(outputs["pred_logits"], outputs["pred_masks"], size)  # [N, 2, H, W]
-        return (scores[:, 1] - scores[:, 0]).float()
+        return predict(model, batch, muted=muted, output="logits")
 
     def evaluate(self, model: nn.Module, batches: Iterator[dict[str, Any]]) -> dict[str, float]:
         meter, diag = BinaryMeter(), FrameTypeMeter()
@@ -155,10 +145,8 @@ class AVSSTask:
 
     @torch.no_grad()
     def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-        """Per-pixel class scores ``[N, C, H, W]`` at the label size (Mask2Former semantic inference)."""
-        outputs = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))
-        size = tuple(batch["labels"].shape[-2:])
-        return semantic_scores(outputs["pred_logits"], outputs["pred_masks"], size)
+        """Per-pixel class scores ``[N, C, H, W]`` at the label size (:func:`~.predict.predict`)."""
+        return predict(model, batch, self._prior(batch, training=False), output="scores")
 
     @torch.no_grad()
     def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
@@ -219,11 +207,3 @@ class TPAVITask(AVSSTask):
         loss = F.cross_entropy(logits[index], labels[index])
         return loss, {"loss_ce": float(loss.detach())}
 
-    @torch.no_grad()
-    def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-        """Per-pixel class probabilities ``[N, C, H, W]`` (softmax of the head's logits) at the label size."""
-        import torch.nn.functional as F
-
-        logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=False))["sem_logits"]
-        logits = F.interpolate(logits, size=tuple(batch["labels"].shape[-2:]), mode="bilinear", align_corners=False)
-        return logits.softmax(1)
