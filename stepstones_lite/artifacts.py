@@ -4,7 +4,8 @@
 built *with the same key*, and otherwise builds it. A notebook run alone therefore rebuilds whatever it
 needs from earlier stages (in seconds under the ``smoke`` profile) and never relies on another kernel.
 
-Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker holding the key, build time,
+Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker holding the key (paths inside the
+artifacts root written relative to it, :func:`portable`: a copied or moved cache is reused), build time,
 wall seconds and torch's CPU thread count (``threads``: float sums, and so trained weights, depend on it, and it
 is not part of the key). A build happens in a temporary sibling folder that is renamed into place only when the build
 function returns, so an interrupted build never leaves a half artifact that looks finished.
@@ -30,10 +31,13 @@ import torch
 
 from .utils import _UMASK, artifacts_dir, atomic_write_json, file_lock
 
-__all__ = ["artifact_key", "artifact_path", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for",
+__all__ = ["artifact_key", "artifact_path", "portable", "ROOT_TOKEN", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for",
            "file_lock", "lock_path"]
 
 MARKER = "ARTIFACT.json"
+
+
+ROOT_TOKEN = "@artifacts"  # what a path inside the artifacts root becomes in a key
 
 
 def artifact_key(key: Any) -> str:
@@ -42,10 +46,30 @@ def artifact_key(key: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def portable(key: Any, root: str | Path | None = None) -> Any:
+    """``key`` with every path inside the artifacts ``root`` written relative to it (``@artifacts/<rel>``).
+
+    Keys name their inputs by path (the dataset root, an upstream run, the stand-in weights in a profile); made
+    portable, a whole artifacts folder can be copied or moved (a teacher's cache to the students) and every run
+    in it keeps its key, so it is reused. Paths outside the root (a user's own AVSBench copy) stay absolute.
+    """
+    base = str(Path(root) if root is not None else artifacts_dir(create=False))
+    if isinstance(key, dict):
+        return {k: portable(v, base) for k, v in key.items()}
+    if isinstance(key, (list, tuple)):
+        return [portable(v, base) for v in key]
+    if isinstance(key, Path):
+        key = str(key)
+    if isinstance(key, str) and (key == base or key.startswith(base + os.sep)):
+        return ROOT_TOKEN + key[len(base):]
+    return key
+
+
 def artifact_path(name: str, key: Any, root: str | Path | None = None) -> Path:
-    """Where the artifact ``name`` with ``key`` lives (whether or not it exists yet)."""
+    """Where the artifact ``name`` with ``key`` lives (whether or not it exists yet); the key counts in its
+    :func:`portable` form, so the same settings find the same folder wherever the artifacts root sits."""
     base = Path(root) if root is not None else artifacts_dir()
-    return base / name / artifact_key(key)
+    return base / name / artifact_key(portable(key, base))
 
 
 def read_marker(folder: str | Path) -> dict[str, Any] | None:
@@ -125,7 +149,8 @@ def ensure_artifact(
         rebuild: build again even if a finished artifact exists (unless another process rebuilt it while this
             one waited for the lock).
     """
-    folder = artifact_path(name, key, root)
+    base = Path(root) if root is not None else artifacts_dir()
+    folder = artifact_path(name, key, base)
     if is_follower_rank():  # under torchrun only rank 0 builds; the others wait for its marker
         wait_for(lambda: read_marker(folder) is not None, f"{name} artifact {folder}")
         return folder
@@ -150,7 +175,8 @@ def ensure_artifact(
         start = time.perf_counter()
         try:
             build(tmp)
-            atomic_write_json(tmp / MARKER, {"name": name, "key": key, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            atomic_write_json(tmp / MARKER, {"name": name, "key": portable(key, base),
+                                             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                              "wall_seconds": round(time.perf_counter() - start, 2),
                                              "threads": torch.get_num_threads()})
             _publish(tmp, folder)

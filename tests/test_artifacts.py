@@ -217,3 +217,17 @@ def test_a_corrupt_marker_is_reported_and_the_artifact_rebuilt(tmp_path, text):
     assert again == path and len(calls) == 2 and (path / "x.txt").read_text() == "build 2"
     assert read_marker(path)["key"] == {"seed": 0}
     assert sorted(p.name for p in (tmp_path / "stage1").iterdir()) == [f".{path.name}.lock", path.name]
+
+
+def test_keys_are_portable_across_artifacts_roots(tmp_path):
+    """Paths inside the root count relative to it (so a copied cache keeps its keys); outside paths stay."""
+    from stepstones_lite.artifacts import ROOT_TOKEN, portable
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    key_a = {"data": str(a / "data" / "d1"), "runs": [a / "x" / "1"], "own": "/elsewhere/avsbench", "n": 3}
+    key_b = {"data": str(b / "data" / "d1"), "runs": [b / "x" / "1"], "own": "/elsewhere/avsbench", "n": 3}
+    assert portable(key_a, a) == portable(key_b, b) == {
+        "data": f"{ROOT_TOKEN}/data/d1", "runs": [f"{ROOT_TOKEN}/x/1"], "own": "/elsewhere/avsbench", "n": 3}
+    assert portable(str(tmp_path / "ab" / "c"), a) == str(tmp_path / "ab" / "c")  # a sibling, not inside
+    assert artifact_path("y", key_a, a).name == artifact_path("y", key_b, b).name
+    assert artifact_path("y", {**key_a, "n": 4}, a).name != artifact_path("y", key_a, a).name

@@ -350,3 +350,29 @@ def test_stage2_trained_with_stage1_priors(env, tmp_path):
         {"profile": "smoke", "regimes": {"smoke": [rec]}})
     # every run this Course handed out was built here, so all under this process's thread count
     assert course.build_threads() == {str(torch.get_num_threads()): len(course.used)}
+
+
+def test_a_moved_cache_is_reused_and_a_changed_setting_rebuilds(env, tmp_path, monkeypatch, capsys):
+    """Content keys: a Course's runs are keyed by paths relative to the artifacts root, so the whole folder can be
+    copied (a teacher's cache to the students) and every run is found again; a setting that matters rebuilds."""
+    import shutil
+
+    from stepstones_lite.train import Course
+
+    course = Course(env["profile"], progress=False)
+    s1 = course.stage1(0)
+    priors = course.stage1_priors(s1)
+    before = course.evaluate(s1)["miou"]
+    moved = tmp_path / "copied" / "artifacts"
+    shutil.copytree(env["base"] / "artifacts", moved, symlinks=True)
+    monkeypatch.setenv("STEPSTONES_ARTIFACTS", str(moved))
+    capsys.readouterr()
+    again = Course(env["profile"], progress=False)
+    s1_moved, priors_moved = again.stage1(0), again.stage1_priors(again.stage1(0))
+    assert s1_moved == moved / s1.relative_to(env["base"] / "artifacts")
+    assert priors_moved == moved / priors.relative_to(env["base"] / "artifacts")
+    assert again.evaluate(s1_moved)["miou"] == before  # the evaluation cache too
+    out = capsys.readouterr().out
+    assert "building" not in out and "using course/stage1" in out, out
+    other = Course(env["profile"].replace(train__stage1_steps=5), progress=False).stage1(0)
+    assert other != s1_moved and "building course/stage1" in capsys.readouterr().out

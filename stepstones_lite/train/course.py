@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from ..artifacts import ensure_artifact, file_lock, lock_path, read_marker
+from ..artifacts import ensure_artifact, file_lock, lock_path, portable, read_marker
 from ..config import Profile
 from ..utils import atomic_write_json
 from . import pipeline
@@ -164,8 +164,8 @@ class Course:
     # ----------------------------------------------------------------- evaluation (cached as JSON)
     def evaluate(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float]:
         """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``); cached."""
-        tag = json.dumps({"split": split, "metrics": _METRICS_VERSION, **{k: str(v) for k, v in sorted(kwargs.items())}},
-                         sort_keys=True)
+        tag = json.dumps({"split": split, "metrics": _METRICS_VERSION,
+                          **{k: portable(str(v)) for k, v in sorted(kwargs.items())}}, sort_keys=True)
         cache = Path(run) / "evaluations.json"
         known = json.loads(cache.read_text()) if cache.is_file() else {}
         if tag in known:
