@@ -175,9 +175,10 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
     return rec
 
 
-# The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted; paper_and_code.md §3), keyed like
-# our arms so notebooks can print them side by side. "end_to_end" is the one-stage AAVS of Tab. 3. The paper has no
-# arm equal to our "stage2_no_prior_attention" (its Tab. E3 swaps the init with fusion and keys already off).
+# The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted; docs/paper_and_code.md §3),
+# keyed like our arms so notebooks can print them side by side. "end_to_end" is the one-stage AAVS of Tab. 3.
+# The paper has no arm equal to our "stage2_no_prior_attention" (its Tab. E3 swaps the init with fusion and
+# keys already off).
 PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "two_stage": {"avss_miou": 48.5, "avss_fscore": 53.2},
     "end_to_end": {"avss_miou": 37.1, "avss_fscore": 41.7},
