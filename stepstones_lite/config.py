@@ -96,14 +96,14 @@ class ModelConfig:
     num_queries: int = 16
     stage1_num_queries: int | None = 8  # queries of the binary stage-1 model (official code: 30); None = num_queries
     # official code's avs_adapt MLPs (D -> D/4 -> D, ReLU, not residual) on the output projection of every
-    # deformable-attention block and decoder self-attention (paper_and_code.md §1.4-1.5): None = none (ours);
-    # "replace" = instead of it (official avs/, stage 1); "after" = after it (official avss/, stage 2)
+    # deformable-attention block and decoder self-attention (docs/paper_and_code.md §1.4-1.5): None = none
+    # (ours); "replace" = instead of it (official avs/, stage 1); "after" = after it (official avss/, stage 2)
     avs_adapt: str | None = None
     norm_groups: int | None = None  # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
     query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
-    # DEVIATION (feasibility_r3.md, not in the paper): class-aware audio-visual matching "clsim"
+    # DEVIATION (docs/feasibility.md §R3.2, not in the paper): class-aware audio-visual matching "clsim"
     class_matching: bool = False
     matching_vis_classes: int = 26  # classes of the visual stand-in's dense head
     matching_aud_classes: int = 17  # classes of the audio stand-in's head
@@ -303,7 +303,8 @@ def _classroom() -> Profile:
         name="classroom",
         description="a 2-core laptop: the whole course in < 20 min",
         data=DataConfig(num_clips=1000, image_size=96, render_size=112, eval_size=96),
-        # the paper's regime with CPU stand-ins: frozen pre-trained encoders + adapters (feasibility_r3.md lever 1)
+        # the paper's regime with CPU stand-ins: frozen pre-trained encoders + adapters
+        # (docs/feasibility.md §R3, lever 1)
         model=ModelConfig(freeze_backbone=True, adapters=True, mask_stride=2),
         # the paper's encoder regime: a visual stand-in pre-trained on coarse super-classes (ADE20k's Swin-B does
         # not name most sounding objects) beside an audio stand-in that names the benchmark's sounds (AudioSet's

@@ -1,8 +1,8 @@
 """Tiny AVSBench trees in the exact release layouts, for the dataset / validation / fuzz tests.
 
 Frames are small (H×W = 24×32) and labels are hand-placed rectangles, so tests can check decoded values exactly.
-Layouts: ``avsbench_format_notes.md`` (v1s train clips carry only ``0.png``; MS3 frames ``{id}.mp4_{k}.png`` with no
-split level; S4/MS3 ``.pkl`` log-mels are stdlib pickles of a torch tensor with ``requires_grad=True``).
+Layouts: ``docs/avsbench.md`` §1 (v1s train clips carry only ``0.png``; MS3 frames ``{id}.mp4_{k}.png`` with
+no split level; S4/MS3 ``.pkl`` log-mels are stdlib pickles of a torch tensor with ``requires_grad=True``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_palette_matches_avsbench_examples(index, colour):
 
 
 def test_data_options_class_table_colours():
-    # data_options.md §3.1: dog idx 17 -> (128,64,0), piano 47 -> (192,128,192), woman 70 -> (32,128,128)
+    # docs/data_sources.md §3.1: dog idx 17 -> (128,64,0), piano 47 -> (192,128,192), woman 70 -> (32,128,128)
     assert class_index("dog") == 17 and class_colour(17) == (128, 64, 0)
     assert class_index("piano") == 47 and class_colour(47) == (192, 128, 192)
     assert class_index("violin") == 68 and class_colour(68) == (32, 0, 128)

@@ -54,7 +54,7 @@ def test_profiles_are_ordered_by_size():
     assert smoke.data.image_size < classroom.data.image_size < paper.data.image_size
     assert smoke.model.hidden_dim < classroom.model.hidden_dim < paper.model.hidden_dim
     assert smoke.train.stage1_steps < classroom.train.stage1_steps < paper.train.stage1_steps
-    # the published configuration (paper_and_code.md §1)
+    # the published configuration (docs/paper_and_code.md §1)
     assert paper.model.hidden_dim == 256 and paper.model.num_decoder_layers == 9
     assert paper.model.num_heads == 8 and paper.model.num_queries == 100
     assert paper.model.num_points == 12544 and paper.data.image_size == 384

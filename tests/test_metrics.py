@@ -1,5 +1,6 @@
-"""Tests for stepstones_lite.metrics: hand-worked AVSBench cases (avsbench.md §3.5), loop references written
-from the official pseudo-code (avsbench.md §3.1–3.3), SemanticMeter on tiny maps, diagnostics, validation."""
+"""Tests for stepstones_lite.metrics: hand-worked AVSBench cases (docs/avsbench.md §3.5), loop references
+written from the official pseudo-code (docs/avsbench.md §3.1–3.3), SemanticMeter on tiny maps,
+diagnostics, validation."""
 from __future__ import annotations
 
 import math
@@ -102,7 +103,7 @@ def random_binary_batch(n=6, h=12, w=12, seed=0, empty=(1,)):
     return logits, gt
 
 
-# ------------------------------------------------------------------ avsbench.md §3.5 hand-worked cases
+# ------------------------------------------------------------------ docs/avsbench.md §3.5 hand-worked cases
 def full(v, n=1):
     return torch.full((n, 4, 4), float(v))
 
@@ -305,7 +306,7 @@ def test_semantic_tiny_by_hand():
 
 
 def test_semantic_avsbench_toy_and_edges():
-    # avsbench.md §3.3: gt row0 = c1, row1 = bg; pred 3 px c1, 1 px bg
+    # docs/avsbench.md §3.3: gt row0 = c1, row1 = bg; pred 3 px c1, 1 px bg
     labels = torch.tensor([[[1, 1], [0, 0]]])
     pred = torch.tensor([[[1, 1], [1, 0]]])
     st = semantic_frame_stats(pred, labels, num_classes=71)

@@ -115,7 +115,7 @@ def test_profile_read_off_the_checkpoint(stage):
 
 @pytest.mark.parametrize("stage,queries,classes,adapt", [("avs", 30, 2, "replace"), ("avss", 100, 71, "after")])
 def test_released_profile_is_the_released_checkpoints_architecture(stage, queries, classes, adapt):
-    """Swin-B, D 256, 6 + 9 layers, 30 / 100 queries (paper_and_code.md 2.2, 2.4); the small fixture's
+    """Swin-B, D 256, 6 + 9 layers, 30 / 100 queries (docs/paper_and_code.md §2.2, §2.4); the small fixture's
     profile, read off its tensors, differs from it exactly in the sizes the fixture shrank."""
     from stepstones_lite.model.official import released_profile
 

@@ -1,8 +1,8 @@
 """AVSBench datasets: S4 and MS3 (AVSBench-object) and AVSS (AVSBench-semantic: v1s, v1m, v2).
 
-Layouts and rules follow ``avsbench.md`` §1 and ``avsbench_format_notes.md`` (which win where they differ); the
-path rules are those of the official loaders (OpenNLPLab/AVSBench ``avs_scripts/{avs_s4,avs_ms3}/dataloader.py``,
-``avs_scripts/avss/color_dataloader.py``) and of Stepping Stones ``avss/dataset.py`` (ideas from them; own code).
+Layouts and rules follow ``docs/avsbench.md`` §1; the path rules are those of the official loaders
+(OpenNLPLab/AVSBench ``avs_scripts/{avs_s4,avs_ms3}/dataloader.py``, ``avs_scripts/avss/color_dataloader.py``)
+and of Stepping Stones ``avss/dataset.py`` (ideas from them; own code).
 
 Every item is a dict (``T`` = frames per clip):
 

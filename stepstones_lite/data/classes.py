@@ -1,7 +1,7 @@
 """The AVSBench-semantic label space: 71 classes (background + 70 objects) and their palette colours.
 
 Order = ``label2idx.json`` of the release (class index ``c`` = json value − 1, background = 0), see
-``avsbench.md`` §1.3. Colours follow the Pascal-VOC bit-interleaved palette that AVSBench's
+``docs/avsbench.md`` §1.3. Colours follow the Pascal-VOC bit-interleaved palette that AVSBench's
 ``get_v2_pallete`` builds: for i = 0, 1, 2, … take the bits of ``c`` three at a time and set
 R |= bit0 << (7−i), G |= bit1 << (7−i), B |= bit2 << (7−i).
 """

@@ -1,6 +1,6 @@
 """Safe readers for AVSBench files: every failure becomes one :class:`DatasetError` naming the file.
 
-What AVSBench's loaders do and where we differ (``avsbench.md`` §1, ``avsbench_format_notes.md``):
+What AVSBench's loaders do and where we differ (``docs/avsbench.md`` §1):
 
 * Colour labels (``labels_rgb``) are decoded by exact RGB match against the 71-colour palette, as the official
   ``color_mask_to_label``. The official code silently maps an off-palette colour to background; here

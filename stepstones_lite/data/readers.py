@@ -1,8 +1,8 @@
 """AVSBench readers: the metadata tables into :class:`ClipFiles`, and the per-file helpers of the datasets.
 
-Layouts and rules follow ``avsbench.md`` §1 and ``avsbench_format_notes.md`` (which win where they differ); the
-path rules are those of the official loaders (OpenNLPLab/AVSBench ``avs_scripts/{avs_s4,avs_ms3}/dataloader.py``,
-``avs_scripts/avss/color_dataloader.py``) and of Stepping Stones ``avss/dataset.py`` (ideas from them; own code).
+Layouts and rules follow ``docs/avsbench.md`` §1; the path rules are those of the official loaders
+(OpenNLPLab/AVSBench ``avs_scripts/{avs_s4,avs_ms3}/dataloader.py``, ``avs_scripts/avss/color_dataloader.py``)
+and of Stepping Stones ``avss/dataset.py`` (ideas from them; own code).
 
 * metadata: ``metadata.csv`` of AVSBench-semantic (v1s, v1m, v2) and ``{s4,ms3}_meta_data.csv`` of
   AVSBench-object, parsed into :class:`ClipFiles` plus a list of problems (nothing is raised for a bad row);

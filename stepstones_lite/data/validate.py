@@ -5,7 +5,7 @@ our synthetic set), ``s4_meta_data.csv`` (``Single-source/``) or ``ms3_meta_data
 every clip the loaders would read (same path rules: :mod:`stepstones_lite.data.avsbench`) and decodes every file.
 If anything is wrong it raises a single :class:`DatasetError` whose ``.problems`` lists each file and what is wrong.
 
-Rules (``avsbench.md`` §1, ``avsbench_format_notes.md``):
+Rules (``docs/avsbench.md`` §1):
 
 * metadata: the release header columns must be present; split ∈ train/val/test, subset ∈ v1s/v1m/v2, uids plain
   folder names (no ``/``, ``..``, absolute paths), unique; ``label2idx.json`` must be the 71-class mapping.
@@ -250,11 +250,12 @@ def benchmark_classes(root: str | os.PathLike[str]) -> tuple[int, ...]:
     """The class indices a benchmark can contain: its label space, background (0) included.
 
     AVSBench-semantic's label space is all 71 classes, so the official mIoU averages over all of them (a class
-    that never occurs scores 0 and stays in the denominator, avsbench.md §3.3). Our synthetic set declares the
-    sounding classes it draws from in ``dataset.json`` (``config.classes``); never-sounding props are unlabelled
-    (background). Averaging over *that* label space is the same formula on the benchmark's own classes — the
-    number the feasibility prototypes call "AVSS mIoU" — while the 71-class mean of a 17-class benchmark is
-    capped at 18/71. Unknown or unreadable metadata falls back to all 71 classes.
+    that never occurs scores 0 and stays in the denominator, docs/avsbench.md §3.3). Our synthetic set
+    declares the sounding classes it draws from in ``dataset.json`` (``config.classes``); never-sounding props
+    are unlabelled (background). Averaging over *that* label space is the same formula on the benchmark's own
+    classes — the number the CPU prototypes (docs/feasibility.md) call "AVSS mIoU" — while the 71-class
+    mean of a 17-class benchmark is capped at 18/71. Unknown or unreadable metadata falls back to all 71
+    classes.
     """
     from .classes import NUM_AVSS_CLASSES, class_index
 

@@ -1,7 +1,8 @@
 """Binary diagnostics beyond AVSBench: frame types, silence handling, distractors, per-source recall.
 
 Diagnostics (:class:`FrameTypeMeter`, :func:`binary_diagnostics`) are ours, not AVSBench's: the binary mIoU
-scores silent frames by their true negatives and so hides whether a model uses sound (feasibility.md §3.2).
+scores silent frames by their true negatives and so hides whether a model uses sound
+(docs/feasibility.md §3.2).
 """
 from __future__ import annotations
 

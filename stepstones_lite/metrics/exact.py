@@ -32,8 +32,8 @@ class score = sum/count (0 when count is 0); mIoU/F = mean over **all** classes 
 never seen (they score 0). See :class:`SemanticMeter` for the padded-frame convention.
 
 Diagnostics (:class:`FrameTypeMeter`, :func:`binary_diagnostics`) are ours, not AVSBench's: the binary mIoU
-scores silent frames by their true negatives and so hides whether a model uses sound (feasibility.md §3.2).
-They live in :mod:`.diagnostics`, the AVSS metrics in :mod:`.semantic`.
+scores silent frames by their true negatives and so hides whether a model uses sound (docs/feasibility.md
+§3.2). They live in :mod:`.diagnostics`, the AVSS metrics in :mod:`.semantic`.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ the end-to-end AVSS baseline. Modules: ``backbone``, ``audio_encoder``, ``pixel_
 ``hf_port`` (HF Mask2Former weights -> ours: ``state_dict_from_hf``, ``load_mask2former_checkpoint``),
 ``official`` (the released Stepping Stones checkpoints -> ours: ``load_official_checkpoint``).
 
-Parameter-name prefixes, for the official code's phase-wise freezing (paper_and_code.md §2.2):
+Parameter-name prefixes, for the official code's phase-wise freezing (docs/paper_and_code.md §2.2):
 ``backbone.body.*`` (visual encoder; frozen by ``freeze_backbone``), ``backbone.stage_adapters.*`` (CNN adapters)
 and ``backbone.body.*.attn.proj.1.*`` / ``*.mlp.fc2.1.*`` (Swin adapters), ``audio_encoder.encoder.*`` (frozen by
 ``freeze_audio``), ``audio_encoder.projector.*`` (``audio_proj``), ``pixel_decoder.*``, ``decoder.layers.*``,

@@ -8,13 +8,13 @@ as the query positional embedding in every attention, so the module adds no para
 projector. Ablation baselines (paper Tab. 3): ``repeat_audio`` adds the same F_A(t) to every query
 ("origin audio query"); ``none`` gives plain Mask2Former queries (no audio at all).
 
-Initialisation (feasibility.md §4): with ``nn.Embedding``'s default std 1, |Q_obj| ~ sqrt(D) (7.7 at
+Initialisation (docs/feasibility.md §4): with ``nn.Embedding``'s default std 1, |Q_obj| ~ sqrt(D) (7.7 at
 D = 64) while |cos * F_A| is ~0.07 at init (random prototypes give |cos| ~ 1/sqrt(D)), so audio is ~1 % of
 the query. We initialise Q_obj and P_audio with std ``ModelConfig.query_init_std`` (default 0.02, the usual
 transformer init): measured on the classroom model at init, |Q_obj| ~ 0.16 vs |cos * F_A| ~ 0.08, the same
-order. The cosine does not depend on |P_audio|, so Eq. 1 itself is unchanged. Caveat: feasibility.md saw no
-stage-1 difference from this init at 500 steps, and feasibility_r3.md found the trainable projector grows
-the audio term to ~47 % of |Q_obj| by itself; the init only removes the slow start.
+order. The cosine does not depend on |P_audio|, so Eq. 1 itself is unchanged. Caveat: docs/feasibility.md §4
+saw no stage-1 difference from this init at 500 steps, and its round 3 (§R3.2) found the trainable projector
+grows the audio term to ~47 % of |Q_obj| by itself; the init only removes the slow start.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ N is frames: one clip's T frames, or several clips' frames concatenated -- every
 Frames are float RGB in [0, 1]; the model subtracts the ImageNet mean and divides by the std itself
 (as detectron2's Mask2Former does), matching HF ``Mask2FormerImageProcessor``.
 
-Post-processing (paper_and_code.md §1.9): semantic scores ``sum_q softmax(class_q)[c] * sigmoid(mask_q)``
+Post-processing (docs/paper_and_code.md §1.9): semantic scores ``sum_q softmax(class_q)[c] * sigmoid(mask_q)``
 with the no-object column dropped; the binary (stage-1) decision is sounding where s_sounding > s_bg.
 The official code upsamples masks to 384 px and the score map to 224 px; we upsample masks straight to
 the requested size (bilinear).
@@ -141,7 +141,7 @@ def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: t
         pred_logits: ``[N, Q, C+1]``; pred_masks: ``[N, Q, h, w]``; size: output ``(H, W)`` or side.
         mask_size: None (default) upsamples the masks straight to ``size``; a size upsamples them to it first
             and the score map from there to ``size`` (both bilinear), as the official image processor does
-            with 384 (``post_process_{binary,semantic}_segmentation``, paper_and_code.md §1.9).
+            with 384 (``post_process_{binary,semantic}_segmentation``, docs/paper_and_code.md §1.9).
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
     probs = pred_logits.softmax(-1)[..., :-1]  # [N, Q, C]

@@ -6,7 +6,7 @@ projects it with ``audio_proj`` = Linear(128, 512), ReLU, Linear(512, 256) [code
 it "a linear projector". Here the projector is ``audio_dim -> 2D -> D``.
 
 ``lite_cnn`` is a small trainable/pre-trainable log-mel CNN, the CPU stand-in for VGGish
-(feasibility.md §1, "4-conv CNN -> 128-d"). ``vggish`` uses ``stepstones_lite.audio.VGGish`` with
+(docs/feasibility.md §1, "4-conv CNN -> 128-d"). ``vggish`` uses ``stepstones_lite.audio.VGGish`` with
 weights from ``stepstones_lite.audio.load_vggish_weights`` (imported lazily, so this module works without it).
 """
 from __future__ import annotations

@@ -5,14 +5,15 @@ bottleneck adapters (Houlsby et al.) in every Swin block (official code: after t
 projection and after the MLP output). Two families are offered here:
 
 * ``lite_cnn`` -- a small conv net (:class:`LiteCNN`), the CPU stand-in that the course pre-trains
-  as an object classifier before freezing it (feasibility_r3.md, "frozen class-aware stand-in").
+  as an object classifier before freezing it (docs/feasibility.md §R3, lever 1: "frozen class-aware
+  stand-in").
 * any timm model with ``features_only=True`` (e.g. ``resnet18``, ``resnet50``,
   ``swin_base_patch4_window12_384``), random init or weights from a *local* file only.
 
-When frozen, BatchNorm layers stay in eval mode even after ``model.train()`` (feasibility.md §5.5)
+When frozen, BatchNorm layers stay in eval mode even after ``model.train()`` (docs/feasibility.md §5.5)
 and adapters (d -> d/4 -> d, ReLU, zero-initialised last layer, so they start as the identity) are the
 trainable part. For Swin the adapters sit inside every block as in the official code; for CNNs one
-adapter follows each output stage (feasibility_r3.md "adapt" regime).
+adapter follows each output stage (docs/feasibility.md §R3.2, "adapt" regime).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hugging Face Mask2Former weights -> our AAVS decoders (paper §3, paper_and_code.md §1.4-1.5).
+"""Hugging Face Mask2Former weights -> our AAVS decoders (paper §3, docs/paper_and_code.md §1.4-1.5).
 
 The official Stepping Stones code *is* HF ``transformers`` 4.35.2 Mask2Former with modifications, and
 starts from the ADE20k Swin-B Mask2Former checkpoint. :func:`state_dict_from_hf` is the one key mapping

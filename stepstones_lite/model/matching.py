@@ -1,6 +1,6 @@
-"""Class-aware audio-visual matching ("clsim") -- a labelled DEVIATION from the paper (feasibility_r3.md §2).
+"""Class-aware audio-visual matching ("clsim"), a labelled DEVIATION (docs/feasibility.md §R3.2).
 
-Not in Stepping Stones / AAVS. feasibility_r3.md found that a paper-faithful stage 1 at classroom cost
+Not in Stepping Stones / AAVS. docs/feasibility.md §R3 found that a paper-faithful stage 1 at classroom cost
 does not learn *which* object the audio matches from binary masks (FP on silent objects); matching the
 frozen pretrained stand-ins' class posteriors fixes most of it (+0.11 binary mIoU at 1200 steps). It only
 works because the visual and audio stand-ins are trained on the same label space, which VGGish/AudioSet

@@ -28,7 +28,7 @@ Architecture switches this needs (``ModelConfig``; defaults keep our own model):
 Swin-B's stage 4 at 384 px -- and the shape of a Swin other than Swin-B), ``audio_encoder="precomputed"``
 (feed the official VGGish vectors) and ``semantic_scores(..., mask_size=384)`` for the post-processing.
 Everything else (AAQG, masked attention, the three prior mechanisms, thresholds 0.4/0.6) already follows the
-official code (paper_and_code.md §1). The VGGish itself is not part of the checkpoints (the official data
+official code (docs/paper_and_code.md §1). The VGGish itself is not part of the checkpoints (the official data
 loader runs towhee's): give ``model.audio_weights`` (torchvggish weights) or use ``audio_encoder="precomputed"``.
 tests/test_official_parity.py checks the outputs against the official code's to 1e-4.
 """
@@ -231,7 +231,7 @@ def released_profile(stage: str, profile: Profile | None = None) -> Profile:
 
     Swin-B at 384 px with adapters, 6 deformable encoder layers (FFN 1024), 9 masked-attention layers (D 256,
     8 heads, FFN 2048), 128-d VGGish audio, 30 queries and 2 classes (``avs``) or 100 queries and 71 classes
-    (``avss``; paper_and_code.md §1.7-1.8): what :func:`official_profile` reads off a released file.
+    (``avss``; docs/paper_and_code.md §1.7-1.8): what :func:`official_profile` reads off a released file.
     """
     if stage not in OFFICIAL_STAGES:
         raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")

@@ -2,14 +2,14 @@
 
 Paper §3 calls it "FPN as pixel decoder"; the official code uses Mask2Former's pixel decoder
 (a 6-layer multi-scale deformable-attention encoder over 1/8..1/32 plus an FPN lateral path from
-1/4 that feeds a 1x1 ``mask_projection``; paper_and_code.md §1.4). Two variants share one interface:
+1/4 that feeds a 1x1 ``mask_projection``; docs/paper_and_code.md §1.4). Two variants share one interface:
 
 * ``fpn`` (:class:`FPNPixelDecoder`): a plain top-down FPN (idea from detectron2's ``BasePixelDecoder``).
 * ``msdeform`` (:class:`MSDeformPixelDecoder`): deformable-attention encoder layers over the 3 coarse
   levels, then the same FPN to the mask stride (idea from Mask2Former's ``MSDeformAttnPixelDecoder``).
 
 ``mask_stride`` 2 adds one more FPN level (from the backbone's stride-2 map if it has one, else an
-upsampled stride-4 map): at 96 px input the 1/4 mask features are only 24x24 (feasibility.md §8).
+upsampled stride-4 map): at 96 px input the 1/4 mask features are only 24x24 (docs/feasibility.md §8).
 Sine positional embeddings follow DETR/Mask2Former (``normalize=True``, scale 2 pi); the learned level
 embeddings are added to the memories in the transformer decoder, as in Mask2Former's code.
 """
@@ -146,7 +146,7 @@ AVS_ADAPT_MODES = (None, "replace", "after")
 
 def avs_adapt_mlp(dim: int) -> nn.Sequential:
     """The official code's ``avs_adapt`` bottleneck: ``Linear(D, D/4), ReLU, Linear(D/4, D)``, not residual
-    (``avs|avss/transformers/models/mask2former/modeling_mask2former.py``; paper_and_code.md §1.4)."""
+    (``avs|avss/transformers/models/mask2former/modeling_mask2former.py``; docs/paper_and_code.md §1.4)."""
     return nn.Sequential(nn.Linear(dim, dim // 4), nn.ReLU(), nn.Linear(dim // 4, dim))
 
 
@@ -273,7 +273,7 @@ class MSDeformPixelDecoder(nn.Module):
     weight for weight (``hf_port.state_dict_from_hf``; tests/test_hf_parity.py): biased 1x1 input
     projections + GroupNorm, sine positions + a learned level embedding added to the encoder's queries,
     reference points at pixel centres, bilinear upsampling in the FPN path. The official code's
-    ``avs_adapt`` MLPs inside each deformable block (paper_and_code.md §1.4) are off by default (our
+    ``avs_adapt`` MLPs inside each deformable block (docs/paper_and_code.md §1.4) are off by default (our
     encoder is trained, not frozen); ``avs_adapt="replace"|"after"`` builds them exactly as the official
     stage-1 / stage-2 code (``stepstones_lite.model.official`` converts the released checkpoints).
     ``norm_groups``: GroupNorm groups; None keeps >= 2 channels a group (the same as HF's 32 groups for

@@ -1,4 +1,4 @@
-"""A compact TPAVI baseline (AVSBench, Zhou et al. ECCV 2022; avsbench.md §6), same inputs as AAVS.
+"""A compact TPAVI baseline (AVSBench, Zhou et al. ECCV 2022; docs/avsbench.md §6), same inputs as AAVS.
 
 The AVSBench baseline is a per-pixel segmentation network, not a query-based one:
 

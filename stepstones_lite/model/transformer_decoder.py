@@ -1,6 +1,6 @@
 """Masked-attention transformer decoder (Mask2Former, Cheng et al. CVPR 2022; paper §3.1).
 
-Official-code structure (paper_and_code.md §1.5): a query-only initial prediction, then ``L`` layers
+Official-code structure (docs/paper_and_code.md §1.5): a query-only initial prediction, then ``L`` layers
 cycling over the memories at 1/32 -> 1/16 -> 1/8 (``level = i % 3``). Each layer is masked
 cross-attention -> self-attention -> FFN, post-norm, dropout 0. Every prediction (initial + each layer)
 applies a LayerNorm, a class head ``Linear(D, C+1)`` and a 3-layer mask-embedding MLP whose output is

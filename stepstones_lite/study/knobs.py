@@ -51,7 +51,8 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
         {"num_objects_probs": (0.1, 0.3, 0.3, 0.3), "num_sounding_probs": (0.1, 0.3, 0.35, 0.25),
          "same_family_prob": 0.5},
         "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 objects, 0-3 "
-        "sounding, half the sounding-capable distractors of a sounding object's family (data_options.md 3.2b harder)"),
+        "sounding, half the sounding-capable distractors of a sounding object's family "
+        "(docs/data_sources.md §3.2b harder)"),
     "fewer clips per class (500 clips), stand-ins 4x + stage 1 2x": (
         {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 500},
         "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)"),
@@ -66,7 +67,7 @@ KNOBS: dict[str, tuple[dict, dict | None, str]] = {
     "10-frame clips (v2-like, 10 annotated frames)": (
         {"data__num_frames": 10}, {"label": "v2"},
         "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
-        "v1s/v1m have 5 (avsbench_format_notes.md): twice the frames per clip for the model to track"),
+        "v1s/v1m have 5 (docs/avsbench.md §1.3): twice the frames per clip for the model to track"),
     "family audio stand-in (sound families; visual coarse)": (
         {"train__pretrain_audio_label_space": "family"}, None,
         "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, ~25 "

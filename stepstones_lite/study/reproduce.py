@@ -171,7 +171,7 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
 
 
 # The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted), keyed like our arms so notebooks
-# can print them side by side, each with the recipe it comes from (docs/paper_and_code.md). The paper's +11.4
+# can print them side by side, each with the recipe it comes from (docs/paper_and_code.md §3.7). The paper's +11.4
 # (48.5 vs 37.1) compares two recipes: 37.1 is Tab. 3's one-stage AAVS of the query ablation, "with the visual
 # backbone frozen". In the recipe of 48.5, the model in which no module reads the prior (Supp. Tab. E3, "origin"
 # attention initialisation, no fusion, no robust keys) scores 41.8: the prior's own effect is +6.7 points (+16 %).

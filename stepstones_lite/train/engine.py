@@ -4,7 +4,7 @@ What varies between them lives in a :class:`Task` (how a batch becomes a loss, h
 the :class:`Trainer` owns everything else:
 
 - AdamW with the paper code's two-phase schedule (lr 1e-3, then 1e-4 for the last ``phase_b_fraction`` of
-  the steps; paper_and_code.md §2.1) after an optional linear warm-up, gradient clipping;
+  the steps; docs/paper_and_code.md §2.1) after an optional linear warm-up, gradient clipping;
 - one clip per step with its frames as the batch (the paper), or ``clips_per_step`` clips;
 - devices only through :func:`~stepstones_lite.utils.resolve_device`; autocast on CUDA only
   (bf16 where supported, else fp16 + ``GradScaler``); optional ``torch.compile``;

@@ -24,7 +24,7 @@ NUM_AVSS_CLASSES = 71
 
 
 def build_criterion(profile: Profile, num_classes: int) -> SetCriterion:
-    """Mask2Former criterion with the profile's weights and point counts (paper_and_code.md §2.5)."""
+    """Mask2Former criterion with the profile's weights and point counts (docs/paper_and_code.md §2.5)."""
     m = profile.model
     matcher = HungarianMatcher(cost_class=1.0, cost_mask=m.mask_weight, cost_dice=m.dice_weight,
                                num_points=m.num_points)

@@ -1,8 +1,8 @@
 """Pre-trained encoder stand-ins for the small profiles (the paper's ADE20k Swin-B and AudioSet VGGish).
 
 Nothing can be downloaded, and encoders trained from scratch do not learn classes in classroom time
-(feasibility.md §4). So the small profiles pre-train two stand-ins once, cache them as artifacts, and then
-freeze them (with adapters on the backbone, as the paper freezes Swin — feasibility_r3.md lever 1):
+(docs/feasibility.md §4). So the small profiles pre-train two stand-ins once, cache them as artifacts, and
+then freeze them (with adapters on the backbone, as the paper freezes Swin; docs/feasibility.md §R3, lever 1):
 
 - **visual**: the lite CNN backbone + a light FPN head trained as a *dense* segmenter of every visible object
   (the ADE20k stand-in: ADE labels every object, sounding or not);
@@ -12,12 +12,12 @@ freeze them (with adapters on the backbone, as the paper freezes Swin — feasib
 Both are trained on the **training split only** (frames, instance masks and sound labels from the synthetic
 set's ``objects.json`` sidecar; never val/test material).
 
-The label space matters (feasibility_r3.md §8): with stand-ins trained on exactly the benchmark's classes,
-semantics come nearly free and end-to-end training has no "mashup" to suffer from. The paper's encoders are
-trained on label spaces that do not align with AVSBench's. ``label_space="coarse"`` (the default) therefore
-trains on super-classes (animal, instrument, vehicle, person, object); ``"fine"`` on the exact classes; the audio
-stand-in may also learn sound *families* (``"family"``: voice, pets, livestock, birds, strings and keys, winds,
-percussion), so the sound names the family and vision must name the member.
+The label space matters (docs/feasibility.md §R3.8): with stand-ins trained on exactly the benchmark's
+classes, semantics come nearly free and end-to-end training has no "mashup" to suffer from. The paper's
+encoders are trained on label spaces that do not align with AVSBench's. ``label_space="coarse"`` (the default)
+therefore trains on super-classes (animal, instrument, vehicle, person, object); ``"fine"`` on the exact
+classes; the audio stand-in may also learn sound *families* (``"family"``: voice, pets, livestock, birds,
+strings and keys, winds, percussion), so the sound names the family and vision must name the member.
 The audio stand-in may get its own label space (``TrainConfig.pretrain_audio_label_space``): AudioSet's 527
 classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of its
 sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared space.

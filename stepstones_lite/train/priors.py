@@ -1,4 +1,4 @@
-"""Mask priors: the stepping stones between stage 1 and stage 2 (paper §3.2, paper_and_code.md §2.3).
+"""Mask priors: the stepping stones between stage 1 and stage 2 (paper §3.2, docs/paper_and_code.md §2.3).
 
 A prior folder follows the AVSBench convention the official code reads: ``<root>/<subset>/<uid>/<k>.png``,
 grey 0 (background) / 255 (sounding) at the label size, plus our ``manifest.json`` (what made it, from which
@@ -7,7 +7,7 @@ checkpoint, whether it finished). Three producers:
 - :func:`make_priors` — the stage-1 model's predictions (argmax of background vs sounding scores);
 - :func:`write_reference_priors` — ground-truth priors (the oracle), optionally degraded on purpose with
   :func:`degrade_mask` (erosion, dilation, blob noise, dropped frames) for the prior-quality study
-  (paper Tab. 2 "low/high/oracle" priors, feasibility.md §3.3);
+  (paper Tab. 2 "low/high/oracle" priors, docs/feasibility.md §3.3);
 - any folder a user brings (e.g. the authors' released masks), checked by :func:`check_priors`.
 
 Every clip is written to a temporary folder and renamed into place, so an interrupted run resumes.

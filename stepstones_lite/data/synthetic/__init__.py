@@ -1,9 +1,9 @@
-"""Synthetic AVSBench-semantic benchmark from real, pip-installable material (``data_options.md``).
+"""Synthetic AVSBench-semantic benchmark from real, pip-installable material (``docs/data_sources.md``).
 
 Public API: :class:`SynthConfig` (every knob), :func:`generate_dataset` (seeded, parallel, resumable) and
 :func:`available_classes` / :func:`inventory` (what this machine can render).
 
-On-disk layout (AVSBench-semantic, ``avsbench.md`` §1.3 / ``avsbench_format_notes.md``)::
+On-disk layout (AVSBench-semantic, ``docs/avsbench.md`` §1.3)::
 
     root/label2idx.json                      full 71-class mapping, values 1..71 (background = 1)
     root/metadata.csv                        vid,uid,s_min,s_sec,a_obj,split,label  (label = v1m)

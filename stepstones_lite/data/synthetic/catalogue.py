@@ -1,7 +1,8 @@
 """What the synthetic benchmark is made of, and what of it is installed: the class table and the inventory.
 
-Class -> emoji code points, sprite styles, sound sources (``data_options.md`` §1.1, §4); :func:`inventory` finds
-the pip wheels and the optional apt layer on this machine (see :mod:`.materials` for the sources and licences).
+Class -> emoji code points, sprite styles, sound sources (``docs/data_sources.md`` §1.1, §4);
+:func:`inventory` finds the pip wheels and the optional apt layer on this machine (see :mod:`.materials` for
+the sources and licences).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ PITCH_STEPS = (-2, -1, 0, 1, 2)  # semitone shifts applied to recordings
 _RATIOS = {-2: (49, 55), -1: (84, 89), 0: (1, 1), 1: (89, 84), 2: (55, 49)}  # up/down ≈ 2^(s/12)
 
 # --------------------------------------------------------------------------- the class table
-# class -> emoji code points (lower-case hex, '-' joined, no fe0f), data_options.md §1.1
+# class -> emoji code points (lower-case hex, '-' joined, no fe0f), docs/data_sources.md §1.1
 EMOJI: dict[str, tuple[str, ...]] = {
     "dog": ("1f415", "1f429"), "cat": ("1f408", "1f408-200d-2b1b"), "horse": ("1f40e",), "pig": ("1f416",),
     "sheep": ("1f411",), "duck": ("1f986",), "hen": ("1f414", "1f413"),
@@ -57,7 +58,7 @@ SOUNDS: dict[str, tuple[tuple, ...]] = {
 DEFAULT_CLASSES: tuple[str, ...] = (
     "dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "piano", "guitar", "violin", "trumpet",
     "drum", "flute", "helicopter", "man", "woman",
-)  # the 17 pure-pip sounding classes of data_options.md §3.1
+)  # the 17 pure-pip sounding classes of docs/data_sources.md §3.1
 EXTRA_CLASSES: tuple[str, ...] = ("saxophone", "accordion", "bell", "emergency-car")  # pip extras (§3.1)
 APT_ONLY_CLASSES: tuple[str, ...] = (  # sound (or sprite) only with the Tux Paint layer
     "lion", "elephant", "tiger", "donkey", "goose", "squirrel", "cello", "bassoon",

