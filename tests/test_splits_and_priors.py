@@ -105,3 +105,19 @@ def test_evaluation_prints_the_stage1_source_of_its_priors(tmp_path, capsys):
     assert "stage-1 checkpoint runs/s1/best.pt (sha256 abababababab)" in out and str(folder) in out
     assert priors_for_evaluation(tmp_path, "test") is None  # no manifest (e.g. released masks): used as is
     assert "no manifest.json, source unknown" in capsys.readouterr().out
+
+
+def test_priors_of_another_stage1_model_are_refused(tmp_path):
+    """evaluate --priors P --stage1 CKPT: the manifest's checkpoint sha256 must be CKPT's."""
+    import hashlib
+
+    ours, other = tmp_path / "ours.pt", tmp_path / "other.pt"
+    ours.write_bytes(b"stage 1 weights")
+    other.write_bytes(b"another stage 1")
+    folder = write_manifest(tmp_path / "priors", {**STAGE1_MANIFEST,
+                                                  "checkpoint_sha256": hashlib.sha256(b"stage 1 weights").hexdigest()})
+    assert priors_for_evaluation(folder, "test", stage1=ours)["source"] == "stage1"
+    with pytest.raises(DatasetError, match=r"priors/manifest.json: these priors come from .*not from the stage-1"):
+        priors_for_evaluation(folder, "test", stage1=other)
+    with pytest.raises(DatasetError, match="no manifest.json"):
+        priors_for_evaluation(tmp_path, "test", stage1=ours)

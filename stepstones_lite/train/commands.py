@@ -82,7 +82,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .pipeline import evaluate_checkpoint
 
     metrics = evaluate_checkpoint(args.checkpoint, args.split, data_root=args.data, prior=args.priors,
-                                  mute_audio=args.mute_audio, device=args.device)
+                                  mute_audio=args.mute_audio, device=args.device, stage1=args.stage1)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -160,6 +160,8 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--priors", default=None, help="stage 2: prior folder, or 'gt' for oracle priors")
     p.add_argument("--mute-audio", action="store_true", help="stage 1: feed silence")
+    p.add_argument("--stage1", default=None,
+                   help="stage 2: the stage-1 checkpoint the --priors must come from (checked via their manifest)")
     p.add_argument("--data", default=None)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cmd_evaluate)

@@ -198,7 +198,7 @@ def train_tpavi(profile: Profile, out_dir: str | Path, *, prior_root: str | Path
 # --------------------------------------------------------------------------- evaluation
 def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_root: str | Path | None = None,
                         prior: str | Path | None = None, mute_audio: bool = False, device: str | None = None,
-                        return_instances: bool = True) -> dict[str, float]:
+                        return_instances: bool = True, stage1: str | Path | None = None) -> dict[str, float]:
     """Score a checkpoint on ``split``.
 
     Args:
@@ -232,7 +232,7 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
         if prior_root is not None:
             from .priors import priors_for_evaluation
 
-            priors_for_evaluation(prior_root, split)  # its manifest (if any): complete, covers the split
+            priors_for_evaluation(prior_root, split, stage1)  # manifest: complete, covers the split, from stage1
         dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False,
                                purpose="evaluation")
 

@@ -211,16 +211,25 @@ def prior_source(info: dict[str, Any]) -> str:
     return f"unknown source {info.get('source')!r}"
 
 
-def priors_for_evaluation(prior_root: str | Path, split: str) -> dict[str, Any] | None:
+def priors_for_evaluation(prior_root: str | Path, split: str, stage1: str | Path | None = None
+                          ) -> dict[str, Any] | None:
     """Check a prior folder before scoring ``split`` with it and print where its priors come from.
 
     A folder with a ``manifest.json`` (made by :func:`make_priors` / :func:`write_reference_priors`) must be
-    complete and cover ``split`` (:func:`check_priors`); a folder without one (e.g. the authors' released
-    masks) is used as it is. Returns the manifest, or None.
+    complete and cover ``split`` (:func:`check_priors`); ``stage1``: the stage-1 checkpoint the priors must
+    come from (its sha256 is compared with the manifest's, so priors of another stage-1 model are refused). A
+    folder without a manifest (e.g. the authors' released masks) is used as it is. Returns the manifest, or None.
     """
-    if not (Path(prior_root) / "manifest.json").is_file():
+    manifest = Path(prior_root) / "manifest.json"
+    if not manifest.is_file():
+        if stage1 is not None:
+            raise DatasetError(Path(prior_root), "no manifest.json, so the stage-1 model behind these priors "
+                                                 f"cannot be checked against {stage1}")
         print(f"[stepstones] priors {prior_root}: no manifest.json, source unknown")
         return None
     info = check_priors(prior_root, split=split)
+    if stage1 is not None and info.get("checkpoint_sha256") != file_sha256(stage1):
+        raise DatasetError(manifest, f"these priors come from {prior_source(info)}, not from the stage-1 "
+                                     f"checkpoint {stage1} (sha256 {file_sha256(stage1)[:12]})")
     print(f"[stepstones] priors {prior_root} ({split}): {prior_source(info)}")
     return info
