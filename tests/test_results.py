@@ -121,3 +121,29 @@ def test_build_noise_quotes_the_committed_builds_of_one_configuration():
     same = noise.markdown({"builds": [{"threads": 2, "avss_miou": builds[0]["avss_miou"], "binary_miou": 0.5}],
                            "committed": builds, "provenance": {"cpu": "test"}})
     assert f"| {builds[0]['source']} | – | {builds[0]['avss_miou']:.3f} | – | the 2-thread build here |" in same
+
+
+def test_the_gap_map_is_the_committed_runs():
+    """results/mechanism_map.json holds exactly what map_points/map_summary compute from the committed JSON."""
+    from stepstones_lite.study.findings import MAP_FILE, map_points, map_summary
+
+    committed = json.loads((ROOT / "results" / MAP_FILE).read_text())
+    points = map_points()
+    assert committed["points"] == points, "results/mechanism_map.json is stale: run stepstones study tables"
+    assert committed["summary"] == json.loads(json.dumps(map_summary(points)))
+    study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())["arms"]
+    first = next(p for p in points if p["source"].startswith("reproduce") and p["seed"] == 0 and not p["tpavi"])
+    two0 = study["two_stage"]["per_seed"][0]
+    assert first["delta_loc"] == two0["stage1_miou"] - study["end_to_end"]["per_seed"][0]["binary_miou"]
+    assert any(p["tpavi"] for p in points) and committed["summary"]["aavs"]["n"] == sum(not p["tpavi"] for p in points)
+
+
+def test_what_we_found_quotes_the_committed_numbers():
+    from stepstones_lite.study.findings import what_we_found
+    from stepstones_lite.study.verdicts import CALL_WORDS
+
+    found = what_we_found()
+    study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())["arms"]
+    assert f"{study['oracle_prior']['mean']['avss_miou']:.3f}" in found[2]
+    assert any(words in found[1] for words in CALL_WORDS.values())
+    assert "41.8" in found[0] and "37.1" in found[0]  # the paper anchor in two rows

@@ -30,3 +30,18 @@ def test_plot_study_and_prior_sweep(tmp_path):
     line = fig2.axes[0].lines[0]
     assert list(line.get_xdata()) == [0.6, 0.9, 1.0]  # sorted by prior quality
     plt.close("all")
+
+
+def test_gap_map_draws_every_point_with_its_regime_and_the_fit():
+    from stepstones_lite import viz
+
+    points = [{"regime": "chosen (coarse visual, fine audio)", "tpavi": False, "delta_loc": d, "gap_test": 0.5 * d}
+              for d in (0.0, 0.02, 0.05)] + [{"regime": "TPAVI-style baseline", "tpavi": True, "delta_loc": 0.3,
+                                              "gap_test": 0.04}]
+    summary = {"aavs": {"n": 3, "spearman": 1.0, "slope": 0.5, "intercept": 0.0}}
+    fig = viz.plot_gap_map(points, summary, highlight={"delta_loc": 0.01, "gap_test": 0.0, "label": "live"})
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["chosen (coarse visual, fine audio) (3)", "TPAVI-style baseline (1)"]
+    assert any("Spearman 1.00" in t for t in labels) and "live" in labels
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # 4 runs + the highlight

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..utils import project_root
+from ..utils import atomic_write_json, project_root
 from ..model.prior import PRIOR_MODULES, ablation_arms
 from .knobs import KNOBS  # the knobs' order: chosen regime first, the deviation last
 from .reproduce import per_seed_diff
@@ -176,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     if knobs.is_file() and KNOBS_BEGIN in notes.read_text():
         changed = _write_block(notes, KNOBS_BEGIN, KNOBS_END, knobs_block(json.loads(knobs.read_text())))
         print("results/README regime table", "rewritten" if changed else "up to date")
+    from .findings import MAP_FILE, map_points, map_summary
+
+    points = map_points(results)  # the gap-vs-Δloc map's data, from the JSON above (a test checks it is current)
+    atomic_write_json(results / MAP_FILE, {"points": points, "summary": map_summary(points)})
+    print(f"wrote {MAP_FILE} ({len(points)} points)")
     study, readme = results / "reproduce_classroom.json", project_root() / "README.md"
     if study.is_file() and README_BEGIN in readme.read_text():
         changed = write_readme_block(readme, json.loads(study.read_text()))

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 
-__all__ = ["plot_study", "plot_prior_sweep"]
+__all__ = ["plot_study", "plot_prior_sweep", "plot_gap_map"]
 
 
 def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper: dict | None = None,
@@ -53,4 +53,35 @@ def plot_prior_sweep(points: Sequence[tuple[float, float]], reference: float | N
     ax.set_ylabel("AVSS mIoU")
     ax.legend(fontsize=8)
     ax.set_title(title)
+    return fig
+
+
+def plot_gap_map(points: Sequence[dict], summary: dict | None = None, highlight: dict | None = None,
+                 title: str = "When do stepping stones pay? Two-stage gap against Δloc") -> plt.Figure:
+    """Every committed run as a point: Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against the
+    two-stage gap on test, coloured by encoder regime, the TPAVI-style baseline as squares; the AAVS points' fitted
+    line (``summary["aavs"]``) and, if given, one ``highlight`` point (e.g. this notebook's live run)."""
+    colours = {"chosen (coarse visual, fine audio)": "#0072b2", "coarse audio": "#d55e00", "fine stand-ins": "#009e73",
+               "family audio": "#cc79a7", "TPAVI-style baseline": "#444444"}
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for regime in dict.fromkeys(p["regime"] for p in points):
+        sel = [p for p in points if p["regime"] == regime]
+        ax.scatter([p["delta_loc"] for p in sel], [p["gap_test"] for p in sel], s=36,
+                   marker="s" if sel[0]["tpavi"] else "o", color=colours.get(regime, "#999999"),
+                   label=f"{regime} ({len(sel)})", alpha=0.85, edgecolor="white", linewidth=0.5, zorder=3)
+    fit = (summary or {}).get("aavs", {})
+    if "slope" in fit:
+        xs = [min(p["delta_loc"] for p in points), max(p["delta_loc"] for p in points)]
+        ax.plot(xs, [fit["intercept"] + fit["slope"] * x for x in xs], color="#555555", ls="--", lw=1,
+                label=f"AAVS fit (Spearman {fit['spearman']:.2f}, n={fit['n']})")
+    if highlight is not None:
+        ax.scatter([highlight["delta_loc"]], [highlight["gap_test"]], s=140, marker="*", color="#f0e442",
+                   edgecolor="black", zorder=4, label=highlight.get("label", "this run"))
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("Δloc: stage-1 binary mIoU − end-to-end collapsed binary mIoU")
+    ax.set_ylabel("two-stage − end-to-end (AVSS mIoU, test)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
     return fig

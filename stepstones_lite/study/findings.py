@@ -1,0 +1,130 @@
+"""What the course found, from the committed results: the gap-vs-Δloc map and the verdict sentence.
+
+The map (issue "When do stepping stones pay?"): every committed run that compares two-stage with end-to-end is one
+point, Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against the two-stage gap (AVSS mIoU on
+test). The paper's Fig. 4 mechanism predicts a rising line: the more end-to-end training loses localisation, the
+more a stage-1 mask gives stage 2. :func:`map_points` reads the committed JSON (nothing is typed in);
+``stepstones study tables`` writes ``results/mechanism_map.json`` from it and a test checks the file is current.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..utils import project_root
+
+__all__ = ["map_points", "map_summary", "regime_of", "MAP_FILE"]
+
+MAP_FILE = "mechanism_map.json"
+
+
+def regime_of(overrides: dict[str, Any] | None) -> str:
+    """The encoder regime a knob's profile overrides put the stand-ins in (the map's colours)."""
+    overrides = overrides or {}
+    if overrides.get("train__pretrain_label_space") == "fine":
+        return "fine stand-ins"
+    audio = overrides.get("train__pretrain_audio_label_space")
+    return {"coarse": "coarse audio", "family": "family audio"}.get(audio, "chosen (coarse visual, fine audio)")
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
+    """One point per committed (run, seed) comparing two-stage with end-to-end: regime, Δloc, gap on test (and
+    val where recorded); the TPAVI-style baseline's seeds are marked ``tpavi``."""
+    results = Path(results) if results is not None else project_root() / "results"
+    points: list[dict[str, Any]] = []
+    study = _load(results, "reproduce_classroom.json")
+    if study is not None:
+        arms = study["arms"]
+        end = {r["seed"]: r for r in arms["end_to_end"]["per_seed"]}
+        tpavi = {r["seed"]: r for r in arms.get("tpavi_end_to_end", {}).get("per_seed", [])}
+        for r in arms["two_stage"]["per_seed"]:
+            e = end.get(r["seed"])
+            if e is not None:
+                points.append({"source": "reproduce_classroom.json: two_stage - end_to_end", "seed": r["seed"],
+                               "regime": regime_of({}), "tpavi": False,
+                               "delta_loc": r["stage1_miou"] - e["binary_miou"],
+                               "gap_test": r["avss_miou"] - e["avss_miou"], "gap_val": None})
+        for r in arms.get("tpavi_two_stage", {}).get("per_seed", []):
+            e = tpavi.get(r["seed"])
+            if e is not None:
+                points.append({"source": "reproduce_classroom.json: tpavi_two_stage - tpavi_end_to_end",
+                               "seed": r["seed"], "regime": "TPAVI-style baseline", "tpavi": True,
+                               "delta_loc": r["stage1_miou"] - e["binary_miou"],
+                               "gap_test": r["avss_miou"] - e["avss_miou"], "gap_val": None})
+    knobs = _load(results, "regime_knobs_classroom.json")
+    for name, entry in (knobs or {}).get("knobs", {}).items():
+        regime = regime_of(entry.get("profile_overrides"))
+        for r in entry["per_seed"]:
+            if r.get("end_to_end_binary_miou") is None:
+                continue
+            points.append({"source": f"regime_knobs_classroom.json: {name}", "seed": r["seed"], "regime": regime,
+                           "tpavi": False, "delta_loc": r["stage1_miou"] - r["end_to_end_binary_miou"],
+                           "gap_test": r["gap_two_stage_minus_end_to_end"],
+                           "gap_val": r.get("val_gap_two_stage_minus_end_to_end")})
+    return points
+
+
+def map_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rank and linear correlation of gap with Δloc, over every point and over the AAVS points (no TPAVI), the
+    least-squares line of the AAVS points, and the Δloc at which that line reaches a +0.05 gap."""
+    from scipy import stats
+
+    def fit(sel: list[dict[str, Any]]) -> dict[str, Any]:
+        x, y = [p["delta_loc"] for p in sel], [p["gap_test"] for p in sel]
+        if len(sel) < 3:
+            return {"n": len(sel)}
+        line = stats.linregress(x, y)
+        return {"n": len(sel), "spearman": float(stats.spearmanr(x, y).statistic),
+                "pearson": float(stats.pearsonr(x, y).statistic), "slope": float(line.slope),
+                "intercept": float(line.intercept)}
+
+    aavs = fit([p for p in points if not p["tpavi"]])
+    if "slope" in aavs and aavs["slope"] > 0:
+        aavs["delta_loc_for_gap_0.05"] = (0.05 - aavs["intercept"]) / aavs["slope"]
+    return {"all": fit(points), "aavs": aavs}
+
+
+def what_we_found(results: str | Path | None = None) -> list[str]:
+    """The course's finding in four sentences, every number read from the committed results: the claim with
+    its recipe, our gap under both protocols judged against the build-to-build range, the oracle's headroom, and
+    why (the gap follows Δloc)."""
+    from .reproduce import PAPER_NUMBERS, per_seed_diff
+    from .verdicts import CALL_WORDS, build_noise_range, call
+
+    results = Path(results) if results is not None else project_root() / "results"
+    study = json.loads((results / "reproduce_classroom.json").read_text(encoding="utf-8"))
+    a = study["arms"]
+    noise = build_noise_range(results / "build_noise_classroom.json")
+    gaps = per_seed_diff(study, "two_stage", "end_to_end")
+    eq = per_seed_diff(study, "two_stage", "end_to_end_equal_compute")
+    two, e2e = PAPER_NUMBERS["two_stage"]["avss_miou"], PAPER_NUMBERS["end_to_end"]["avss_miou"]
+    ours_e2e = a["end_to_end"]["mean"]["avss_miou"]
+    mean = sum(gaps) / len(gaps)
+    points = map_points(results)
+    fit = map_summary(points)["aavs"]
+    chosen = [p["delta_loc"] for p in points if p["source"].startswith("reproduce") and not p["tpavi"]]
+    tpavi = [p for p in points if p["tpavi"]]
+    return [
+        f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, Supp. Tab. E3), "
+        f"a +{two - e2e:.1f}-point (+{(two - e2e) / e2e:.0%}) effect of the prior; Tab. 3's "
+        f"{PAPER_NUMBERS['end_to_end_tab3']['avss_miou']} is a frozen-backbone ablation. At our scale that effect "
+        f"would be about +{(two - e2e) / e2e * ours_e2e:.3f}.",
+        f"Here, over {len(gaps)} seeds, two-stage minus end-to-end is {mean:+.3f} under the paper's protocol: "
+        f"{CALL_WORDS[call(gaps, noise)]} (±{noise:.3f}); with equal compute end-to-end gets stage 1's steps too "
+        f"and the difference is {sum(eq) / len(eq):+.3f}: {CALL_WORDS[call(eq, noise)]}.",
+        f"The prior has headroom: with the ground-truth prior the same stage 2 scores "
+        f"{a['oracle_prior']['mean']['avss_miou']:.3f}, against {a['two_stage']['mean']['avss_miou']:.3f} with "
+        f"the stage-1 prior.",
+        f"Why so small: the gain follows how much worse end-to-end localises than stage 1 (Δloc; Spearman "
+        f"{fit['spearman']:.2f} over {fit['n']} committed AAVS runs, slope {fit['slope']:.2f}). Our end-to-end "
+        f"localises nearly as well as stage 1 (Δloc {sum(chosen) / len(chosen):+.3f}), so the mask has little to "
+        f"add; the TPAVI-style baseline, which localises far worse (Δloc {min(p['delta_loc'] for p in tpavi):.2f} to "
+        f"{max(p['delta_loc'] for p in tpavi):.2f}), gains on every seed. A +0.05 gap would need Δloc ≈ "
+        f"{fit['delta_loc_for_gap_0.05']:.2f}.",
+    ]
