@@ -363,14 +363,14 @@ assert all(0.0 <= r["val_miou"] <= 1.0 for r in history)
 # the audio **muted** (the log-mel of digital silence).
 
 # %%
-from stepstones_lite.train.predict import predict  # noqa: E402  (one way to run a trained model)
+from stepstones_lite.train.predict import predict as run_model  # noqa: E402  (one way to run a trained model)
 
 trained, _, _ = pipeline.load_model(run / "best.pt", device=dev)
 
 
 def predict(item: dict, muted: bool = False) -> torch.Tensor:
     """Binary masks ``[T, H, W]`` of the trained stage-1 model at the label size."""
-    return (predict(trained, item, muted=muted, output="logits") > 0).cpu()  # sounding wins
+    return (run_model(trained, item, muted=muted, output="logits") > 0).cpu()  # sounding wins
 
 
 def captions(item: dict) -> list[str]:
