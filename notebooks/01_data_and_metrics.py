@@ -379,8 +379,8 @@ print(f"two-frame batch: ({inter_by_hand / union_by_hand:.4f} + {14 / 16:.4f}) /
 assert math.isclose(batch, (4 / 6 + 14 / 16) / 2, rel_tol=1e-6)
 
 # %% [markdown]
-# **Your turn (change X, expect Y).** In the student copy (`make student`) the lines between the solution
-# markers are blank; the asserts at the end check your answer.
+# **Your turn (change X, expect Y).** In the student copy (`make student`) `my_pred` and `expected` start as
+# `None` and the cell prints "not done yet" until you set them; then the asserts at the end check your answer.
 # 1. Make `my_pred`, a 4×4 0/1 mask whose IoU with `gt` is exactly one half (IoU = overlap / union).
 # 2. An "always background" model on four frames, one of them silent: write down `expected`, its batch mIoU,
 #    *before* you run the cell.

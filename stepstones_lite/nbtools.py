@@ -149,20 +149,56 @@ def _questions(cell: Any) -> list[str]:
     return _QUESTION.findall(cell.source)
 
 
+def _assigned(lines: list[str]) -> list[str]:
+    """Names a block of code assigns at its own level (``x = ...``, ``a, b = ...``), in order."""
+    import textwrap
+
+    names: list[str] = []
+    for node in ast.parse(textwrap.dedent("\n".join(lines))).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            for sub in ast.walk(target):
+                if isinstance(sub, ast.Name) and sub.id not in names:
+                    names.append(sub.id)
+    return names
+
+
 def _strip_solution_blocks(source: str) -> str:
-    """Replace every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by a placeholder the student fills."""
-    out, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == SOLUTION_BEGIN:
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError(\"your code here\")"]
-            inside = True
-        elif line.strip() == SOLUTION_END:
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"{SOLUTION_BEGIN!r} without {SOLUTION_END!r}")
+    """Replace every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by a placeholder the student fills.
+
+    The answer names the block assigns and the rest of the cell reads start as ``None``; the rest of the cell (at
+    the block's indent) runs only once they are set, and otherwise prints "not done yet", so Run All reaches the
+    end of a student copy.
+    """
+    lines = source.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() != SOLUTION_BEGIN:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == SOLUTION_END), None)
+        if end is None:
+            raise ValueError(f"{SOLUTION_BEGIN!r} without {SOLUTION_END!r}")
+        stop = next((j for j in range(end + 1, len(lines)) if lines[j].strip() and
+                     len(lines[j]) - len(lines[j].lstrip()) < len(indent)), len(lines))
+        rest = lines[end + 1:stop]
+        used = "\n".join(rest)
+        answers = [n for n in _assigned(lines[i + 1:end]) if re.search(rf"\b{re.escape(n)}\b", used)]
+        listed = ", ".join(answers)
+        out.append(f"{indent}# YOUR CODE HERE: set {listed}")
+        out += [f"{indent}{name} = None" for name in answers]
+        if rest and answers:
+            out.append(f"{indent}if any(answer is None for answer in ({listed},)):")
+            out.append(f"{indent}    print(\"not done yet: set {listed} above, then run this cell again\")")
+            out.append(f"{indent}else:")
+            out += [f"    {line}" if line.strip() else line for line in rest]
+        else:
+            out += rest
+        i = stop
     return "\n".join(out)
 
 
@@ -171,8 +207,9 @@ def write_student_version(py_path: str | Path, out_dir: str | Path) -> Path:
 
     Cells tagged ``solution`` are dropped; under the "Check your understanding" cell every question gets an
     empty markdown answer cell; in code cells (the "change X, expect Y" tasks) each ``### BEGIN SOLUTION`` ...
-    ``### END SOLUTION`` block becomes ``raise NotImplementedError`` for the student to replace, while the
-    task's check (the ``assert`` after the block) stays, so the student's answer is checked when it runs.
+    ``### END SOLUTION`` block becomes the answer names set to ``None`` for the student to fill, and the task's
+    check (the rest of the cell) runs once they are set; until then it prints "not done yet", so "Run All" in a
+    student copy runs to the end.
     """
     import jupytext
     import nbformat
