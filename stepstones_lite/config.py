@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .data.synthetic.config import GeneratorKnobs
 
 __all__ = [
+    "GeneratorKnobs",
     "DataConfig",
     "ModelConfig",
     "TrainConfig",
@@ -42,6 +42,44 @@ __all__ = [
 
 PROFILE_ENV = "STEPSTONES_PROFILE"
 DEFAULT_PROFILE = "classroom"
+
+
+@dataclass
+class GeneratorKnobs:
+    """The generator's own knobs: the profile's ``data.synth`` section, so each is an override
+    ``data__synth__<field>=value`` (``stepstones reproduce --set``, a notebook's parameters).
+
+    Probabilities over counts are tuples indexed by the count: ``num_objects_probs[i]`` = P(i+1 sounding or
+    silent objects), ``num_sounding_probs[i]`` = P(i sounding objects) (capped at the number of objects).
+    """
+
+    # classes: which sounding classes, how often (uniform or Zipf long tail in list order), how many clips
+    classes: tuple[str, ...] | None = None  # None: the catalogue's 17 pure-pip sounding classes
+    class_distribution: str = "uniform"  # "uniform" | "zipf"
+    zipf_exponent: float = 1.0  # weight of the r-th class (r = 1, 2, ...) ∝ r ** -zipf_exponent
+    clips_per_class: int | None = None  # head class gets this many clips as primary object; sets num_clips
+    # objects
+    num_objects_probs: tuple[float, ...] = (0.3, 0.4, 0.3)  # P(1), P(2), P(3) objects
+    num_sounding_probs: tuple[float, ...] = (0.1, 0.6, 0.3)  # P(0), P(1), P(2) sounding
+    extra_distractors: tuple[int, int] = (0, 0)  # extra silent objects on top (inclusive range)
+    same_family_prob: float = 0.0  # a sounding-capable distractor is from a sounding object's family (dog/cat)
+    silent_only_classes: tuple[str, ...] | None = None  # None: the catalogue's never-sounding pool
+    object_size: tuple[float, float] = (0.28, 0.55)  # longer sprite side as a fraction of the frame
+    min_visible: float = 0.4  # re-place objects keeping less than this share of their area visible
+    drift: float = 0.035  # per-frame motion std as a fraction of the frame
+    rotation_deg: float = 10.0  # initial rotation range (±) ; plus up to ±rotation_deg/10 per frame
+    styles: tuple[str, ...] | None = None  # None: every sprite style (filtered to what is installed)
+    procedural_background_prob: float = 0.25
+    # timing and audio
+    min_partial_seconds: int = 2
+    off_screen_gain: float = 0.3  # relative to the on-screen gain range
+    gain_range: tuple[float, float] = (0.5, 1.0)
+    noise_std: tuple[float, float] = (0.002, 0.02)  # white noise sigma range (after peak-normalising to 0.9)
+    # out-of-distribution test sets (see generator docstring)
+    holdout: str = "none"  # "none" | "style" | "source"
+    holdout_styles: tuple[str, ...] = ("openmoji",)
+    jpeg_quality: int = 90
+    label: str = "v1m"  # AVSBench subset folder: v1s/v1m 5 frames, v2 10 frames (all annotated)
 
 
 @dataclass
@@ -267,7 +305,7 @@ def _from_dict(cls: type, payload: Mapping[str, Any]) -> Any:
     defaults = cls()
     for name, value in payload.items():
         default = getattr(defaults, name)
-        if isinstance(default, tuple) and isinstance(value, list):
+        if isinstance(value, list) and (isinstance(default, tuple) or "tuple" in str(fields[name].type)):
             value = tuple(value)
         elif dataclasses.is_dataclass(default) and isinstance(value, Mapping):
             value = _from_dict(type(default), value)  # a nested section (data.synth)

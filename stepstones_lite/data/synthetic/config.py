@@ -8,49 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...config import GeneratorKnobs  # the generator's own knobs: a profile's data.synth section
 from .materials import DEFAULT_CLASSES, SILENT_ONLY, STYLES
 
 __all__ = ["GeneratorKnobs", "SynthConfig", "GENERATOR_VERSION", "FROM_DATA_CONFIG", "default_root", "profile_overrides"]
 
 GENERATOR_VERSION = "1.0"  # bump when the same config would render different bytes
-
-
-@dataclass
-class GeneratorKnobs:
-    """The generator's own knobs: the profile's ``data.synth`` section, so each is an override
-    ``data__synth__<field>=value`` (``stepstones reproduce --set``, a notebook's parameters).
-
-    Probabilities over counts are tuples indexed by the count: ``num_objects_probs[i]`` = P(i+1 sounding or
-    silent objects), ``num_sounding_probs[i]`` = P(i sounding objects) (capped at the number of objects).
-    """
-
-    # classes: which sounding classes, how often (uniform or Zipf long tail in list order), how many clips
-    classes: tuple[str, ...] = DEFAULT_CLASSES
-    class_distribution: str = "uniform"  # "uniform" | "zipf"
-    zipf_exponent: float = 1.0  # weight of the r-th class (r = 1, 2, ...) ∝ r ** -zipf_exponent
-    clips_per_class: int | None = None  # head class gets this many clips as primary object; sets num_clips
-    # objects
-    num_objects_probs: tuple[float, ...] = (0.3, 0.4, 0.3)  # P(1), P(2), P(3) objects
-    num_sounding_probs: tuple[float, ...] = (0.1, 0.6, 0.3)  # P(0), P(1), P(2) sounding
-    extra_distractors: tuple[int, int] = (0, 0)  # extra silent objects on top (inclusive range)
-    same_family_prob: float = 0.0  # a sounding-capable distractor is from a sounding object's family (dog/cat)
-    silent_only_classes: tuple[str, ...] = SILENT_ONLY
-    object_size: tuple[float, float] = (0.28, 0.55)  # longer sprite side as a fraction of the frame
-    min_visible: float = 0.4  # re-place objects keeping less than this share of their area visible
-    drift: float = 0.035  # per-frame motion std as a fraction of the frame
-    rotation_deg: float = 10.0  # initial rotation range (±) ; plus up to ±rotation_deg/10 per frame
-    styles: tuple[str, ...] = STYLES  # filtered to what is installed
-    procedural_background_prob: float = 0.25
-    # timing and audio
-    min_partial_seconds: int = 2
-    off_screen_gain: float = 0.3  # relative to the on-screen gain range
-    gain_range: tuple[float, float] = (0.5, 1.0)
-    noise_std: tuple[float, float] = (0.002, 0.02)  # white noise sigma range (after peak-normalising to 0.9)
-    # out-of-distribution test sets (see generator docstring)
-    holdout: str = "none"  # "none" | "style" | "source"
-    holdout_styles: tuple[str, ...] = ("openmoji",)
-    jpeg_quality: int = 90
-    label: str = "v1m"  # AVSBench subset folder: v1s/v1m 5 frames, v2 10 frames (all annotated)
 
 
 # the fields the profile's DataConfig holds itself (the reader and the model use them too): SynthConfig name ->
@@ -73,6 +36,12 @@ class SynthConfig(GeneratorKnobs):
     silent_only_prob: float = 0.5  # a distractor comes from the never-sounding pool with this probability
     partial_sounding_prob: float = 0.4  # share of sounding objects active on a contiguous sub-interval
     off_screen_prob: float = 0.2  # an unlabelled off-screen sound per clip
+
+    def __post_init__(self) -> None:
+        # a profile leaves these at None ("the catalogue's"): the catalogue lives here, beside the generator
+        for name, default in (("classes", DEFAULT_CLASSES), ("silent_only_classes", SILENT_ONLY), ("styles", STYLES)):
+            if getattr(self, name) is None:
+                setattr(self, name, default)
 
     @classmethod
     def from_data_config(cls, data: Any, **overrides: Any) -> "SynthConfig":
