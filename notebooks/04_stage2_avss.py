@@ -449,7 +449,9 @@ assert len(found) == 4
 # The examples follow one fixed rule, the same for every model and every run: **the first `n_examples` test
 # clips (metadata order) in which something sounds**, each at its first sounding frame
 # (`study.semantic_errors.first_sounding_clips`). Nothing is picked by hand or by how good it looks. Each row is one
-# model's prediction in the AVSBench palette (background transparent); the legend names the predicted classes.
+# model's prediction in the AVSBench palette (background transparent). Under each panel: the classes it paints
+# ("pred"), the ground truth's ("GT"), and a count by the object rule of the error analysis: how many of the
+# frame's sounding objects it names, and how many silent objects it paints as sounding.
 
 # %%
 n_examples = 4
@@ -470,12 +472,34 @@ example_preds = {"GT": [c["labels"] for c in shown],
                  "stage 2 (oracle prior)": predict_labels(s2, "gt"),
                  "end-to-end": predict_labels(e2e, None)}
 frames_shown = torch.stack([c["frames"][t] for c, t in zip(shown, shown_t)])  # [n, 3, H, W]
-fig = viz.semantic_rows(frames_shown, {k: torch.stack([p[t] for p, t in zip(v, shown_t)])
-                                       for k, v in example_preds.items()},
+rows = {k: torch.stack([p[t] for p, t in zip(v, shown_t)]) for k, v in example_preds.items()}  # [n, H, W] each
+
+
+def panel_counts(pred_maps):
+    """Per shown frame: (sounding objects named, sounding objects, silent objects painted) by the object rule of
+    study.semantic_errors (named: >= half its pixels get its class; painted: >= half predicted as some class)."""
+    counts = []
+    for c, t, pred in zip(shown, shown_t, pred_maps):
+        o = object_outcomes(pred[None], c["instances"][t][None], [{**x, "sounding": [x["sounding"][t]]}
+                                                                  for x in c["objects"]["objects"]])
+        counts.append((o.sounding["named"], sum(o.sounding.values()), sum(o.silent_marked.values())))
+    return counts
+
+
+counts = {name: panel_counts(maps) for name, maps in rows.items() if name != "GT"}
+notes = {name: [f"named {k} of {n} sounding; silent painted: {m}" for k, n, m in per] for name, per in counts.items()}
+fig = viz.semantic_rows(frames_shown, rows, gt=rows["GT"], notes=notes,
                         title="first test clips with a sounding object: semantic predictions vs GT",
                         frame_titles=[f"{c['uid']} f{t}" for c, t in zip(shown, shown_t)])
 viz.save_figure(fig, "04_semantic_predictions")
 plt.show()
+totals = {name: tuple(sum(x[i] for x in per) for i in range(3)) for name, per in counts.items()}
+for name, (k, n, m) in totals.items():
+    print(f"{name:26s} named {k} of {n} sounding objects; silent objects painted: {m}")
+assert len({n for _, n, _ in totals.values()}) == 1  # every row is scored on the same sounding objects
+best = max(totals, key=lambda name: totals[name][0])
+print(f"Reading it: {best} names the most sounding objects in these frames ({totals[best][0]} of "
+      f"{totals[best][1]}); a few frames are no verdict: the error analysis below counts the whole test split.")
 
 # %% [markdown]
 # **What you should see:** columns are the first test clips with a sound, rows are the GT and the three models; a

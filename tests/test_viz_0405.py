@@ -124,3 +124,19 @@ def test_share_and_lift_heatmaps_put_each_on_its_own_scale():
     assert hi >= 3.0 and lo <= 1.0 <= hi  # the lift scale holds the largest lift and 1
     texts = [t.get_text() for ax in heat for t in ax.texts]
     assert {"0.20", "0.25", "3.00", "1.00"} <= set(texts)
+
+
+def test_semantic_rows_name_rows_once_and_mark_gt_and_prediction():
+    """Column titles on the top row only, row names as y labels, under each panel the predicted and the GT
+    classes marked as such plus the row's note: no per-panel title repeats the row name."""
+    frames = torch.rand(2, 3, 16, 16)
+    gt = torch.zeros(2, 16, 16, dtype=torch.long)
+    gt[:, :8] = 1  # the first AVSBench class
+    pred = torch.zeros_like(gt)
+    fig = viz.semantic_rows(frames, {"GT": gt, "model": pred}, gt=gt, frame_titles=["a f0", "b f1"],
+                            notes={"model": ["named 0 of 1 sounding", "named 0 of 1 sounding"]})
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["a f0", "b f1", "", ""]
+    assert axes[0].get_ylabel() == "GT" and axes[2].get_ylabel() == "model"
+    assert axes[0].get_xlabel().startswith("GT: ") and "pred:" not in axes[0].get_xlabel()
+    assert axes[2].get_xlabel().splitlines() == ["pred: nothing", axes[0].get_xlabel(), "named 0 of 1 sounding"]

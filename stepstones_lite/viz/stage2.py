@@ -85,22 +85,43 @@ def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0
     return fig
 
 
-def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Sequence[str] | None = None
-                  ) -> plt.Figure:
+def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Sequence[str] | None = None,
+                  gt=None, notes: dict | None = None) -> plt.Figure:
     """A grid of semantic overlays: one row per named class map stack (e.g. GT, stage 2, end-to-end).
 
+    The column titles (``frame_titles``) stand over the top row only and each row's name is its first panel's y
+    label, so no two titles collide. Under each panel one line names the classes it paints ("pred: ...", or
+    "GT: ..." for the ``gt`` stack itself) and, when ``gt`` is given, the ground truth's classes as well, each
+    marked as such; ``notes``: ``{row name: [one line per column]}`` added below (e.g. objects named / painted).
+
     Args:
-        frames: ``[T, 3, H, W]``; rows: ``{name: [T, H, W] class ids}``; frame_titles: column titles.
+        frames: ``[T, 3, H, W]``; rows: ``{name: [T, H, W] class ids}``; gt: ``[T, H, W]`` ground-truth class ids.
     """
+    from ..data import AVSS_CLASSES
+
+    def names(labels) -> str:
+        ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
+        return ", ".join(AVSS_CLASSES[c] for c in ids) or "nothing"
+
     t = len(frames)
-    fig, axes = plt.subplots(len(rows), t, figsize=(2.1 * t, 2.2 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), t, figsize=(2.6 * t + 0.6, 2.75 * len(rows)), squeeze=False)
     for r, (name, labels) in enumerate(rows.items()):
+        is_gt = gt is not None and labels is gt
         for c in range(t):
+            ax = axes[r, c]
             col = frame_titles[c] if frame_titles else f"frame {c}"
-            semantic_overlay(frames[c], labels[c], ax=axes[r, c], title=f"{name} · {col}", legend=True)
-            axes[r, c].title.set_fontsize(8)
+            semantic_overlay(frames[c], labels[c], ax=ax, legend=False)
+            ax.set_title(col if r == 0 else "", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+            lines = [f"GT: {names(labels[c])}" if is_gt else f"pred: {names(labels[c])}"]
+            if gt is not None and not is_gt:
+                lines.append(f"GT: {names(gt[c])}")
+            if notes and name in notes:
+                lines.append(notes[name][c])
+            ax.set_xlabel("\n".join(lines), fontsize=7)
     fig.suptitle(title or "semantic predictions (AVSBench palette)", fontweight="bold")
-    fig.set_layout_engine("constrained")  # room for the per-panel legends that tight_layout cannot fit
+    fig.set_layout_engine("constrained")
     return fig
 
 
