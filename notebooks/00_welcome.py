@@ -120,6 +120,27 @@ assert cfg.name in ("smoke", "classroom", "paper")
 assert dev.type in ("cpu", "cuda", "mps")
 
 # %% [markdown]
+# ## References
+#
+# The papers this course builds on (the code credits each idea where it uses it):
+#
+# - Ma, Sun, Wang, Hu. *Stepping Stones: A Progressive Training Strategy for Audio-Visual Semantic
+#   Segmentation.* ECCV 2024 (arXiv 2407.11820). The course's subject: stage 1 (AVS) → mask priors →
+#   stage 2 (AVSS), the AAVS model.
+# - Zhou et al. *Audio-Visual Segmentation.* ECCV 2022, and *Audio-Visual Segmentation with Semantics.*
+#   IJCV 2024 (arXiv 2301.13190): the AVSBench benchmark (S4, MS3, AVSS), its metrics and the **TPAVI**
+#   baseline (temporal pixel-wise audio-visual interaction: every pixel of the visual features attends to the
+#   audio of each frame).
+# - Cheng et al. *Masked-attention Mask Transformer for Universal Image Segmentation* (Mask2Former).
+#   CVPR 2022: the pixel decoder, the masked-attention decoder and the Hungarian-matched mask losses AAVS is
+#   built on.
+# - Liu et al. *Swin Transformer.* ICCV 2021: the paper's visual backbone (here a small CNN stand-in).
+# - Hershey et al. *CNN Architectures for Large-Scale Audio Classification* (VGGish). ICASSP 2017: the
+#   paper's audio encoder and the log-mel front end the course reproduces.
+# - Gemmeke et al. *Audio Set.* ICASSP 2017, and Zhou et al. *Scene Parsing through ADE20K.* CVPR 2017: the
+#   data the paper's encoders were pre-trained on, which the stand-ins imitate.
+
+# %% [markdown]
 # ## Check your understanding
 #
 # 1. Why can a model that only sees the frames not solve AVS?

@@ -140,7 +140,8 @@ if study is not None:
 # - **stage 1's queries** (paper Tab. 3): AAQG (Eq. 1) vs one repeated audio query vs learned queries that never
 #   see the audio, and stage 1 trained or tested with silence — scored with the binary mIoU and the diagnostics
 #   of notebook 02 (false positives on never-sounding objects, silent frames predicted empty);
-# - **other combinations** (paper Tab. 2): the TPAVI-style baseline end to end vs with a stage-1 prior, and a
+# - **other combinations** (paper Tab. 2): the TPAVI-style baseline (AVSBench's temporal pixel-wise audio-visual
+#   interaction model, notebook 00's references) end to end vs with a stage-1 prior, and a
 #   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/matching.py`) in front of the
 #   same paper-faithful stage 2.
 
@@ -391,6 +392,14 @@ if live is not None:
 #   tells it the class — while two-stage's lead over end-to-end grows.
 # - **It cannot** confirm absolute numbers (different images, sounds, 17 classes instead of 70, 96-pixel
 #   frames, minutes instead of GPU-days), nor claims about real-world long-tailed audio.
+#
+# ## Further reading
+#
+# - The paper and its supplement: Ma et al., *Stepping Stones*, ECCV 2024 (Tab. 1–4; Supp. Tab. E3 for the
+#   same-recipe model with no module reading the prior). How the course's code maps onto the paper and the
+#   official code: `docs/paper_and_code.md`.
+# - AVSBench and the TPAVI baseline: Zhou et al., ECCV 2022 and IJCV 2024; the exact metrics: `docs/avsbench.md`.
+# - Mask2Former: Cheng et al., CVPR 2022. Notebook 00 lists every reference.
 #
 # ## Check your understanding
 #
