@@ -140,3 +140,18 @@ def test_semantic_rows_name_rows_once_and_mark_gt_and_prediction():
     assert axes[0].get_ylabel() == "GT" and axes[2].get_ylabel() == "model"
     assert axes[0].get_xlabel().startswith("GT: ") and "pred:" not in axes[0].get_xlabel()
     assert axes[2].get_xlabel().splitlines() == ["pred: nothing", axes[0].get_xlabel(), "named 0 of 1 sounding"]
+
+
+def test_split_loss_panel_counts_the_pixels_lost_to_the_split():
+    """GT sounding pixels that the argmax gives to background while the pooled classes win are the lost ones."""
+    labels = torch.zeros(4, 4, dtype=torch.long)
+    labels[:2] = 5  # 8 GT sounding pixels (top half)
+    scores = torch.zeros(3, 4, 4)
+    scores[0] = 0.4  # background everywhere
+    scores[1, 0] = 0.3  # row 0: two classes at 0.3 each: argmax background, pooled 0.6 wins -> lost
+    scores[2, 0] = 0.3
+    scores[1, 1] = 0.5  # row 1: one class wins the argmax
+    fig = viz.split_loss_panel(torch.rand(3, 4, 4), labels, scores)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[1] == "argmax foreground (4 px)" and titles[2] == "pooled foreground (8 px)"
+    assert titles[3] == "lost to the split: 4 of 8 GT px"

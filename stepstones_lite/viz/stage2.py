@@ -9,10 +9,11 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as _np45
+import torch
 
 from .style import HEATMAP_CMAP
 
-__all__ = ["semantic_overlay", "semantic_rows", "prior_modules_figure", "robust_key_maps", "attention_grid",
+__all__ = ["semantic_overlay", "semantic_rows", "split_loss_panel", "prior_modules_figure", "robust_key_maps", "attention_grid",
            "similarity_over_time", "training_curves", "annotated_heatmap", "share_and_lift_heatmaps",
            "KEY_STATE_NAMES"]
 
@@ -334,4 +335,41 @@ def share_and_lift_heatmaps(shares, lifts, row_labels: Sequence[str], share_labe
     axes[1].set_title("lifts = share / area", fontsize=10)
     fig.suptitle(title or "shares and lifts")
     fig.tight_layout()
+    return fig
+
+
+def split_loss_panel(frame, labels, scores, title: str | None = None) -> plt.Figure:
+    """One frame of an AVSS model, the split loss made visible (``metrics.mechanism``).
+
+    Panels: the frame with the ground-truth sounding region; foreground by the argmax (any class beats background);
+    foreground by the pooled sounding classes (``Σ_{c≥1} s_c > s_bg``); and the pixels *lost to the split*: sounding
+    in the ground truth, background by the argmax, although the pooled classes win (orange).
+
+    Args:
+        frame: ``[3, H, W]``; labels: ``[H, W]`` GT class ids; scores: ``[C, H, W]`` class scores (class 0 background).
+    """
+    scores = torch.as_tensor(scores)
+    gt = _v45_array(labels) > 0  # [H, W]
+    argmax = _v45_array(scores.argmax(0)) > 0
+    pooled = _v45_array((scores[1:].sum(0) > scores[0]).float()) > 0.5
+    lost = gt & ~argmax & pooled
+    fig, axes = plt.subplots(1, 4, figsize=(11.5, 3.2))
+    image = _v45_image(frame)
+    panels = [("frame, GT sounding outlined", None), (f"argmax foreground ({int(argmax.sum())} px)", argmax),
+              (f"pooled foreground ({int(pooled.sum())} px)", pooled),
+              (f"lost to the split: {int(lost.sum())} of {int(gt.sum())} GT px", lost)]
+    for ax, (name, mask) in zip(axes, panels):
+        ax.imshow(image)
+        if mask is not None:
+            overlay = _np45.zeros((*mask.shape, 4))
+            overlay[mask] = (0.90, 0.38, 0.0, 0.75) if mask is lost else (0.0, 0.45, 0.70, 0.55)
+            ax.imshow(overlay)
+        if gt.any():
+            ax.contour(gt, levels=[0.5], colors="white", linewidths=1.2)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.suptitle(title or "split loss: sounding pixels the argmax gives to background", fontsize=10)
+    fig.set_layout_engine("constrained")
     return fig
