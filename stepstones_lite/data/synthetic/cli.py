@@ -8,9 +8,7 @@ the flags below override single knobs on top.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any
 
 from .config import default_root
 
