@@ -352,6 +352,33 @@ def test_stage2_trained_with_stage1_priors(env, tmp_path):
     assert course.build_threads() == {str(torch.get_num_threads()): len(course.used)}
 
 
+def test_mechanism_comparison_and_the_payoff_ladder(env):
+    """study mechanism's comparison: gap, Δloc and the payoff ladder's rungs (a mask after the fact vs read)."""
+    from stepstones_lite.study import mechanism
+    from stepstones_lite.train import Course
+
+    course = Course(env["profile"], progress=False)
+    rec = mechanism.comparison(course, 0)
+    e2e = course.end_to_end(0)
+    priors = course.stage1_priors(course.stage1(0))
+    for split in ("val", "test"):
+        r = rec[split]
+        assert r["gap"] == pytest.approx(r["two_stage"] - r["end_to_end"])
+        assert r["delta_loc"] == pytest.approx(r["stage1_miou"] - r["end_to_end_binary_miou"])
+        plain = course.evaluate(e2e, split)
+        gated = course.evaluate(e2e, split, gate=priors)
+        oracle_gate = course.evaluate(e2e, split, gate="gt")
+        assert r["end_to_end_gated_stage1"] == gated["miou_benchmark"]
+        assert r["end_to_end_gated_gt"] == oracle_gate["miou_benchmark"]
+        # the GT gate only turns wrong pixels right (false-positive foreground becomes background): per frame the
+        # binary IoU can only rise, and the sounding pixels the model found stay found
+        assert oracle_gate["binary_miou"] >= plain["binary_miou"] - 1e-6
+        assert oracle_gate["split_loss"] == pytest.approx(plain["split_loss"])
+    with pytest.raises(ValueError, match="gate"):
+        pipeline.evaluate_checkpoint(course.stage2(0, priors) / "best.pt", "test", data_root=env["root"],
+                                     prior=priors, gate="gt")
+
+
 def test_a_moved_cache_is_reused_and_a_changed_setting_rebuilds(env, tmp_path, monkeypatch, capsys):
     """Content keys: a Course's runs are keyed by paths relative to the artifacts root, so the whole folder can be
     copied (a teacher's cache to the students) and every run is found again; a setting that matters rebuilds."""

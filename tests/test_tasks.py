@@ -91,3 +91,28 @@ def test_predict_one_clip_or_a_batch_with_every_prior_and_output():
         predict(model, clip, output="masks")
     with pytest.raises(ValueError, match="prior"):
         predict(model, clip, "oracle")
+
+
+def test_gate_sets_every_pixel_outside_the_mask_to_background(monkeypatch):
+    """The payoff ladder's middle rung: an end-to-end model's scores with a mask applied after the fact."""
+    import stepstones_lite.train.tasks as tasks
+
+    scores = torch.zeros(2, 3, 2, 2)  # [N, C, H, W]
+    scores[:, 2] = 0.9  # class 2 wins everywhere
+    scores[:, 0] = 0.1
+    monkeypatch.setattr(tasks, "predict", lambda model, batch, prior, output: scores.clone())
+    labels = torch.tensor([[[[2, 0], [0, 0]], [[0, 0], [0, 2]]]])  # [B=1, T=2, H, W]
+    prior = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]])  # top row of frame 0 only
+    batch = {"labels": labels, "prior": prior}
+    assert torch.equal(AVSSTask(criterion=None, use_prior=False).predict(None, batch), torch.full((2, 2, 2), 2))
+    by_prior = AVSSTask(criterion=None, use_prior=False, gate="dataset")
+    assert by_prior.predict(None, batch).tolist() == [[[2, 2], [0, 0]], [[0, 0], [0, 0]]]
+    gated = by_prior.scores(None, batch)
+    assert gated[1, :, 0, 0].tolist() == [1.0, 0.0, 0.0]  # outside: all mass on background
+    assert torch.equal(gated[0, :, 0, 0], scores[0, :, 0, 0])  # inside: untouched
+    by_gt = AVSSTask(criterion=None, use_prior=False, gate="gt")
+    assert by_gt.predict(None, batch).tolist() == [[[2, 0], [0, 0]], [[0, 0], [0, 2]]]
+    with pytest.raises(KeyError, match="prior_root"):
+        by_prior.scores(None, {"labels": labels})
+    with pytest.raises(ValueError, match="gate"):
+        AVSSTask(criterion=None, gate="stage1")

@@ -47,8 +47,10 @@ TESTS = {"T1": "the coarse-audio regime: how much of its Δloc is split loss?",
          "T3": "stage 2 and end-to-end trained 2x and 4x longer on the same stage 1 and priors"}
 
 
-def _scores(course: Course, run: Path, split: str, prior: Any = None) -> dict[str, float]:
+def _scores(course: Course, run: Path, split: str, prior: Any = None, gate: Any = None) -> dict[str, float]:
     kwargs = {"prior": prior} if prior is not None else {}
+    if gate is not None:
+        kwargs["gate"] = gate
     m = course.evaluate(run, split, **kwargs)
     return {"avss_miou": m.get("miou_benchmark", m["miou"]), "binary_miou": m["binary_miou"],
             "split_loss": m["split_loss"], "pooled_binary_miou": m["pooled_binary_miou"]}
@@ -59,6 +61,11 @@ def comparison(course: Course, seed: int, priors: Path | None = None, steps: int
 
     ``priors``: test the stage-2 model with these instead of the stage-1 run's own; ``steps``: stage 2 and
     end-to-end both trained for this many steps (default: the profile's ``stage2_steps``).
+
+    The payoff ladder rides along: the end-to-end model with the same mask applied *after the fact*
+    (``end_to_end_gated_stage1``: every pixel outside the stage-1 prior set to background;
+    ``end_to_end_gated_gt``: outside the ground-truth foreground), beside stage 2 trained to *read* that mask
+    (``two_stage``, ``oracle_prior``). The rung between them is what training with the prior adds.
     """
     s1 = course.stage1(seed)
     own = course.stage1_priors(s1)
@@ -70,13 +77,15 @@ def comparison(course: Course, seed: int, priors: Path | None = None, steps: int
         stage1 = course.evaluate(s1, split)["miou"]
         two, oracle = _scores(course, s2, split, priors or own), _scores(course, s2, split, "gt")
         end = _scores(course, e2e, split)
+        gated, gated_gt = _scores(course, e2e, split, gate=priors or own), _scores(course, e2e, split, gate="gt")
         rec[split] = {"stage1_miou": stage1, "two_stage": two["avss_miou"], "oracle_prior": oracle["avss_miou"],
                       "end_to_end": end["avss_miou"], "gap": two["avss_miou"] - end["avss_miou"],
                       "two_stage_binary_miou": two["binary_miou"], "two_stage_split_loss": two["split_loss"],
                       "end_to_end_binary_miou": end["binary_miou"], "end_to_end_split_loss": end["split_loss"],
                       "end_to_end_pooled_binary_miou": end["pooled_binary_miou"],
                       "delta_loc": stage1 - end["binary_miou"],
-                      "delta_loc_pooled": stage1 - end["pooled_binary_miou"]}
+                      "delta_loc_pooled": stage1 - end["pooled_binary_miou"],
+                      "end_to_end_gated_stage1": gated["avss_miou"], "end_to_end_gated_gt": gated_gt["avss_miou"]}
     return rec
 
 

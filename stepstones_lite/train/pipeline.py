@@ -198,13 +198,16 @@ def train_tpavi(profile: Profile, out_dir: str | Path, *, prior_root: str | Path
 # --------------------------------------------------------------------------- evaluation
 def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_root: str | Path | None = None,
                         prior: str | Path | None = None, mute_audio: bool = False, device: str | None = None,
-                        return_instances: bool = True, stage1: str | Path | None = None) -> dict[str, float]:
+                        return_instances: bool = True, stage1: str | Path | None = None,
+                        gate: str | Path | None = None) -> dict[str, float]:
     """Score a checkpoint on ``split``.
 
     Args:
         prior: stage-2 models only — a prior folder (stage-1 or degraded priors) or ``"gt"`` (oracle). A
             folder with a ``manifest.json`` must be complete and cover ``split``; its source is printed.
         mute_audio: stage-1 models only — feed silence instead of the soundtrack.
+        gate: models that take no prior only (end-to-end, TPAVI) — a prior folder or ``"gt"`` applied after
+            the fact: every pixel outside the mask is scored as background (the payoff ladder's middle rungs).
     """
     model, profile, payload = load_model(checkpoint, device=device or "auto")
     root = ensure_dataset(profile, data_root)
@@ -220,15 +223,20 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
         use_prior = KINDS[kind][1]
         if use_prior and prior is None:
             raise ValueError(f"a {kind} model needs prior=<prior folder> or prior='gt'")
+        if gate is not None:
+            if use_prior:
+                raise ValueError(f"gate= is for models that take no prior; a {kind} model reads its prior itself")
+            prior = gate  # the mask comes from the same place a prior would
         oracle = isinstance(prior, str) and prior == "gt"
+        gate_mode = None if gate is None else ("gt" if oracle else "dataset")
         if kind in (TPAVI, TPAVI_PRIOR):
             task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind,
-                             class_set=benchmark_classes(root))
+                             class_set=benchmark_classes(root), gate=gate_mode)
         else:
             task = AVSSTask(criterion=None, use_prior=use_prior,
                             eval_prior="gt" if oracle else "dataset", kind=kind,
-                            class_set=benchmark_classes(root))
-        prior_root = None if (oracle or not use_prior) else prior
+                            class_set=benchmark_classes(root), gate=gate_mode)
+        prior_root = None if (oracle or not (use_prior or gate_mode)) else prior
         if prior_root is not None:
             from .priors import priors_for_evaluation
 

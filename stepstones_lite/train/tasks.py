@@ -114,10 +114,13 @@ class AVSSTask:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     class_set: tuple[int, ...] | None = None  # the benchmark's label space (data.benchmark_classes); None: all
     train_prior: str = "gt"  # "gt" (the paper) | "stage1" | "mixed" (DEVIATIONS): see the module docstring
+    gate: str | None = None  # None | "dataset" | "gt": a mask applied *after the fact* (the payoff ladder)
 
     def __post_init__(self) -> None:
         if self.train_prior not in TRAIN_PRIORS:
             raise ValueError(f"train_prior must be one of {TRAIN_PRIORS}, got {self.train_prior!r}")
+        if self.gate not in (None, "dataset", "gt"):
+            raise ValueError(f"gate must be None, 'dataset' or 'gt', got {self.gate!r}")
 
     def _prior(self, batch: dict[str, Any], training: bool) -> torch.Tensor | None:
         if not self.use_prior:
@@ -145,8 +148,23 @@ class AVSSTask:
 
     @torch.no_grad()
     def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-        """Per-pixel class scores ``[N, C, H, W]`` at the label size (:func:`~.predict.predict`)."""
-        return predict(model, batch, self._prior(batch, training=False), output="scores")
+        """Per-pixel class scores ``[N, C, H, W]`` at the label size (:func:`~.predict.predict`).
+
+        With ``gate``, every pixel outside the mask (the clip's stage-1 prior, or the ground-truth foreground)
+        becomes background: a mask used after the fact instead of as the model's input, the ladder's middle rung.
+        """
+        scores = predict(model, batch, self._prior(batch, training=False), output="scores")  # [N, C, H, W]
+        if self.gate is None:
+            return scores
+        if self.gate == "gt":
+            keep = _flat(batch, "labels") > 0  # [N, H, W]
+        elif "prior" in batch:
+            keep = _flat(batch, "prior") > 0.5  # [N, H, W]
+        else:
+            raise KeyError("gate='dataset' needs the dataset built with prior_root=...")
+        background = torch.zeros_like(scores)
+        background[:, 0] = 1.0  # [N, C, H, W], all mass on background
+        return torch.where(keep.to(scores.device)[:, None], scores, background)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
