@@ -45,3 +45,14 @@ def test_gap_map_draws_every_point_with_its_regime_and_the_fit():
     assert labels[:2] == ["chosen (coarse visual, fine audio) (3)", "TPAVI-style baseline (1)"]
     assert any("Spearman 1.00" in t for t in labels) and "live" in labels
     assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # 4 runs + the highlight
+
+
+def test_payoff_ladder_bars_and_steps():
+    fig = viz.payoff_ladder(0.30, 0.31, 0.35, 0.50, 0.60, noise=0.03)
+    ax = fig.axes[0]
+    heights = [round(float(p.get_height()), 3) for p in ax.patches if abs(p.get_width() - 0.8) < 1e-6]
+    assert heights == [0.30, 0.31, 0.35, 0.30, 0.50, 0.60]  # per mask: end-to-end, after the fact, read by stage 2
+    texts = [t.get_text() for t in ax.texts]
+    assert "0.350\n(+0.040)" in texts and "0.600\n(+0.100)" in texts and "0.500\n(+0.200)" in texts
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["stage-1 mask", "ground-truth mask"]
+    plt.close(fig)

@@ -32,7 +32,7 @@ from .stage2 import (_KEY_STATE_COLOURS, KEY_STATE_NAMES, _v45_array, _v45_heat,
                      _v45_upsample, annotated_heatmap, attention_grid, prior_modules_figure, robust_key_maps,
                      semantic_overlay, semantic_rows, share_and_lift_heatmaps, similarity_over_time, split_loss_panel,
                      training_curves)
-from .study import plot_gap_map, plot_prior_sweep, plot_study
+from .study import payoff_ladder, plot_gap_map, plot_prior_sweep, plot_study
 from .style import _STAGE_COLOURS, HEATMAP_CMAP, _arrow, _box, plot_pipeline, save_figure, set_style
 
 __all__ = [*_style.__all__, *_study.__all__, *_data.__all__, *_stage1.__all__, *_stage2.__all__]

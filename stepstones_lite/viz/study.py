@@ -5,7 +5,7 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 
-__all__ = ["plot_study", "plot_prior_sweep", "plot_gap_map"]
+__all__ = ["plot_study", "plot_prior_sweep", "plot_gap_map", "payoff_ladder"]
 
 
 def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper: dict | None = None,
@@ -83,5 +83,39 @@ def plot_gap_map(points: Sequence[dict], summary: dict | None = None, highlight:
     ax.set_ylabel("two-stage − end-to-end (AVSS mIoU, test)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+LADDER_RUNGS = ("end-to-end", "mask after the fact", "stage 2 reads the mask")
+
+
+def payoff_ladder(end_to_end: float, gated_stage1: float, two_stage: float, gated_gt: float, oracle: float,
+                  noise: float | None = None, title: str = "What a mask is worth: applied after the fact, or read"
+                  ) -> plt.Figure:
+    """The payoff ladder: per mask (stage 1's, the ground truth's) three rungs of AVSS mIoU — end-to-end, the
+    end-to-end prediction with the mask applied after the fact (outside it: background), and stage 2 trained to
+    read the mask (two-stage, oracle). Each step is annotated with its difference; ``noise`` (the build-to-build
+    range) is drawn as a band around end-to-end, so a step inside it reads as a tie."""
+    colours = ("#999999", "#56b4e9", "#0072b2")
+    groups = {"stage-1 mask": (end_to_end, gated_stage1, two_stage), "ground-truth mask": (end_to_end, gated_gt, oracle)}
+    fig, ax = plt.subplots(figsize=(7.2, 3.9))
+    top = max(max(v) for v in groups.values())
+    for g, (name, values) in enumerate(groups.items()):
+        for r, (rung, value) in enumerate(zip(LADDER_RUNGS, values)):
+            x = 4 * g + r
+            ax.bar(x, value, width=0.8, color=colours[r], label=rung if g == 0 else None, zorder=2)
+            text = f"{value:.3f}" if r == 0 else f"{value:.3f}\n({value - values[r - 1]:+.3f})"
+            ax.text(x, value + 0.02 * top, text, ha="center", va="bottom", fontsize=7.5)
+    if noise is not None:
+        ax.axhspan(end_to_end - noise, end_to_end + noise, color="#999999", alpha=0.18, lw=0, zorder=1,
+                   label=f"end-to-end ± build-to-build range ({noise:.3f})")
+    ax.set_xticks([1, 5])
+    ax.set_xticklabels(list(groups))
+    ax.set_xlim(-0.7, 6.7)
+    ax.set_ylim(0, top * 1.28)
+    ax.set_ylabel("AVSS mIoU (test)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
