@@ -74,7 +74,11 @@ if study is None:
     print(f"no committed study at {path}: run `stepstones reproduce --profile classroom` to make one")
 else:
     prov = study["provenance"]
-    print({k: prov[k] for k in ("command", "git_commit", "profile", "device", "torch_version", "date", "wall_seconds")})
+    print({k: prov[k] for k in ("command", "git_commit", "profile", "device", "torch_version", "date")})
+    compute = prov.get("compute_seconds", {}).get("total", 0.0)  # every run's build time, whenever it was built
+    cached = prov["wall_seconds"] < 0.05 * compute  # the last invocation found (nearly) every run built already
+    print(f"compute: {compute / 3600:.1f} h ({prov['cpu']}) to build every run once; the final invocation took "
+          f"{prov['wall_seconds']:.0f} s" + (" because it found the runs cached" if cached else ""))
     print(markdown_table(study))
 
 # %% [markdown]
@@ -147,17 +151,18 @@ if study is not None:
 
 # %%
 def arm_table(results: dict, names: list, keys: list) -> pd.DataFrame:
-    """mean ± std over seeds of ``keys`` for the ``names`` that the study ran, with the paper's value beside."""
+    """mean ± std over seeds of ``keys`` for the ``names`` that the study ran. The paper's value (AVSBench, %)
+    stands right after the headline metric ``keys[0]`` it belongs to, never beside another column."""
     rows = []
     for name in names:
         rec = results["arms"].get(name)
         if rec is None:
             continue
         row = {"arm": name, "seeds": len(rec["per_seed"])}
-        for key in keys:
+        for i, key in enumerate(keys):
             row[key] = f"{rec['mean'][key]:.3f} ± {rec['std'][key]:.3f}" if key in rec["mean"] else "–"
-        row["paper (%)"] = next((PAPER_NUMBERS.get(name, {}).get(k) for k in keys
-                                 if k in PAPER_NUMBERS.get(name, {})), None)
+            if i == 0:
+                row[f"paper {key} (%)"] = PAPER_NUMBERS.get(name, {}).get(key)
         rows.append(row)
     return pd.DataFrame(rows)
 
