@@ -146,7 +146,7 @@ if study is not None:
 #   of notebook 02 (false positives on never-sounding objects, silent frames predicted empty);
 # - **other combinations** (paper Tab. 2): the TPAVI-style baseline (AVSBench's temporal pixel-wise audio-visual
 #   interaction model, notebook 00's references) end to end vs with a stage-1 prior, and a
-#   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/matching.py`) in front of the
+#   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/class_matching.py`) in front of the
 #   same paper-faithful stage 2.
 
 # %%

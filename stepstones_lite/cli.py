@@ -38,7 +38,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_student(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .nbtools import write_student_version
+    from .notebook_rules import write_student_version
     from .utils import project_root
 
     sources = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.py"))

@@ -1,4 +1,4 @@
-"""House rules for every notebook pair (see stepstones_lite/nbtools.py); nbval executes them separately."""
+"""House rules for every notebook pair (see stepstones_lite/notebook_rules.py); nbval executes them separately."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stepstones_lite.nbtools import check_notebook, write_student_version
+from stepstones_lite.notebook_rules import check_notebook, write_student_version
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
@@ -189,7 +189,7 @@ def test_student_copies_run_top_to_bottom(tmp_path):
     """`make student` copies, exercises left blank, run to the end (smoke): each task prints "not done yet"."""
     import papermill
 
-    from stepstones_lite.nbtools import write_student_version
+    from stepstones_lite.notebook_rules import write_student_version
 
     not_done = 0
     for source in SOURCES:

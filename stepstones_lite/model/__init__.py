@@ -4,7 +4,7 @@
 ``build_model(cfg, num_classes=71, use_prior=True)`` the stage-2 (AVSS) model; without the prior it is
 the end-to-end AVSS baseline. Modules: ``backbone``, ``audio_encoder``, ``pixel_decoder``,
 ``transformer_decoder``, ``aaqg``, ``prior``, ``aavs`` (assembly and post-processing), ``tpavi``
-(the AVSBench TPAVI baseline, ``build_tpavi``), ``matching`` (clsim, a labelled deviation, off by default),
+(the AVSBench TPAVI baseline, ``build_tpavi``), ``class_matching`` (clsim, a labelled deviation, off by default),
 ``hf_port`` (HF Mask2Former weights -> ours: ``state_dict_from_hf``, ``load_mask2former_checkpoint``),
 ``official`` (the released Stepping Stones checkpoints -> ours: ``load_official_checkpoint``).
 

@@ -10,7 +10,7 @@ from .aaqg import QueryGenerator
 from .aavs import AAVS
 from .audio_encoder import build_audio_encoder
 from .backbone import build_backbone
-from .matching import ClassMatching
+from .class_matching import ClassMatching
 from .pixel_decoder import build_pixel_decoder
 from .prior import RobustKeys
 from .transformer_decoder import MaskedAttentionDecoder

@@ -14,7 +14,7 @@ Arms (each over the seeds; names are the JSON contract):
 ``stage1_muted_train``        stage 1 trained and tested with silence; ``stage1_muted_test``: the AAQG stage 1
                               fed silence at test time
 ``tpavi_end_to_end`` / ``tpavi_two_stage``  the TPAVI-style baseline without / with the stage-1 prior (Tab. 2)
-``two_stage_matching_stage1`` a stage 1 with the class-matching DEVIATION (``model/matching.py``) in front of the
+``two_stage_matching_stage1`` a stage 1 with the class-matching DEVIATION (``model/class_matching.py``) in front of the
                               same paper-faithful stage-2 model: the "extra modules in stage 1" arm, never the
                               headline
 
@@ -56,7 +56,7 @@ QUERY_ARMS = {"queries_repeat_audio": "repeat_audio", "queries_none": "none"}
 ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + ("prior_muted_stage1",)
             + tuple(ABLATIONS) + ("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test")
             + ("tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"))
-# a labelled deviation (model/matching.py) in stage 1 only, in front of the same paper-faithful stage 2
+# a labelled deviation (model/class_matching.py) in stage 1 only, in front of the same paper-faithful stage 2
 MATCHING_STAGE1 = {"model__class_matching": True}
 # the localisation mechanism in every AVSS record: split loss, pooled-foreground binary mIoU, and Δloc (see
 # metrics/mechanism.py and add_delta_loc)
@@ -201,7 +201,7 @@ _ARM_MODULES = {
     "oracle_prior": [_STAGE2, "prior: ground truth"],
     "tpavi_end_to_end": ["TPAVI-style baseline"],
     "tpavi_two_stage": ["stage1: AAVS (AAQG)", "TPAVI-style baseline + prior"],
-    "two_stage_matching_stage1": ["stage1: AAVS (AAQG) + class matching (DEVIATION, model/matching.py)",
+    "two_stage_matching_stage1": ["stage1: AAVS (AAQG) + class matching (DEVIATION, model/class_matching.py)",
                                   f"{_STAGE2} (the two_stage model)"],
 }
 

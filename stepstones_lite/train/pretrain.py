@@ -293,7 +293,7 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
     enc, aud_head, aud_report = _train_audio(profile, data, audio_steps if audio_steps is not None else steps, dev, gen)
     atomic_torch_save(body.cpu().state_dict(), out_dir / "visual.pt")
     atomic_torch_save(enc.cpu().state_dict(), out_dir / "audio.pt")
-    # the class heads: only the class-matching deviation (model/matching.py) reads them
+    # the class heads: only the class-matching deviation (model/class_matching.py) reads them
     atomic_torch_save(vis_head.cpu().state_dict(), out_dir / HEAD_FILES[0])
     atomic_torch_save(aud_head.cpu().state_dict(), out_dir / HEAD_FILES[1])
     report = {"label_space": label_space, "labels": data["names"], "audio_label_space": audio_label_space,

@@ -96,7 +96,7 @@ def _diagnostic_inputs(batch: dict[str, Any], valid: torch.Tensor) -> dict[str, 
     """Instance information of the synthetic set (``objects``/``instances``) for the diagnostics, if present."""
     if "instances" not in batch or "objects" not in batch:
         return {}
-    from .diagnostics import instances_for_meter
+    from .instances import instances_for_meter
 
     return instances_for_meter(batch, valid)
 
