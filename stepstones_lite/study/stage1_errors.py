@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for name in args.levers:
         own, s1 = lever_stage1(runs, name, args.seed)
-        rows[name] = {"overrides": LEVERS[name], "seed": args.seed, **error_split(own.root, own.stage1_priors(s1)),
+        rows[name] = {"overrides": LEVERS[name].overrides, "seed": args.seed, **error_split(own.root, own.stage1_priors(s1)),
                       **decision_offset(s1, own.root)}
         r = rows[name]
         print(f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | other group "

@@ -27,36 +27,39 @@ from ..config import resolve_profile
 from ..train import Course
 from .reproduce import stage1_metrics
 from ..utils import atomic_write_json, project_root
+from .variants import Variant, declare
 
 REGIME = {"train__pretrain_audio_label_space": "coarse"}  # the regime the levers vary (see the docstring)
-LEVERS = {
-    "baseline (the coarse regime's stage 1)": {},
-    "stage-1 steps x2 (3000)": {"train__stage1_steps": 3000},
-    "class matching (DEVIATION)": {"model__class_matching": True},
-    "class matching (DEVIATION) + 3000 steps": {"model__class_matching": True, "train__stage1_steps": 3000},
-    "4 clips per step (1500 steps)": {"train__clips_per_step": 4},
-    "fine audio stand-in (AudioSet-like; visual stays coarse)": {"train__pretrain_audio_label_space": "fine"},
-    "fine audio stand-in + class matching (DEVIATION)": {"train__pretrain_audio_label_space": "fine",
-                                                         "model__class_matching": True},
-    "fine audio stand-in + class matching (DEVIATION) + 3000 steps": {
-        "train__pretrain_audio_label_space": "fine", "model__class_matching": True, "train__stage1_steps": 3000},
-    "stand-ins pre-trained 4x longer (1600 steps)": {"train__pretrain_steps": 1600},
-    "stand-ins pre-trained 4x longer + class matching (DEVIATION)": {"train__pretrain_steps": 1600,
-                                                                     "model__class_matching": True},
+LEVERS: dict[str, Variant] = declare([
+    Variant("baseline (the coarse regime's stage 1)", {}),
+    Variant('stage-1 steps x2 (3000)', {'train__stage1_steps': 3000}),
+    Variant('class matching (DEVIATION)', {'model__class_matching': True}),
+    Variant('class matching (DEVIATION) + 3000 steps',
+            {'model__class_matching': True, 'train__stage1_steps': 3000}),
+    Variant('4 clips per step (1500 steps)', {'train__clips_per_step': 4}),
+    Variant('fine audio stand-in (AudioSet-like; visual stays coarse)',
+            {'train__pretrain_audio_label_space': 'fine'}),
+    Variant('fine audio stand-in + class matching (DEVIATION)',
+            {'train__pretrain_audio_label_space': 'fine', 'model__class_matching': True}),
+    Variant('fine audio stand-in + class matching (DEVIATION) + 3000 steps',
+            {'train__pretrain_audio_label_space': 'fine', 'model__class_matching': True, 'train__stage1_steps': 3000}),
+    Variant('stand-ins pre-trained 4x longer (1600 steps)', {'train__pretrain_steps': 1600}),
+    Variant('stand-ins pre-trained 4x longer + class matching (DEVIATION)',
+            {'train__pretrain_steps': 1600, 'model__class_matching': True}),
     # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual labels
-    "fine stand-ins (the benchmark's classes)": {"train__pretrain_label_space": "fine"},
-    "fine stand-ins + class matching (DEVIATION)": {"train__pretrain_label_space": "fine",
-                                                    "model__class_matching": True},
-    "fine stand-ins pre-trained 4x longer + class matching (DEVIATION)": {
-        "train__pretrain_label_space": "fine", "train__pretrain_steps": 1600, "model__class_matching": True},
-}
+    Variant("fine stand-ins (the benchmark's classes)", {'train__pretrain_label_space': 'fine'}),
+    Variant('fine stand-ins + class matching (DEVIATION)',
+            {'train__pretrain_label_space': 'fine', 'model__class_matching': True}),
+    Variant('fine stand-ins pre-trained 4x longer + class matching (DEVIATION)',
+            {'train__pretrain_label_space': 'fine', 'train__pretrain_steps': 1600, 'model__class_matching': True}),
+])
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
 
 
 def lever_stage1(runs: Course, name: str, seed: int) -> tuple[Course, Path]:
     """The ``Course`` a lever runs in (``runs``, or its own where it changes the stand-ins) and its stage-1 run."""
-    overrides = LEVERS[name]
+    overrides = LEVERS[name].overrides
     standins = {**REGIME, **{k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}}
     own = Course(resolve_profile("classroom", **standins), progress=False) if standins != REGIME else runs
     return own, own.stage1(seed, {k: v for k, v in overrides.items() if k not in standins})
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             rec = {"seed": seed, **stage1_metrics(own.evaluate(s1)),
                    "avss_miou": avss["miou_benchmark"], "binary_miou_of_stage2": avss["binary_miou"],
                    "build_seconds": read_marker(s1).get("wall_seconds")}
-            levers.setdefault(name, {"overrides": LEVERS[name], "per_seed": []})
+            levers.setdefault(name, {"overrides": LEVERS[name].overrides, "per_seed": []})
             levers[name]["per_seed"] = [r for r in levers[name]["per_seed"] if r["seed"] != seed] + [rec]
             print(f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
                   f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
