@@ -77,7 +77,9 @@ else:
     print({k: prov[k] for k in ("command", "git_commit", "profile", "device", "torch_version", "date")})
     compute = prov.get("compute_seconds", {}).get("total", 0.0)  # every run's build time, whenever it was built
     cached = prov["wall_seconds"] < 0.05 * compute  # the last invocation found (nearly) every run built already
-    print(f"compute: {compute / 3600:.1f} h ({prov['cpu']}) to build every run once; the final invocation took "
+    cpu = prov.get("cpu", "?")
+    cpu = cpu.get("model", "?") if isinstance(cpu, dict) else cpu  # {"model", "threads"} in reproduce's files
+    print(f"compute: {compute / 3600:.1f} h ({cpu}) to build every run once; the final invocation took "
           f"{prov['wall_seconds']:.0f} s" + (" because it found the runs cached" if cached else ""))
     print(markdown_table(study))
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from ..artifacts import read_marker
 from ..data.synthetic.materials import DEFAULT_CLASSES, EXTRA_CLASSES
 from ..train import Course
 from ..utils import atomic_write_json, project_root
+from .provenance import command_line, provenance, with_command
 from .variants import Variant, declare
 
 # each knob: its JSON key, profile overrides, SynthConfig overrides or None, the AVSBench statistic it mirrors
@@ -126,21 +124,16 @@ def main(argv: list[str] | None = None) -> None:
     out = project_root() / "results" / "regime_knobs_classroom.json"
     previous = json.loads(out.read_text()) if out.is_file() else {"knobs": {}, "provenance": {}}
     knobs = previous["knobs"]
-    command = shlex.join(["stepstones", "study", "knobs", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line(["stepstones", "study", "knobs"], argv)
     # the file accumulates invocations (one knob or seed at a time): every command that wrote to it is kept
-    commands = [c for c in previous["provenance"].get("commands", [previous["provenance"].get("command")]) if c]
-    commands = [c for c in commands if c != command] + [command]
+    commands = with_command(previous["provenance"], command)
     start = time.perf_counter()
 
     def save() -> None:  # after every run: an interrupted invocation keeps what it measured
         for entry in knobs.values():
             entry["seeds"] = [r["seed"] for r in entry["per_seed"]]
             entry["mean"], entry["std"] = _summary(entry["per_seed"])
-        atomic_write_json(out, {"provenance": {"command": command, "commands": commands,
-                                               "profile": "classroom", "torch_version": torch.__version__,
-                                               "python": platform.python_version(),
-                                               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                               "wall_seconds": round(time.perf_counter() - start, 1)},
+        atomic_write_json(out, {"provenance": provenance(command, start, commands=commands, profile="classroom"),
                                 "knobs": knobs})
 
     for name in args.knobs:

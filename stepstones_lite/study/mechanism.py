@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,8 @@ import torch
 from ..artifacts import ensure_artifact
 from ..config import resolve_profile
 from ..train import Course
-from ..utils import atomic_write_json, atomic_write_text, cpu_model, project_root
+from .provenance import command_line, provenance
+from ..utils import atomic_write_json, atomic_write_text, project_root
 from .verdicts import build_noise_range, call
 
 __all__ = ["TESTS", "comparison", "union_priors", "run_test", "markdown", "main"]
@@ -208,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     payload = json.loads(path.read_text()) if path.is_file() else {"profile": args.profile, "tests": {},
                                                                    "provenance": {"commands": []}}
     payload["noise_range"] = build_noise_range()
-    command = shlex.join(["stepstones", "study", "mechanism", *(sys.argv[2:] if argv is None else argv)])
+    command = command_line(["stepstones", "study", "mechanism"], argv, skip=2)
     for name in args.tests:
         for seed in args.seeds:
             start = time.perf_counter()
@@ -216,8 +214,7 @@ def main(argv: list[str] | None = None) -> None:
             rec["verdict"] = _verdict(name, rec, payload["noise_range"])
             rec["wall_seconds"] = round(time.perf_counter() - start, 1)
             payload["tests"][name] = [r for r in payload["tests"].get(name, []) if r["seed"] != seed] + [rec]
-            payload["provenance"].update({"torch": torch.__version__, "python": platform.python_version(),
-                                          "cpu": cpu_model(), "threads": torch.get_num_threads()})
+            payload["provenance"].update({k: v for k, v in provenance(command).items() if k != "command"})
             atomic_write_json(path, payload)
             print(f"{name} seed {seed}: {rec['verdict']} [{rec['wall_seconds']:.0f} s]", flush=True)
     payload["provenance"]["commands"] = [c for c in payload["provenance"]["commands"] if c != command] + [command]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 
 import torch
@@ -23,7 +21,8 @@ import torch
 from ..artifacts import ensure_artifact, read_marker
 from ..config import resolve_profile
 from ..train import pipeline
-from ..utils import atomic_write_json, atomic_write_text, cpu_model, project_root
+from .provenance import command_line, provenance
+from ..utils import atomic_write_json, atomic_write_text, project_root
 
 SEED = 0
 
@@ -88,11 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="stepstones study noise", description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args(argv)
-    start = time.time()
+    start = time.perf_counter()
     payload = {"builds": [build(n) for n in args.threads], "committed": committed_builds(),
-               "provenance": {"command": shlex.join(["stepstones", "study", "noise", *(sys.argv[1:] if argv is None else argv)]),
-                              "torch": torch.__version__, "cpu": cpu_model(),
-                              "wall_seconds": round(time.time() - start, 1)}}
+               "provenance": provenance(command_line(["stepstones", "study", "noise"], argv), start)}
     out = project_root() / "results" / "build_noise_classroom"
     atomic_write_json(out.with_suffix(".json"), payload)
     atomic_write_text(out.with_suffix(".md"), markdown(payload))

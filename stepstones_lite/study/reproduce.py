@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,7 +40,8 @@ import torch
 
 from ..config import Profile
 from ..model.prior import PRIOR_MODULES, ablation_arms
-from ..utils import atomic_write_json, atomic_write_text, cpu_model, project_root
+from .provenance import provenance
+from ..utils import atomic_write_json, atomic_write_text, cpu_model
 from ..train import pipeline
 from ..train.course import Course
 
@@ -229,14 +228,6 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
     return arms
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def per_seed_diff(results: dict[str, Any], a: str, b: str, key: str = "avss_miou") -> list[float]:
     """``a - b`` on ``key`` for every seed both arms of a study record hold, in ``a``'s seed order."""
     recs = {name: {r["seed"]: r[key] for r in results["arms"][name]["per_seed"] if key in r} for name in (a, b)}
@@ -346,24 +337,20 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
         print(f"[stepstones] warning: the study's runs were built under different CPU thread counts {threads}; "
               "weights depend on it (it is not in the cache key), so compare such arms by mean ± std only")
     results = {
-        "provenance": {
-            "command": command or " ".join(sys.argv),
-            "git_commit": _git_commit(),
-            "profile": profile.name,
-            "device": str(pipeline.resolve_device(profile.train.device, verbose=False)),
-            "torch_version": torch.__version__,
-            "python": platform.python_version(),
+        "provenance": provenance(
+            command or " ".join(sys.argv), start,
+            profile=profile.name,
+            device=str(pipeline.resolve_device(profile.train.device, verbose=False)),
             # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across machines
-            "cpu": {"model": cpu_model(), "threads": torch.get_num_threads()},
+            # (this file's format keeps model and threads together)
+            cpu={"model": cpu_model(), "threads": torch.get_num_threads()},
             # ... and on the thread count of the process that built each run (not in the cache key): runs by count
-            "build_threads": threads,
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "wall_seconds": round(time.perf_counter() - start, 1),
+            build_threads=threads,
             # the runs may come from an earlier (interrupted or partial) invocation: their own build times
-            "compute_seconds": {**(cs := runs.compute_seconds()), "total": round(sum(cs.values()), 1)},
-            "seeds": seeds,
-            "config": json.loads(profile.to_json()),
-        },
+            compute_seconds={**(cs := runs.compute_seconds()), "total": round(sum(cs.values()), 1)},
+            seeds=seeds,
+            config=json.loads(profile.to_json()),
+        ),
         "arms": summarise(per_seed, seeds, profile),
     }
     if out is not None:

@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -41,6 +38,7 @@ from PIL import Image
 from ..config import resolve_profile
 from ..train import Course
 from ..train.pretrain import group_of
+from .provenance import command_line, provenance
 from ..utils import atomic_write_json, project_root
 
 from .stage1_levers import LEVERS, REGIME, lever_stage1  # the same variants, the same cached runs
@@ -148,10 +146,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
               flush=True)
     atomic_write_json(project_root() / "results" / "stage1_errors_classroom.json", {
-        "provenance": {"command": shlex.join(["stepstones", "study", "errors", "--stage", "1", *(sys.argv[1:] if argv is None else argv)]),
-                       "profile": "classroom",
-                       "split": "test", "torch_version": torch.__version__, "python": platform.python_version(),
-                       "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1)},
+        "provenance": provenance(command_line(["stepstones", "study", "errors", "--stage", "1"], argv), start,
+                                 profile="classroom", split="test"),
         "levers": rows})
 
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from ..config import resolve_profile
 from ..train import Course
 from .reproduce import stage1_metrics
 from ..utils import atomic_write_json, project_root
+from .provenance import command_line, provenance, with_command
 from .variants import Variant, declare
 
 REGIME = {"train__pretrain_audio_label_space": "coarse"}  # the regime the levers vary (see the docstring)
@@ -78,16 +76,13 @@ def main(argv: list[str] | None = None) -> None:
     out = project_root() / "results" / "stage1_levers_classroom.json"
     old = json.loads(out.read_text()) if out.is_file() else {"levers": {}}
     levers = old["levers"]
-    command = shlex.join(["stepstones", "study", "levers", "--stage", "1", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line(["stepstones", "study", "levers", "--stage", "1"], argv)
     # the file accumulates invocations (one lever at a time): every command that wrote to it is kept
-    commands = [c for c in old.get("provenance", {}).get("commands", [old.get("provenance", {}).get("command")]) if c]
-    commands = [c for c in commands if c != command] + [command]
+    commands = with_command(old.get("provenance"), command)
 
     def save() -> None:  # after every lever: an interrupted run keeps what it measured
-        results = {"provenance": {"command": command, "commands": commands,
-                   "profile": "classroom", "torch_version": torch.__version__, "python": platform.python_version(),
-                   "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.perf_counter() - start, 1),
-                   "note": "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"},
+        note = "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"
+        results = {"provenance": provenance(command, start, commands=commands, profile="classroom", note=note),
                    "levers": levers}
         atomic_write_json(out, results)
 

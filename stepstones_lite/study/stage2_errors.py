@@ -19,19 +19,16 @@ costs; ``confused`` lists the most frequent (GT → predicted) class pairs of wr
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
-import torch
 
 from ..config import resolve_profile
 from ..data import AVSS_CLASSES
 from ..train import Course, pipeline
 from .semantic_errors import SILENT_KINDS, SOUNDING_OUTCOMES, ObjectOutcomes, object_outcomes, \
     predict_split
+from .provenance import command_line, provenance
 from ..utils import atomic_write_json, atomic_write_text, project_root
 
 ARMS = ("two_stage", "oracle_prior", "end_to_end")
@@ -89,12 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--splits", nargs="+", default=["val", "test"], choices=["val", "test"])
     args = ap.parse_args(argv)
-    start = time.time()
+    start = time.perf_counter()
     course = Course(resolve_profile(args.profile))
     per_seed = [seed_record(course, s, args.splits) for s in args.seeds]
-    payload = {"provenance": {"command": shlex.join(["stepstones", "study", "errors", "--stage", "2", *(sys.argv[1:] if argv is None else argv)]), "profile": args.profile,
-                              "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-                              "wall_seconds": round(time.time() - start, 1)},
+    payload = {"provenance": provenance(command_line(["stepstones", "study", "errors", "--stage", "2"], argv), start,
+                                        profile=args.profile),
                "splits": args.splits, "per_seed": per_seed}
     out = project_root() / "results" / f"stage2_errors_{args.profile}"
     atomic_write_json(out.with_suffix(".json"), payload)

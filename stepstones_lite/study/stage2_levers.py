@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
-import torch
 
 from ..config import resolve_profile
 from ..train import Course, pipeline
+from .provenance import command_line, provenance
 from ..utils import atomic_write_json, atomic_write_text, project_root
 
 from .stage2_errors import score  # the object-by-object error split
@@ -132,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = ap.parse_args(argv)
     start = time.time()
+    command = command_line(["stepstones", "study", "levers", "--stage", "2"], argv)
     course = Course(resolve_profile(args.profile, **REGIMES[args.regime][0]))
     out = project_root() / "results" / f"stage2_levers_{args.profile}"
     path = out.with_suffix(".json")
@@ -142,11 +140,9 @@ def main(argv: list[str] | None = None) -> None:
             rec = record(course, lever, seed)
             recs = [r for r in payload["regimes"].get(args.regime, []) if (r["lever"], r["seed"]) != (lever, seed)]
             payload["regimes"][args.regime] = recs + [rec]
-            payload["provenance"].update({"torch": torch.__version__,
-                                          "cpu": platform.processor() or platform.machine()})
+            payload["provenance"].update(provenance(command))
             atomic_write_json(path, payload)
-    payload["provenance"]["commands"].append({"command": shlex.join(["stepstones", "study", "levers", "--stage", "2", *(sys.argv[1:] if argv is None else argv)]),
-                                              "wall_seconds": round(time.time() - start, 1)})
+    payload["provenance"]["commands"].append({"command": command, "wall_seconds": round(time.time() - start, 1)})
     atomic_write_json(path, payload)
     atomic_write_text(out.with_suffix(".md"), markdown(payload))
     print(markdown(payload))
