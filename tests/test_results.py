@@ -26,9 +26,20 @@ def test_readme_study_table_is_the_committed_json(tables):
     assert tables.readme_block(study) not in readme
 
 
-def test_results_readme_regime_table_is_its_json(tables):
+def test_results_notes_regime_table_is_its_json(tables):
     data = json.loads((ROOT / "results" / "regime_knobs_classroom.json").read_text())
-    assert tables.knobs_block(data) in (ROOT / "results" / "README.md").read_text(), "run stepstones study tables"
+    assert tables.knobs_block(data) in (ROOT / "results" / "notes.md").read_text(), "run stepstones study tables"
+
+
+def test_results_readme_is_short_and_links_what_it_summarises():
+    """results/README.md is for a reader who did not run the study: at most 120 lines, and every results file it
+    names exists."""
+    import re
+
+    text = (ROOT / "results" / "README.md").read_text()
+    assert len(text.splitlines()) <= 120
+    named = set(re.findall(r"`([\w.]+\.(?:json|md|png))`", text))
+    assert named and all((ROOT / "results" / n).is_file() for n in named if "<" not in n), named
 
 
 def test_side_study_tables_are_their_json(tables):
@@ -97,9 +108,9 @@ def _unquoted(text: str, known: set[str]) -> list[str]:
 
 
 def test_readme_prose_quotes_only_committed_numbers():
-    """A three-decimal number in README.md's or results/README.md's prose is one the committed results hold."""
+    """A three-decimal number in README.md's or results/'s prose is one the committed results hold."""
     known = _committed_numbers()
-    for name in ("README.md", "results/README.md"):
+    for name in ("README.md", "results/README.md", "results/notes.md"):
         bad = _unquoted((ROOT / name).read_text(), known)
         assert not bad, f"{name}: numbers no committed result holds (quote results/ or drop them): {bad}"
     assert _unquoted("two-stage 0.4817 is not 0.123", known) == ["1: 0.123"]  # the check can fail

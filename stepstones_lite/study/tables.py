@@ -3,7 +3,7 @@ the README's "What the course reproduces" table, read from the committed study.
 
 Run: ``stepstones study tables`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
 the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between ``KNOBS_BEGIN`` /
-``KNOBS_END`` in ``results/README.md`` (``tests/test_results.py`` checks that the committed files hold exactly what
+``KNOBS_END`` in ``results/notes.md`` (``tests/test_results.py`` checks that the committed files hold exactly what
 this writes).
 Nothing is typed in: every cell is a number of the JSON the scripts wrote (mean ± std where a row has several
 seeds).
@@ -141,7 +141,7 @@ KNOBS_END = "<!-- end of regime table -->"
 
 
 def knobs_block(data: dict) -> str:
-    """``results/README.md``'s copy of the regime-knob table, between its markers."""
+    """``results/notes.md``'s copy of the regime-knob table, between its markers."""
     return "\n".join([KNOBS_BEGIN, "", regime_table(data).rstrip("\n"), "", KNOBS_END])
 
 
@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> None:
                    f"{' ; '.join(commands)} -->\n\n" + make(data)
             (results / f"{stem}_classroom.md").write_text(text)
             print(f"wrote {stem}_classroom.md")
-    knobs, notes = results / "regime_knobs_classroom.json", results / "README.md"
+    knobs, notes = results / "regime_knobs_classroom.json", results / "notes.md"
     if knobs.is_file() and KNOBS_BEGIN in notes.read_text():
         changed = _write_block(notes, KNOBS_BEGIN, KNOBS_END, knobs_block(json.loads(knobs.read_text())))
-        print("results/README regime table", "rewritten" if changed else "up to date")
+        print("results/notes.md regime table", "rewritten" if changed else "up to date")
     from .findings import MAP_FILE, map_points, map_summary
 
     points = map_points(results)  # the gap-vs-Δloc map's data, from the JSON above (a test checks it is current)
