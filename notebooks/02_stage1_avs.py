@@ -38,6 +38,7 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from IPython.display import display
@@ -250,8 +251,20 @@ viz.save_figure(fig, "02_aaqg_similarity_init")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** a queries × seconds heatmap of small cosines around 0 with no pattern: at
-# initialisation the prototypes P_audio are random.
+# **What you should see:** a queries × seconds heatmap of small cosines, in **stripes**: within a clip each query
+# (column) keeps nearly the same colour from second to second, and the colours differ between queries. That is
+# not something learned: the prototypes P_audio are random, and the untrained audio branch maps every second to
+# similar directions (printed below), so each random prototype gets an almost fixed cosine. The cell checks it.
+
+# %%
+fa = F.normalize(F_A, dim=-1)  # [N, D] unit audio embeddings
+per_clip = sim.cpu().split([c["log_mel"].shape[0] for c in clips])  # one [T, Q] block per clip
+within = float(torch.stack([b.std(0) for b in per_clip]).mean())  # a query over a clip's seconds
+between = float(sim.std(1).mean())  # the queries of one second
+print(f"largest |cos| {float(sim.abs().max()):.2f}; mean cosine between two seconds' audio embeddings "
+      f"{float((fa @ fa.T).mean()):.2f}")
+print(f"spread of one query over a clip's seconds {within:.3f} vs spread across queries in one second {between:.3f}")
+assert within < between  # stripes: each column keeps its colour down a clip
 
 # %% [markdown]
 # **Your turn (change X, expect Y).** Flip the sign of query 0's audio prototype `P_audio^0`. Before running,
@@ -392,9 +405,37 @@ for i, item in enumerate(clips):
     plt.show()
 
 # %% [markdown]
-# **What you should see:** with audio: mostly yellow on the sounding object and little vermillion; with the audio
-# muted the masks should shrink or vanish. A muted row that looks like the audio row means the model segments from
-# the image alone.
+# **What you should see:** for each clip the ground truth, then the model with audio and muted. Which objects come
+# out yellow (found), blue (missed) or vermillion (a silent object marked) depends on the run, so the cell below
+# measures it: per object, the share of its pixels the model marks in the seconds it sounds and in the seconds it
+# is silent. A model that listens marks a sounding object and leaves a silent one; with the audio muted it marks
+# less. A muted row that looks like the audio row means the model segments from the image alone.
+
+# %%
+def marked_shares(item: dict, pred: torch.Tensor) -> list[dict]:
+    """Per object of a synthetic clip: share of its visible pixels marked while it sounds and while it is silent."""
+    rows = []
+    for obj in item["objects"]["objects"]:
+        own = item["instances"] == obj["id"]  # [T, H, W] where the object is visible
+        on = torch.tensor([bool(s) for s in obj["sounding"][: own.shape[0]]])  # [T]
+        row = {"clip": item["uid"], "object": obj["class"], "sounds in": "".join("x" if s else "." for s in on)}
+        for state, sel in (("sounding", on), ("silent", ~on)):
+            px = own[sel]
+            row[state] = float((pred[sel] & px).sum() / px.sum()) if px.any() else float("nan")
+        rows.append(row)
+    return rows
+
+
+if sidecars:
+    table = {name: pd.DataFrame([r for item in clips for r in marked_shares(item, predict(item, muted=muted))])
+             for name, muted in (("with audio", False), ("audio muted", True))}
+    shares = table["with audio"].join(table["audio muted"][["sounding", "silent"]], rsuffix=" (muted)")
+    display(shares.round(2))
+    for name, t in table.items():
+        print(f"{name}: sounding objects {t['sounding'].mean():.0%} marked, silent ones {t['silent'].mean():.0%}")
+    if cfg.name == "classroom":  # a trained model listens at least this much; in smoke nothing has learned
+        assert table["audio muted"][["sounding", "silent"]].sum().sum() < table["with audio"][
+            ["sounding", "silent"]].sum().sum()
 
 # %% [markdown]
 # ## The exact AVSBench metrics and the diagnostics
@@ -422,13 +463,23 @@ for key in KEYS:
     print(f"{key:<26}{results['with audio'][key]:>12.3f}{results['audio muted'][key]:>13.3f}")
 print(f"test frames: {int(results['with audio']['num_frames'])} "
       f"({int(results['with audio']['diag_n_silent'])} silent)")
-fig = viz.compare_bars(results, KEYS, title="Stage 1 on the test split: real vs muted audio")
+LOWER = ["diag_silent_fp_area", "diag_distractor_fp", "diag_silent_instance_fp"]  # false positives: lower is better
+fig = viz.compare_bars(results, KEYS, title="Stage 1 on the test split: real vs muted audio", lower_is_better=LOWER)
 viz.save_figure(fig, "02_stage1_diagnostics")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** paired bars per metric, real vs muted audio; a model that listens loses sounding recall
-# and gains empty silent frames when the audio is muted.
+# **What you should see:** paired bars per metric, real vs muted audio, in two panels: scores where higher is
+# better (↑) on the left, false-positive rates where lower is better (↓) on the right. A model that listens loses
+# sounding recall and gains empty silent frames when the audio is muted; the line printed below says what this
+# run does.
+
+# %%
+recall, empty = (tuple(results[c][k] for c in results) for k in ("diag_sounding_recall", "diag_silent_empty_rate"))
+print(f"muting the audio: sounding recall {recall[0]:.3f} -> {recall[1]:.3f}, "
+      f"empty silent frames {empty[0]:.3f} -> {empty[1]:.3f}")
+if cfg.name == "classroom":
+    assert recall[1] < recall[0] and empty[1] >= empty[0]
 
 # %% [markdown]
 # The benchmark's mIoU is the mean of per-frame IoUs; check that against our own predictions clip by clip

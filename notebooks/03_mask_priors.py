@@ -138,12 +138,13 @@ assert np.isclose(np.mean(per_clip), prior_miou, atol=1e-5)  # one clip per batc
 order = [int(i) for i in np.argsort(per_clip) if bool(test_set[int(i)]["masks"].any())]
 n_each = min(4, len(order) // 2) or 1
 chosen = list(order[-n_each:][::-1]) + list(order[:n_each])
-frames, gts, prs, caps = [], [], [], []
+frames, gts, prs, caps, silent_share = [], [], [], [], []
 for rank, ci in enumerate(chosen):
     it = test_set[int(ci)]
     ious = frame_iou(torch.where(it["prior"] > 0.5, 1.0, -1.0), it["masks"].float())  # [T]
     ious[~it["valid"]] = float("inf")
     t = int(ious.argmin())
+    silent_share.append(float((~it["masks"][it["valid"]].flatten(1).any(1)).float().mean()))  # empty-GT frames
     frames.append(it["frames"][t])
     gts.append(it["masks"][t])
     prs.append(it["prior"][t])
@@ -152,14 +153,22 @@ for rank, ci in enumerate(chosen):
 fig = viz.prior_gallery(frames, gts, prs, caps, title="Stage-1 priors, best and worst test clips", ncols=n_each)
 viz.save_figure(fig, "03_prior_gallery")
 plt.show()
+hit = [float((p > 0.5)[g > 0.5].float().mean()) if g.any() else float("nan") for g, p in zip(gts, prs)]
+for name, part in (("best", slice(0, n_each)), ("worst", slice(n_each, None))):
+    print(f"{name}: share of the sounding object covered at the shown frame {np.nanmean(hit[part]):.0%}; "
+          f"share of silent frames in these clips {np.mean(silent_share[part]):.0%}")
 
 # %% [markdown]
-# **What you should see:** top row mostly yellow (hits); the worst clips show vermillion on a silent object or
-# blue where the sounding object was missed, each at its worst frame.
+# **What you should see:** the best clips on top, the worst below, each at its worst frame. Yellow is the part of
+# the sounding object the prior covers (the printed share), blue the part it misses, vermillion a silent object or
+# background it marks. How much yellow there is depends on the run: a stage 1 that has learned little (`smoke`)
+# shows mostly blue everywhere.
 
 # %% [markdown]
-# Look at *why* the best clips score well: often they are silent (empty GT), where an empty prior is perfect
-# by the AVSBench rule, not clips where a sounding object was segmented. Typical failure modes to look for: a silent distractor marked as sounding (vermillion on an object), the sounding
+# Look at *why* the best clips score well. Silent clips were left out above, but a clip in which something
+# sounds can still have silent seconds, and there an empty prior scores a perfect 1.0 by the AVSBench rule: the
+# printed share of silent frames says how much of the best clips' score may come from them rather than from a
+# segmented object. Typical failure modes to look for: a silent distractor marked as sounding (vermillion on an object), the sounding
 # object missed (blue), a silent frame that is not empty, blobby boundaries at the mask-feature resolution.
 # Every one of them is handed to stage 2 as "this is where the sound is".
 #
@@ -173,8 +182,12 @@ plt.show()
 # - `drop` (level = probability of emptying a frame): missed detections.
 
 # %%
-sounding = [i for i in range(len(test_set)) if bool(test_set[i]["masks"].flatten(1).any(1).any())]
-demo_idx = sounding[0] if sounding else 0
+def sounds_per_frame(i: int) -> torch.Tensor:
+    return test_set[i]["masks"].flatten(1).any(1)  # [T] which frames have a sounding object
+
+
+# the fixed rule: the first test clip with sounding *and* silent frames (the exercise below needs both)
+demo_idx = next(i for i in range(len(test_set)) if sounds_per_frame(i).any() and not sounds_per_frame(i).all())
 demo = test_set[demo_idx]
 t_demo = int(demo["masks"].flatten(1).sum(1).argmax())
 gt_clip = demo["masks"] > 0.5  # [T, H, W]
@@ -202,7 +215,8 @@ for t in range(gt_clip.shape[0]):  # a dropped frame is empty, a kept one unchan
 
 # %% [markdown]
 # **Your turn (change X, expect Y).** Drop *every* frame's mask (`"drop"` at level 1). Before running, write
-# `expected`: the prior mIoU of that all-empty prior on this clip. (Hint: which frames still score 1?)
+# `expected`: the prior mIoU of that all-empty prior on this clip. (Hint: which frames still score 1? This clip
+# has sounding and silent frames.)
 
 # %%
 ### BEGIN SOLUTION
@@ -212,6 +226,7 @@ expected = float(silent.float().mean())  # they score 1 (all true negatives); ev
 all_dropped = degrade_mask(gt_clip, "drop", 1.0, torch.Generator().manual_seed(0))
 assert not all_dropped.any()
 assert abs(prior_iou(all_dropped, gt_clip) - expected) < 1e-5, (prior_iou(all_dropped, gt_clip), expected)
+assert 0.0 < expected < 1.0  # the demo clip has silent and sounding frames: neither 0 nor 1 is the answer
 print(f"all-empty prior: mIoU {prior_iou(all_dropped, gt_clip):.3f} = your {expected:.3f}")
 
 # %% [markdown]

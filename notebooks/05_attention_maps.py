@@ -198,12 +198,34 @@ fig = viz.similarity_over_time(sim1, sounding=sounding, title="stage 1: cos(P_au
 viz.save_figure(fig, "05_similarity_stage1")
 plt.show()
 plt.close("all")
-spread = (out["audio_similarity"].max(0).values - out["audio_similarity"].min(0).values)
-print("stage 2: per-query range of the cosine over the clip:", [round(v, 3) for v in spread.tolist()])
 
 # %% [markdown]
-# **What you should see:** one line per query over the clip's seconds; a query that listens rises in the shaded
-# (sounding) seconds and drops in silent ones, a flat line ignores the audio.
+# **What you should see:** one line per query over the clip's seconds (shaded: a sounding object on screen); the
+# cell below prints how much each line moves. A flat line does **not** mean the query ignores the audio: by Eq. 1
+# it adds `cos · F_A(t)`, and `F_A(t)` is the audio of second t, so a steady non-zero cosine passes every change
+# of the sound on at a fixed dose. Only a cosine near 0 adds nothing. A query that *tells* sounds apart is one
+# whose cosine rises in some seconds and drops in others.
+
+# %%
+sim2 = out["audio_similarity"]  # [T, Q]
+with torch.no_grad():
+    F_A = stage2.audio_encoder.projector(stage2.audio_encoder.embed(clip["log_mel"].to(dev))).cpu()  # [T, D]
+spread = sim2.max(0).values - sim2.min(0).values  # [Q] how far each line moves over the clip
+dose = sim2.abs().mean(0)  # [Q] how much audio each query takes in on average
+term = sim2[..., None] * F_A[:, None]  # [T, Q, D] the audio term of Eq. 1
+term_moves = (term[1:] - term[:-1]).norm(dim=-1).mean(0) / term.norm(dim=-1).mean(0).clamp_min(1e-12)  # [Q]
+audio_moves = float((F_A[1:] - F_A[:-1]).norm(dim=-1).mean() / F_A.norm(dim=-1).mean())
+print("per-query range of the cosine over the clip:", [round(v, 3) for v in spread.tolist()])
+print("per-query mean |cosine| (the dose):       ", [round(v, 3) for v in dose.tolist()])
+print(f"F_A moves by {audio_moves:.0%} of its length from one second to the next; the audio term of the query "
+      f"with the flattest line (query {int(spread.argmin())}) moves by {float(term_moves[spread.argmin()]):.0%}")
+flat = spread < 0.5 * dose  # lines that move less than half their own level
+print(f"{int(flat.sum())} of {len(flat)} lines are flat in this sense (range < half the mean |cosine|)")
+q_flat = int(spread.argmin())
+P_audio = stage2.queries.query_embed.weight.cpu()  # [Q, D] the prototypes
+assert torch.allclose(F.cosine_similarity(P_audio[None], F_A[:, None], dim=-1), sim2, atol=1e-5)  # the plotted cosine
+if dose[q_flat] > 0.05 and audio_moves > 0.01:  # a flat line with a real dose still carries the changing audio
+    assert float(term_moves[q_flat]) > 0.5 * audio_moves
 
 # %% [markdown]
 # ## Robust-key maps of the test prior

@@ -92,6 +92,13 @@ def test_compare_bars_and_prior_quality():
     fig = viz.compare_bars({"on": {"miou": 0.5, "f": 0.25}, "off": {"miou": 0.1, "f": float("nan")}}, ["miou", "f"])
     heights = sorted(round(p.get_height(), 3) for p in fig.axes[0].patches)
     assert heights == [0.0, 0.1, 0.25, 0.5]
+    # lower-is-better keys get their own panel, and every label its arrow
+    fig = viz.compare_bars({"on": {"miou": 0.5, "fp": 0.2}, "off": {"miou": 0.1, "fp": 0.4}}, ["miou", "fp"],
+                           lower_is_better=["fp"])
+    assert [a.get_title() for a in fig.axes] == ["higher is better ↑", "lower is better ↓"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["miou ↑"]
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["fp ↓"]
+    assert sorted(round(p.get_height(), 3) for p in fig.axes[1].patches) == [0.2, 0.4]
     fig = viz.plot_prior_quality({"erode": [0, 1, 2], "noise": [0.0, 0.1]}, {"erode": [1.0, 0.8, 0.6], "noise": [1.0, 0.7]},
                                  reference={"stage 1": 0.5})
     assert [a.get_title() for a in fig.axes] == ["erode", "noise"]

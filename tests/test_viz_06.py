@@ -29,6 +29,9 @@ def test_plot_study_and_prior_sweep(tmp_path):
     fig2 = viz.plot_prior_sweep([(0.9, 0.5), (0.6, 0.3), (1.0, 0.6)], reference=0.4)
     line = fig2.axes[0].lines[0]
     assert list(line.get_xdata()) == [0.6, 0.9, 1.0]  # sorted by prior quality
+    fig3 = viz.plot_prior_sweep([(0.9, 0.5), (0.6, 0.3), (1.0, 0.6)], labels=["stage 1", "drop", "oracle"])
+    names = {t.get_text(): tuple(t.xy) for t in fig3.axes[0].texts}
+    assert names == {"stage 1": (0.9, 0.5), "drop": (0.6, 0.3), "oracle": (1.0, 0.6)}  # each label at its point
     plt.close("all")
 
 

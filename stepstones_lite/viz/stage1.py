@@ -137,21 +137,35 @@ def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], ti
 
 
 def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[str],
-                 title: str = "Metrics side by side") -> plt.Figure:
-    """Grouped bars: one group per metric key, one bar per condition (``{condition: {key: value}}``)."""
+                 title: str = "Metrics side by side", lower_is_better: Sequence[str] = ()) -> plt.Figure:
+    """Grouped bars: one group per metric key, one bar per condition (``{condition: {key: value}}``).
+
+    ``lower_is_better`` names the keys where a smaller value is better (false-positive rates...): they get their own
+    panel, "lower is better ↓", beside "higher is better ↑", and every label its arrow, so the two kinds are never
+    read as one scale. Without it: one panel, labels as given.
+    """
     names = list(results)
     keys = list(keys)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(keys) * max(1, len(names)) * 0.6 + 2), 3.4))
+    low = [k for k in keys if k in set(lower_is_better)]
+    panels = [("higher is better ↑", [k for k in keys if k not in low], " ↑"), ("lower is better ↓", low, " ↓")]
+    panels = [p for p in panels if p[1]] if low else [("", keys, "")]
+    width_units = [len(p[1]) * max(1, len(names)) * 0.66 + 0.6 for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, sum(width_units) + 2), 3.6), squeeze=False,
+                             sharey=True, gridspec_kw={"width_ratios": [len(p[1]) + 0.5 for p in panels]})
     width = 0.8 / max(1, len(names))
-    x = _np.arange(len(keys))
-    for j, name in enumerate(names):
-        vals = [float(results[name].get(k, float("nan"))) for k in keys]
-        ax.bar(x + (j - (len(names) - 1) / 2) * width, _np.nan_to_num(vals, nan=0.0), width, label=name)
-    ax.set_xticks(x)
-    ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
+    for ax, (heading, panel_keys, arrow) in zip(axes[0], panels):
+        x = _np.arange(len(panel_keys))
+        for j, name in enumerate(names):
+            vals = [float(results[name].get(k, float("nan"))) for k in panel_keys]
+            ax.bar(x + (j - (len(names) - 1) / 2) * width, _np.nan_to_num(vals, nan=0.0), width, label=name,
+                   color=f"C{j}")
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{k}{arrow}" for k in panel_keys], rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        if heading:
+            ax.set_title(heading, fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title) if low else axes[0, 0].set_title(title)
     fig.tight_layout()
     return fig
 

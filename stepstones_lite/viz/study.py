@@ -42,11 +42,22 @@ def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper
 
 
 def plot_prior_sweep(points: Sequence[tuple[float, float]], reference: float | None = None,
-                     reference_label: str = "end-to-end", title: str = "Stage-2 mIoU vs prior quality") -> plt.Figure:
-    """AVSS mIoU of one stage-2 model against the binary mIoU of the priors it was tested with."""
+                     reference_label: str = "end-to-end", title: str = "Stage-2 mIoU vs prior quality",
+                     labels: Sequence[str] | None = None) -> plt.Figure:
+    """AVSS mIoU of one stage-2 model against the binary mIoU of the priors it was tested with.
+
+    ``labels`` (one per point, in the order of ``points``) names each point beside it (e.g. "stage-1 prior",
+    "erode 2"); the line joins the points sorted by prior quality.
+    """
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    pts = sorted(points)
+    order = sorted(range(len(points)), key=lambda i: tuple(points[i]))
+    pts = [tuple(points[i]) for i in order]
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="#4c72b0", label="stage 2 with this prior")
+    if labels is not None:
+        if len(labels) != len(points):
+            raise ValueError(f"{len(labels)} labels for {len(points)} points")
+        for i in order:
+            ax.annotate(labels[i], points[i], textcoords="offset points", xytext=(4, 6), fontsize=7)
     if reference is not None:
         ax.axhline(reference, color="#c44e52", ls="--", label=reference_label)
     ax.set_xlabel("prior binary mIoU (vs ground truth)")
