@@ -5,6 +5,7 @@ robust-key state maps, training curves and annotated heatmaps. Tensors or arrays
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -123,7 +124,7 @@ def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Se
                 lines.append(f"GT: {names(gt[c])}")
             if notes and name in notes:
                 lines.append(notes[name][c])
-            ax.set_xlabel("\n".join(lines), fontsize=7)
+            ax.set_xlabel("\n".join(textwrap.fill(line, 46) for line in lines), fontsize=7)  # within its column
     fig.suptitle(title or "semantic predictions (AVSBench palette)", fontweight="bold")
     fig.set_layout_engine("constrained")
     return fig
@@ -150,7 +151,7 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     """
     b, a = _v45_array(before).mean(0), _v45_array(after).mean(0)  # [h, w]
     lo, hi = min(b.min(), a.min()), max(b.max(), a.max())
-    fig, axes = plt.subplots(1, 5, figsize=(16, 3.2))
+    fig, axes = plt.subplots(1, 5, figsize=(16, 3.4), layout="constrained")  # suptitle above two-line titles
     axes[0].imshow(_v45_image(frame))
     if (_v45_array(prior) >= 0.5).any():
         axes[0].contour(_v45_array(prior), levels=[0.5], colors="#00e5ff", linewidths=2.0)
@@ -165,7 +166,6 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     _v45_heat(axes[4], 1.0 - blk, f"layer-0 attention mask\n1/32 = {blk.shape[0]}x{blk.shape[1]} (1 = open)",
               cmap="gray", vmin=0.0, vmax=1.0)
     fig.suptitle(title or "stage 2: mask fusion and the prior as the first attention mask", fontweight="bold")
-    fig.tight_layout()
     return fig
 
 
