@@ -211,3 +211,9 @@ def test_save_figure_raises_when_the_check_is_on(monkeypatch, figures_in_tmp):
     monkeypatch.setenv("STEPSTONES_CHECK_FIGURES", "0")
     assert viz.save_figure(fig, "bad_titles").exists()
 
+
+
+def test_the_test_session_turns_the_check_on():
+    import os
+
+    assert check.checks_enabled() == "raise", os.environ.get("STEPSTONES_CHECK_FIGURES")
