@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,7 +58,7 @@ def checks_enabled() -> str | None:
 
 def assert_figure_ok(fig: plt.Figure, name: str = "figure", warn_only: bool = False) -> None:
     """Raise :class:`FigureCheckError` naming ``name`` and every problem :func:`check_figure` finds
-    (``warn_only``: issue a warning instead)."""
+    (``warn_only``: issue a warning instead, and append it to the file ``$STEPSTONES_CHECK_LOG`` if set)."""
     problems = check_figure(fig)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -391,7 +392,7 @@ def _label_values(image: AxesImage) -> np.ndarray | None:
 
 
 def _hex(rgba: Iterable[float]) -> str:
-    return "#" + "".join(f"{int(round(255 * v)):02x}" for v in list(rgba)[:3])
+    return "#" + "".join(f"{round(255 * float(v)):02x}" for v in list(rgba)[:3])
 
 
 def _label_map_colours(fig: plt.Figure) -> list[str]:
