@@ -38,7 +38,7 @@ __all__ = ["check_figure", "assert_figure_ok", "checks_enabled", "note_class_col
 TEXT_TOLERANCE_PX = 1.5  # boxes may touch or overlap by this much (glyph boxes include empty ascent/descent)
 LEGEND_TOLERANCE_PX = 1.0  # a legend frame may graze data by this much
 COLOUR_TOLERANCE = 2.0 / 255.0  # two RGBA colours closer than this on every channel are "the same"
-MIN_VISIBLE_DELTA_E = 15.0  # an overlay must change the pixels it covers by at least this (CIE76 ΔE, median)
+MIN_VISIBLE_DELTA_E = 15.0  # an overlay must change the pixels it covers by at least this (CIEDE2000 ΔE, median)
 MIN_SEPARATION_DELTA_E = 20.0  # two overlay categories on one frame must stay this far apart (ΔE of medians)
 
 _CLASS_KEY = "_stepstones_class_colours"
