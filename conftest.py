@@ -14,3 +14,4 @@ os.environ["STEPSTONES_PROFILE"] = os.environ.get("STEPSTONES_TEST_PROFILE", "sm
 os.environ.setdefault("STEPSTONES_ARTIFACTS", str(ROOT / "build" / "test-artifacts"))
 os.environ.setdefault("STEPSTONES_FIGURES", str(ROOT / "build" / "test-figures"))
 os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("STEPSTONES_CHECK_FIGURES", "1")  # viz.save_figure checks every figure (viz/check.py)

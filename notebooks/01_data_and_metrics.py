@@ -528,7 +528,8 @@ pred_s[0, :2, 2] = DOG  # 2 false-positive dog pixels on background
 pred_s[0, 3, 3] = GUITAR  # one piano pixel called guitar
 fig = viz.mask_panels({"GT frame 0": gt_s[0], "pred frame 0": pred_s[0], "GT frame 1": gt_s[1],
                        "pred frame 1": pred_s[1]}, title="AVSS by hand (class indices)", annotate=True,
-                      colorbar=False)
+                      colorbar=False, labels=True)
+viz.save_figure(fig, "01_avss_by_hand")
 plt.show()
 
 # by hand, frame 0: background I=6 U=8; dog I=4 U=6; piano I=3 U=4; guitar I=0 U=1 (counts, scores 0)

@@ -155,6 +155,7 @@ def class_histogram(counts, title: str | None = None, xlabel: str = "count", top
         top: keep only the ``top`` classes by total count.
     """
     from ..data import AVSS_CLASSES, class_colour
+    from .check import note_class_colours
 
     series = counts if counts and isinstance(next(iter(counts.values())), dict) else {"": counts}
     totals: dict[str, float] = {}
@@ -172,6 +173,7 @@ def class_histogram(counts, title: str | None = None, xlabel: str = "count", top
                    "background" else (0.6, 0.6, 0.6) for k in order]
         ax.barh(order, vals, left=left, color=colours, edgecolor="#333333", lw=0.5,
                 hatch=hatches[j % len(hatches)], label=label or None)
+        note_class_colours(fig, dict(zip(order, colours)), label)
         left += vals
     if len(series) > 1:  # legend keys by hatch only (bar colours are the classes')
         from matplotlib.patches import Patch
@@ -185,8 +187,24 @@ def class_histogram(counts, title: str | None = None, xlabel: str = "count", top
     return fig
 
 
+def _class_map_panel(ax: plt.Axes, arr: _np.ndarray, annotate: bool) -> None:
+    """A class map in the AVSS palette (one colour per class in every panel; background left white)."""
+    from ..data import AVSS_CLASSES, palette
+    from .check import note_class_colours
+
+    ids = arr.astype(_np.int64)
+    ax.imshow(_label_rgba(ids, True, 1.0), interpolation="nearest")
+    pal = palette().astype(_np.float32) / 255.0
+    shown = {int(c) for c in _np.unique(ids) if 0 < c < len(pal)}
+    note_class_colours(ax.figure, {AVSS_CLASSES[c]: pal[c] for c in shown}, ax.get_title())
+    if annotate:
+        for (i, j), v in _np.ndenumerate(ids):
+            light = v <= 0 or float(pal[min(int(v), len(pal) - 1)] @ _np.array([0.299, 0.587, 0.114])) > 0.5
+            ax.text(j, i, f"{v:d}", ha="center", va="center", fontsize=8, color="black" if light else "white")
+
+
 def mask_panels(panels, title: str | None = None, annotate: bool = False, cmap: str | None = None,
-                colorbar: bool = True) -> plt.Figure:
+                colorbar: bool = True, labels: bool = False) -> plt.Figure:
     """Small maps side by side: ``{caption: [H, W] map or [3, H, W] image}``, heatmaps with colour bars.
 
     Args:
@@ -195,6 +213,8 @@ def mask_panels(panels, title: str | None = None, annotate: bool = False, cmap: 
         annotate: write each cell's value (for tiny hand-worked masks, e.g. 4x4).
         cmap: colour map of 2-D maps (default ``HEATMAP_CMAP``).
         colorbar: add a colour bar to each 2-D map.
+        labels: the 2-D maps are class maps: drawn in the AVSS palette, so a class has one colour in every
+            panel (no colour bar; background white).
     """
     items = list(panels.items())
     fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items) + 0.4, 2.8), squeeze=False)
@@ -206,6 +226,9 @@ def mask_panels(panels, title: str | None = None, annotate: bool = False, cmap: 
         ax.set_title(caption, fontsize=9)
         if arr.ndim == 3:
             ax.imshow(_np_image(arr))
+            continue
+        if labels:
+            _class_map_panel(ax, arr, annotate)
             continue
         im = ax.imshow(arr, cmap=cmap or HEATMAP_CMAP, interpolation="nearest",
                        vmin=min(0.0, float(arr.min(initial=0))), vmax=max(1.0, float(arr.max(initial=0))))

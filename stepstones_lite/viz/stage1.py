@@ -18,7 +18,7 @@ _BOTH_RGB = (0.94, 0.89, 0.26)  # yellow #F0E442: hit
 OVERLAY_LEGEND = "yellow hit, vermillion false positive, blue missed"
 
 __all__ = ["OVERLAY_LEGEND", "plot_history", "plot_attention_matrix", "plot_query_similarity", "prediction_grid", "mask_overlay",
-           "compare_bars", "prior_gallery", "plot_prior_quality"]
+           "overlay_report", "compare_bars", "prior_gallery", "plot_prior_quality"]
 
 
 def _np_img(x: _Any) -> _np.ndarray:
@@ -34,19 +34,88 @@ def _np_mask(x: _Any) -> _np.ndarray:
     return arr.astype(_np.float64) > 0.5 if arr.dtype != bool else arr
 
 
+_STRONG_ALPHA = 0.85  # opacity of an overlay that the normal one would leave hard to see
+_NEUTRALS = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # outline colours for overlays that vanish on their pixels
+
+
+def _inner_edge(mask: _np.ndarray) -> _np.ndarray:
+    """The pixels of ``mask`` with a 4-neighbour outside it (the region's inner outline)."""
+    pad = _np.pad(mask, 1, constant_values=False)
+    interior = mask & pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
+    return mask & ~interior
+
+
+def _median_colour(pixels: _np.ndarray) -> _np.ndarray:
+    return _np.median(pixels.reshape(-1, 3), axis=0)
+
+
+def overlay_report(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55
+                   ) -> tuple[_np.ndarray, dict]:
+    """:func:`mask_overlay` with its contrast report: ``(image [H, W, 3], {"visibility": {category: ΔE},
+    "separation": {(category, category): ΔE}})``.
+
+    Each region is painted at ``alpha``; where that barely changes the pixels it covers (median CIEDE2000 ΔE below
+    ``check.MIN_VISIBLE_DELTA_E``, e.g. the blue "missed" on a blue bird) or two categories end up looking alike,
+    the region is painted at a stronger opacity, and a region still hard to see gets a black or white inner
+    outline (whichever stands out more from its pixels and its colour). Visibility is the larger of the fill's
+    median ΔE and the outline's ΔE against the covered pixels; separation is the ΔE of two regions' median colours.
+    """
+    from .check import MIN_SEPARATION_DELTA_E, MIN_VISIBLE_DELTA_E, delta_e, overlay_contrast
+
+    base = _np_img(frame)
+    g = _np_mask(gt) if gt is not None else _np.zeros(base.shape[:2], bool)
+    p = _np_mask(pred) if pred is not None else _np.zeros(base.shape[:2], bool)
+    gt_only = ("missed", _MISSED_RGB) if pred is not None else ("ground truth", _GT_RGB)
+    fp_name = "false positive" if gt is not None else "prediction"
+    regions = {name: (sel, colour) for sel, (name, colour) in
+               ((g & ~p, gt_only), (p & ~g, (fp_name, _PRED_RGB)), (g & p, ("hit", _BOTH_RGB))) if sel.any()}
+    strength = {name: alpha for name in regions}
+    for name, (sel, colour) in regions.items():
+        if overlay_contrast(colour, base[sel], alpha) < MIN_VISIBLE_DELTA_E:
+            strength[name] = max(alpha, _STRONG_ALPHA)
+
+    def painted(name: str) -> _np.ndarray:
+        sel, colour = regions[name]
+        return (1 - strength[name]) * base[sel] + strength[name] * _np.asarray(colour)
+
+    names = list(regions)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if float(delta_e(_median_colour(painted(a)), _median_colour(painted(b)))) < MIN_SEPARATION_DELTA_E:
+                strength[a] = strength[b] = max(alpha, _STRONG_ALPHA)
+    img = base.copy()
+    visibility: dict[str, float] = {}
+    for name, (sel, colour) in regions.items():
+        img[sel] = painted(name)
+        visibility[name] = float(_np.median(delta_e(base[sel], img[sel])))
+        if visibility[name] < MIN_VISIBLE_DELTA_E:
+            under = _median_colour(base[sel])
+            outline = max(_NEUTRALS, key=lambda o: min(float(delta_e(o, under)), float(delta_e(o, colour))))
+            img[_inner_edge(sel)] = outline
+            visibility[name] = max(visibility[name], float(delta_e(outline, under)))
+    separation = {(a, b): float(delta_e(_median_colour(img[regions[a][0]]), _median_colour(img[regions[b][0]])))
+                  for i, a in enumerate(names) for b in names[i + 1:]}
+    return img, {"visibility": visibility, "separation": separation}
+
+
 def mask_overlay(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55) -> _np.ndarray:
     """Frame ``[3,H,W]`` with masks painted on (colour-blind safe): hit yellow, false positive vermillion, missed blue.
 
     With only ``gt`` the mask is painted reddish purple (never the "missed" blue: nothing was predicted, so
-    nothing was missed); with only ``pred`` it is painted vermillion. Returns ``[H, W, 3]`` in [0, 1].
+    nothing was missed); with only ``pred`` it is painted vermillion. A region that would barely show on the
+    pixels it covers is painted more opaquely and, if still needed, outlined (:func:`overlay_report`).
+    Returns ``[H, W, 3]`` in [0, 1].
     """
-    img = _np_img(frame).copy()
-    g = _np_mask(gt) if gt is not None else _np.zeros(img.shape[:2], bool)
-    p = _np_mask(pred) if pred is not None else _np.zeros(img.shape[:2], bool)
-    gt_only = _MISSED_RGB if pred is not None else _GT_RGB
-    for sel, colour in ((g & ~p, gt_only), (p & ~g, _PRED_RGB), (g & p, _BOTH_RGB)):
-        img[sel] = (1 - alpha) * img[sel] + alpha * _np.asarray(colour)
-    return img
+    return overlay_report(frame, gt, pred, alpha)[0]
+
+
+def _show_overlay(ax: plt.Axes, frame: _Any, gt: _Any | None, pred: _Any | None, where: str) -> None:
+    """Draw :func:`mask_overlay` into ``ax`` and note its contrast report on the figure (the figure check)."""
+    from .check import note_overlay
+
+    img, report = overlay_report(frame, gt=gt, pred=pred)
+    ax.imshow(img)
+    note_overlay(ax.figure, report, where)
 
 
 def plot_history(history: Sequence[_Mapping[str, _Any]], keys: Sequence[str] = ("train_loss", "val_miou"),
@@ -121,10 +190,10 @@ def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], ti
     rows = 1 + len(preds)
     fig, axes = plt.subplots(rows, t, figsize=(1.9 * t, 1.95 * rows + 0.4), squeeze=False)
     for k in range(t):
-        axes[0, k].imshow(mask_overlay(frames[k], gt=gt[k]))
+        _show_overlay(axes[0, k], frames[k], gt[k], None, f"ground truth, frame {k}")
         axes[0, k].set_title(captions[k] if captions else f"t={k}", fontsize=8)
         for r, (name, p) in enumerate(preds.items(), start=1):
-            axes[r, k].imshow(mask_overlay(frames[k], gt=gt[k], pred=p[k]))
+            _show_overlay(axes[r, k], frames[k], gt[k], p[k], f"{name}, frame {k}")
     for r, name in enumerate(["ground truth", *preds], start=0):
         axes[r, 0].set_ylabel(name, fontsize=8)
     for ax in axes.flat:
@@ -184,7 +253,7 @@ def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_
         if i >= n:
             ax.axis("off")
             continue
-        ax.imshow(mask_overlay(frames[i], gt=gt[i], pred=priors[i]))
+        _show_overlay(ax, frames[i], gt[i], priors[i], captions[i].replace("\n", " "))
         ax.set_title(captions[i], fontsize=8)
     fig.suptitle(f"{title}\n({OVERLAY_LEGEND})", fontsize=10)
     fig.tight_layout()

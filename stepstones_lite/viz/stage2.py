@@ -5,6 +5,7 @@ robust-key state maps, training curves and annotated heatmaps. Tensors or arrays
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -67,6 +68,7 @@ def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0
     from matplotlib.patches import Patch
 
     from ..data import AVSS_CLASSES, palette
+    from .check import note_class_colours
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(3.2, 3.2))
@@ -77,9 +79,11 @@ def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0
     ax.set_yticks([])
     ax.grid(False)
     ax.set_title(title or "semantic overlay")
+    ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
+    pal = palette() / 255.0
+    note_class_colours(fig, {AVSS_CLASSES[c]: pal[c] for c in ids if c < min(len(pal), len(AVSS_CLASSES))},
+                       ax.get_title())
     if legend:
-        ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
-        pal = palette() / 255.0
         handles = [Patch(color=pal[c], label=AVSS_CLASSES[c]) for c in ids]
         if handles:
             ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.8)
@@ -120,7 +124,7 @@ def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Se
                 lines.append(f"GT: {names(gt[c])}")
             if notes and name in notes:
                 lines.append(notes[name][c])
-            ax.set_xlabel("\n".join(lines), fontsize=7)
+            ax.set_xlabel("\n".join(textwrap.fill(line, 46) for line in lines), fontsize=7)  # within its column
     fig.suptitle(title or "semantic predictions (AVSBench palette)", fontweight="bold")
     fig.set_layout_engine("constrained")
     return fig
@@ -147,7 +151,7 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     """
     b, a = _v45_array(before).mean(0), _v45_array(after).mean(0)  # [h, w]
     lo, hi = min(b.min(), a.min()), max(b.max(), a.max())
-    fig, axes = plt.subplots(1, 5, figsize=(16, 3.2))
+    fig, axes = plt.subplots(1, 5, figsize=(16, 3.4), layout="constrained")  # suptitle above two-line titles
     axes[0].imshow(_v45_image(frame))
     if (_v45_array(prior) >= 0.5).any():
         axes[0].contour(_v45_array(prior), levels=[0.5], colors="#00e5ff", linewidths=2.0)
@@ -162,7 +166,6 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     _v45_heat(axes[4], 1.0 - blk, f"layer-0 attention mask\n1/32 = {blk.shape[0]}x{blk.shape[1]} (1 = open)",
               cmap="gray", vmin=0.0, vmax=1.0)
     fig.suptitle(title or "stage 2: mask fusion and the prior as the first attention mask", fontweight="bold")
-    fig.tight_layout()
     return fig
 
 
@@ -213,7 +216,8 @@ def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
     """
     grid = [[_v45_array(m) for m in row] for row in attn]
     r, c = len(grid), len(grid[0])
-    fig, axes = plt.subplots(r, c, figsize=(2.2 * c + 0.6, 2.1 * r), squeeze=False)
+    fig, axes = plt.subplots(r, c, figsize=(2.2 * c + 0.6, 2.1 * r + 0.4), squeeze=False,
+                             layout="constrained")  # the suptitle and column titles get their own rows
     for i in range(r):
         vmax = max(float(m.max()) for m in grid[i]) or 1.0
         for j in range(c):
@@ -252,7 +256,8 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     s = _v45_array(sim)
     t, q = s.shape
     labels = list(query_labels or [f"q{i}" for i in range(q)])
-    fig, (ax, axh) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, (ax, axh) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1.3, 1]},
+                                  layout="constrained")
     if sounding is not None:
         for k, on in enumerate(_v45_array(sounding).astype(bool)):
             if on:
@@ -263,8 +268,9 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     ax.set_xlabel("frame (second)")
     ax.set_ylabel("cos(P_audio, F_A)")
     ax.set_title("per query over time (shaded: sounding frames)", fontsize=9)
-    if q <= 16:
-        ax.legend(fontsize=7, ncol=2, loc="best")
+    if q <= 16:  # beside the panel: inside it, "best" still covers some query's line
+        ax.legend(fontsize=7, ncol=1 if q <= 8 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
     lim = float(_np45.abs(s).max()) or 1.0
     im = axh.imshow(s.T, cmap="coolwarm", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
     axh.set_xticks(range(t))
@@ -275,7 +281,6 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     axh.set_title("queries x frames", fontsize=9)
     fig.colorbar(im, ax=axh, label="cosine")
     fig.suptitle(title or "audio-prototype similarity over time", fontweight="bold")
-    fig.tight_layout()
     return fig
 
 

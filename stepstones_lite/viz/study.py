@@ -18,7 +18,7 @@ def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper
             second axis (percent) because the synthetic benchmark's scale differs from AVSBench's.
     """
     names = [a for a in arms if a in results.get("arms", {})]
-    fig, ax = plt.subplots(figsize=(1.6 * max(3, len(names)) + 1.5, 3.8))
+    fig, ax = plt.subplots(figsize=(1.6 * max(3, len(names)) + 1.5, 4.2), layout="constrained")
     xs = range(len(names))
     means = [results["arms"][a]["mean"].get(key, float("nan")) for a in names]
     stds = [results["arms"][a]["std"].get(key, 0.0) for a in names]
@@ -36,7 +36,7 @@ def plot_study(results: dict, arms: Sequence[str], key: str = "avss_miou", paper
         ax2.set_ylabel(f"paper {key} (%)")
         ax2.grid(False)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, loc="upper right", fontsize=8)
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8, frameon=False)  # off the bars
     ax.set_title(title or f"{key} per arm ({results.get('provenance', {}).get('profile', '?')} profile)")
     return fig
 

@@ -42,7 +42,16 @@ def set_style() -> None:
 
 
 def save_figure(fig: plt.Figure, name: str, folder: str | Path | None = None) -> Path:
-    """Save ``fig`` as ``<figures>/<name>.png`` and return the path."""
+    """Save ``fig`` as ``<figures>/<name>.png`` and return the path.
+
+    With ``STEPSTONES_CHECK_FIGURES=1`` (the test runs) the figure is checked first (:mod:`.check`: overlapping
+    texts, legends over data, class colours, overlay contrast) and a failing figure raises ``FigureCheckError``.
+    """
+    from .check import assert_figure_ok, checks_enabled
+
+    mode = checks_enabled()
+    if mode:
+        assert_figure_ok(fig, name, warn_only=mode == "warn")
     out_dir = Path(folder) if folder is not None else figures_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (name if name.endswith(".png") else f"{name}.png")
