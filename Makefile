@@ -55,6 +55,8 @@ build/notebooks/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(S
 
 # ---------------------------------------------------------------- checks
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --timeout=1200
 
 student: install

@@ -3,6 +3,7 @@
 nbval starts notebook kernels from this process, so the variables set here reach the notebooks too.
 ``STEPSTONES_TEST_PROFILE`` may name another profile for a deliberate longer run.
 """
+
 from __future__ import annotations
 
 import os

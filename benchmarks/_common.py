@@ -1,4 +1,5 @@
 """Helpers shared by the bench scripts (imported as ``_common``: each script runs from this folder)."""
+
 from __future__ import annotations
 
 import statistics

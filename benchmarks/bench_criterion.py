@@ -3,6 +3,7 @@
 Run:  python benchmarks/bench_criterion.py [--frames 5 --queries 16 --classes 71 --size 48 --layers 1]
 Prints median milliseconds per call and the loop/batched ratio, forward only and forward+backward.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     a = args
     outputs, targets = make_case(a.frames, a.queries, a.classes, a.size, a.label_size, a.layers)
-    print(f"N={a.frames} Q={a.queries} C+1={a.classes + 1} masks {a.size}² targets {a.label_size}² "
-          f"layers={a.layers} threads={a.threads}; median of {a.repeats} (ms)")
+    print(
+        f"N={a.frames} Q={a.queries} C+1={a.classes + 1} masks {a.size}² targets {a.label_size}² "
+        f"layers={a.layers} threads={a.threads}; median of {a.repeats} (ms)"
+    )
     for num_points in (12544, 1024, None):
         matcher = HungarianMatcher(num_points=num_points)
         crit = SetCriterion(args.classes, matcher, num_points=num_points)
@@ -84,8 +87,10 @@ def main() -> None:
             ("criterion fwd+bwd", median_ms(lambda: batched(True), r), median_ms(lambda: loop(True), r)),
         ]
         for name, b, lp in rows:
-            print(f"num_points={str(num_points):>5}  {name:<18} batched {b:7.2f}  per-frame loop {lp:7.2f}  "
-                  f"loop/batched {lp / b:4.2f}x")
+            print(
+                f"num_points={str(num_points):>5}  {name:<18} batched {b:7.2f}  per-frame loop {lp:7.2f}  "
+                f"loop/batched {lp / b:4.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Prints clips/s (wall clock, including process start-up and cache warm-up), CPU m
 other processes on a shared machine: cores / CPU-time is the rate an idle machine would reach) and the ratio
 2 / 1 workers. The machine may be shared: the load average is printed next to every number.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,10 +56,12 @@ def main() -> None:
             cpu = _cpu() - c0
             rates[w] = args.num_clips / dt
             disk = _du(tmp / "ds")
-            print(f"workers={w}: {args.num_clips} clips at {args.size} px in {dt:.1f} s -> "
-                  f"{rates[w]:.1f} clips/s (CPU {1000 * cpu / args.num_clips:.1f} ms/clip incl. start-up; "
-                  f"load avg {_load()}); "
-                  f"disk {disk / 1e6:.1f} MB ({disk / args.num_clips / 1e3:.0f} kB/clip)")
+            print(
+                f"workers={w}: {args.num_clips} clips at {args.size} px in {dt:.1f} s -> "
+                f"{rates[w]:.1f} clips/s (CPU {1000 * cpu / args.num_clips:.1f} ms/clip incl. start-up; "
+                f"load avg {_load()}); "
+                f"disk {disk / 1e6:.1f} MB ({disk / args.num_clips / 1e3:.0f} kB/clip)"
+            )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if 1 in rates and len(rates) > 1:

@@ -8,6 +8,7 @@ compute second) for ``log_mel_examples`` (16 kHz, and 44.1 kHz input which adds 
 ``librosa.feature.melspectrogram`` with VGGish settings (n_fft 512, win 400, hop 160, no centring, 64 HTK mels
 125-7500 Hz, magnitude) + log(x + 0.01).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,21 @@ def main() -> None:
     w = mel_matrix().numpy()
 
     def run_librosa() -> np.ndarray:
-        m = librosa.feature.melspectrogram(y=x, sr=sr, n_fft=512, win_length=400, hop_length=160,
-                                           center=False, window="hann", power=1.0, n_mels=64, fmin=125.0,
-                                           fmax=7500.0, htk=True, norm=None)
+        m = librosa.feature.melspectrogram(
+            y=x,
+            sr=sr,
+            n_fft=512,
+            win_length=400,
+            hop_length=160,
+            center=False,
+            window="hann",
+            power=1.0,
+            n_mels=64,
+            fmin=125.0,
+            fmax=7500.0,
+            htk=True,
+            norm=None,
+        )
         return np.log(m + 0.01)
 
     rows = [
@@ -68,8 +81,10 @@ def main() -> None:
     for name, fn, audio_s in rows:
         s, best = _median_time(fn, args.repeats)
         results[name] = s / audio_s * dur
-        print(f"{name:42s} {s * 1e3:8.1f} ms (min {best * 1e3:7.1f})   real-time factor {audio_s / s:6.0f}x "
-              f"(best {audio_s / best:6.0f}x)")
+        print(
+            f"{name:42s} {s * 1e3:8.1f} ms (min {best * 1e3:7.1f})   real-time factor {audio_s / s:6.0f}x "
+            f"(best {audio_s / best:6.0f}x)"
+        )
     lib = results["librosa melspectrogram + log"]
     ours = results["log_mel_examples (16 kHz)"]
     print(f"ratio librosa time / log_mel_examples time (same 16-kHz audio): {lib / ours:.2f}")

@@ -6,6 +6,7 @@ largest absolute difference; no assertion on time.
 
     PYTHONPATH=$PWD python benchmarks/bench_metrics.py [--threads 1] [--size 224]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,12 @@ from stepstones_lite.metrics import BinaryMeter, SemanticMeter, f_measure, mask_
 _spec = importlib.util.spec_from_file_location("_metric_refs", ROOT / "tests" / "test_metrics.py")
 _refs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_refs)
-ref_avss, ref_avss_final, ref_f_measure, ref_mask_iou = (_refs.ref_avss, _refs.ref_avss_final,
-                                                         _refs.ref_f_measure, _refs.ref_mask_iou)
+ref_avss, ref_avss_final, ref_f_measure, ref_mask_iou = (
+    _refs.ref_avss,
+    _refs.ref_avss_final,
+    _refs.ref_f_measure,
+    _refs.ref_mask_iou,
+)
 
 
 def timed(fn, *args, repeat=1):
@@ -41,7 +46,7 @@ def binary_case(n: int, size: int, seed: int):
         if i % 7 == 3:
             continue  # some silent frames
         y, x = torch.randint(0, size // 2, (2,), generator=g).tolist()
-        gt[i, y:y + size // 3, x:x + size // 2] = 1
+        gt[i, y : y + size // 3, x : x + size // 2] = 1
     logits = 3 * torch.randn(n, size, size, generator=g) + 4 * gt - 2
     return logits, gt
 
@@ -59,10 +64,14 @@ def main() -> None:
     lg, gt = binary_case(20, s, 0)
     (ours_i, t_oi), (ref_i, t_ri) = timed(mask_iou, lg, gt, repeat=3), timed(ref_mask_iou, lg, gt, repeat=3)
     (ours_f, t_of), (ref_f, t_rf) = timed(f_measure, lg, gt), timed(ref_f_measure, lg, gt)
-    print(f"mask_iou  [20,{s},{s}]: ours {t_oi*1e3:7.1f} ms  loop-ref {t_ri*1e3:7.1f} ms  "
-          f"ratio {t_ri/t_oi:5.1f}x  |diff| {abs(ours_i-ref_i):.2e}")
-    print(f"f_measure [20,{s},{s}]: ours {t_of*1e3:7.1f} ms  loop-ref {t_rf*1e3:7.1f} ms  "
-          f"ratio {t_rf/t_of:5.1f}x  |diff| {abs(ours_f-ref_f):.2e}")
+    print(
+        f"mask_iou  [20,{s},{s}]: ours {t_oi * 1e3:7.1f} ms  loop-ref {t_ri * 1e3:7.1f} ms  "
+        f"ratio {t_ri / t_oi:5.1f}x  |diff| {abs(ours_i - ref_i):.2e}"
+    )
+    print(
+        f"f_measure [20,{s},{s}]: ours {t_of * 1e3:7.1f} ms  loop-ref {t_rf * 1e3:7.1f} ms  "
+        f"ratio {t_rf / t_of:5.1f}x  |diff| {abs(ours_f - ref_f):.2e}"
+    )
 
     # --- BinaryMeter over several batches vs AverageMeter over loop-reference batch values
     meter, mi_acc, f_acc = BinaryMeter(batch_videos=4), None, 0.0
@@ -85,7 +94,7 @@ def main() -> None:
         for i in range(10):
             for c in torch.randint(1, 71, (3,), generator=g).tolist():
                 y, x = torch.randint(0, s // 2, (2,), generator=g).tolist()
-                labels[i, y:y + s // 3, x:x + s // 3] = c
+                labels[i, y : y + s // 3, x : x + s // 3] = c
         logits = torch.randn(10, 71, s, s, generator=g)
         logits.scatter_add_(1, labels.unsqueeze(1), torch.full((10, 1, s, s), 2.5))
         _, dt = timed(sm.update, logits, labels)
@@ -96,9 +105,11 @@ def main() -> None:
             a += x
     out = sm.compute()
     rm, rf = ref_avss_final(sums)
-    print(f"SemanticMeter [10,71,{s},{s}] x{args.batches // 2 or 1}: ours {t_o*1e3:7.1f} ms  "
-          f"loop-ref {t_r*1e3:7.1f} ms  ratio {t_r/t_o:5.1f}x  "
-          f"|diff| miou {abs(out['miou'] - rm):.2e} fscore {abs(out['fscore'] - rf):.2e}")
+    print(
+        f"SemanticMeter [10,71,{s},{s}] x{args.batches // 2 or 1}: ours {t_o * 1e3:7.1f} ms  "
+        f"loop-ref {t_r * 1e3:7.1f} ms  ratio {t_r / t_o:5.1f}x  "
+        f"|diff| miou {abs(out['miou'] - rm):.2e} fscore {abs(out['fscore'] - rf):.2e}"
+    )
 
 
 if __name__ == "__main__":

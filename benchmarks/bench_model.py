@@ -7,6 +7,7 @@ that step (``torch.utils.flop_counter.FlopCounterMode``, matmul/conv FLOPs only)
 as a fraction of an fp32 matmul peak measured in the same run (20 x 1024^2 matmuls after warm-up).
 The CPU may be shared with other jobs: treat the numbers as rough.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,14 @@ def bench_train_step(profile: str, frames: int, steps: int, compiled: bool = Fal
             t = time.perf_counter()
             step(m)
             times[name].append(time.perf_counter() - t)
-    out = {"profile": profile, "size": size, "frames": frames, "params": count_parameters(model),
-           "flops_per_step": flops, "compile_s": compile_s}
+    out = {
+        "profile": profile,
+        "size": size,
+        "frames": frames,
+        "params": count_parameters(model),
+        "flops_per_step": flops,
+        "compile_s": compile_s,
+    }
     for name, ts in times.items():
         ms = statistics.median(ts) * 1000
         out[name] = {"ms_per_step": ms, "ms_min": min(ts) * 1000, "flops_per_s": flops / (ms / 1000)}
@@ -131,21 +138,29 @@ def main() -> None:
     r = bench_train_step(args.profile, args.frames, args.steps, compiled=args.compile)
     peak = max(peak, matmul_peak())  # measured before and after; take the better
     print(f"threads {args.threads}; fp32 matmul peak (20 x 1024^2): {peak / 1e9:.1f} GFLOP/s")
-    print(f"{r['profile']} training step, {r['frames']} frames at {r['size']} px, "
-          f"{r['params']['total']:,} params ({r['params']['trainable']:,} trainable), "
-          f"{r['flops_per_step'] / 1e9:.2f} GFLOP/step:")
+    print(
+        f"{r['profile']} training step, {r['frames']} frames at {r['size']} px, "
+        f"{r['params']['total']:,} params ({r['params']['trainable']:,} trainable), "
+        f"{r['flops_per_step'] / 1e9:.2f} GFLOP/step:"
+    )
     for name in ("eager", "compiled"):
         if name in r:
             v = r[name]
-            print(f"  {name:<9}{v['ms_per_step']:6.0f} ms/step (median of {args.steps}; min {v['ms_min']:.0f}) -> "
-                  f"{v['flops_per_s'] / 1e9:.2f} GFLOP/s = {v['flops_per_s'] / peak:.1%} of the matmul peak")
+            print(
+                f"  {name:<9}{v['ms_per_step']:6.0f} ms/step (median of {args.steps}; min {v['ms_min']:.0f}) -> "
+                f"{v['flops_per_s'] / 1e9:.2f} GFLOP/s = {v['flops_per_s'] / peak:.1%} of the matmul peak"
+            )
     if "compiled" in r:
-        print(f"  compiled / eager speed: {r['eager']['ms_per_step'] / r['compiled']['ms_per_step']:.2f}x "
-              f"(compilation took {r['compile_s']:.0f} s, paid once per run)")
+        print(
+            f"  compiled / eager speed: {r['eager']['ms_per_step'] / r['compiled']['ms_per_step']:.2f}x "
+            f"(compilation took {r['compile_s']:.0f} s, paid once per run)"
+        )
     if not args.no_paper:
         p = bench_paper_forward()
-        print(f"paper profile forward (no grad), {p['frames']} frames at {p['size']} px, "
-              f"{p['params']['total']:,} params: {p['s_per_clip']:.1f} s/clip")
+        print(
+            f"paper profile forward (no grad), {p['frames']} frames at {p['size']} px, "
+            f"{p['params']['total']:,} params: {p['s_per_clip']:.1f} s/clip"
+        )
 
 
 if __name__ == "__main__":

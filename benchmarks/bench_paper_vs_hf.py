@@ -20,6 +20,7 @@ fraction of an fp32 matmul peak measured in the same run (20 x 1024^2 matmuls) a
 load average (the machine may be shared: compare ratios, not absolute times). Process CPU seconds per
 forward are printed too: they depend less on other processes than wall time does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,21 @@ def matmul_peak(n: int = 1024, reps: int = 20) -> float:
 def hf_model(size: int, classes: int, queries: int, layers: int):
     from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
 
-    swin = SwinConfig(image_size=size, embed_dim=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
-                      window_size=12, out_features=["stage1", "stage2", "stage3", "stage4"])
-    cfg = Mask2FormerConfig(backbone_config=swin, use_pretrained_backbone=False, num_labels=classes,
-                            num_queries=queries, decoder_layers=layers + 1)
+    swin = SwinConfig(
+        image_size=size,
+        embed_dim=128,
+        depths=[2, 2, 18, 2],
+        num_heads=[4, 8, 16, 32],
+        window_size=12,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    cfg = Mask2FormerConfig(
+        backbone_config=swin,
+        use_pretrained_backbone=False,
+        num_labels=classes,
+        num_queries=queries,
+        decoder_layers=layers + 1,
+    )
     return Mask2FormerForUniversalSegmentation(cfg).eval()
 
 
@@ -71,8 +83,12 @@ def flops_of(fn) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", choices=("released", "paper"), default="released",
-                    help="released: the released AVSS checkpoints' architecture; paper: the paper profile")
+    ap.add_argument(
+        "--arch",
+        choices=("released", "paper"),
+        default="released",
+        help="released: the released AVSS checkpoints' architecture; paper: the paper profile",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds after the warm-up (median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", type=int, default=OFFICIAL_INPUT_SIZE)
@@ -84,10 +100,19 @@ def main() -> None:
 
     frames = torch.rand(args.frames, 3, args.size, args.size)
     if args.arch == "released":
-        prof = released_profile("avss").replace(model={"audio_encoder": "precomputed", "backbone_img_size": args.size,
-                                                       "num_classes": args.classes})
+        prof = released_profile("avss").replace(
+            model={
+                "audio_encoder": "precomputed",
+                "backbone_img_size": args.size,
+                "num_classes": args.classes,
+            }
+        )
         ours = build_official_model(prof, "avss").eval()
-        inputs = (frames, torch.randn(args.frames, prof.model.audio_dim), torch.rand(args.frames, args.size, args.size))
+        inputs = (
+            frames,
+            torch.randn(args.frames, prof.model.audio_dim),
+            torch.rand(args.frames, args.size, args.size),
+        )
     else:
         prof = resolve_profile("paper", model__backbone_img_size=args.size)
         ours = build_model(prof.model, num_classes=args.classes).eval()
@@ -96,7 +121,9 @@ def main() -> None:
     theirs = hf_model(args.size, args.classes, queries, layers)
     for model in (ours, theirs):  # inference only (FlopCounterMode's module hooks trip on grad-less views)
         model.requires_grad_(False)
-    pixels = (frames - ours.pixel_mean) / ours.pixel_std  # HF takes normalised pixels (its image processor's job)
+    pixels = (
+        frames - ours.pixel_mean
+    ) / ours.pixel_std  # HF takes normalised pixels (its image processor's job)
 
     def run_ours(mode=torch.inference_mode):
         with mode():
@@ -106,18 +133,26 @@ def main() -> None:
         with mode():
             return theirs(pixel_values=pixels)
 
-    print(f"arch {args.arch}: {queries} queries, {layers} layers, avs_adapt {prof.model.avs_adapt}, "
-          f"audio {prof.model.audio_encoder}, prior {'yes' if len(inputs) == 3 else 'no'}")
-    print(f"torch {torch.__version__}, threads {args.threads}, clip {args.frames} x 3 x {args.size}^2, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"params: ours {count_parameters(ours)['total'] / 1e6:.1f} M (audio "
-          f"{count_parameters(ours.audio_encoder)['total'] / 1e6:.1f} M), "
-          f"HF {count_parameters(theirs)['total'] / 1e6:.1f} M")
+    print(
+        f"arch {args.arch}: {queries} queries, {layers} layers, avs_adapt {prof.model.avs_adapt}, "
+        f"audio {prof.model.audio_encoder}, prior {'yes' if len(inputs) == 3 else 'no'}"
+    )
+    print(
+        f"torch {torch.__version__}, threads {args.threads}, clip {args.frames} x 3 x {args.size}^2, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"params: ours {count_parameters(ours)['total'] / 1e6:.1f} M (audio "
+        f"{count_parameters(ours.audio_encoder)['total'] / 1e6:.1f} M), "
+        f"HF {count_parameters(theirs)['total'] / 1e6:.1f} M"
+    )
     peak0 = matmul_peak()
     flops = {"ours": flops_of(run_ours), "hf": flops_of(run_hf)}  # doubles as the warm-up
     times: dict[str, list[tuple[float, float]]] = {"ours": [], "hf": []}
     for r in range(args.repeats):
-        for name, fn in (("ours", run_ours), ("hf", run_hf)) if r % 2 == 0 else (("hf", run_hf), ("ours", run_ours)):
+        for name, fn in (
+            (("ours", run_ours), ("hf", run_hf)) if r % 2 == 0 else (("hf", run_hf), ("ours", run_ours))
+        ):
             times[name].append(timed(fn))
     peak = max(peak0, matmul_peak())
     print(f"fp32 matmul peak: {peak:.1f} GFLOP/s (best of two 20 x 1024^2 runs)")
@@ -127,11 +162,15 @@ def main() -> None:
         cpu = statistics.median(t[1] for t in times[name])
         med[name] = (wall, cpu)
         rate = flops[name] / wall / 1e9
-        print(f"{name:>5}: {wall:7.2f} s/clip wall (runs {', '.join(f'{t[0]:.2f}' for t in times[name])}), "
-              f"{cpu:7.2f} s CPU, {flops[name] / 1e9:7.1f} GFLOP, {rate:5.1f} GFLOP/s = {rate / peak:.0%} of peak")
-    print(f"ratio HF / ours: {med['hf'][0] / med['ours'][0]:.2f}x wall, {med['hf'][1] / med['ours'][1]:.2f}x CPU "
-          f"(> 1: ours faster); FLOP ratio HF / ours {flops['hf'] / flops['ours']:.2f}; "
-          f"load average now {os.getloadavg()[0]:.1f}")
+        print(
+            f"{name:>5}: {wall:7.2f} s/clip wall (runs {', '.join(f'{t[0]:.2f}' for t in times[name])}), "
+            f"{cpu:7.2f} s CPU, {flops[name] / 1e9:7.1f} GFLOP, {rate:5.1f} GFLOP/s = {rate / peak:.0%} of peak"
+        )
+    print(
+        f"ratio HF / ours: {med['hf'][0] / med['ours'][0]:.2f}x wall, {med['hf'][1] / med['ours'][1]:.2f}x CPU "
+        f"(> 1: ours faster); FLOP ratio HF / ours {flops['hf'] / flops['ours']:.2f}; "
+        f"load average now {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

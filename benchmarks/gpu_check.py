@@ -9,6 +9,7 @@ Run (on a machine with CUDA; the synthetic generator's extras need not be there,
    384 px, random weights: nothing is downloaded) through ``AVSTask.loss``: forward + backward + AdamW step under
    autocast, one clip of 5 frames, timed after warm-up, with the peak GPU memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,13 @@ from stepstones_lite.utils import autocast, resolve_device, seed_everything
 
 
 def smoke_pipeline(data: str, steps: int) -> dict:
-    profile = resolve_profile("smoke", train__device="auto", train__stage1_steps=steps, train__stage2_steps=steps,
-                              train__eval_every=max(1, steps // 2))
+    profile = resolve_profile(
+        "smoke",
+        train__device="auto",
+        train__stage1_steps=steps,
+        train__stage2_steps=steps,
+        train__eval_every=max(1, steps // 2),
+    )
     runs = Course(profile, data_root=data, progress=False)
     out: dict = {}
 
@@ -58,10 +64,13 @@ def paper_step(steps: int = 5) -> dict:
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, fused=True)
     t_frames, side = profile.data.num_frames, profile.data.image_size
     masks = torch.zeros(1, t_frames, side, side, device=device)
-    masks[..., side // 4: side // 2, side // 4: side // 2] = 1.0
-    batch = {"frames": torch.rand(1, t_frames, 3, side, side, device=device),
-             "log_mel": torch.randn(1, t_frames, 1, 96, 64, device=device),
-             "valid": torch.ones(1, t_frames, dtype=torch.bool, device=device), "masks": masks}
+    masks[..., side // 4 : side // 2, side // 4 : side // 2] = 1.0
+    batch = {
+        "frames": torch.rand(1, t_frames, 3, side, side, device=device),
+        "log_mel": torch.randn(1, t_frames, 1, 96, 64, device=device),
+        "valid": torch.ones(1, t_frames, dtype=torch.bool, device=device),
+        "masks": masks,
+    }
     model.train()
     times = []
     torch.cuda.reset_peak_memory_stats()
@@ -76,10 +85,12 @@ def paper_step(steps: int = 5) -> dict:
         torch.cuda.synchronize()
         if i >= 2:  # two warm-up steps
             times.append(time.perf_counter() - t)
-    return {"paper_step_ms": round(1000 * sum(times) / len(times), 1),
-            "paper_loss_finite": math.isfinite(float(loss.detach())),
-            "paper_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-            "trainable_params_m": round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2)}
+    return {
+        "paper_step_ms": round(1000 * sum(times) / len(times), 1),
+        "paper_loss_finite": math.isfinite(float(loss.detach())),
+        "paper_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "trainable_params_m": round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2),
+    }
 
 
 def main() -> None:
@@ -89,9 +100,12 @@ def main() -> None:
     ap.add_argument("--out", default="gpu_check.json")
     args = ap.parse_args()
     device = resolve_device("auto")
-    rec = {"device": str(device), "torch": torch.__version__,
-           "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
-           "bf16": bool(device.type == "cuda" and torch.cuda.is_bf16_supported())}
+    rec = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        "bf16": bool(device.type == "cuda" and torch.cuda.is_bf16_supported()),
+    }
     print(rec, flush=True)
     if device.type != "cuda":
         raise SystemExit("no CUDA device: this check is for a GPU machine")

@@ -15,6 +15,7 @@ under load says so), the commit and the date.
 markers) and into each notebook's header line; ``tests/test_notebooks_format.py`` checks both against the JSON,
 so the docs quote only measured times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def fmt(seconds: float) -> str:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -58,29 +60,49 @@ def measure(profile: str) -> dict:
     import papermill as pm
 
     with tempfile.TemporaryDirectory(prefix="stepstones_times_") as scratch:
-        env = {"STEPSTONES_PROFILE": profile, "STEPSTONES_ARTIFACTS": f"{scratch}/artifacts",
-               "STEPSTONES_FIGURES": f"{scratch}/figures"}
+        env = {
+            "STEPSTONES_PROFILE": profile,
+            "STEPSTONES_ARTIFACTS": f"{scratch}/artifacts",
+            "STEPSTONES_FIGURES": f"{scratch}/figures",
+        }
         os.environ.update(env)
         load_before = os.getloadavg()[0]
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "stepstones"), "make-data", "--profile", profile],
-                       cwd=ROOT, check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "stepstones"), "make-data", "--profile", profile],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+        )
         seconds = {"make-data": time.perf_counter() - t}
         for nb in NOTEBOOKS:
             t = time.perf_counter()
-            pm.execute_notebook(str(nb), f"{scratch}/{nb.name}", cwd=str(nb.parent), kernel_name="python3",
-                                progress_bar=False)
+            pm.execute_notebook(
+                str(nb), f"{scratch}/{nb.name}", cwd=str(nb.parent), kernel_name="python3", progress_bar=False
+            )
             seconds[nb.stem] = time.perf_counter() - t
             print(f"{profile}: {nb.stem} {fmt(seconds[nb.stem])}", flush=True)
-    return {"seconds": {k: round(v, 1) for k, v in seconds.items()},
-            "total_seconds": round(sum(seconds.values()), 1),
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                        "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)},
-            "git_commit": _git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "total_seconds": round(sum(seconds.values()), 1),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_average_before": round(load_before, 2),
+            "load_average_after": round(os.getloadavg()[0], 2),
+        },
+        "git_commit": _git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def header_line(times: dict, stem: str) -> str:
-    cells = [f"{p} {fmt(times[p]['seconds'][stem])}" for p in PROFILES if stem in times.get(p, {}).get("seconds", {})]
+    cells = [
+        f"{p} {fmt(times[p]['seconds'][stem])}"
+        for p in PROFILES
+        if stem in times.get(p, {}).get("seconds", {})
+    ]
     return f"{HEADER} {', '.join(cells)}."
 
 
@@ -90,8 +112,12 @@ def readme_row(line: str, times: dict) -> str:
     if not m:
         return line
     cells = line.rstrip().rstrip("|").split("|")
-    new = [f" {fmt(times[p]['seconds'][m[1]])} " if m[1] in times.get(p, {}).get("seconds", {}) else cells[-2 + i]
-           for i, p in enumerate(PROFILES)]
+    new = [
+        f" {fmt(times[p]['seconds'][m[1]])} "
+        if m[1] in times.get(p, {}).get("seconds", {})
+        else cells[-2 + i]
+        for i, p in enumerate(PROFILES)
+    ]
     return "|".join(cells[:-2] + new) + "|"
 
 
@@ -100,11 +126,17 @@ NOTE_BEGIN, NOTE_END = "<!-- times: written by benchmarks/time_notebooks.py -->"
 
 def readme_note(times: dict) -> str:
     """The sentence under the course map: how the times were measured, the totals, the machine's load."""
-    parts = [f"{p} {fmt(times[p]['total_seconds'])} (load average {times[p]['machine']['load_average_before']} -> "
-             f"{times[p]['machine']['load_average_after']})" for p in PROFILES if p in times]
-    text = ("Measured by `benchmarks/time_notebooks.py` (`benchmarks/notebook_times.json`): first runs from empty "
-            "artifacts on 2 CPU cores; in classroom, 02 (stand-ins, stage 1) and 04 (stage 2, end-to-end) build the "
-            f"runs later notebooks reuse. In all, data included: {', '.join(parts)}.")
+    parts = [
+        f"{p} {fmt(times[p]['total_seconds'])} (load average {times[p]['machine']['load_average_before']} -> "
+        f"{times[p]['machine']['load_average_after']})"
+        for p in PROFILES
+        if p in times
+    ]
+    text = (
+        "Measured by `benchmarks/time_notebooks.py` (`benchmarks/notebook_times.json`): first runs from empty "
+        "artifacts on 2 CPU cores; in classroom, 02 (stand-ins, stage 1) and 04 (stage 2, end-to-end) build the "
+        f"runs later notebooks reuse. In all, data included: {', '.join(parts)}."
+    )
     return f"{NOTE_BEGIN}\n{textwrap.fill(text, width=110, break_on_hyphens=False)}\n{NOTE_END}"
 
 
@@ -127,8 +159,12 @@ def write_docs(times: dict) -> list[Path]:
         if HEADER in text:
             new = re.sub(re.escape(HEADER) + r".*", lambda _: line, text, count=1)
         else:  # after the title's quote block, inside the title cell
-            new = re.sub(r"(# # [^\n]*\n(?:#[^\n]*\n)*?# >[^\n]*\n(?:# >[^\n]*\n)*)", lambda m: m[1] + "#\n" + line + "\n",
-                         text, count=1)
+            new = re.sub(
+                r"(# # [^\n]*\n(?:#[^\n]*\n)*?# >[^\n]*\n(?:# >[^\n]*\n)*)",
+                lambda m: m[1] + "#\n" + line + "\n",
+                text,
+                count=1,
+            )
         if new != text:
             src.write_text(new)
             changed.append(src)

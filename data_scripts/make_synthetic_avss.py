@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Generate the synthetic AVSBench-semantic benchmark (thin wrapper; same flags as ``stepstones make-data``).
 
-    python data_scripts/make_synthetic_avss.py --profile classroom --out data/synthetic --workers 2
+python data_scripts/make_synthetic_avss.py --profile classroom --out data/synthetic --workers 2
 """
+
 from __future__ import annotations
 
 import argparse

@@ -22,7 +22,7 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # checkpoints/priors; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 
 # %% [markdown]
 # ## Setup
@@ -80,9 +80,11 @@ print("saved", path.name)
 # %%
 for name in ("smoke", "classroom", "paper"):
     p = stepstones_lite.resolve_profile(name)
-    print(f"{name:9s} | {p.data.image_size:3d} px | D={p.model.hidden_dim:3d} | "
-          f"{p.model.num_decoder_layers} decoder layers | {p.model.num_queries:3d} queries | "
-          f"stage-1 steps {p.train.stage1_steps}")
+    print(
+        f"{name:9s} | {p.data.image_size:3d} px | D={p.model.hidden_dim:3d} | "
+        f"{p.model.num_decoder_layers} decoder layers | {p.model.num_queries:3d} queries | "
+        f"stage-1 steps {p.train.stage1_steps}"
+    )
 
 # %% [markdown]
 # Overrides are keywords `section__field`; a typo is an error, not a silent no-op:

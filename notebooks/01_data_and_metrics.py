@@ -25,7 +25,7 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps (nothing here needs an accelerator)
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where the synthetic set goes; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # the synthetic set; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 num_clips: "Optional[int]" = None  # override the profile's number of synthetic clips (None: the profile's)
 
 # %% [markdown]
@@ -39,7 +39,6 @@ import json
 import math
 import os
 from collections import Counter
-from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -52,7 +51,14 @@ from PIL import Image
 import stepstones_lite
 from stepstones_lite import metrics, viz
 from stepstones_lite.audio import log_mel_examples
-from stepstones_lite.data import AVSS_CLASSES, NUM_AVSS_CLASSES, class_index, label2idx, palette, validate_dataset
+from stepstones_lite.data import (
+    AVSS_CLASSES,
+    NUM_AVSS_CLASSES,
+    class_index,
+    label2idx,
+    palette,
+    validate_dataset,
+)
 from stepstones_lite.data.io import read_wav
 from stepstones_lite.train import pipeline
 
@@ -126,8 +132,14 @@ for path in sorted(clip_dir.rglob("*")):
 l2i = json.loads((root / "label2idx.json").read_text())
 assert l2i == label2idx() and len(l2i) == NUM_AVSS_CLASSES
 assert all(AVSS_CLASSES[v - 1] == name for name, v in l2i.items())
-print("dog ->", l2i["dog"], "in label2idx.json -> class index", class_index("dog"),
-      "-> colour", tuple(int(c) for c in palette()[class_index("dog")]))
+print(
+    "dog ->",
+    l2i["dog"],
+    "in label2idx.json -> class index",
+    class_index("dog"),
+    "-> colour",
+    tuple(int(c) for c in palette()[class_index("dog")]),
+)
 fig = viz.palette_swatches()
 viz.save_figure(fig, "01_palette")
 plt.show()
@@ -177,8 +189,10 @@ def silent_outlines(item):
 
 
 def clip_title(item):
-    names = [f"{o['class']}{'' if any(o['sounding']) else ' (silent)'}" for o in item.get("objects", {})
-             .get("objects", [])]
+    names = [
+        f"{o['class']}{'' if any(o['sounding']) else ' (silent)'}"
+        for o in item.get("objects", {}).get("objects", [])
+    ]
     return f"{item['uid']}: " + (", ".join(names) if names else f"a_obj = {item['a_obj']}")
 
 
@@ -227,6 +241,7 @@ display(Audio(wave, rate=rate))
 # a wav, so the browser also works in a saved notebook (a static render shows the clip drawn by the
 # direct call below).
 
+
 # %%
 def to_png(fig) -> bytes:
     """Render a figure to PNG bytes for an image widget (and close it)."""
@@ -246,8 +261,11 @@ def show_clip(index: int):
     clip = train_set[int(index)]
     w, r, _ = read_wav(train_set.clips[int(index)].wav)
     caption.value = clip_title(clip)
-    strip_view.value = to_png(viz.frame_strip(clip["frames"], clip["labels"], outlines=silent_outlines(clip),
-                                              title=f"clip {int(index)}"))
+    strip_view.value = to_png(
+        viz.frame_strip(
+            clip["frames"], clip["labels"], outlines=silent_outlines(clip), title=f"clip {int(index)}"
+        )
+    )
     mel_view.value = to_png(viz.plot_log_mel(clip["log_mel"], title="log-mel"))
     audio_view.value = Audio(w, rate=r).data  # wav bytes
     return clip
@@ -266,6 +284,7 @@ assert strip_view.value[:4] == b"\x89PNG" and audio_view.value[:4] == b"RIFF"
 # Two cases show it. First, a clip with a **silent distractor**: an object as visible as the sounding one,
 # and often of a class that could sound. Nothing in one frame says which one is heard.
 
+
 # %%
 def find_clip_at(dataset, i, want):
     """Whether clip ``i``'s objects.json exists and satisfies ``want(objects)``."""
@@ -279,12 +298,17 @@ def find_clip(dataset, want):
 
 
 if synthetic:
-    i_dis = find_clip(train_set, lambda objs: any(o["distractor"] for o in objs)
-                      and any(any(o["sounding"]) for o in objs))
+    i_dis = find_clip(
+        train_set, lambda objs: any(o["distractor"] for o in objs) and any(any(o["sounding"]) for o in objs)
+    )
     if i_dis is not None:
         d_item = train_set[i_dis]
-        fig = viz.frame_strip(d_item["frames"], d_item["labels"], outlines=silent_outlines(d_item),
-                              title="sounding (colour) vs silent distractor (dashed): " + clip_title(d_item))
+        fig = viz.frame_strip(
+            d_item["frames"],
+            d_item["labels"],
+            outlines=silent_outlines(d_item),
+            title="sounding (colour) vs silent distractor (dashed): " + clip_title(d_item),
+        )
         viz.save_figure(fig, "01_distractor")
         plt.show()
         silent_px = int(silent_outlines(d_item).sum())
@@ -311,8 +335,11 @@ QUIET = 0.1  # a pixel whose mean |change| over RGB is below this "did not chang
 
 def switching(item, k):
     """Objects whose sounding flag differs between seconds k and k+1 (from objects.json)."""
-    return [o for o in item["objects"]["objects"] if len(o["sounding"]) > k + 1
-            and o["sounding"][k] != o["sounding"][k + 1]]
+    return [
+        o
+        for o in item["objects"]["objects"]
+        if len(o["sounding"]) > k + 1 and o["sounding"][k] != o["sounding"][k + 1]
+    ]
 
 
 def flip_vs_pixels(item, k):
@@ -323,8 +350,13 @@ def flip_vs_pixels(item, k):
 
 pair, best = None, -math.inf
 if synthetic:
-    one_switch = [i for i in range(len(train_set)) if find_clip_at(train_set, i, lambda objs: sum(
-        any(s) and not all(s) for s in (o["sounding"] for o in objs)) == 1)][:60]
+    one_switch = [
+        i
+        for i in range(len(train_set))
+        if find_clip_at(
+            train_set, i, lambda objs: sum(any(s) and not all(s) for s in (o["sounding"] for o in objs)) == 1
+        )
+    ][:60]
     for i in one_switch:
         cand = train_set[i]
         for k in range(cand["masks"].shape[0] - 1):
@@ -342,18 +374,26 @@ if pair is not None:
     cand, k = pair
     flipped, change = flip_vs_pixels(cand, k)
     obj = switching(cand, k)[0]
-    fig = viz.mask_panels({f"frame {k}": cand["frames"][k], f"frame {k + 1}": cand["frames"][k + 1],
-                           "|pixel difference|": change, "mask difference": flipped.float()},
-                          title=f"{cand['uid']}: the {obj['class']} "
-                                f"{'starts' if obj['sounding'][k + 1] else 'stops'} sounding, seconds {k} -> {k + 1}")
+    fig = viz.mask_panels(
+        {
+            f"frame {k}": cand["frames"][k],
+            f"frame {k + 1}": cand["frames"][k + 1],
+            "|pixel difference|": change,
+            "mask difference": flipped.float(),
+        },
+        title=f"{cand['uid']}: the {obj['class']} "
+        f"{'starts' if obj['sounding'][k + 1] else 'stops'} sounding, seconds {k} -> {k + 1}",
+    )
     viz.save_figure(fig, "01_pixels_vs_masks")
     plt.show()
     own = (cand["instances"][k] == obj["id"]) | (cand["instances"][k + 1] == obj["id"])  # the object's pixels
     quiet_share = float((change[flipped] < QUIET).float().mean())
     own_share = float((flipped & own).sum() / flipped.sum())
-    print(f"{float(flipped.float().mean()):.1%} of the mask pixels flip, {own_share:.0%} of them on the {obj['class']}; "
-          f"{quiet_share:.0%} of the flipped pixels change colour by less than {QUIET} "
-          f"(mean |pixel change| there {float(change[flipped].mean()):.3f})")
+    print(
+        f"{float(flipped.float().mean()):.1%} of the mask pixels flip, {own_share:.0%} of them on the {obj['class']}; "
+        f"{quiet_share:.0%} of the flipped pixels change colour by less than {QUIET} "
+        f"(mean |pixel change| there {float(change[flipped].mean()):.3f})"
+    )
     assert own_share > 0.9  # the flip is one object switching its sound, not motion
     assert quiet_share > 0.8  # ... and its pixels barely change: the label changed, the picture did not
 else:
@@ -380,16 +420,14 @@ else:
 # Prediction = `sigmoid(logit) > 0.5`. A 0/1 hard mask passed as "logits" maps to itself.
 
 # %%
-gt = torch.tensor([[0, 0, 0, 0],
-                   [0, 1, 1, 0],
-                   [0, 1, 1, 0],
-                   [0, 0, 0, 0]])
-pred = torch.tensor([[0, 0, 0, 0],
-                     [0, 1, 1, 1],
-                     [0, 1, 1, 1],
-                     [0, 0, 0, 0]])
-fig = viz.mask_panels({"GT": gt, "prediction": pred, "intersection": pred & gt, "union": pred | gt},
-                      title="IoU by counting", annotate=True, colorbar=False)
+gt = torch.tensor([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]])
+pred = torch.tensor([[0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]])
+fig = viz.mask_panels(
+    {"GT": gt, "prediction": pred, "intersection": pred & gt, "union": pred | gt},
+    title="IoU by counting",
+    annotate=True,
+    colorbar=False,
+)
 viz.save_figure(fig, "01_iou_by_hand")
 plt.show()
 inter_by_hand, union_by_hand = 4, 6  # counted on the picture
@@ -444,10 +482,9 @@ print("both checks pass")
 # tries 255 thresholds, averages the F curves of the batch's **non-empty** frames and takes the **max**.
 
 # %%
-prob = torch.tensor([[0.10, 0.20, 0.10, 0.05],
-                     [0.30, 0.90, 0.80, 0.60],
-                     [0.20, 0.70, 0.40, 0.60],
-                     [0.05, 0.10, 0.30, 0.10]])
+prob = torch.tensor(
+    [[0.10, 0.20, 0.10, 0.05], [0.30, 0.90, 0.80, 0.60], [0.20, 0.70, 0.40, 0.60], [0.05, 0.10, 0.30, 0.10]]
+)
 
 
 def f_beta(p: float, r: float, beta2: float = 0.3) -> float:
@@ -458,10 +495,16 @@ rows = []
 for t in (0.3, 0.5, 0.65, 0.85):
     pos = prob >= t
     tp, npos, ngt = int((pos & (gt == 1)).sum()), int(pos.sum()), int(gt.sum())
-    rows.append({"t": t, "TP": tp, "#pos": npos, "P": tp / npos, "R": tp / ngt, "F": f_beta(tp / npos, tp / ngt)})
+    rows.append(
+        {"t": t, "TP": tp, "#pos": npos, "P": tp / npos, "R": tp / ngt, "F": f_beta(tp / npos, tp / ngt)}
+    )
 display(pd.DataFrame(rows).round(3))
 # t = 0.5 by hand: positives 0.9 0.8 0.6 0.7 0.6 -> 5; of these in the GT: 0.9 0.8 0.7 -> TP = 3
-assert rows[1]["TP"] == 3 and rows[1]["#pos"] == 5 and math.isclose(rows[1]["F"], 1.3 * 0.6 * 0.75 / (0.3 * 0.6 + 0.75))
+assert (
+    rows[1]["TP"] == 3
+    and rows[1]["#pos"] == 5
+    and math.isclose(rows[1]["F"], 1.3 * 0.6 * 0.75 / (0.3 * 0.6 + 0.75))
+)
 
 # %%
 logits = torch.logit(prob)  # the package takes logits
@@ -480,8 +523,10 @@ def f_curve(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 curve = f_curve(torch.sigmoid(logits), gt)
 f_pkg = metrics.f_measure(logits[None], gt[None])
-print(f"max F by brute force = {float(curve.max()):.4f} at t = {float(thresholds[curve.argmax()]):.3f}; "
-      f"package: {f_pkg:.4f}")
+print(
+    f"max F by brute force = {float(curve.max()):.4f} at t = {float(thresholds[curve.argmax()]):.3f}; "
+    f"package: {f_pkg:.4f}"
+)
 assert abs(float(curve.max()) - f_pkg) < 1e-5
 
 # %% [markdown]
@@ -500,10 +545,14 @@ curve_b = f_curve(torch.sigmoid(logits_b), gt_b)
 batch_f = metrics.f_measure(torch.stack([logits, logits_b]), torch.stack([gt, gt_b]))
 by_hand = float(((curve + curve_b) / 2).max())
 mean_of_best = (float(curve.max()) + float(curve_b.max())) / 2
-print(f"batch F = max_t mean(F_a(t), F_b(t)) = {by_hand:.4f} (package {batch_f:.4f}); "
-      f"mean of per-frame maxima = {mean_of_best:.4f}")
+print(
+    f"batch F = max_t mean(F_a(t), F_b(t)) = {by_hand:.4f} (package {batch_f:.4f}); "
+    f"mean of per-frame maxima = {mean_of_best:.4f}"
+)
 assert abs(batch_f - by_hand) < 1e-5 and batch_f <= mean_of_best + 1e-6
-with_empty = metrics.f_measure(torch.stack([logits, logits_b, torch.logit(prob)]), torch.stack([gt, gt_b, empty]))
+with_empty = metrics.f_measure(
+    torch.stack([logits, logits_b, torch.logit(prob)]), torch.stack([gt, gt_b, empty])
+)
 assert abs(with_empty - batch_f) < 1e-6  # the empty-GT frame is skipped
 
 # %% [markdown]
@@ -526,9 +575,13 @@ gt_s[1, 1:3, 1:3] = DOG
 pred_s = gt_s.clone()
 pred_s[0, :2, 2] = DOG  # 2 false-positive dog pixels on background
 pred_s[0, 3, 3] = GUITAR  # one piano pixel called guitar
-fig = viz.mask_panels({"GT frame 0": gt_s[0], "pred frame 0": pred_s[0], "GT frame 1": gt_s[1],
-                       "pred frame 1": pred_s[1]}, title="AVSS by hand (class indices)", annotate=True,
-                      colorbar=False, labels=True)
+fig = viz.mask_panels(
+    {"GT frame 0": gt_s[0], "pred frame 0": pred_s[0], "GT frame 1": gt_s[1], "pred frame 1": pred_s[1]},
+    title="AVSS by hand (class indices)",
+    annotate=True,
+    colorbar=False,
+    labels=True,
+)
 viz.save_figure(fig, "01_avss_by_hand")
 plt.show()
 
@@ -544,8 +597,10 @@ for c, v in iou_hand.items():
 assert res["count_per_class"][PIANO] == 1 and res["count_per_class"][GUITAR] == 1
 assert math.isclose(res["miou"], miou_hand, rel_tol=1e-5)
 print(f"per class: { {AVSS_CLASSES[c]: round(v, 4) for c, v in iou_hand.items()} }")
-print(f"mIoU over 71 classes = {miou_hand:.4f} (package {res['miou']:.4f}); "
-      f"over the 4 classes seen = {sum(iou_hand.values()) / 4:.4f}")
+print(
+    f"mIoU over 71 classes = {miou_hand:.4f} (package {res['miou']:.4f}); "
+    f"over the 4 classes seen = {sum(iou_hand.values()) / 4:.4f}"
+)
 # F per class with beta^2 = 0.3: dog in frame 0 has P = 4/6, R = 1
 assert math.isclose(float(res["f_per_class"][DOG]), (f_beta(4 / 6, 1.0) + 1.0) / 2, rel_tol=1e-5)
 
@@ -574,15 +629,25 @@ sounding_a = torch.tensor([True, True, False, False])
 target = obj_a & sounding_a[:, None, None]  # [T, H, W] GT: A while it sounds
 shifted = torch.zeros(T, H, H, dtype=torch.bool)
 shifted[:2, 3:6, 2:5] = True  # A one pixel lower, only while it sounds
-models = {"every object": obj_a | obj_b, "sounding object": shifted, "nothing": torch.zeros(T, H, H, dtype=torch.bool)}
-instances = [{"mask": obj_a, "sounding": sounding_a, "distractor": False},
-             {"mask": obj_b, "sounding": torch.zeros(T, dtype=torch.bool), "distractor": True}]
+models = {
+    "every object": obj_a | obj_b,
+    "sounding object": shifted,
+    "nothing": torch.zeros(T, H, H, dtype=torch.bool),
+}
+instances = [
+    {"mask": obj_a, "sounding": sounding_a, "distractor": False},
+    {"mask": obj_b, "sounding": torch.zeros(T, dtype=torch.bool), "distractor": True},
+]
 table = {}
 for name, p in models.items():
     d = metrics.binary_diagnostics(p.float(), target.float(), instances=instances)
-    table[name] = {"AVSBench mIoU": metrics.mask_iou(p.float(), target.float()),
-                   "mIoU sounding frames": d["miou_sounding"], "mIoU silent frames": d["miou_silent"],
-                   "silent frames empty": d["silent_empty_rate"], "distractor FP": d["distractor_fp"]}
+    table[name] = {
+        "AVSBench mIoU": metrics.mask_iou(p.float(), target.float()),
+        "mIoU sounding frames": d["miou_sounding"],
+        "mIoU silent frames": d["miou_silent"],
+        "silent frames empty": d["silent_empty_rate"],
+        "distractor FP": d["distractor_fp"],
+    }
     assert math.isclose(d["miou_all"], table[name]["AVSBench mIoU"], rel_tol=1e-5)
 diag = pd.DataFrame(table).T
 display(diag.round(3))
@@ -592,8 +657,12 @@ assert math.isclose(table["sounding object"]["AVSBench mIoU"], (2 * 6 / 12 + 2 *
 assert math.isclose(table["nothing"]["AVSBench mIoU"], 0.5, rel_tol=1e-5)
 assert table["every object"]["AVSBench mIoU"] > table["sounding object"]["AVSBench mIoU"]
 assert table["every object"]["distractor FP"] == 1.0 and table["sounding object"]["distractor FP"] == 0.0
-fig = viz.frame_strip(torch.ones(T, 3, H, H), models["every object"].long(), outlines=target,
-                      title="'every object' (vermillion) vs GT (dashed)")
+fig = viz.frame_strip(
+    torch.ones(T, 3, H, H),
+    models["every object"].long(),
+    outlines=target,
+    title="'every object' (vermillion) vs GT (dashed)",
+)
 plt.show()
 
 # %% [markdown]
@@ -619,8 +688,12 @@ for row in meta.itertuples():
     cdir = root / row.label / row.uid
     labels_dir = cdir / "labels_rgb"
     frames_gt = [np.asarray(Image.open(p).convert("RGB")).any() for p in sorted(labels_dir.glob("*.png"))]
-    rec = {"uid": row.uid, "split": row.split, "frames": len(frames_gt),
-           "empty_gt_frames": int(sum(not f for f in frames_gt))}
+    rec = {
+        "uid": row.uid,
+        "split": row.split,
+        "frames": len(frames_gt),
+        "empty_gt_frames": int(sum(not f for f in frames_gt)),
+    }
     if (cdir / "objects.json").is_file():
         objs = json.loads((cdir / "objects.json").read_text())
         rec["objects"] = len(objs["objects"])
@@ -644,8 +717,14 @@ assert len(stats) == report.num_clips and 0 <= n_empty <= n_frames
 if "objects" in stats:
     print("objects per clip:", stats["objects"].value_counts().sort_index().to_dict())
     print("sounding objects per clip:", stats["sounding"].value_counts().sort_index().to_dict())
-counts = {"sounding": dict(sounding_counts), "silent": dict(silent_counts)} if silent_counts else dict(sounding_counts)
-fig = viz.class_histogram(counts, title="objects per class (clips where the object appears)", xlabel="objects")
+counts = (
+    {"sounding": dict(sounding_counts), "silent": dict(silent_counts)}
+    if silent_counts
+    else dict(sounding_counts)
+)
+fig = viz.class_histogram(
+    counts, title="objects per class (clips where the object appears)", xlabel="objects"
+)
 viz.save_figure(fig, "01_class_histogram")
 plt.show()
 assert sum(sounding_counts.values()) > 0

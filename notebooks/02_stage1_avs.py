@@ -23,7 +23,7 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # checkpoints/priors; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 stage1_steps: "Optional[int]" = None  # override the profile's stage-1 training steps (None: the profile's)
 
 # %% [markdown]
@@ -47,13 +47,18 @@ import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.model import audio_aware_queries, build_model, count_parameters, model_summary
 from stepstones_lite.model.transformer_decoder import Attention, attention_mask_from_logits, unblock_full_rows
+from stepstones_lite.study.semantic_errors import first_sounding_clips
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.course import Course
-from stepstones_lite.train.engine import collate_clips
-from stepstones_lite.study.semantic_errors import first_sounding_clips
 
-setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
-                                     data_root=data_root, train__stage1_steps=stage1_steps)
+setup = stepstones_lite.course_setup(
+    profile,
+    device=device,
+    seed=seed,
+    artifacts_dir=artifacts_dir,
+    data_root=data_root,
+    train__stage1_steps=stage1_steps,
+)
 cfg, dev, env = setup.profile, setup.device, setup.env
 print(f"profile: {cfg.name} - {cfg.description}")
 print(f"stage-1 steps: {cfg.train.stage1_steps}, eval every {cfg.train.eval_every}")
@@ -82,8 +87,14 @@ course = setup.course
 weights = course.profile.model.backbone_weights
 print("visual weights:", weights)
 print("audio weights: ", course.profile.model.audio_weights)
-print("frozen backbone:", course.profile.model.freeze_backbone, "| adapters:", course.profile.model.adapters,
-      "| frozen audio:", course.profile.model.freeze_audio)
+print(
+    "frozen backbone:",
+    course.profile.model.freeze_backbone,
+    "| adapters:",
+    course.profile.model.adapters,
+    "| frozen audio:",
+    course.profile.model.freeze_audio,
+)
 standins = {}
 if weights is not None and (Path(weights).parent / "standins.json").is_file():
     standins = json.loads((Path(weights).parent / "standins.json").read_text())
@@ -107,8 +118,10 @@ else:
 # %%
 if standins:
     assert standins["label_space"] in ("coarse", "fine")
-    assert standins["audio_label_space"] == course.profile.train.pretrain_audio_label_space or \
-        course.profile.train.pretrain_audio_label_space is None
+    assert (
+        standins["audio_label_space"] == course.profile.train.pretrain_audio_label_space
+        or course.profile.train.pretrain_audio_label_space is None
+    )
     assert 0.0 <= standins["visual_heldout_miou"] <= 1.0 and 0.0 <= standins["audio_heldout_exact_set"] <= 1.0
     assert Path(course.profile.model.audio_weights).is_file()
 
@@ -145,9 +158,9 @@ print(weights_by_hand[0])
 # row is **unblocked** completely (the query attends globally). Query 2 below is fully blocked:
 
 # %%
-blocked = torch.tensor([[[False, False, True, True, True],
-                         [True, False, False, True, False],
-                         [True, True, True, True, True]]])  # [N, Lq, Lk]
+blocked = torch.tensor(
+    [[[False, False, True, True, True], [True, False, False, True, False], [True, True, True, True, True]]]
+)  # [N, Lq, Lk]
 naive = scores.masked_fill(blocked, float("-inf")).softmax(-1)
 print("fully blocked row without the rule:", naive[0, 2])
 assert torch.isnan(naive[0, 2]).all()
@@ -234,7 +247,9 @@ model = build_model(s1_model_cfg, num_classes=2).to(dev).eval()
 
 sidecars = next(course.root.glob("*/*/objects.json"), None) is not None  # synthetic set: who sounds when
 test_set = pipeline.avss_dataset(course.profile, course.root, "test", return_instances=sidecars)
-clips = [test_set[i] for i in first_sounding_clips(test_set, 3)]  # the course's rule: first clips with a sound
+clips = [
+    test_set[i] for i in first_sounding_clips(test_set, 3)
+]  # the course's rule: first clips with a sound
 n_show = len(clips)
 log_mel = torch.cat([c["log_mel"] for c in clips]).to(dev)  # [n_show*T, 1, 96, 64]
 with torch.no_grad():
@@ -261,9 +276,13 @@ fa = F.normalize(F_A, dim=-1)  # [N, D] unit audio embeddings
 per_clip = sim.cpu().split([c["log_mel"].shape[0] for c in clips])  # one [T, Q] block per clip
 within = float(torch.stack([b.std(0) for b in per_clip]).mean())  # a query over a clip's seconds
 between = float(sim.std(1).mean())  # the queries of one second
-print(f"largest |cos| {float(sim.abs().max()):.2f}; mean cosine between two seconds' audio embeddings "
-      f"{float((fa @ fa.T).mean()):.2f}")
-print(f"spread of one query over a clip's seconds {within:.3f} vs spread across queries in one second {between:.3f}")
+print(
+    f"largest |cos| {float(sim.abs().max()):.2f}; mean cosine between two seconds' audio embeddings "
+    f"{float((fa @ fa.T).mean()):.2f}"
+)
+print(
+    f"spread of one query over a clip's seconds {within:.3f} vs spread across queries in one second {between:.3f}"
+)
 assert within < between  # stripes: each column keeps its colour down a clip
 
 # %% [markdown]
@@ -282,8 +301,10 @@ with torch.no_grad():
     model.queries.query_embed.weight[0].copy_(saved)  # put the model back as it was
 assert torch.allclose(flipped[:, 0], expected_q0, atol=1e-5)
 assert torch.allclose(flipped[:, 1:], tgt[:, 1:], atol=1e-6)  # the other queries do not move
-print("query 0 after the flip = your expected_q0 (max diff "
-      f"{(flipped[:, 0] - expected_q0).abs().max().item():.1e})")
+print(
+    "query 0 after the flip = your expected_q0 (max diff "
+    f"{(flipped[:, 0] - expected_q0).abs().max().item():.1e})"
+)
 
 # %% [markdown]
 # Before training the prototypes are random, so the pattern says little. After training you can redraw it
@@ -304,7 +325,12 @@ with torch.no_grad():
 print("frames      ", tuple(clip["frames"].shape), "  log_mel", tuple(clip["log_mel"].shape))
 print("pred_logits ", tuple(out["pred_logits"].shape), "  [T, Q, classes + no-object]")
 print("pred_masks  ", tuple(out["pred_masks"].shape), "  [T, Q, H/stride, W/stride]")
-print("aux_outputs ", len(out["aux_outputs"]), "x", {k: tuple(x.shape) for k, x in out["aux_outputs"][0].items()})
+print(
+    "aux_outputs ",
+    len(out["aux_outputs"]),
+    "x",
+    {k: tuple(x.shape) for k, x in out["aux_outputs"][0].items()},
+)
 n_frames = clip["frames"].shape[0]
 assert out["pred_logits"].shape == (n_frames, s1_model_cfg.num_queries, 3)
 assert out["pred_masks"].shape[:2] == (n_frames, s1_model_cfg.num_queries)
@@ -321,7 +347,9 @@ counts = count_parameters(model)
 assert 0 < counts["trainable"] < counts["total"]
 print(f"trainable share: {counts['trainable'] / counts['total']:.1%}")
 body = [p for n, p in model.named_parameters() if n.startswith("backbone.body.")]
-assert body and not any(p.requires_grad for p in body)  # the pretrained backbone is frozen; its adapters train
+assert body and not any(
+    p.requires_grad for p in body
+)  # the pretrained backbone is frozen; its adapters train
 
 # %% [markdown]
 # ## Train stage 1
@@ -399,8 +427,13 @@ def captions(item: dict) -> list[str]:
 for i, item in enumerate(clips):
     pred, pred_muted = predict(item), predict(item, muted=True)
     assert pred.shape == item["masks"].shape and pred.dtype == torch.bool
-    fig = viz.prediction_grid(item["frames"], item["masks"], {"with audio": pred, "audio muted": pred_muted},
-                              title=f"Test clip {item['uid']}", captions=captions(item))
+    fig = viz.prediction_grid(
+        item["frames"],
+        item["masks"],
+        {"with audio": pred, "audio muted": pred_muted},
+        title=f"Test clip {item['uid']}",
+        captions=captions(item),
+    )
     viz.save_figure(fig, f"02_predictions_{i}")
     plt.show()
 
@@ -411,6 +444,7 @@ for i, item in enumerate(clips):
 # is silent. A model that listens marks a sounding object and leaves a silent one; with the audio muted it marks
 # less. A muted row that looks like the audio row means the model segments from the image alone.
 
+
 # %%
 def marked_shares(item: dict, pred: torch.Tensor) -> list[dict]:
     """Per object of a synthetic clip: share of its visible pixels marked while it sounds and while it is silent."""
@@ -418,7 +452,11 @@ def marked_shares(item: dict, pred: torch.Tensor) -> list[dict]:
     for obj in item["objects"]["objects"]:
         own = item["instances"] == obj["id"]  # [T, H, W] where the object is visible
         on = torch.tensor([bool(s) for s in obj["sounding"][: own.shape[0]]])  # [T]
-        row = {"clip": item["uid"], "object": obj["class"], "sounds in": "".join("x" if s else "." for s in on)}
+        row = {
+            "clip": item["uid"],
+            "object": obj["class"],
+            "sounds in": "".join("x" if s else "." for s in on),
+        }
         for state, sel in (("sounding", on), ("silent", ~on)):
             px = own[sel]
             row[state] = float((pred[sel] & px).sum() / px.sum()) if px.any() else float("nan")
@@ -427,15 +465,21 @@ def marked_shares(item: dict, pred: torch.Tensor) -> list[dict]:
 
 
 if sidecars:
-    table = {name: pd.DataFrame([r for item in clips for r in marked_shares(item, predict(item, muted=muted))])
-             for name, muted in (("with audio", False), ("audio muted", True))}
+    table = {
+        name: pd.DataFrame([r for item in clips for r in marked_shares(item, predict(item, muted=muted))])
+        for name, muted in (("with audio", False), ("audio muted", True))
+    }
     shares = table["with audio"].join(table["audio muted"][["sounding", "silent"]], rsuffix=" (muted)")
     display(shares.round(2))
     for name, t in table.items():
-        print(f"{name}: sounding objects {t['sounding'].mean():.0%} marked, silent ones {t['silent'].mean():.0%}")
+        print(
+            f"{name}: sounding objects {t['sounding'].mean():.0%} marked, silent ones {t['silent'].mean():.0%}"
+        )
     if cfg.name == "classroom":  # a trained model listens at least this much; in smoke nothing has learned
-        assert table["audio muted"][["sounding", "silent"]].sum().sum() < table["with audio"][
-            ["sounding", "silent"]].sum().sum()
+        assert (
+            table["audio muted"][["sounding", "silent"]].sum().sum()
+            < table["with audio"][["sounding", "silent"]].sum().sum()
+        )
 
 # %% [markdown]
 # ## The exact AVSBench metrics and the diagnostics
@@ -455,16 +499,34 @@ if sidecars:
 
 # %%
 results = {"with audio": course.evaluate(run), "audio muted": course.evaluate(run, mute_audio=True)}
-KEYS = ["miou", "fscore", "diag_miou_silent", "diag_miou_sounding", "diag_miou_single", "diag_miou_multi",
-        "diag_silent_empty_rate", "diag_silent_fp_area", "diag_distractor_fp", "diag_silent_instance_fp",
-        "diag_sounding_recall"]
+KEYS = [
+    "miou",
+    "fscore",
+    "diag_miou_silent",
+    "diag_miou_sounding",
+    "diag_miou_single",
+    "diag_miou_multi",
+    "diag_silent_empty_rate",
+    "diag_silent_fp_area",
+    "diag_distractor_fp",
+    "diag_silent_instance_fp",
+    "diag_sounding_recall",
+]
 print(f"{'metric':<26}{'with audio':>12}{'audio muted':>13}")
 for key in KEYS:
     print(f"{key:<26}{results['with audio'][key]:>12.3f}{results['audio muted'][key]:>13.3f}")
-print(f"test frames: {int(results['with audio']['num_frames'])} "
-      f"({int(results['with audio']['diag_n_silent'])} silent)")
-LOWER = ["diag_silent_fp_area", "diag_distractor_fp", "diag_silent_instance_fp"]  # false positives: lower is better
-fig = viz.compare_bars(results, KEYS, title="Stage 1 on the test split: real vs muted audio", lower_is_better=LOWER)
+print(
+    f"test frames: {int(results['with audio']['num_frames'])} "
+    f"({int(results['with audio']['diag_n_silent'])} silent)"
+)
+LOWER = [
+    "diag_silent_fp_area",
+    "diag_distractor_fp",
+    "diag_silent_instance_fp",
+]  # false positives: lower is better
+fig = viz.compare_bars(
+    results, KEYS, title="Stage 1 on the test split: real vs muted audio", lower_is_better=LOWER
+)
 viz.save_figure(fig, "02_stage1_diagnostics")
 plt.show()
 
@@ -475,9 +537,13 @@ plt.show()
 # run does.
 
 # %%
-recall, empty = (tuple(results[c][k] for c in results) for k in ("diag_sounding_recall", "diag_silent_empty_rate"))
-print(f"muting the audio: sounding recall {recall[0]:.3f} -> {recall[1]:.3f}, "
-      f"empty silent frames {empty[0]:.3f} -> {empty[1]:.3f}")
+recall, empty = (
+    tuple(results[c][k] for c in results) for k in ("diag_sounding_recall", "diag_silent_empty_rate")
+)
+print(
+    f"muting the audio: sounding recall {recall[0]:.3f} -> {recall[1]:.3f}, "
+    f"empty silent frames {empty[0]:.3f} -> {empty[1]:.3f}"
+)
 if cfg.name == "classroom":
     assert recall[1] < recall[0] and empty[1] >= empty[0]
 

@@ -23,7 +23,7 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # checkpoints/priors; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 stage1_steps: "Optional[int]" = None  # override the profile's stage-1 training steps (None: the profile's)
 
 # %% [markdown]
@@ -34,7 +34,6 @@ stage1_steps: "Optional[int]" = None  # override the profile's stage-1 training 
 
 # %%
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,14 +42,20 @@ from PIL import Image
 
 import stepstones_lite
 from stepstones_lite import viz
-from stepstones_lite.metrics import BinaryMeter, frame_iou, mask_iou
+from stepstones_lite.metrics import BinaryMeter, frame_iou
+from stepstones_lite.study import PRIOR_LEVELS
 from stepstones_lite.train import pipeline
 from stepstones_lite.train.priors import DEGRADATIONS, check_priors, degrade_mask, prior_iou
-from stepstones_lite.study import PRIOR_LEVELS
 from stepstones_lite.utils import file_sha256
 
-setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
-                                     data_root=data_root, train__stage1_steps=stage1_steps)
+setup = stepstones_lite.course_setup(
+    profile,
+    device=device,
+    seed=seed,
+    artifacts_dir=artifacts_dir,
+    data_root=data_root,
+    train__stage1_steps=stage1_steps,
+)
 cfg, dev, env = setup.profile, setup.device, setup.env
 print(f"profile: {cfg.name} - {cfg.description}")
 
@@ -86,7 +91,14 @@ clip_dir = priors / item["subset"] / item["uid"]
 pngs = sorted(clip_dir.glob("*.png"), key=lambda p: int(p.stem))
 print("clip folder:", clip_dir.relative_to(priors), "->", [p.name for p in pngs])
 arrays = [np.asarray(Image.open(p)) for p in pngs]
-print("dtype", arrays[0].dtype, "| shape", arrays[0].shape, "| values", sorted(set(np.unique(np.stack(arrays)).tolist())))
+print(
+    "dtype",
+    arrays[0].dtype,
+    "| shape",
+    arrays[0].shape,
+    "| values",
+    sorted(set(np.unique(np.stack(arrays)).tolist())),
+)
 
 # %%
 assert [p.stem for p in pngs] == [str(k) for k in range(item["frames"].shape[0])]
@@ -113,8 +125,10 @@ for i in range(len(test_set)):
     per_clip.append(prior_iou(prior, gt))
     meter.update(torch.where(prior, 1.0, -1.0), gt.float())
 prior_miou = meter.compute()["miou"]
-print(f"stage-1 prior mIoU on test: {prior_miou:.3f} over {len(per_clip)} clips "
-      f"(per clip: min {min(per_clip):.3f}, max {max(per_clip):.3f})")
+print(
+    f"stage-1 prior mIoU on test: {prior_miou:.3f} over {len(per_clip)} clips "
+    f"(per clip: min {min(per_clip):.3f}, max {max(per_clip):.3f})"
+)
 
 # %% [markdown]
 # The priors *are* the stage-1 predictions, so their mIoU must equal the stage-1 model's test mIoU from
@@ -144,19 +158,27 @@ for rank, ci in enumerate(chosen):
     ious = frame_iou(torch.where(it["prior"] > 0.5, 1.0, -1.0), it["masks"].float())  # [T]
     ious[~it["valid"]] = float("inf")
     t = int(ious.argmin())
-    silent_share.append(float((~it["masks"][it["valid"]].flatten(1).any(1)).float().mean()))  # empty-GT frames
+    silent_share.append(
+        float((~it["masks"][it["valid"]].flatten(1).any(1)).float().mean())
+    )  # empty-GT frames
     frames.append(it["frames"][t])
     gts.append(it["masks"][t])
     prs.append(it["prior"][t])
-    caps.append(f"{'best' if rank < n_each else 'worst'}: clip IoU {per_clip[ci]:.2f}\n"
-                f"t={t} frame IoU {float(ious[t]):.2f}")
-fig = viz.prior_gallery(frames, gts, prs, caps, title="Stage-1 priors, best and worst test clips", ncols=n_each)
+    caps.append(
+        f"{'best' if rank < n_each else 'worst'}: clip IoU {per_clip[ci]:.2f}\n"
+        f"t={t} frame IoU {float(ious[t]):.2f}"
+    )
+fig = viz.prior_gallery(
+    frames, gts, prs, caps, title="Stage-1 priors, best and worst test clips", ncols=n_each
+)
 viz.save_figure(fig, "03_prior_gallery")
 plt.show()
 hit = [float((p > 0.5)[g > 0.5].float().mean()) if g.any() else float("nan") for g, p in zip(gts, prs)]
 for name, part in (("best", slice(0, n_each)), ("worst", slice(n_each, None))):
-    print(f"{name}: share of the sounding object covered at the shown frame {np.nanmean(hit[part]):.0%}; "
-          f"share of silent frames in these clips {np.mean(silent_share[part]):.0%}")
+    print(
+        f"{name}: share of the sounding object covered at the shown frame {np.nanmean(hit[part]):.0%}; "
+        f"share of silent frames in these clips {np.mean(silent_share[part]):.0%}"
+    )
 
 # %% [markdown]
 # **What you should see:** the best clips on top, the worst below, each at its worst frame. Yellow is the part of
@@ -181,24 +203,31 @@ for name, part in (("best", slice(0, n_each)), ("worst", slice(n_each, None))):
 # - `noise` (level ≈ share of the frame flipped in blobs): scattered false positives and holes;
 # - `drop` (level = probability of emptying a frame): missed detections.
 
+
 # %%
 def sounds_per_frame(i: int) -> torch.Tensor:
     return test_set[i]["masks"].flatten(1).any(1)  # [T] which frames have a sounding object
 
 
 # the fixed rule: the first test clip with sounding *and* silent frames (the exercise below needs both)
-demo_idx = next(i for i in range(len(test_set)) if sounds_per_frame(i).any() and not sounds_per_frame(i).all())
+demo_idx = next(
+    i for i in range(len(test_set)) if sounds_per_frame(i).any() and not sounds_per_frame(i).all()
+)
 demo = test_set[demo_idx]
 t_demo = int(demo["masks"].flatten(1).sum(1).argmax())
 gt_clip = demo["masks"] > 0.5  # [T, H, W]
 demo_levels = {"erode": 2, "dilate": 2, "noise": 0.1, "drop": 0.5}
 gen = torch.Generator().manual_seed(seed)
 degraded = {kind: degrade_mask(gt_clip, kind, lvl, gen) for kind, lvl in demo_levels.items()}
-fig = viz.prior_gallery([demo["frames"][t_demo]] * 5, [gt_clip[t_demo]] * 5,
-                        [gt_clip[t_demo]] + [d[t_demo] for d in degraded.values()],
-                        ["ground truth (oracle)"] + [f"{k} {v}: IoU {prior_iou(degraded[k], gt_clip):.2f}"
-                                                     for k, v in demo_levels.items()],
-                        title=f"Degraded priors of clip {demo['uid']}", ncols=5)
+fig = viz.prior_gallery(
+    [demo["frames"][t_demo]] * 5,
+    [gt_clip[t_demo]] * 5,
+    [gt_clip[t_demo]] + [d[t_demo] for d in degraded.values()],
+    ["ground truth (oracle)"]
+    + [f"{k} {v}: IoU {prior_iou(degraded[k], gt_clip):.2f}" for k, v in demo_levels.items()],
+    title=f"Degraded priors of clip {demo['uid']}",
+    ncols=5,
+)
 viz.save_figure(fig, "03_degraded_priors")
 plt.show()
 
@@ -238,15 +267,22 @@ print(f"all-empty prior: mIoU {prior_iou(all_dropped, gt_clip):.3f} = your {expe
 # dangerous.
 
 # %%
-SWEEP = {"erode": [0, 1, 2, 3, 4], "dilate": [0, 1, 2, 3, 4], "noise": [0.0, 0.02, 0.05, 0.1, 0.2],
-         "drop": [0.0, 0.1, 0.3, 0.5, 0.7]}
+SWEEP = {
+    "erode": [0, 1, 2, 3, 4],
+    "dilate": [0, 1, 2, 3, 4],
+    "noise": [0.0, 0.02, 0.05, 0.1, 0.2],
+    "drop": [0.0, 0.1, 0.3, 0.5, 0.7],
+}
 assert set(SWEEP) == set(DEGRADATIONS)
-test_gt = [(test_set[i]["masks"] > 0.5)[test_set[i]["valid"]] for i in range(len(test_set))]  # [T', H, W] each
+test_gt = [
+    (test_set[i]["masks"] > 0.5)[test_set[i]["valid"]] for i in range(len(test_set))
+]  # [T', H, W] each
 sweep_iou = {}
 for kind, levels in SWEEP.items():
     gen = torch.Generator().manual_seed(seed)
-    sweep_iou[kind] = [float(np.mean([prior_iou(degrade_mask(g, kind, lvl, gen), g) for g in test_gt]))
-                       for lvl in levels]
+    sweep_iou[kind] = [
+        float(np.mean([prior_iou(degrade_mask(g, kind, lvl, gen), g) for g in test_gt])) for lvl in levels
+    ]
     print(f"{kind:>6}: " + "  ".join(f"{lvl}->{v:.3f}" for lvl, v in zip(levels, sweep_iou[kind])))
 
 # %%
@@ -275,12 +311,18 @@ for i in range(len(muted_set)):
     muted_meter.update(torch.where(it_m["prior"][valid] > 0.5, 1.0, -1.0), it_m["masks"][valid].float())
     changed.append(float((it_m["prior"][valid] != it["prior"][valid]).float().mean()))
 muted_miou = muted_meter.compute()["miou"]
-print(f"prior mIoU: with audio {prior_miou:.3f} | audio muted {muted_miou:.3f} | "
-      f"share of pixels that changed {np.mean(changed):.3f}")
-fig = viz.prior_gallery([demo["frames"][t_demo]] * 2, [demo["masks"][t_demo]] * 2,
-                        [test_set[demo_idx]["prior"][t_demo], muted_set[demo_idx]["prior"][t_demo]],
-                        [f"with audio (t={t_demo})", f"audio muted (t={t_demo})"],
-                        title=f"Stage-1 prior of {demo['uid']}, real vs silent audio", ncols=2)
+print(
+    f"prior mIoU: with audio {prior_miou:.3f} | audio muted {muted_miou:.3f} | "
+    f"share of pixels that changed {np.mean(changed):.3f}"
+)
+fig = viz.prior_gallery(
+    [demo["frames"][t_demo]] * 2,
+    [demo["masks"][t_demo]] * 2,
+    [test_set[demo_idx]["prior"][t_demo], muted_set[demo_idx]["prior"][t_demo]],
+    [f"with audio (t={t_demo})", f"audio muted (t={t_demo})"],
+    title=f"Stage-1 prior of {demo['uid']}, real vs silent audio",
+    ncols=2,
+)
 viz.save_figure(fig, "03_muted_prior")
 plt.show()
 assert 0.0 <= muted_miou <= 1.0
@@ -290,8 +332,12 @@ assert 0.0 <= muted_miou <= 1.0
 # much less on the right.
 
 # %%
-fig = viz.plot_prior_quality(SWEEP, sweep_iou, reference={"stage-1 prior": prior_miou, "stage-1, muted": muted_miou},
-                             title="Prior mIoU (test) vs degradation level")
+fig = viz.plot_prior_quality(
+    SWEEP,
+    sweep_iou,
+    reference={"stage-1 prior": prior_miou, "stage-1, muted": muted_miou},
+    title="Prior mIoU (test) vs degradation level",
+)
 viz.save_figure(fig, "03_prior_quality")
 plt.show()
 
@@ -323,7 +369,9 @@ for ds in (pipeline.avss_dataset(course.profile, course.root, s) for s in ("val"
     for i in range(len(ds)):
         g = ds[i]["labels"] > 0
         by_hand.append(prior_iou(degrade_mask(g, "erode", erode_level)[ds[i]["valid"]], g[ds[i]["valid"]]))
-erode_info = json.loads((course.reference_priors("erode", erode_level, seed=seed) / "manifest.json").read_text())
+erode_info = json.loads(
+    (course.reference_priors("erode", erode_level, seed=seed) / "manifest.json").read_text()
+)
 assert abs(np.mean(by_hand) - erode_info["prior_miou"]) < 1e-6
 oracle_info = json.loads((reference["oracle"] / "manifest.json").read_text())
 assert abs(oracle_info["prior_miou"] - 1.0) < 1e-4
@@ -378,8 +426,10 @@ oracle = study["oracle_prior"]["mean"]["avss_miou"]
 for arm in ("prior_erode_2", "prior_dilate_2", "prior_noise_0.05", "prior_drop_0.3"):
     m = study[arm]["mean"]
     lost_prior, lost_avss = 1 - m["prior_miou"], oracle - m["avss_miou"]
-    print(f"{arm:18s} prior mIoU {m['prior_miou']:.3f}  AVSS mIoU {m['avss_miou']:.3f}  "
-          f"AVSS lost per prior point lost {lost_avss / lost_prior:.2f}")
+    print(
+        f"{arm:18s} prior mIoU {m['prior_miou']:.3f}  AVSS mIoU {m['avss_miou']:.3f}  "
+        f"AVSS lost per prior point lost {lost_avss / lost_prior:.2f}"
+    )
 
 # %% [markdown]
 # ## Summary

@@ -29,7 +29,7 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # checkpoints/priors; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 stage1_steps: "Optional[int]" = None  # stage-1 training steps; None -> the profile's
 stage2_steps: "Optional[int]" = None  # stage-2 (and end-to-end) training steps; None -> the profile's
 
@@ -52,25 +52,46 @@ import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.data import AVSS_CLASSES, benchmark_classes
 from stepstones_lite.model import build_model
-from stepstones_lite.model.prior import (SILENT, SOUNDING, UNCERTAIN, RobustKeys, fuse_prior,
-                                         prior_attention_mask, resize_prior)
+from stepstones_lite.model.prior import (
+    SILENT,
+    SOUNDING,
+    UNCERTAIN,
+    RobustKeys,
+    fuse_prior,
+    prior_attention_mask,
+    resize_prior,
+)
 from stepstones_lite.model.transformer_decoder import unblock_full_rows
-from stepstones_lite.train import Course, pipeline
-from stepstones_lite.train.predict import predict
 from stepstones_lite.study import PAPER_NUMBERS
 from stepstones_lite.study.findings import what_we_found
+from stepstones_lite.study.semantic_errors import (
+    SOUNDING_OUTCOMES,
+    ObjectOutcomes,
+    confusion,
+    first_sounding_clips,
+    object_outcomes,
+    predict_split,
+)
 from stepstones_lite.study.verdicts import build_noise_range
-from stepstones_lite.study.semantic_errors import (SOUNDING_OUTCOMES, ObjectOutcomes, confusion,
-                                                   first_sounding_clips, object_outcomes, predict_split)
+from stepstones_lite.train import Course, pipeline
+from stepstones_lite.train.predict import predict
 from stepstones_lite.utils import project_root
 
-setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
-                                     data_root=data_root, train__stage1_steps=stage1_steps,
-                                     train__stage2_steps=stage2_steps)
+setup = stepstones_lite.course_setup(
+    profile,
+    device=device,
+    seed=seed,
+    artifacts_dir=artifacts_dir,
+    data_root=data_root,
+    train__stage1_steps=stage1_steps,
+    train__stage2_steps=stage2_steps,
+)
 cfg, dev, course = setup.profile, setup.device, setup.course
-print(f"profile {cfg.name}: stage 1 {cfg.train.stage1_steps} steps, "
-      f"stage 2 / end-to-end {cfg.train.stage2_steps} steps, {cfg.model.num_queries} queries, "
-      f"{cfg.model.num_decoder_layers} decoder layers")
+print(
+    f"profile {cfg.name}: stage 1 {cfg.train.stage1_steps} steps, "
+    f"stage 2 / end-to-end {cfg.train.stage2_steps} steps, {cfg.model.num_queries} queries, "
+    f"{cfg.model.num_decoder_layers} decoder layers"
+)
 
 # %% [markdown]
 # ## Stage 1 and its priors (cached)
@@ -91,8 +112,9 @@ print("priors     :", priors)
 # if the test split has one. The dataset gives the ground-truth labels and the stage-1 prior side by side.
 
 # %%
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors,
-                                 return_instances=True)
+test_set = pipeline.avss_dataset(
+    course.profile, course.root, "test", prior_root=priors, return_instances=True
+)
 
 
 def clip_score(item):
@@ -146,9 +168,14 @@ print(by_hand[0])
 t_show = sound_t
 fused = fuse_prior(pix.mask_features, gt_prior)  # [T, D, h, w]
 blocked0 = prior_attention_mask(gt_prior, sizes[0], 1)  # [T, 1, h0*w0] (the same for every query)
-fig = viz.prior_modules_figure(frames[t_show], gt_prior[t_show], pix.mask_features[t_show], fused[t_show],
-                               blocked0[t_show, 0].view(sizes[0]),
-                               title=f"mask fusion and prior attention mask (GT prior, frame {t_show})")
+fig = viz.prior_modules_figure(
+    frames[t_show],
+    gt_prior[t_show],
+    pix.mask_features[t_show],
+    fused[t_show],
+    blocked0[t_show, 0].view(sizes[0]),
+    title=f"mask fusion and prior attention mask (GT prior, frame {t_show})",
+)
 viz.save_figure(fig, "04_prior_modules")
 plt.show()
 added = resize_prior(gt_prior, pix.mask_features.shape[-2:])[:, None]  # [T, 1, h, w]
@@ -180,8 +207,10 @@ assert torch.equal(used, expected)
 for t in range(T):
     share = prior_attention_mask(gt_prior, sizes[0], 1)[t, 0].float().mean().item()
     kind = "global (all blocked -> unblocked)" if not used[t].any() and share == 1.0 else "masked"
-    print(f"frame {t}: prior area {gt_prior[t].mean():.2f}, blocked at 1/32 {share:.0%}, "
-          f"layer-0 attention {kind}")
+    print(
+        f"frame {t}: prior area {gt_prior[t].mean():.2f}, blocked at 1/32 {share:.0%}, "
+        f"layer-0 attention {kind}"
+    )
 if silent_t is not None:
     assert prior_attention_mask(gt_prior, sizes[0], 1)[silent_t].all()  # everything blocked by the prior ...
     assert not used[silent_t].any()  # ... so the row rule opens it: global attention
@@ -192,8 +221,14 @@ if silent_t is not None:
 # %%
 panels = [[m.float().view(sizes[0]) for m in 1.0 - used[:, 0].float()]]
 col_labels = [f"frame {t}" + ("" if on else " (silent)") for t, on in enumerate(sounding_frames)]
-fig = viz.attention_grid(panels, frames=frames, row_labels=["open at 1/32"], col_labels=col_labels,
-                         masks=gt_prior, title="layer-0 attention mask from the GT prior (1 = may attend)")
+fig = viz.attention_grid(
+    panels,
+    frames=frames,
+    row_labels=["open at 1/32"],
+    col_labels=col_labels,
+    masks=gt_prior,
+    title="layer-0 attention mask from the GT prior (1 = may attend)",
+)
 viz.save_figure(fig, "04_prior_attention_mask")
 plt.show()
 
@@ -216,7 +251,9 @@ undecided = torch.full_like(gt_prior, 0.5)  # change X: [T, H, W]
 blocked_share = prior_attention_mask(undecided, sizes[0], 1).float().mean().item()
 _, undecided_states = model.robust_keys(undecided, sizes)
 uncertain_shares = [(s == UNCERTAIN).float().mean().item() for s in undecided_states]
-print(f"blocked at layer 0: {blocked_share:.0%}; uncertain per scale: {[f'{u:.0%}' for u in uncertain_shares]}")
+print(
+    f"blocked at layer 0: {blocked_share:.0%}; uncertain per scale: {[f'{u:.0%}' for u in uncertain_shares]}"
+)
 assert abs(blocked_share - expected_blocked) < 1e-6
 assert all(abs(u - expected_uncertain) < 1e-6 for u in uncertain_shares)
 
@@ -232,8 +269,12 @@ assert all(abs(u - expected_uncertain) < 1e-6 for u in uncertain_shares)
 keys = RobustKeys(dim=4)
 values = torch.tensor([[[0.0, 0.39, 0.4, 0.41, 0.5, 0.59, 0.6, 1.0]]])  # [1, 1, 8]
 states = keys.states(values)
-print([f"{v:.2f}->{['silent', 'uncertain', 'sounding'][s]}" for v, s in zip(values.flatten().tolist(),
-                                                                          states.flatten().tolist())])
+print(
+    [
+        f"{v:.2f}->{['silent', 'uncertain', 'sounding'][s]}"
+        for v, s in zip(values.flatten().tolist(), states.flatten().tolist())
+    ]
+)
 assert states.flatten().tolist() == [SILENT] * 3 + [UNCERTAIN] * 3 + [SOUNDING] * 2
 
 # %% [markdown]
@@ -246,8 +287,12 @@ assert states.flatten().tolist() == [SILENT] * 3 + [UNCERTAIN] * 3 + [SOUNDING] 
 # %%
 _, key_states = model.robust_keys(gt_prior, sizes)  # per scale [T, h_l, w_l]
 names = ["1/32", "1/16", "1/8"]
-fig = viz.robust_key_maps([s[t_show] for s in key_states], prior=gt_prior[t_show], titles=names,
-                          title=f"robust-key states of the GT prior, frame {t_show}")
+fig = viz.robust_key_maps(
+    [s[t_show] for s in key_states],
+    prior=gt_prior[t_show],
+    titles=names,
+    title=f"robust-key states of the GT prior, frame {t_show}",
+)
 viz.save_figure(fig, "04_robust_keys")
 plt.show()
 for name, size, s in zip(names, sizes, key_states):
@@ -259,8 +304,10 @@ for name, size, s in zip(names, sizes, key_states):
     lo = -F.adaptive_max_pool2d(-gt_prior[:, None], size)[:, 0]  # [T, h, w] block min
     assert bool((hi > lo)[s == UNCERTAIN].all())
     share = {k: (s == v).float().mean().item() for k, v in (("silent", SILENT), ("uncertain", UNCERTAIN))}
-    print(f"{name} {size}: silent {share['silent']:.0%}, uncertain {share['uncertain']:.0%}, "
-          f"sounding {(s == SOUNDING).float().mean():.0%}")
+    print(
+        f"{name} {size}: silent {share['silent']:.0%}, uncertain {share['uncertain']:.0%}, "
+        f"sounding {(s == SOUNDING).float().mean():.0%}"
+    )
 
 # %% [markdown]
 # **What you should see:** per decoder scale, silent (blue) background and sounding (red) object; few or no
@@ -280,9 +327,12 @@ for name, size, s in zip(names, sizes, key_states):
 paper_prior = F.interpolate(gt_prior[t_show][None, None], size=(224, 224), mode="nearest")[:, 0]
 paper_sizes = [(12, 12), (24, 24), (48, 48)]
 _, paper_states = model.robust_keys(paper_prior, paper_sizes)
-fig = viz.robust_key_maps([s[0] for s in paper_states], prior=paper_prior[0], titles=names,
-                          title=f"robust-key states, official geometry (224-px prior, 384-px input), "
-                                f"frame {t_show}")
+fig = viz.robust_key_maps(
+    [s[0] for s in paper_states],
+    prior=paper_prior[0],
+    titles=names,
+    title=f"robust-key states, official geometry (224-px prior, 384-px input), frame {t_show}",
+)
 viz.save_figure(fig, "04_robust_keys_official_geometry")
 plt.show()
 for name, s in zip(names, paper_states):
@@ -299,8 +349,12 @@ assert sum(int((s == UNCERTAIN).sum()) for s in paper_states) > 0
 
 # %%
 _, pred_states = model.robust_keys(pred_prior, sizes)
-fig = viz.robust_key_maps([s[t_show] for s in pred_states], prior=pred_prior[t_show], titles=names,
-                          title=f"robust-key states of the stage-1 prior, frame {t_show}")
+fig = viz.robust_key_maps(
+    [s[t_show] for s in pred_states],
+    prior=pred_prior[t_show],
+    titles=names,
+    title=f"robust-key states of the stage-1 prior, frame {t_show}",
+)
 plt.show()
 plt.close("all")
 
@@ -318,7 +372,10 @@ plt.close("all")
 
 # %%
 histories: dict[str, list] = {}
-CURVES = ("train_loss", "val_miou_benchmark")  # the validation mean over the benchmark's 18 classes, as in Results
+CURVES = (
+    "train_loss",
+    "val_miou_benchmark",
+)  # the validation mean over the benchmark's 18 classes, as in Results
 slot: dict = {}  # one output the curves redraw into, so the progress bars above it stay on screen
 
 
@@ -387,11 +444,15 @@ table = pd.DataFrame({name: {c: r[c] for c in cols} for name, r in rows.items()}
 table.loc["stage 1 (AVS)", "binary_miou"] = s1_metrics["miou"]
 display(table.round(3).astype(object).fillna("–"))
 k = rows["end-to-end (same steps)"]["classes_benchmark"]
-print(f"benchmark label space: {k} of 71 classes; classes present in the test GT: "
-      f"{rows['end-to-end (same steps)']['classes_present']}")
+print(
+    f"benchmark label space: {k} of 71 classes; classes present in the test GT: "
+    f"{rows['end-to-end (same steps)']['classes_present']}"
+)
 for r in rows.values():
     assert 0.0 <= r["miou"] <= r["miou_benchmark"] + 1e-6 <= 1.0 + 1e-6  # the official mean includes 0s
-    assert abs(r["miou_benchmark"] * r["classes_benchmark"] - r["miou"] * 71) < 1e-4  # same sum, other denominator
+    assert (
+        abs(r["miou_benchmark"] * r["classes_benchmark"] - r["miou"] * 71) < 1e-4
+    )  # same sum, other denominator
     assert 0.0 <= r["binary_miou"] <= 1.0
 
 # %% [markdown]
@@ -401,17 +462,24 @@ for r in rows.values():
 # only learns *where*. Compare the collapsed binary mIoU of the AVSS models with stage 1's binary mIoU:
 
 # %%
-loc = {"stage 1 (binary, dedicated)": s1_metrics["miou"],
-       "end-to-end AVSS, collapsed": rows["end-to-end (same steps)"]["binary_miou"],
-       "stage 2 with stage-1 priors, collapsed": rows["stage 2, stage-1 priors"]["binary_miou"]}
+loc = {
+    "stage 1 (binary, dedicated)": s1_metrics["miou"],
+    "end-to-end AVSS, collapsed": rows["end-to-end (same steps)"]["binary_miou"],
+    "stage 2 with stage-1 priors, collapsed": rows["stage 2, stage-1 priors"]["binary_miou"],
+}
 for name, v in loc.items():
     print(f"{name:40s} binary mIoU {v:.3f}")
 gap = loc["stage 1 (binary, dedicated)"] - loc["end-to-end AVSS, collapsed"]
 # one run built twice differs too: the noise study's builds of one configuration span this much binary mIoU
 builds = json.loads((project_root() / "results" / "build_noise_classroom.json").read_text())["builds"]
 binary_noise = max(b["binary_miou"] for b in builds) - min(b["binary_miou"] for b in builds)
-verdict = ("a tie: inside the build-to-build range" if abs(gap) <= binary_noise else
-           "end-to-end localises worse" if gap > 0 else "end-to-end localises better")
+verdict = (
+    "a tie: inside the build-to-build range"
+    if abs(gap) <= binary_noise
+    else "end-to-end localises worse"
+    if gap > 0
+    else "end-to-end localises better"
+)
 print(f"stage 1 minus end-to-end: {gap:+.3f} (build-to-build range ±{binary_noise:.3f}: {verdict} here)")
 
 # %% [markdown]
@@ -426,14 +494,20 @@ e2e_model, _, _ = pipeline.load_model(e2e / "best.pt", device=dev)
 first = test_set[first_sounding_clips(test_set, 1)[0]]
 t_first = int((first["labels"] > 0).flatten(1).any(1).nonzero()[0])
 scores = predict(e2e_model, first, output="scores").cpu()  # [T, C, H, W]
-fig = viz.split_loss_panel(first["frames"][t_first], first["labels"][t_first], scores[t_first],
-                           title=f"end-to-end, {first['uid']} frame {t_first}")
+fig = viz.split_loss_panel(
+    first["frames"][t_first],
+    first["labels"][t_first],
+    scores[t_first],
+    title=f"end-to-end, {first['uid']} frame {t_first}",
+)
 viz.save_figure(fig, "04_split_loss")
 plt.show()
 e2e_test = course.evaluate(e2e)
-print(f"whole test split: split loss {e2e_test['split_loss']:.1%} of GT sounding pixels; binary mIoU "
-      f"{e2e_test['binary_miou']:.3f} by the argmax, {e2e_test['pooled_binary_miou']:.3f} by the pooled classes "
-      f"(stage 1: {s1_metrics['miou']:.3f})")
+print(
+    f"whole test split: split loss {e2e_test['split_loss']:.1%} of GT sounding pixels; binary mIoU "
+    f"{e2e_test['binary_miou']:.3f} by the argmax, {e2e_test['pooled_binary_miou']:.3f} by the pooled classes "
+    f"(stage 1: {s1_metrics['miou']:.3f})"
+)
 assert 0.0 <= e2e_test["split_loss"] <= 1.0
 
 # %% [markdown]
@@ -450,18 +524,28 @@ assert 0.0 <= e2e_test["split_loss"] <= 1.0
 # what training with it adds.
 
 # %%
-ladder = {"end_to_end": rows["end-to-end (same steps)"]["miou_benchmark"],
-          "gated_stage1": course.evaluate(e2e, gate=priors)["miou_benchmark"],
-          "two_stage": rows["stage 2, stage-1 priors"]["miou_benchmark"],
-          "gated_gt": course.evaluate(e2e, gate="gt")["miou_benchmark"],
-          "oracle": rows["stage 2, oracle (GT) priors"]["miou_benchmark"]}
-fig = viz.payoff_ladder(**ladder, noise=build_noise_range(),
-                        title=f"What a mask is worth ({course.profile.name}, seed {seed}, test)")
+ladder = {
+    "end_to_end": rows["end-to-end (same steps)"]["miou_benchmark"],
+    "gated_stage1": course.evaluate(e2e, gate=priors)["miou_benchmark"],
+    "two_stage": rows["stage 2, stage-1 priors"]["miou_benchmark"],
+    "gated_gt": course.evaluate(e2e, gate="gt")["miou_benchmark"],
+    "oracle": rows["stage 2, oracle (GT) priors"]["miou_benchmark"],
+}
+fig = viz.payoff_ladder(
+    **ladder,
+    noise=build_noise_range(),
+    title=f"What a mask is worth ({course.profile.name}, seed {seed}, test)",
+)
 viz.save_figure(fig, "04_payoff_ladder")
 plt.show()
-for mask, (cut, read) in {"stage-1": ("gated_stage1", "two_stage"), "ground-truth": ("gated_gt", "oracle")}.items():
-    print(f"{mask} mask: after the fact {ladder[cut] - ladder['end_to_end']:+.3f}, "
-          f"read by stage 2 {ladder[read] - ladder[cut]:+.3f} more")
+for mask, (cut, read) in {
+    "stage-1": ("gated_stage1", "two_stage"),
+    "ground-truth": ("gated_gt", "oracle"),
+}.items():
+    print(
+        f"{mask} mask: after the fact {ladder[cut] - ladder['end_to_end']:+.3f}, "
+        f"read by stage 2 {ladder[read] - ladder[cut]:+.3f} more"
+    )
 # cutting with the ground truth only turns wrong pixels right, so it can never lower end-to-end's score
 assert ladder["gated_gt"] >= ladder["end_to_end"] - 1e-6
 
@@ -494,9 +578,16 @@ assert ladder["gated_gt"] >= ladder["end_to_end"] - 1e-6
 
 # %%
 committed = json.loads((project_root() / "results" / "reproduce_classroom.json").read_text())["arms"]
-study = pd.DataFrame({arm: {"mean": committed[arm]["mean"]["avss_miou"], "std": committed[arm]["std"]["avss_miou"],
-                            "paper (×100)": PAPER_NUMBERS[arm]["avss_miou"] if arm in PAPER_NUMBERS else None}
-                      for arm in ("two_stage", "oracle_prior", "end_to_end", "end_to_end_equal_compute")}).T
+study = pd.DataFrame(
+    {
+        arm: {
+            "mean": committed[arm]["mean"]["avss_miou"],
+            "std": committed[arm]["std"]["avss_miou"],
+            "paper (×100)": PAPER_NUMBERS[arm]["avss_miou"] if arm in PAPER_NUMBERS else None,
+        }
+        for arm in ("two_stage", "oracle_prior", "end_to_end", "end_to_end_equal_compute")
+    }
+).T
 display(study.round(3).astype(object).fillna("–"))
 assert study.loc["oracle_prior", "mean"] >= study.loc["two_stage", "mean"]  # the oracle prior is the ceiling
 
@@ -532,16 +623,22 @@ shown_t = [int((c["labels"] > 0).flatten(1).any(1).nonzero()[0]) for c in shown]
 def predict_labels(run, prior_kind):
     """Class maps [T, H, W] of every shown clip: prior_kind "stage1" | "gt" | None (end-to-end)."""
     m, _, _ = pipeline.load_model(run / "best.pt", device=dev)
-    prior = {"stage1": "dataset", "gt": "gt", None: None}[prior_kind]  # the clip's stage-1 prior, or the oracle
+    prior = {"stage1": "dataset", "gt": "gt", None: None}[
+        prior_kind
+    ]  # the clip's stage-1 prior, or the oracle
     return [predict(m, c, prior).cpu() for c in shown]
 
 
-example_preds = {"GT": [c["labels"] for c in shown],
-                 "stage 2 (stage-1 prior)": predict_labels(s2, "stage1"),
-                 "stage 2 (oracle prior)": predict_labels(s2, "gt"),
-                 "end-to-end": predict_labels(e2e, None)}
+example_preds = {
+    "GT": [c["labels"] for c in shown],
+    "stage 2 (stage-1 prior)": predict_labels(s2, "stage1"),
+    "stage 2 (oracle prior)": predict_labels(s2, "gt"),
+    "end-to-end": predict_labels(e2e, None),
+}
 frames_shown = torch.stack([c["frames"][t] for c, t in zip(shown, shown_t)])  # [n, 3, H, W]
-pred_rows = {k: torch.stack([p[t] for p, t in zip(v, shown_t)]) for k, v in example_preds.items()}  # [n, H, W] each
+pred_rows = {
+    k: torch.stack([p[t] for p, t in zip(v, shown_t)]) for k, v in example_preds.items()
+}  # [n, H, W] each
 
 
 def panel_counts(pred_maps):
@@ -549,17 +646,28 @@ def panel_counts(pred_maps):
     study.semantic_errors (named: >= half its pixels get its class; painted: >= half predicted as some class)."""
     counts = []
     for c, t, pred in zip(shown, shown_t, pred_maps):
-        o = object_outcomes(pred[None], c["instances"][t][None], [{**x, "sounding": [x["sounding"][t]]}
-                                                                  for x in c["objects"]["objects"]])
+        o = object_outcomes(
+            pred[None],
+            c["instances"][t][None],
+            [{**x, "sounding": [x["sounding"][t]]} for x in c["objects"]["objects"]],
+        )
         counts.append((o.sounding["named"], sum(o.sounding.values()), sum(o.silent_marked.values())))
     return counts
 
 
 counts = {name: panel_counts(maps) for name, maps in pred_rows.items() if name != "GT"}
-notes = {name: [f"named {k} of {n} sounding; silent painted: {m}" for k, n, m in per] for name, per in counts.items()}
-fig = viz.semantic_rows(frames_shown, pred_rows, gt=pred_rows["GT"], notes=notes,
-                        title="first test clips with a sounding object: semantic predictions vs GT",
-                        frame_titles=[f"{c['uid']} f{t}" for c, t in zip(shown, shown_t)])
+notes = {
+    name: [f"named {k} of {n} sounding; silent painted: {m}" for k, n, m in per]
+    for name, per in counts.items()
+}
+fig = viz.semantic_rows(
+    frames_shown,
+    pred_rows,
+    gt=pred_rows["GT"],
+    notes=notes,
+    title="first test clips with a sounding object: semantic predictions vs GT",
+    frame_titles=[f"{c['uid']} f{t}" for c, t in zip(shown, shown_t)],
+)
 viz.save_figure(fig, "04_semantic_predictions")
 plt.show()
 totals = {name: tuple(sum(x[i] for x in per) for i in range(3)) for name, per in counts.items()}
@@ -567,8 +675,10 @@ for name, (k, n, m) in totals.items():
     print(f"{name:26s} named {k} of {n} sounding objects; silent objects painted: {m}")
 assert len({n for _, n, _ in totals.values()}) == 1  # every row is scored on the same sounding objects
 best = max(totals, key=lambda name: totals[name][0])
-print(f"Reading it: {best} names the most sounding objects in these frames ({totals[best][0]} of "
-      f"{totals[best][1]}); a few frames are no verdict: the error analysis below counts the whole test split.")
+print(
+    f"Reading it: {best} names the most sounding objects in these frames ({totals[best][0]} of "
+    f"{totals[best][1]}); a few frames are no verdict: the error analysis below counts the whole test split."
+)
 
 # %% [markdown]
 # **What you should see:** columns are the first test clips with a sound, rows are the GT and the three models; a
@@ -612,8 +722,14 @@ for item, pred in predict_split(s2 / "best.pt", test_set, prior="dataset", devic
 sub = counts[classes][:, classes].double()  # [K, K]
 rates = sub / sub.sum(1, keepdim=True).clamp_min(1)  # row-normalised
 names = [AVSS_CLASSES[c] for c in classes]
-fig = viz.annotated_heatmap(rates.numpy(), names, names, title="stage 2 (stage-1 priors), test pixels: "
-                            "GT class (rows) vs predicted (columns)", cbar_label="share of the row", fmt=".2f")
+fig = viz.annotated_heatmap(
+    rates.numpy(),
+    names,
+    names,
+    title="stage 2 (stage-1 priors), test pixels: GT class (rows) vs predicted (columns)",
+    cbar_label="share of the row",
+    fmt=".2f",
+)
 viz.save_figure(fig, "04_confusion")
 plt.show()
 diag = rates.diagonal()[1:]  # sounding classes only

@@ -25,12 +25,12 @@ profile: str = "auto"  # smoke | classroom | paper | auto (reads $STEPSTONES_PRO
 device: str = "auto"  # auto | cpu | cuda | mps
 seed: int = 0  # random seed for everything
 data_root: "Optional[str]" = None  # dataset folder; None -> $STEPSTONES_DATA or the synthetic set
-artifacts_dir: "Optional[str]" = None  # where checkpoints/priors go; None -> $STEPSTONES_ARTIFACTS or ./artifacts
+artifacts_dir: "Optional[str]" = None  # checkpoints/priors; None -> $STEPSTONES_ARTIFACTS or ./artifacts
 stage1_steps: "Optional[int]" = None  # stage-1 training steps; None -> the profile's
 stage2_steps: "Optional[int]" = None  # stage-2 training steps; None -> the profile's
 max_clips: "Optional[int]" = None  # test clips used for the statistics; None -> all
-official_checkpoint: "Optional[str]" = None  # a released avss/f_miou_best.pth (GeWu-Lab/Stepping-Stones); None -> skip
-official_audio_weights: "Optional[str]" = None  # local torchvggish weights for it; None -> random VGGish (plumbing only)
+official_checkpoint: "Optional[str]" = None  # a released avss/f_miou_best.pth; None: skip this section
+official_audio_weights: "Optional[str]" = None  # its torchvggish weights; None: a random VGGish (plumbing)
 
 # %% [markdown]
 # ## Setup
@@ -52,28 +52,38 @@ import stepstones_lite
 from stepstones_lite import viz
 from stepstones_lite.data import AVSS_CLASSES
 from stepstones_lite.model.prior import UNCERTAIN
-from stepstones_lite.train import Course, pipeline
+from stepstones_lite.train import pipeline
 
-setup = stepstones_lite.course_setup(profile, device=device, seed=seed, artifacts_dir=artifacts_dir,
-                                     data_root=data_root, train__stage1_steps=stage1_steps,
-                                     train__stage2_steps=stage2_steps)
+setup = stepstones_lite.course_setup(
+    profile,
+    device=device,
+    seed=seed,
+    artifacts_dir=artifacts_dir,
+    data_root=data_root,
+    train__stage1_steps=stage1_steps,
+    train__stage2_steps=stage2_steps,
+)
 cfg, dev, course = setup.profile, setup.device, setup.course
 s1 = course.stage1(seed)
 priors = course.stage1_priors(s1)
 s2 = course.stage2(seed, priors=priors)
 stage2, _, _ = pipeline.load_model(s2 / "best.pt", device=dev)
 stage1, _, _ = pipeline.load_model(s1 / "best.pt", device=dev)
-test_set = pipeline.avss_dataset(course.profile, course.root, "test", prior_root=priors,
-                                 return_instances=True)
+test_set = pipeline.avss_dataset(
+    course.profile, course.root, "test", prior_root=priors, return_instances=True
+)
 n_clips = len(test_set) if max_clips is None else min(max_clips, len(test_set))
 L = len(stage2.decoder.layers)
-print(f"profile {cfg.name}: {L} decoder layers, {stage2.queries.query_feat.num_embeddings} queries, "
-      f"{stage2.decoder.layers[0].cross_attn.h} heads; {n_clips} test clips")
+print(
+    f"profile {cfg.name}: {L} decoder layers, {stage2.queries.query_feat.num_embeddings} queries, "
+    f"{stage2.decoder.layers[0].cross_attn.h} heads; {n_clips} test clips"
+)
 
 # %% [markdown]
 # ## What `return_attn=True` gives
 #
 # We run stage 2 as at test time: each clip with its **stage-1 prior**. Everything is per frame (`N = T`).
+
 
 # %%
 @lru_cache(maxsize=None)
@@ -83,15 +93,18 @@ def run_clip(i: int) -> dict:
     with torch.no_grad():
         out = stage2(item["frames"].to(dev), item["log_mel"].to(dev), item["prior"].to(dev), return_attn=True)
     keep = ("pred_logits", "pred_masks", "attn", "attn_masks", "audio_similarity", "robust_keys")
-    return {k: [x.cpu() for x in out[k]] if isinstance(out[k], list) else out[k].cpu()
-            for k in keep if k in out}
+    return {
+        k: [x.cpu() for x in out[k]] if isinstance(out[k], list) else out[k].cpu() for k in keep if k in out
+    }
 
 
 def sounding_clip_index() -> int:
     """A clip with sounding and silent frames if there is one, else one with any sound."""
+
     def score(i):
         s = (test_set[i]["labels"] > 0).flatten(1).any(1)
         return (bool(s.any() and (~s).any()), bool(s.any()), -i)  # a silent clip never beats a sounding one
+
     return max(range(n_clips), key=score)
 
 
@@ -101,8 +114,12 @@ T = clip["frames"].shape[0]
 for layer, (a, m) in enumerate(zip(out["attn"], out["attn_masks"])):
     scale = clip["frames"].shape[-1] // a.shape[-1]
     print(f"layer {layer}: attn {tuple(a.shape)}  mask {tuple(m.shape)}  scale 1/{scale}")
-print("audio_similarity", tuple(out["audio_similarity"].shape),
-      "| robust_keys", [tuple(s.shape) for s in out["robust_keys"]])
+print(
+    "audio_similarity",
+    tuple(out["audio_similarity"].shape),
+    "| robust_keys",
+    [tuple(s.shape) for s in out["robust_keys"]],
+)
 
 # %% [markdown]
 # Two invariants of masked attention: each query's weights over the pixels sum to 1, and blocked pixels get
@@ -123,6 +140,7 @@ assert all(sizes[i] == sizes[i % 3] for i in range(L))  # scales cycle 1/32 -> 1
 # Mask2Former's semantic map sums, over queries, each query's class probabilities times its mask. A query's
 # **foreground contribution** in a frame is its probability of a non-background class times its mean mask
 # probability; we follow the queries that contribute most on this clip.
+
 
 # %%
 def foreground_contribution(o: dict) -> torch.Tensor:
@@ -148,9 +166,14 @@ print("objects:", [(o["class"], o["sounding"]) for o in clip["objects"]["objects
 q = queries[0]
 grid = [[out["attn"][layer][t, :, q].mean(0) for t in range(T)] for layer in range(L)]
 row_labels = [f"layer {layer} ({sizes[layer][0]}x{sizes[layer][1]})" for layer in range(L)]
-fig = viz.attention_grid(grid, frames=clip["frames"], row_labels=row_labels, masks=(clip["labels"] > 0),
-                         col_labels=[f"t={t}" + ("" if sounding[t] else " (silent)") for t in range(T)],
-                         title=f"query {q}: cross-attention per layer and frame (head mean)")
+fig = viz.attention_grid(
+    grid,
+    frames=clip["frames"],
+    row_labels=row_labels,
+    masks=(clip["labels"] > 0),
+    col_labels=[f"t={t}" + ("" if sounding[t] else " (silent)") for t in range(T)],
+    title=f"query {q}: cross-attention per layer and frame (head mean)",
+)
 viz.save_figure(fig, "05_attention_layers_frames")
 plt.show()
 
@@ -166,11 +189,14 @@ plt.show()
 t0 = int(sounding.nonzero()[0]) if sounding.any() else 0
 heads = stage2.decoder.layers[0].cross_attn.h
 grid = [[out["attn"][layer][t0, h, q] for h in range(heads)] for layer in range(L)]
-fig = viz.attention_grid(grid, frames=clip["frames"][t0:t0 + 1].expand(heads, -1, -1, -1),
-                         row_labels=row_labels,
-                         col_labels=[f"head {h}" for h in range(heads)],
-                         masks=(clip["labels"][t0:t0 + 1] > 0).expand(heads, -1, -1),
-                         title=f"query {q}, frame {t0}: cross-attention per layer and head")
+fig = viz.attention_grid(
+    grid,
+    frames=clip["frames"][t0 : t0 + 1].expand(heads, -1, -1, -1),
+    row_labels=row_labels,
+    col_labels=[f"head {h}" for h in range(heads)],
+    masks=(clip["labels"][t0 : t0 + 1] > 0).expand(heads, -1, -1),
+    title=f"query {q}, frame {t0}: cross-attention per layer and head",
+)
 viz.save_figure(fig, "05_attention_layers_heads")
 plt.show()
 plt.close("all")
@@ -188,8 +214,9 @@ plt.close("all")
 # %%
 assert out["audio_similarity"].shape == (T, contrib.shape[1])
 assert float(out["audio_similarity"].abs().max()) <= 1.0 + 1e-5
-fig = viz.similarity_over_time(out["audio_similarity"], sounding=sounding,
-                               title=f"stage 2: cos(P_audio, F_A) over clip {clip['uid']}")
+fig = viz.similarity_over_time(
+    out["audio_similarity"], sounding=sounding, title=f"stage 2: cos(P_audio, F_A) over clip {clip['uid']}"
+)
 viz.save_figure(fig, "05_similarity_stage2")
 plt.show()
 with torch.no_grad():
@@ -217,14 +244,20 @@ term_moves = (term[1:] - term[:-1]).norm(dim=-1).mean(0) / term.norm(dim=-1).mea
 audio_moves = float((F_A[1:] - F_A[:-1]).norm(dim=-1).mean() / F_A.norm(dim=-1).mean())
 print("per-query range of the cosine over the clip:", [round(v, 3) for v in spread.tolist()])
 print("per-query mean |cosine| (the dose):       ", [round(v, 3) for v in dose.tolist()])
-print(f"F_A moves by {audio_moves:.0%} of its length from one second to the next; the audio term of the query "
-      f"with the flattest line (query {int(spread.argmin())}) moves by {float(term_moves[spread.argmin()]):.0%}")
+print(
+    f"F_A moves by {audio_moves:.0%} of its length from one second to the next; the audio term of the query "
+    f"with the flattest line (query {int(spread.argmin())}) moves by {float(term_moves[spread.argmin()]):.0%}"
+)
 flat = spread < 0.5 * dose  # lines that move less than half their own level
 print(f"{int(flat.sum())} of {len(flat)} lines are flat in this sense (range < half the mean |cosine|)")
 q_flat = int(spread.argmin())
 P_audio = stage2.queries.query_embed.weight.cpu()  # [Q, D] the prototypes
-assert torch.allclose(F.cosine_similarity(P_audio[None], F_A[:, None], dim=-1), sim2, atol=1e-5)  # the plotted cosine
-if dose[q_flat] > 0.05 and audio_moves > 0.01:  # a flat line with a real dose still carries the changing audio
+assert torch.allclose(
+    F.cosine_similarity(P_audio[None], F_A[:, None], dim=-1), sim2, atol=1e-5
+)  # the plotted cosine
+if (
+    dose[q_flat] > 0.05 and audio_moves > 0.01
+):  # a flat line with a real dose still carries the changing audio
     assert float(term_moves[q_flat]) > 0.5 * audio_moves
 
 # %% [markdown]
@@ -234,9 +267,12 @@ if dose[q_flat] > 0.05 and audio_moves > 0.01:  # a flat line with a real dose s
 
 # %%
 t_show = t0
-fig = viz.robust_key_maps([s[t_show] for s in out["robust_keys"][:3]], prior=clip["prior"][t_show],
-                          titles=["1/32", "1/16", "1/8"],
-                          title=f"robust-key states (stage-1 prior), frame {t_show}")
+fig = viz.robust_key_maps(
+    [s[t_show] for s in out["robust_keys"][:3]],
+    prior=clip["prior"][t_show],
+    titles=["1/32", "1/16", "1/8"],
+    title=f"robust-key states (stage-1 prior), frame {t_show}",
+)
 viz.save_figure(fig, "05_robust_keys")
 plt.show()
 print("uncertain pixels per scale:", [int((s == UNCERTAIN).sum()) for s in out["robust_keys"]])
@@ -251,6 +287,7 @@ print("uncertain pixels per scale:", [int((s == UNCERTAIN).sum()) for s in out["
 # Pick a clip, frame, layer and query; the heatmap is the head-mean attention over the frame. (In a static
 # copy of the notebook the widgets do nothing; the call below the widgets draws one view directly.)
 
+
 # %%
 def show_attention(clip_i: int = 0, frame: int = 0, layer: int = 0, query: int = 0) -> plt.Figure:
     """Head-mean attention of ``query`` in ``layer`` over frame ``frame`` of test clip ``clip_i``."""
@@ -258,10 +295,14 @@ def show_attention(clip_i: int = 0, frame: int = 0, layer: int = 0, query: int =
     frame, layer = min(frame, item["frames"].shape[0] - 1), min(layer, L - 1)
     amap = o["attn"][layer][frame, :, query].mean(0)  # [h, w]
     top = AVSS_CLASSES[int(o["pred_logits"][frame, query, :-1].argmax())]
-    fig = viz.attention_grid([[amap]], frames=item["frames"][frame:frame + 1],
-                             masks=(item["labels"][frame:frame + 1] > 0),
-                             col_labels=[f"clip {clip_i} t={frame}"], row_labels=[f"layer {layer}"],
-                             title=f"query {query} (top class: {top})")
+    fig = viz.attention_grid(
+        [[amap]],
+        frames=item["frames"][frame : frame + 1],
+        masks=(item["labels"][frame : frame + 1] > 0),
+        col_labels=[f"clip {clip_i} t={frame}"],
+        row_labels=[f"layer {layer}"],
+        title=f"query {query} (top class: {top})",
+    )
     plt.show()
     return fig
 
@@ -309,6 +350,7 @@ plt.close("all")
 # by the stage-1 prior, so its number mostly measures the prior; later layers show what the model does.
 # In `smoke` nothing is trained, so expect lifts near what the masks alone give.
 
+
 # %%
 def mass_inside(o: dict, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Attention mass inside ``mask [T, H, W]`` ``[L, T, Q]``, top query ``[T]``, mask area ``[L, T]``."""
@@ -329,8 +371,14 @@ for i in range(n_clips):
         if not (item["valid"][t] and gt[t].any()):
             continue
         for layer in range(L):
-            records.append({"layer": layer, "mass_top": float(mass[layer, t, top[t]]),
-                            "mass_mean": float(mass[layer, t].mean()), "area": float(area[layer, t])})
+            records.append(
+                {
+                    "layer": layer,
+                    "mass_top": float(mass[layer, t, top[t]]),
+                    "mass_mean": float(mass[layer, t].mean()),
+                    "area": float(area[layer, t]),
+                }
+            )
 assert all(0.0 <= r["mass_top"] <= 1.0 + 1e-5 and 0.0 < r["area"] <= 1.0 for r in records)
 stats = pd.DataFrame(records).groupby("layer").mean()
 stats["lift_top"] = stats["mass_top"] / stats["area"]
@@ -339,10 +387,14 @@ stats.index = [f"layer {layer} (1/{clip['frames'].shape[-1] // sizes[layer][0]})
 print(f"{len(records) // L} sounding frames")
 display(stats.round(3))
 # shares (0-1) and lifts (ratios around 1) on their own scales: one colour bar would wash out the shares
-fig = viz.share_and_lift_heatmaps(stats[["mass_top", "mass_mean", "area"]].values,
-                                  stats[["lift_top", "lift_mean"]].values, list(stats.index), ["mass in (top q)", "mass in (mean q)", "area"],
-                                  ["lift (top q)", "lift (mean q)"],
-                                  title="attention mass inside the sounding mask, per layer")
+fig = viz.share_and_lift_heatmaps(
+    stats[["mass_top", "mass_mean", "area"]].values,
+    stats[["lift_top", "lift_mean"]].values,
+    list(stats.index),
+    ["mass in (top q)", "mass in (mean q)", "area"],
+    ["lift (top q)", "lift (mean q)"],
+    title="attention mass inside the sounding mask, per layer",
+)
 viz.save_figure(fig, "05_attention_mass")
 plt.show()
 
@@ -358,7 +410,10 @@ plt.show()
 ### BEGIN SOLUTION
 expected_lift = 1.0  # uniform attention puts exactly the mask's area share inside the mask
 ### END SOLUTION
-uniform = {**out, "attn": [torch.full_like(a, 1.0 / (a.shape[-2] * a.shape[-1])) for a in out["attn"]]}  # change X
+uniform = {
+    **out,
+    "attn": [torch.full_like(a, 1.0 / (a.shape[-2] * a.shape[-1])) for a in out["attn"]],
+}  # change X
 u_mass, u_top, u_area = mass_inside(uniform, clip["labels"] > 0)
 u_frames = [t for t in range(T) if bool(clip["labels"][t].any())]
 u_lifts = [float(u_mass[layer, t, u_top[t]] / u_area[layer, t]) for layer in range(L) for t in u_frames]
@@ -372,6 +427,7 @@ assert u_lifts and all(abs(v - expected_lift) < 1e-4 for v in u_lifts)
 # for some seconds and off for others. In an off second the object is still visible but the ground truth is
 # empty. Does the model's attention leave the object when its sound stops? We measure the mass inside the
 # object's *instance* mask (visible whether or not it sounds) in on and off seconds.
+
 
 # %%
 def partial_clips(dataset, limit: int) -> list[tuple[int, dict]]:
@@ -395,23 +451,35 @@ for i, obj in pairs:
         if not inst[t].any():
             continue  # the object is hidden in this frame
         for layer in range(L):
-            rows.append({"layer": layer, "sound": "on" if on else "off",
-                         "mass_top": float(mass[layer, t, top[t]]),
-                         "mass_mean": float(mass[layer, t].mean()), "area": float(area[layer, t])})
+            rows.append(
+                {
+                    "layer": layer,
+                    "sound": "on" if on else "off",
+                    "mass_top": float(mass[layer, t, top[t]]),
+                    "mass_mean": float(mass[layer, t].mean()),
+                    "area": float(area[layer, t]),
+                }
+            )
 print(f"{len(pairs)} partial-time sounding objects in {len({i for i, _ in pairs})} test clips")
 if rows:
     switch = pd.DataFrame(rows).groupby(["layer", "sound"]).mean().unstack("sound")
     display(switch.round(3))
     lift = (switch["mass_top"] / switch["area"]).reindex(columns=["on", "off"])
-    fig = viz.annotated_heatmap(lift.values, [f"layer {layer}" for layer in lift.index], list(lift.columns),
-                                title="lift of the top query on a partial-time object: sound on vs off",
-                                cbar_label="mass in / area")
+    fig = viz.annotated_heatmap(
+        lift.values,
+        [f"layer {layer}" for layer in lift.index],
+        list(lift.columns),
+        title="lift of the top query on a partial-time object: sound on vs off",
+        cbar_label="mass in / area",
+    )
     viz.save_figure(fig, "05_attention_on_off")
     plt.show()
     i, obj = pairs[0]
-    fig = viz.similarity_over_time(run_clip(i)["audio_similarity"], sounding=torch.tensor(obj["sounding"]),
-                                   title=f"clip {test_set[i]['uid']}: cos(P_audio, F_A); "
-                                         f"shaded: {obj['class']} sounds")
+    fig = viz.similarity_over_time(
+        run_clip(i)["audio_similarity"],
+        sounding=torch.tensor(obj["sounding"]),
+        title=f"clip {test_set[i]['uid']}: cos(P_audio, F_A); shaded: {obj['class']} sounds",
+    )
     plt.show()
 else:
     print("no partial-time sounders in these test clips: raise max_clips or use a larger profile")
@@ -450,31 +518,42 @@ plt.close("all")
 
 # %%
 if official_checkpoint is None:
-    print("No released checkpoint given (parameter official_checkpoint): skipped. The checkpoints are linked "
-          "from the README of https://github.com/GeWu-Lab/Stepping-Stones (avs/ = stage 1, avss/ = stage 2); "
-          "the README section 'Use the released checkpoints' has the commands.")
+    print(
+        "No released checkpoint given (parameter official_checkpoint): skipped. The checkpoints are linked "
+        "from the README of https://github.com/GeWu-Lab/Stepping-Stones (avs/ = stage 1, avss/ = stage 2); "
+        "the README section 'Use the released checkpoints' has the commands."
+    )
 else:
     from stepstones_lite.config import resolve_profile
     from stepstones_lite.utils import artifacts_dir
 
     base = resolve_profile("paper", model__audio_weights=official_audio_weights)
-    converted = pipeline.convert_official(official_checkpoint, "avss", artifacts_dir() / "official_avss", base)
+    converted = pipeline.convert_official(
+        official_checkpoint, "avss", artifacts_dir() / "official_avss", base
+    )
     released, released_profile, _ = pipeline.load_model(converted, device=dev)
     scores = pipeline.evaluate_checkpoint(converted, "test", data_root=course.root, prior=priors, device=dev)
-    print(f"released model, test split with the stage-1 priors: AVSS mIoU {scores['miou']:.3f}, "
-          f"F {scores['fscore']:.3f}")
+    print(
+        f"released model, test split with the stage-1 priors: AVSS mIoU {scores['miou']:.3f}, "
+        f"F {scores['fscore']:.3f}"
+    )
     released_set = pipeline.avss_dataset(released_profile, course.root, "test", prior_root=priors)
     r_item = released_set[ci]  # the clip used above, at the released model's input size
     with torch.no_grad():
-        r_out = released(r_item["frames"].to(dev), r_item["log_mel"].to(dev), r_item["prior"].to(dev),
-                         return_attn=True)
+        r_out = released(
+            r_item["frames"].to(dev), r_item["log_mel"].to(dev), r_item["prior"].to(dev), return_attn=True
+        )
     r_attn = [a.cpu() for a in r_out["attn"]]
     r_sizes = [tuple(a.shape[-2:]) for a in r_attn]
     grid = [[r_attn[layer][t, :, 0].mean(0) for t in range(T)] for layer in range(len(r_attn))]
-    fig = viz.attention_grid(grid, frames=r_item["frames"], masks=(r_item["labels"] > 0),
-                             row_labels=[f"layer {layer} {r_sizes[layer]}" for layer in range(len(r_attn))],
-                             col_labels=[f"t={t}" for t in range(T)],
-                             title="released stage-2 model: query 0's cross-attention per layer and frame")
+    fig = viz.attention_grid(
+        grid,
+        frames=r_item["frames"],
+        masks=(r_item["labels"] > 0),
+        row_labels=[f"layer {layer} {r_sizes[layer]}" for layer in range(len(r_attn))],
+        col_labels=[f"t={t}" for t in range(T)],
+        title="released stage-2 model: query 0's cross-attention per layer and frame",
+    )
     viz.save_figure(fig, "05_official_attention")
     plt.show()
     assert 0.0 <= scores["miou"] <= 1.0 and len(r_attn) == released_profile.model.num_decoder_layers

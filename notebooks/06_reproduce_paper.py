@@ -27,7 +27,7 @@ artifacts_dir: "Optional[str]" = None  # where runs go; None -> $STEPSTONES_ARTI
 results_path: "Optional[str]" = None  # committed study JSON; None -> results/reproduce_classroom.json
 live_rerun: bool = True  # rerun the key comparison (one seed) in this profile
 stage1_steps: "Optional[int]" = None  # override the profile's stage-1 steps for the live rerun
-stage2_steps: "Optional[int]" = None  # override the profile's stage-2 (and end-to-end) steps for the live rerun
+stage2_steps: "Optional[int]" = None  # override stage-2 (and end-to-end) steps for the live rerun
 
 # %% [markdown]
 # ## Setup
@@ -40,24 +40,32 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 import stepstones_lite
 from stepstones_lite import viz
-from stepstones_lite.train import Course
 from stepstones_lite.model.prior import ablation_arms
 from stepstones_lite.study import ARM_GROUPS, PAPER_NUMBERS, markdown_table, per_seed_diff
 from stepstones_lite.study.findings import map_points, map_summary, what_we_found
 from stepstones_lite.study.verdicts import CALL_WORDS, build_noise_range, call, verdict_row
+from stepstones_lite.train import Course
 from stepstones_lite.utils import project_root
 
 if artifacts_dir is not None:
     os.environ["STEPSTONES_ARTIFACTS"] = artifacts_dir
-cfg = stepstones_lite.resolve_profile(profile, train__stage1_steps=stage1_steps, train__stage2_steps=stage2_steps,
-                           train__device=device, train__seed=seed)
+cfg = stepstones_lite.resolve_profile(
+    profile,
+    train__stage1_steps=stage1_steps,
+    train__stage2_steps=stage2_steps,
+    train__device=device,
+    train__seed=seed,
+)
 stepstones_lite.seed_everything(seed)
 env = stepstones_lite.print_env()
 viz.set_style()
-print(f"profile: {cfg.name} | stage-1 steps {cfg.train.stage1_steps} | stage-2 steps {cfg.train.stage2_steps}")
+print(
+    f"profile: {cfg.name} | stage-1 steps {cfg.train.stage1_steps} | stage-2 steps {cfg.train.stage2_steps}"
+)
 
 # %% [markdown]
 # ## 1. The committed study
@@ -75,12 +83,18 @@ if study is None:
 else:
     prov = study["provenance"]
     print({k: prov[k] for k in ("command", "git_commit", "profile", "device", "torch_version", "date")})
-    compute = prov.get("compute_seconds", {}).get("total", 0.0)  # every run's build time, whenever it was built
-    cached = prov["wall_seconds"] < 0.05 * compute  # the last invocation found (nearly) every run built already
+    compute = prov.get("compute_seconds", {}).get(
+        "total", 0.0
+    )  # every run's build time, whenever it was built
+    cached = (
+        prov["wall_seconds"] < 0.05 * compute
+    )  # the last invocation found (nearly) every run built already
     cpu = prov.get("cpu", "?")
     cpu = cpu.get("model", "?") if isinstance(cpu, dict) else cpu  # {"model", "threads"} in reproduce's files
-    print(f"compute: {compute / 3600:.1f} h ({cpu}) to build every run once; the final invocation took "
-          f"{prov['wall_seconds']:.0f} s" + (" because it found the runs cached" if cached else ""))
+    print(
+        f"compute: {compute / 3600:.1f} h ({cpu}) to build every run once; the final invocation took "
+        f"{prov['wall_seconds']:.0f} s" + (" because it found the runs cached" if cached else "")
+    )
     print(markdown_table(study))
 
 # %% [markdown]
@@ -88,14 +102,22 @@ else:
 # paper's numbers (AVSBench, ×100). The synthetic benchmark's scale is not AVSBench's: compare **orderings and
 # gaps**, not absolute values.
 
+
 # %%
 def side_by_side(results: dict, key: str = "avss_miou") -> pd.DataFrame:
     rows = []
     for arm, rec in results["arms"].items():
         if key not in rec["mean"]:
             continue
-        rows.append({"arm": arm, "seeds": len(rec["per_seed"]), f"ours {key}": round(rec["mean"][key], 3),
-                     "± std": round(rec["std"][key], 3), f"paper {key} (%)": PAPER_NUMBERS.get(arm, {}).get(key)})
+        rows.append(
+            {
+                "arm": arm,
+                "seeds": len(rec["per_seed"]),
+                f"ours {key}": round(rec["mean"][key], 3),
+                "± std": round(rec["std"][key], 3),
+                f"paper {key} (%)": PAPER_NUMBERS.get(arm, {}).get(key),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -120,15 +142,26 @@ if study is not None:
 if study is not None:
     arms = study["arms"]
     by_seed = {name: {r["seed"]: r for r in arm["per_seed"]} for name, arm in arms.items()}
-    gaps = {other: {s: by_seed["two_stage"][s]["avss_miou"] - r["avss_miou"]
-                    for s, r in by_seed[other].items() if s in by_seed.get("two_stage", {})}
-            for other in ("end_to_end", "end_to_end_equal_compute") if other in by_seed}
+    gaps = {
+        other: {
+            s: by_seed["two_stage"][s]["avss_miou"] - r["avss_miou"]
+            for s, r in by_seed[other].items()
+            if s in by_seed.get("two_stage", {})
+        }
+        for other in ("end_to_end", "end_to_end_equal_compute")
+        if other in by_seed
+    }
     display(pd.DataFrame(gaps).rename_axis("seed").round(3))
     if "two_stage" in by_seed and "end_to_end" in by_seed:
         s1 = arms["two_stage"]["mean"]["stage1_miou"]
-        print(f"binary mIoU: stage 1 {s1:.3f} | end-to-end collapsed {arms['end_to_end']['mean']['binary_miou']:.3f}"
-              + (f" | end-to-end, equal compute {arms['end_to_end_equal_compute']['mean']['binary_miou']:.3f}"
-                 if "end_to_end_equal_compute" in arms else ""))
+        print(
+            f"binary mIoU: stage 1 {s1:.3f} | end-to-end collapsed {arms['end_to_end']['mean']['binary_miou']:.3f}"
+            + (
+                f" | end-to-end, equal compute {arms['end_to_end_equal_compute']['mean']['binary_miou']:.3f}"
+                if "end_to_end_equal_compute" in arms
+                else ""
+            )
+        )
     for name, arm in arms.items():  # every mean is the mean of its per-seed records
         for key, mean in arm["mean"].items():
             values = [r[key] for r in arm["per_seed"] if key in r]
@@ -151,6 +184,7 @@ if study is not None:
 #   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/class_matching.py`) in front of the
 #   same paper-faithful stage 2.
 
+
 # %%
 def arm_table(results: dict, names: list, keys: list) -> pd.DataFrame:
     """mean ± std over seeds of ``keys`` for the ``names`` that the study ran. The paper's value (AVSBench, %)
@@ -170,8 +204,11 @@ def arm_table(results: dict, names: list, keys: list) -> pd.DataFrame:
 
 
 # the study's arm groups (reproduce.ARM_GROUPS: arms, headline metric, title); the tables show a few more columns
-extra_columns = {"ablations": ["avss_fscore"], "queries": ["stage1_distractor_fp", "stage1_silent_empty_rate"],
-                 "generalisation": ["binary_miou", "prior_miou"]}
+extra_columns = {
+    "ablations": ["avss_fscore"],
+    "queries": ["stage1_distractor_fp", "stage1_silent_empty_rate"],
+    "generalisation": ["binary_miou", "prior_miou"],
+}
 tables = {}
 if study is not None:
     for group, (names, key, _) in ARM_GROUPS.items():
@@ -236,7 +273,10 @@ def verdict(results: dict, a: str, b: str, key: str) -> dict:
 claims = [("two_stage", "end_to_end", "avss_miou"), ("two_stage", "end_to_end_equal_compute", "avss_miou")]
 claims += [("two_stage", arm, "avss_miou") for arm in ablation_arms()]  # each prior module off, then all
 claims += [("queries_aaqg", arm, "stage1_miou") for arm in ("queries_repeat_audio", "queries_none")]
-claims += [("tpavi_two_stage", "tpavi_end_to_end", "avss_miou"), ("two_stage_matching_stage1", "two_stage", "avss_miou")]
+claims += [
+    ("tpavi_two_stage", "tpavi_end_to_end", "avss_miou"),
+    ("two_stage_matching_stage1", "two_stage", "avss_miou"),
+]
 if study is not None:
     rows = [verdict(study, a, b, k) for a, b, k in claims if a in study["arms"] and b in study["arms"]]
     verdicts = pd.DataFrame([r for r in rows if r])
@@ -259,8 +299,15 @@ else:
     expected_wins = sum(d - shift > 0 for d in base)  # every difference shrinks by the shift
     moved_by_hand = [d - shift for d in base]
     mean = sum(moved_by_hand) / len(moved_by_hand)
-    expected_call = ("higher" if all(d > noise for d in moved_by_hand) else
-                     "lower" if all(d < -noise for d in moved_by_hand) else "tie" if abs(mean) <= noise else "spread")
+    expected_call = (
+        "higher"
+        if all(d > noise for d in moved_by_hand)
+        else "lower"
+        if all(d < -noise for d in moved_by_hand)
+        else "tie"
+        if abs(mean) <= noise
+        else "spread"
+    )
     ### END SOLUTION
     changed = copy.deepcopy(study)
     for rec in changed["arms"]["end_to_end"]["per_seed"]:  # change X
@@ -298,16 +345,22 @@ if study is not None:
     points = map_points()
     summary = map_summary(points)
     committed_map = json.loads((project_root() / "results" / "mechanism_map.json").read_text())
-    assert committed_map["points"] == points  # the committed map is the committed runs' (stepstones study tables)
+    assert (
+        committed_map["points"] == points
+    )  # the committed map is the committed runs' (stepstones study tables)
     fig = viz.plot_gap_map(points, summary)
     viz.save_figure(fig, "06_gap_map")
     plt.show()
     fit = summary["aavs"]
-    print(f"AAVS runs: n={fit['n']}, Spearman {fit['spearman']:.2f}, Pearson {fit['pearson']:.2f}, "
-          f"slope {fit['slope']:.2f}; a +0.05 gap needs Δloc ≈ {fit['delta_loc_for_gap_0.05']:.2f}")
+    print(
+        f"AAVS runs: n={fit['n']}, Spearman {fit['spearman']:.2f}, Pearson {fit['pearson']:.2f}, "
+        f"slope {fit['slope']:.2f}; a +0.05 gap needs Δloc ≈ {fit['delta_loc_for_gap_0.05']:.2f}"
+    )
     assert fit["spearman"] > 0  # the gap rises with Δloc
     # ... and the caption's shape: every TPAVI point lies right of every AAVS point
-    assert min(p["delta_loc"] for p in points if p["tpavi"]) > max(p["delta_loc"] for p in points if not p["tpavi"])
+    assert min(p["delta_loc"] for p in points if p["tpavi"]) > max(
+        p["delta_loc"] for p in points if not p["tpavi"]
+    )
 
 # %% [markdown]
 # **What you should see:** the points rising from left to right; the AAVS runs bunched near Δloc 0, where the gap
@@ -329,14 +382,21 @@ if live_rerun:
     e2e = course.end_to_end(seed)  # the paper's protocol: stage 2's schedule
     stage1_metrics = course.evaluate(s1)
     live = {
-        "stage 1 (binary)": {"miou": stage1_metrics["miou"], "fscore": stage1_metrics["fscore"],
-                             "binary_miou": stage1_metrics["miou"]},
+        "stage 1 (binary)": {
+            "miou": stage1_metrics["miou"],
+            "fscore": stage1_metrics["fscore"],
+            "binary_miou": stage1_metrics["miou"],
+        },
         "two-stage (stage-1 priors)": course.evaluate(s2, prior=priors),
         "oracle prior": course.evaluate(s2, prior="gt"),
         "end-to-end (paper protocol)": course.evaluate(e2e),
     }
-    table = pd.DataFrame({name: {k: m.get(k) for k in ("miou_benchmark", "fscore_benchmark", "miou", "binary_miou")}
-                          for name, m in live.items()}).T
+    table = pd.DataFrame(
+        {
+            name: {k: m.get(k) for k in ("miou_benchmark", "fscore_benchmark", "miou", "binary_miou")}
+            for name, m in live.items()
+        }
+    ).T
     display(table.round(3))
 
 # %%
@@ -344,17 +404,23 @@ if live is not None:
     for name, metrics in live.items():
         assert 0.0 <= metrics["miou"] <= 1.0, name
     # the study's avss_miou: the official formula over the benchmark's label space (notebook 04)
-    two, e2e_m, oracle = (live[k]["miou_benchmark"] for k in ("two-stage (stage-1 priors)", "end-to-end (paper protocol)",
-                                                      "oracle prior"))
+    two, e2e_m, oracle = (
+        live[k]["miou_benchmark"]
+        for k in ("two-stage (stage-1 priors)", "end-to-end (paper protocol)", "oracle prior")
+    )
     live_gap = two - e2e_m
     print(f"two-stage minus end-to-end: {live_gap:+.3f} AVSS mIoU (paper: +6.7 points in one recipe)")
     if study is not None:  # one seed, read against the committed study's seeds and the build-to-build range
         seeds_gap = per_seed_diff(study, "two_stage", "end_to_end")
-        print(f"  the committed study's seeds: {', '.join(f'{g:+.3f}' for g in seeds_gap)}; build-to-build range "
-              f"±{noise:.3f}: this run is {CALL_WORDS[call([live_gap], noise)]}")
+        print(
+            f"  the committed study's seeds: {', '.join(f'{g:+.3f}' for g in seeds_gap)}; build-to-build range "
+            f"±{noise:.3f}: this run is {CALL_WORDS[call([live_gap], noise)]}"
+        )
     print(f"oracle minus two-stage:     {oracle - two:+.3f} (paper: +16.4 points)")
-    print(f"binary mIoU: stage 1 {live['stage 1 (binary)']['miou']:.3f} vs end-to-end's collapsed prediction "
-          f"{live['end-to-end (paper protocol)']['binary_miou']:.3f} (the paper: stage 1 localises better)")
+    print(
+        f"binary mIoU: stage 1 {live['stage 1 (binary)']['miou']:.3f} vs end-to-end's collapsed prediction "
+        f"{live['end-to-end (paper protocol)']['binary_miou']:.3f} (the paper: stage 1 localises better)"
+    )
 
 # %% [markdown]
 # In the `smoke` profile nothing has learned yet, so these numbers only show that the pipeline runs. In the
@@ -376,17 +442,18 @@ if live is not None:
         quality = json.loads((ref / "manifest.json").read_text())["prior_miou"]
         points.append((quality, course.evaluate(s2, prior=ref)["miou_benchmark"]))
         point_names.append(f"{kind} {level}")
-    fig = viz.plot_prior_sweep(points, reference=e2e_m, reference_label="end-to-end (paper protocol)",
-                               labels=point_names)
+    fig = viz.plot_prior_sweep(
+        points, reference=e2e_m, reference_label="end-to-end (paper protocol)", labels=point_names
+    )
     viz.save_figure(fig, "06_prior_sweep")
     plt.show()
     assert all(0.0 <= q <= 1.0 for q, _ in points)
 
 # %% [markdown]
-# **What you should see:** one labelled point per prior, AVSS mIoU against the prior's quality, joined from the
-# worst prior to the oracle at 1.0, and the end-to-end line that a prior must beat to help. Whether the line rises
-# at every step or dips somewhere depends on the run: the cell below walks it from left to right and names every
-# dip.
+# **What you should see:** one marked point per prior (named in the legend), AVSS mIoU against the prior's
+# quality, joined from the worst prior to the oracle at 1.0, and the end-to-end line that a prior must beat to help.
+# Whether the line rises at every step or dips somewhere depends on the run: the cell below walks it from left to
+# right and names every dip.
 
 # %%
 if live is not None:
@@ -395,10 +462,14 @@ if live is not None:
     dips = [f"{name} ({d:+.3f})" for name, d in steps if d < -1e-4]
     rises = sum(d > 1e-4 for _, d in steps)
     overall = walk[-1][0][1] - walk[0][0][1]
-    print(f"from {walk[0][1]} to {walk[-1][1]}: AVSS mIoU {overall:+.3f} overall; it rises at {rises} of "
-          f"{len(steps)} steps" + (f", dips at {', '.join(dips)}" if dips else ", never dips"))
+    print(
+        f"from {walk[0][1]} to {walk[-1][1]}: AVSS mIoU {overall:+.3f} overall; it rises at {rises} of "
+        f"{len(steps)} steps" + (f", dips at {', '.join(dips)}" if dips else ", never dips")
+    )
     print("above the end-to-end line:", [name for (q, m), name in walk if m > e2e_m] or "none")
-    if cfg.name == "classroom":  # a trained stage 2 gains from a better prior overall; in smoke nothing has learned
+    if (
+        cfg.name == "classroom"
+    ):  # a trained stage 2 gains from a better prior overall; in smoke nothing has learned
         assert overall > 0
 
 # %% [markdown]

@@ -4,8 +4,8 @@ Built around "Stepping Stones: A Progressive Training Strategy for Audio-Visual 
 Segmentation" (Ma, Sun, Wang, Hu, ECCV 2024). The package holds the real pieces (model, losses,
 metrics, data, trainer); the notebooks in ``notebooks/`` import them.
 """
-from ._version import __version__
 
+from ._version import __version__
 from .config import DataConfig, ModelConfig, Profile, TrainConfig, resolve_profile  # noqa: E402
 from .notebook_setup import CourseSetup, course_setup  # noqa: E402
 from .utils import (  # noqa: E402

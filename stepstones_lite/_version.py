@@ -1,2 +1,3 @@
 """The package version (one place: the package, the CLI and ``print_env`` read it)."""
+
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ exclusive lock on ``<artifacts>/<name>/.<key hash>.lock`` while it builds and wr
 own; a second builder of the same key waits for the lock, then finds the finished artifact and reuses it. The
 rename of the finished folder is the only publish step, so a reader sees either no artifact or a whole one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,18 @@ import torch
 
 from .utils import _UMASK, artifacts_dir, atomic_write_json, file_lock
 
-__all__ = ["artifact_key", "artifact_path", "portable", "ROOT_TOKEN", "ensure_artifact", "read_marker", "is_follower_rank", "wait_for",
-           "file_lock", "lock_path"]
+__all__ = [
+    "artifact_key",
+    "artifact_path",
+    "portable",
+    "ROOT_TOKEN",
+    "ensure_artifact",
+    "read_marker",
+    "is_follower_rank",
+    "wait_for",
+    "file_lock",
+    "lock_path",
+]
 
 MARKER = "ARTIFACT.json"
 
@@ -61,7 +72,7 @@ def portable(key: Any, root: str | Path | None = None) -> Any:
     if isinstance(key, Path):
         key = str(key)
     if isinstance(key, str) and (key == base or key.startswith(base + os.sep)):
-        return ROOT_TOKEN + key[len(base):]
+        return ROOT_TOKEN + key[len(base) :]
     return key
 
 
@@ -89,8 +100,11 @@ def read_marker(folder: str | Path) -> dict[str, Any] | None:
         why = f"a JSON {type(info).__name__}, expected an object"
     if isinstance(info, dict):
         return info
-    warnings.warn(f"{marker}: corrupt artifact marker ({why}); treating the artifact as unfinished",
-                  RuntimeWarning, stacklevel=2)
+    warnings.warn(
+        f"{marker}: corrupt artifact marker ({why}); treating the artifact as unfinished",
+        RuntimeWarning,
+        stacklevel=2,
+    )
     return None
 
 
@@ -162,7 +176,9 @@ def ensure_artifact(
     folder.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(lock_path(folder), f"the {name} artifact {folder.name}", verbose=verbose):
         now = read_marker(folder)
-        if now is not None and (not rebuild or now != seen):  # finished (or rebuilt) by another process meanwhile
+        if now is not None and (
+            not rebuild or now != seen
+        ):  # finished (or rebuilt) by another process meanwhile
             if verbose:
                 print(f"[stepstones] using {name} artifact {folder} (built by another process meanwhile)")
             return folder
@@ -175,10 +191,16 @@ def ensure_artifact(
         start = time.perf_counter()
         try:
             build(tmp)
-            atomic_write_json(tmp / MARKER, {"name": name, "key": portable(key, base),
-                                             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                             "wall_seconds": round(time.perf_counter() - start, 2),
-                                             "threads": torch.get_num_threads()})
+            atomic_write_json(
+                tmp / MARKER,
+                {
+                    "name": name,
+                    "key": portable(key, base),
+                    "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "wall_seconds": round(time.perf_counter() - start, 2),
+                    "threads": torch.get_num_threads(),
+                },
+            )
             _publish(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ Known errors (bad data, a corrupt or mismatched checkpoint, a file that cannot b
 command with one line ``stepstones: error: <file>: <reason>`` on stderr and exit status 1; ``--debug`` shows
 the full traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,11 @@ def _cmd_model_info(args: argparse.Namespace) -> int:
     from .model import build_model, model_summary
 
     prof = resolve_profile(args.profile)
-    stages = [("stage 1 (AVS, 2 classes)", 2, False)] if args.task == "avs" else [
-        ("stage 2 (AVSS, 71 classes, prior)", 71, True), ("end-to-end AVSS (71 classes)", 71, False)]
+    stages = (
+        [("stage 1 (AVS, 2 classes)", 2, False)]
+        if args.task == "avs"
+        else [("stage 2 (AVSS, 71 classes, prior)", 71, True), ("end-to-end AVSS (71 classes)", 71, False)]
+    )
     for title, num_classes, use_prior in stages:
         try:
             model = build_model(prof.model, num_classes=num_classes, use_prior=use_prior)
@@ -78,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stepping Stones (ECCV 2024) course tools: data, training, priors, evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"stepstones_lite {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error (default: one line "
-                             "'stepstones: error: <file>: <reason>')")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (default: one line 'stepstones: error: <file>: <reason>')",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p_env = sub.add_parser("env", help="print python/torch/CUDA versions, device and package versions")
@@ -88,12 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_env.set_defaults(func=_cmd_env)
 
     p_prof = sub.add_parser("profile", help="print the resolved profile (data/model/train config) as JSON")
-    p_prof.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
+    p_prof.add_argument(
+        "--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)"
+    )
     p_prof.set_defaults(func=_cmd_profile)
 
     p_mi = sub.add_parser("model-info", help="print the AAVS model's parameter summary for a profile")
-    p_mi.add_argument("--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
-    p_mi.add_argument("--task", default="avs", choices=["avs", "avss"], help="avs: stage 1; avss: stage 2 + end-to-end")
+    p_mi.add_argument(
+        "--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)"
+    )
+    p_mi.add_argument(
+        "--task", default="avs", choices=["avs", "avss"], help="avs: stage 1; avss: stage 2 + end-to-end"
+    )
     p_mi.set_defaults(func=_cmd_model_info)
 
     from .data.synthetic.cli import add_arguments as _synth_arguments
@@ -147,8 +159,12 @@ def error_line(err: BaseException) -> str | None:
     return None
 
 
-def run_command(func: Callable[[argparse.Namespace], Any], args: argparse.Namespace, debug: bool = False,
-                prog: str = "stepstones") -> int:
+def run_command(
+    func: Callable[[argparse.Namespace], Any],
+    args: argparse.Namespace,
+    debug: bool = False,
+    prog: str = "stepstones",
+) -> int:
     """Run a sub-command; a known error (:func:`error_line`) becomes one stderr line and exit status 1,
     unless ``debug`` (then it propagates with its traceback)."""
     try:

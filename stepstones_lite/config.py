@@ -16,6 +16,7 @@ section (``model={"hidden_dim": 32}``); a nested section is reached the same way
 are ``data.synth`` (``data__synth__label="v2"``, ``data__synth={"same_family_prob": 0.5}``). Unknown names raise
 ``KeyError`` so typos never pass silently. Every config round-trips through JSON (``to_json`` / ``from_json``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-
 
 __all__ = [
     "GeneratorKnobs",
@@ -62,7 +62,9 @@ class GeneratorKnobs:
     num_objects_probs: tuple[float, ...] = (0.3, 0.4, 0.3)  # P(1), P(2), P(3) objects
     num_sounding_probs: tuple[float, ...] = (0.1, 0.6, 0.3)  # P(0), P(1), P(2) sounding
     extra_distractors: tuple[int, int] = (0, 0)  # extra silent objects on top (inclusive range)
-    same_family_prob: float = 0.0  # a sounding-capable distractor is from a sounding object's family (dog/cat)
+    same_family_prob: float = (
+        0.0  # a sounding-capable distractor is from a sounding object's family (dog/cat)
+    )
     silent_only_classes: tuple[str, ...] | None = None  # None: the catalogue's never-sounding pool
     object_size: tuple[float, float] = (0.28, 0.55)  # longer sprite side as a fraction of the frame
     min_visible: float = 0.4  # re-place objects keeping less than this share of their area visible
@@ -114,7 +116,9 @@ class ModelConfig:
     freeze_backbone: bool = False
     adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
     backbone_img_size: int | None = None  # timm Swin input side (None: the model's default, 384)
-    backbone_kwargs: dict[str, Any] | None = None  # more timm.create_model arguments (a converted small Swin's
+    backbone_kwargs: dict[str, Any] | None = (
+        None  # more timm.create_model arguments (a converted small Swin's
+    )
     # embed_dim / depths / num_heads / window_size; stepstones_lite.model.official); None: the model's own
     # audio encoder
     audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in), "vggish", or "precomputed"
@@ -132,14 +136,20 @@ class ModelConfig:
     dim_feedforward: int = 256
     num_decoder_layers: int = 6  # masked-attention layers cycling 1/32 -> 1/16 -> 1/8 (paper: 9)
     num_queries: int = 16
-    stage1_num_queries: int | None = 8  # queries of the binary stage-1 model (official code: 30); None = num_queries
+    stage1_num_queries: int | None = (
+        8  # queries of the binary stage-1 model (official code: 30); None = num_queries
+    )
     # official code's avs_adapt MLPs (D -> D/4 -> D, ReLU, not residual) on the output projection of every
     # deformable-attention block and decoder self-attention (docs/paper_and_code.md §1.4-1.5): None = none
     # (ours); "replace" = instead of it (official avs/, stage 1); "after" = after it (official avss/, stage 2)
     avs_adapt: str | None = None
-    norm_groups: int | None = None  # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
+    norm_groups: int | None = (
+        None  # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
+    )
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
-    query_init_std: float = 0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
+    query_init_std: float = (
+        0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
+    )
     num_classes: int = 71  # semantic classes incl. background (stage 1 uses 2: background, sounding)
     # DEVIATION (docs/feasibility.md §R3.2, not in the paper): class-aware audio-visual matching "clsim"
     class_matching: bool = False
@@ -175,8 +185,12 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 disables
     clips_per_step: int = 1  # the paper: one clip, frames as the batch
     pretrain_steps: int = 400  # encoder stand-in pre-training (each of visual and audio)
-    pretrain_label_space: str = "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
-    pretrain_audio_label_space: str | None = None  # the audio stand-in's own space (None: pretrain_label_space),
+    pretrain_label_space: str = (
+        "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
+    )
+    pretrain_audio_label_space: str | None = (
+        None  # the audio stand-in's own space (None: pretrain_label_space),
+    )
     # also "family" (sound families: the sound says which family, vision which member; train/pretrain.py)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
@@ -270,10 +284,13 @@ class Profile:
 
 
 # fields added after runs were cached, with the value at which they change nothing (see Profile.key_dict)
-KEY_NEUTRAL: dict[tuple[str, str], Any] = {("train", "pretrain_audio_label_space"): None,
-                                           ("model", "backbone_kwargs"): None, ("model", "avs_adapt"): None,
-                                           ("model", "norm_groups"): None,
-                                           ("train", "stage2_train_prior"): "gt"}
+KEY_NEUTRAL: dict[tuple[str, str], Any] = {
+    ("train", "pretrain_audio_label_space"): None,
+    ("model", "backbone_kwargs"): None,
+    ("model", "avs_adapt"): None,
+    ("model", "norm_groups"): None,
+    ("train", "stage2_train_prior"): "gt",
+}
 
 
 def _set_field(section: dict[str, Any], section_name: str, name: str, value: Any) -> None:
@@ -331,8 +348,14 @@ def _smoke() -> Profile:
             num_queries=8,
             num_points=256,
         ),
-        train=TrainConfig(pretrain_steps=20, stage1_steps=20, stage2_steps=20, eval_every=10, seeds=(0,),
-                          pretrain_audio_label_space="fine"),  # the classroom's encoder regime, in miniature
+        train=TrainConfig(
+            pretrain_steps=20,
+            stage1_steps=20,
+            stage2_steps=20,
+            eval_every=10,
+            seeds=(0,),
+            pretrain_audio_label_space="fine",
+        ),  # the classroom's encoder regime, in miniature
     )
 
 

@@ -5,6 +5,7 @@ The percent-format ``notebooks/NN_name.py`` is the source; ``NN_name.ipynb`` is 
 suite runs it over all notebooks. :func:`write_student_version` writes the exercise copy (solutions out, answer cells in).
 Needs ``jupytext``/``nbformat`` (the ``dev`` extra), imported lazily.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,7 +21,10 @@ REQUIRED_PARAMETERS = {"profile": "str", "device": "str", "seed": "int"}
 _FORBIDDEN = [
     (re.compile(r"\.cuda\(\)"), "hard-coded CUDA call (use stepstones_lite.resolve_device)"),
     (re.compile(r"['\"]cuda:0['\"]"), "hard-coded CUDA device index (use stepstones_lite.resolve_device)"),
-    (re.compile(r"\bpip\s+install\b"), "pip install inside a notebook (dependencies belong in pyproject.toml)"),
+    (
+        re.compile(r"\bpip\s+install\b"),
+        "pip install inside a notebook (dependencies belong in pyproject.toml)",
+    ),
 ]
 
 
@@ -50,11 +54,15 @@ def _parameters_problems(cell: Any) -> list[str]:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             declared[node.target.id] = (ast.unparse(node.annotation), node.value)
             if isinstance(node.annotation, ast.BinOp):
-                problems.append(f"parameter {node.target.id!r}: papermill cannot read the annotation "
-                                f"{ast.unparse(node.annotation)!r}; write it quoted, e.g. \"Optional[str]\"")
+                problems.append(
+                    f"parameter {node.target.id!r}: papermill cannot read the annotation "
+                    f'{ast.unparse(node.annotation)!r}; write it quoted, e.g. "Optional[str]"'
+                )
             if node.value is None or not _is_literal(node.value):
-                problems.append(f"parameter {node.target.id!r} must have a literal default (papermill cannot "
-                                f"recompute derived values)")
+                problems.append(
+                    f"parameter {node.target.id!r} must have a literal default (papermill cannot "
+                    f"recompute derived values)"
+                )
         else:
             problems.append(f"parameters cell holds a non-annotated statement: {ast.unparse(node)[:60]!r}")
     for name, annotation in REQUIRED_PARAMETERS.items():
@@ -115,7 +123,7 @@ def check_notebook(py_path: str | Path) -> list[str]:
         problems.append(f"{name}: a 'Summary' section is missing")
     elif check is not None and summary < check:
         problems.append(f"{name}: 'Summary' must come after 'Check your understanding'")
-    if summary is not None and any(c.cell_type == "code" for c in cells[summary + 1:]):
+    if summary is not None and any(c.cell_type == "code" for c in cells[summary + 1 :]):
         problems.append(f"{name}: no code cells after the summary")
     for index, cell in enumerate(cells):
         if cell.cell_type != "code":
@@ -125,8 +133,10 @@ def check_notebook(py_path: str | Path) -> list[str]:
                 problems.append(f"{name}: cell {index}: {message}")
         code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("#"))
         if _FIGURE.search(code) and not _explained(cells, index):
-            problems.append(f"{name}: cell {index} draws a figure without a '{WHAT_YOU_SEE}' line in the "
-                            "markdown cell right before or after it")
+            problems.append(
+                f"{name}: cell {index} draws a figure without a '{WHAT_YOU_SEE}' line in the "
+                "markdown cell right before or after it"
+            )
     return problems
 
 
@@ -155,8 +165,13 @@ def _assigned(lines: list[str]) -> list[str]:
 
     names: list[str] = []
     for node in ast.parse(textwrap.dedent("\n".join(lines))).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, (ast.AnnAssign, ast.AugAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AnnAssign, ast.AugAssign))
+            else []
+        )
         for target in targets:
             for sub in ast.walk(target):
                 if isinstance(sub, ast.Name) and sub.id not in names:
@@ -183,17 +198,23 @@ def _strip_solution_blocks(source: str) -> str:
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == SOLUTION_END), None)
         if end is None:
             raise ValueError(f"{SOLUTION_BEGIN!r} without {SOLUTION_END!r}")
-        stop = next((j for j in range(end + 1, len(lines)) if lines[j].strip() and
-                     len(lines[j]) - len(lines[j].lstrip()) < len(indent)), len(lines))
-        rest = lines[end + 1:stop]
+        stop = next(
+            (
+                j
+                for j in range(end + 1, len(lines))
+                if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) < len(indent)
+            ),
+            len(lines),
+        )
+        rest = lines[end + 1 : stop]
         used = "\n".join(rest)
-        answers = [n for n in _assigned(lines[i + 1:end]) if re.search(rf"\b{re.escape(n)}\b", used)]
+        answers = [n for n in _assigned(lines[i + 1 : end]) if re.search(rf"\b{re.escape(n)}\b", used)]
         listed = ", ".join(answers)
         out.append(f"{indent}# YOUR CODE HERE: set {listed}")
         out += [f"{indent}{name} = None" for name in answers]
         if rest and answers:
             out.append(f"{indent}if any(answer is None for answer in ({listed},)):")
-            out.append(f"{indent}    print(\"not done yet: set {listed} above, then run this cell again\")")
+            out.append(f'{indent}    print("not done yet: set {listed} above, then run this cell again")')
             out.append(f"{indent}else:")
             out += [f"    {line}" if line.strip() else line for line in rest]
         else:
@@ -224,8 +245,11 @@ def write_student_version(py_path: str | Path, out_dir: str | Path) -> Path:
         cells.append(cell)
         if cell.cell_type == "markdown" and "check your understanding" in _headings(cell):
             for number in _questions(cell):
-                cells.append(nbformat.v4.new_markdown_cell(f"**Your answer to question {number}:**\n\n...",
-                                                           metadata={"tags": ["answer"]}))
+                cells.append(
+                    nbformat.v4.new_markdown_cell(
+                        f"**Your answer to question {number}:**\n\n...", metadata={"tags": ["answer"]}
+                    )
+                )
     notebook.cells = cells
     out = Path(out_dir) / (Path(py_path).stem + ".ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)

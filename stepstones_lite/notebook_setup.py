@@ -6,6 +6,7 @@ device, print the environment, seed everything, pick the device and apply the ho
 :class:`~stepstones_lite.train.course.Course` (which finds or builds the dataset and the stand-in encoders) is
 made on first use of :attr:`CourseSetup.course`.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .config import Profile, resolve_profile
-from .utils import ARTIFACTS_ENV, artifacts_dir as _artifacts_dir, env_info, print_env, resolve_device, seed_everything
+from .utils import (
+    ARTIFACTS_ENV,
+    env_info,
+    print_env,
+    resolve_device,
+    seed_everything,
+)
+from .utils import (
+    artifacts_dir as _artifacts_dir,
+)
 
 if TYPE_CHECKING:
     from .train.course import Course
@@ -46,9 +56,16 @@ class CourseSetup:
         return self._course
 
 
-def course_setup(profile: str | Profile = "auto", device: str = "auto", seed: int | None = None,
-                 artifacts_dir: str | os.PathLike[str] | None = None, *, data_root: str | Path | None = None,
-                 verbose: bool = True, **overrides: Any) -> CourseSetup:
+def course_setup(
+    profile: str | Profile = "auto",
+    device: str = "auto",
+    seed: int | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
+    *,
+    data_root: str | Path | None = None,
+    verbose: bool = True,
+    **overrides: Any,
+) -> CourseSetup:
     """Resolve a notebook's parameters into a :class:`CourseSetup` (nothing is built or trained here).
 
     Args:
@@ -70,5 +87,11 @@ def course_setup(profile: str | Profile = "auto", device: str = "auto", seed: in
     from . import viz
 
     viz.set_style()
-    return CourseSetup(profile=cfg, device=dev, seed=chosen_seed, artifacts_dir=_artifacts_dir(create=False),
-                       data_root=data_root, env=env)
+    return CourseSetup(
+        profile=cfg,
+        device=dev,
+        seed=chosen_seed,
+        artifacts_dir=_artifacts_dir(create=False),
+        data_root=data_root,
+        env=env,
+    )

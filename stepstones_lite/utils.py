@@ -3,6 +3,7 @@
 There is exactly one device helper, :func:`resolve_device`; nothing in the project hard-codes a CUDA
 device or moves tensors with a CUDA-only call.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,13 +66,17 @@ def resolve_device(device: str | torch.device = "auto", verbose: bool = True) ->
     else:
         chosen = torch.device(device)
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+        raise RuntimeError(
+            f"device {str(device)!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'"
+        )
     if chosen.type == "mps" and not (
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     ):
         raise RuntimeError(f"device {str(device)!r} asked for, but MPS is not available here")
     if verbose:
-        detail = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else platform.processor() or "cpu"
+        detail = (
+            torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else platform.processor() or "cpu"
+        )
         print(f"[stepstones] device: {chosen} ({detail})")
     return chosen
 
@@ -275,7 +280,16 @@ def file_lock(path: str | Path, what: str = "", verbose: bool = True, poll: floa
 
 # --------------------------------------------------------------------------- environment
 _REPORTED_PACKAGES = (
-    "numpy", "scipy", "timm", "einops", "librosa", "soundfile", "matplotlib", "seaborn", "papermill", "nbval",
+    "numpy",
+    "scipy",
+    "timm",
+    "einops",
+    "librosa",
+    "soundfile",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbval",
 )
 
 
@@ -318,11 +332,15 @@ def env_info() -> dict[str, Any]:
 def print_env() -> dict[str, Any]:
     """Print python/torch/CUDA versions, the device ``auto`` picks, threads and package versions."""
     info = env_info()
-    print(f"stepstones_lite {info['stepstones_lite']} | python {info['python']} | torch {info['torch']}"
-          f" (CUDA build {info['torch_cuda_build']}, available: {info['cuda_available']})")
+    print(
+        f"stepstones_lite {info['stepstones_lite']} | python {info['python']} | torch {info['torch']}"
+        f" (CUDA build {info['torch_cuda_build']}, available: {info['cuda_available']})"
+    )
     if info["gpus"]:
         print(f"GPUs: {', '.join(info['gpus'])}")
-    print(f"CPU threads used by torch: {info['threads']} of {info['cpu_count']} | platform {info['platform']}")
+    print(
+        f"CPU threads used by torch: {info['threads']} of {info['cpu_count']} | platform {info['platform']}"
+    )
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v))
     print(f"profile env: {info['profile_env'] or '(unset -> classroom)'} | artifacts: {info['artifacts']}")
     info["device"] = str(resolve_device("auto"))

@@ -1,4 +1,5 @@
 """Fixtures shared by several test modules (the session environment is set in the root ``conftest.py``)."""
+
 from __future__ import annotations
 
 import importlib.util

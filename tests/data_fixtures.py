@@ -93,8 +93,10 @@ def make_avss_tree(root: Path, instances: bool = True) -> Path:
                     inst[lab == c] = j + 1
                 write_grey(clip / "instances" / f"{k}.png", inst)
         if instances:
-            objs = [{"id": j + 1, "class": c, "sounding": [True] * t}  # like the generator's sidecar
-                    for j, c in enumerate(classes)]
+            objs = [
+                {"id": j + 1, "class": c, "sounding": [True] * t}  # like the generator's sidecar
+                for j, c in enumerate(classes)
+            ]
             (clip / "objects.json").write_text(json.dumps({"uid": uid, "num_frames": t, "objects": objs}))
         sf.write(clip / "audio.wav", tone(t, 300 + 100 * n), SR, subtype="PCM_16")
     (root / "metadata.csv").write_text("\n".join(rows))  # no final newline, like the release

@@ -63,6 +63,7 @@ def test_marker_records_the_thread_count_the_build_ran_with(tmp_path):
 
     before = torch.get_num_threads()
     try:
+
         def build(folder):
             torch.set_num_threads(1)  # as TrainConfig.num_threads does inside a build
             (folder / "x.txt").write_text("w")
@@ -102,8 +103,12 @@ def _start_builder(tmp_path, pause: float):
 
     script = tmp_path / "builder.py"
     script.write_text(_BUILDER)
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path), str(pause)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), str(pause)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _assert_whole(folder):
@@ -163,6 +168,7 @@ def test_rebuild_replaces_the_artifact_in_one_rename(tmp_path):
     def build(text):
         def write(out):
             (out / "w.txt").write_text(text)
+
         return write
 
     a = ensure_artifact("x", build("old"), {"k": 1}, root=tmp_path, verbose=False)
@@ -226,8 +232,16 @@ def test_keys_are_portable_across_artifacts_roots(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     key_a = {"data": str(a / "data" / "d1"), "runs": [a / "x" / "1"], "own": "/elsewhere/avsbench", "n": 3}
     key_b = {"data": str(b / "data" / "d1"), "runs": [b / "x" / "1"], "own": "/elsewhere/avsbench", "n": 3}
-    assert portable(key_a, a) == portable(key_b, b) == {
-        "data": f"{ROOT_TOKEN}/data/d1", "runs": [f"{ROOT_TOKEN}/x/1"], "own": "/elsewhere/avsbench", "n": 3}
+    assert (
+        portable(key_a, a)
+        == portable(key_b, b)
+        == {
+            "data": f"{ROOT_TOKEN}/data/d1",
+            "runs": [f"{ROOT_TOKEN}/x/1"],
+            "own": "/elsewhere/avsbench",
+            "n": 3,
+        }
+    )
     assert portable(str(tmp_path / "ab" / "c"), a) == str(tmp_path / "ab" / "c")  # a sibling, not inside
     assert artifact_path("y", key_a, a).name == artifact_path("y", key_b, b).name
     assert artifact_path("y", {**key_a, "n": 4}, a).name != artifact_path("y", key_a, a).name

@@ -1,4 +1,5 @@
 """stepstones_lite.audio: VGGish front end against an independent float64 numpy reference, and the network."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -36,18 +37,18 @@ def ref_mel_matrix() -> np.ndarray:
 def ref_examples(x: np.ndarray) -> np.ndarray:
     """Official VGGish waveform_to_examples for 16-kHz mono float64 input -> [n, 96, 64]."""
     n_frames = 1 + (len(x) - 400) // 160
-    frames = np.stack([x[i * 160:i * 160 + 400] for i in range(max(n_frames, 0))]).reshape(-1, 400)
+    frames = np.stack([x[i * 160 : i * 160 + 400] for i in range(max(n_frames, 0))]).reshape(-1, 400)
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
     spec = np.abs(np.fft.rfft(frames * hann, 512))  # [F, 257]
     log_mel = np.log(spec @ ref_mel_matrix() + 0.01)  # [F, 64]
     n_ex = 1 + (len(log_mel) - 96) // 96 if len(log_mel) >= 96 else 0
-    return np.stack([log_mel[i * 96:(i + 1) * 96] for i in range(n_ex)]).reshape(-1, 96, 64)
+    return np.stack([log_mel[i * 96 : (i + 1) * 96] for i in range(n_ex)]).reshape(-1, 96, 64)
 
 
 def _signals() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     t = np.arange(int(3.3 * SR)) / SR  # 3.3 s: not a multiple of 0.96 s
-    sweep = 0.9 * np.sin(2 * np.pi * (50 * t + (7900 - 50) / (2 * 3.3) * t ** 2))
+    sweep = 0.9 * np.sin(2 * np.pi * (50 * t + (7900 - 50) / (2 * 3.3) * t**2))
     return {
         "sweep": sweep,
         "noise": 0.3 * rng.standard_normal(5 * SR),
@@ -91,8 +92,19 @@ def test_torch_float32_and_int16_inputs():
 
 @pytest.mark.parametrize(
     "n_samples, n_expected",
-    [(0, 0), (239, 0), (399, 0), (400, 0), (15_599, 0), (15_600, 1), (30_959, 1), (30_960, 2),
-     (5 * SR, 5), (10 * SR, 10), (int(4.7 * SR), 4)],
+    [
+        (0, 0),
+        (239, 0),
+        (399, 0),
+        (400, 0),
+        (15_599, 0),
+        (15_600, 1),
+        (30_959, 1),
+        (30_960, 2),
+        (5 * SR, 5),
+        (10 * SR, 10),
+        (int(4.7 * SR), 4),
+    ],
 )
 def test_example_count_rule(n_samples, n_expected):
     # F = 1 + (N - 400) // 160 frames; n = 1 + (F - 96) // 96 examples, tail dropped, 0 when F < 96
@@ -183,10 +195,9 @@ def test_bad_input_types():
 # ----------------------------------------------------------------------------- network
 from stepstones_lite.audio import VGGish, load_vggish_pca, load_vggish_weights  # noqa: E402
 
-TORCHVGGISH_KEYS = (
-    [f"features.{i}.{p}" for i in (0, 3, 6, 8, 11, 13) for p in ("weight", "bias")]
-    + [f"embeddings.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")]
-)
+TORCHVGGISH_KEYS = [f"features.{i}.{p}" for i in (0, 3, 6, 8, 11, 13) for p in ("weight", "bias")] + [
+    f"embeddings.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")
+]
 
 
 @pytest.fixture(scope="module")
@@ -287,8 +298,13 @@ def test_postprocess_pca_and_quantisation(tmp_path, vggish_random):
     assert (np.abs(got - expect) > 0).mean() < 0.02 and got.min() >= 0 and got.max() <= 255
     # a full state_dict with pproc.* keys round-trips through load_vggish_weights
     full = tmp_path / "full.pth"
-    torch.save({k: v.clone() if k.startswith("pproc") else torch.zeros(1).expand(v.shape)
-                for k, v in model.state_dict().items()}, full)  # zeros stored as 1 number: small file
+    torch.save(
+        {
+            k: v.clone() if k.startswith("pproc") else torch.zeros(1).expand(v.shape)
+            for k, v in model.state_dict().items()
+        },
+        full,
+    )  # zeros stored as 1 number: small file
     model.load_state_dict(torch.load(full, weights_only=True))
     again = load_vggish_weights(full)
     assert again.postprocess and torch.equal(again(x), model(x))

@@ -14,8 +14,15 @@ def test_71_classes_in_release_order():
 
 @pytest.mark.parametrize(
     "index, colour",
-    [(0, (0, 0, 0)), (1, (128, 0, 0)), (2, (0, 128, 0)), (3, (128, 128, 0)), (4, (0, 0, 128)),
-     (8, (64, 0, 0)), (70, (32, 128, 128))],
+    [
+        (0, (0, 0, 0)),
+        (1, (128, 0, 0)),
+        (2, (0, 128, 0)),
+        (3, (128, 128, 0)),
+        (4, (0, 0, 128)),
+        (8, (64, 0, 0)),
+        (70, (32, 128, 128)),
+    ],
 )
 def test_palette_matches_avsbench_examples(index, colour):
     assert class_colour(index) == colour

@@ -12,8 +12,9 @@ from stepstones_lite.train import CheckpointError
 
 
 def test_version_via_console_script():
-    out = subprocess.run([sys.executable, "-m", "stepstones_lite.cli", "--version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "stepstones_lite.cli", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"stepstones_lite {__version__}"
 
 
@@ -30,8 +31,9 @@ def test_profile_prints_resolved_json(capsys):
 
 def test_package_version_is_the_pyproject_version():
     """One version: ``stepstones_lite/_version.py`` agrees with ``pyproject.toml`` (what pip installs)."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     meta = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert meta["project"]["version"] == __version__
@@ -60,19 +62,27 @@ def test_corrupt_checkpoint_is_one_line_and_debug_gives_the_traceback(tmp_path, 
 
 def test_debug_traceback_in_a_subprocess(tmp_path):
     path = tmp_path / "nope.pt"
-    quiet = subprocess.run([sys.executable, "-m", "stepstones_lite.cli", "evaluate", str(path)],
-                           capture_output=True, text=True)
+    quiet = subprocess.run(
+        [sys.executable, "-m", "stepstones_lite.cli", "evaluate", str(path)], capture_output=True, text=True
+    )
     assert quiet.returncode == 1 and quiet.stderr.strip().splitlines() == [
-        f"stepstones: error: {path}: checkpoint not found"]
-    loud = subprocess.run([sys.executable, "-m", "stepstones_lite.cli", "--debug", "evaluate", str(path)],
-                          capture_output=True, text=True)
+        f"stepstones: error: {path}: checkpoint not found"
+    ]
+    loud = subprocess.run(
+        [sys.executable, "-m", "stepstones_lite.cli", "--debug", "evaluate", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert loud.returncode != 0 and "Traceback" in loud.stderr and "CheckpointError" in loud.stderr
 
 
 def test_known_errors_are_one_line(tmp_path, capsys, monkeypatch):
-    errors = [OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "last.pt")),
-              DatasetError(tmp_path / "meta.csv", "2 problems", ["row 3: bad split", "row 9: no frames"])]
+    errors = [
+        OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "last.pt")),
+        DatasetError(tmp_path / "meta.csv", "2 problems", ["row 3: bad split", "row 9: no frames"]),
+    ]
     for error in errors:
+
         def fail(args, error=error):
             raise error
 

@@ -96,19 +96,24 @@ def test_from_dict_rejects_unknown_fields():
 
 def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
     """Cache keys must not move when a behaviour-preserving field is added, and must move once it is set."""
-    from stepstones_lite.config import KEY_NEUTRAL
-
     import dataclasses
 
+    from stepstones_lite.config import KEY_NEUTRAL
+
     base = resolve_profile("classroom")
-    for (section, name), neutral in KEY_NEUTRAL.items():  # (replace() skips None: a notebook's unset override)
+    for (
+        section,
+        name,
+    ), neutral in KEY_NEUTRAL.items():  # (replace() skips None: a notebook's unset override)
         setattr(base, section, dataclasses.replace(getattr(base, section), **{name: neutral}))
     key = base.key_dict()
     for section, name in KEY_NEUTRAL:
         assert name in base.to_dict()[section] and name not in key[section]
     changed = base.replace(train__pretrain_audio_label_space="fine").key_dict()
     assert changed["train"]["pretrain_audio_label_space"] == "fine" and changed != key
-    assert resolve_profile("classroom").key_dict() == changed  # the course's regime: coarse vision, fine audio
+    assert (
+        resolve_profile("classroom").key_dict() == changed
+    )  # the course's regime: coarse vision, fine audio
     assert base.replace(train__stage1_steps=7).key_dict() != key  # every other field stays in the key
 
 
@@ -118,8 +123,12 @@ def test_generator_knobs_nest_under_data_and_are_overrides():
     from stepstones_lite.data.synthetic import SynthConfig
 
     base = resolve_profile("smoke")
-    p = resolve_profile("smoke", data__synth__label="v2", data__num_frames=10,
-                        data__synth={"same_family_prob": 0.5, "num_objects_probs": [0.1, 0.3, 0.3, 0.3]})
+    p = resolve_profile(
+        "smoke",
+        data__synth__label="v2",
+        data__num_frames=10,
+        data__synth={"same_family_prob": 0.5, "num_objects_probs": [0.1, 0.3, 0.3, 0.3]},
+    )
     assert (p.data.synth.label, p.data.num_frames, p.data.synth.same_family_prob) == ("v2", 10, 0.5)
     assert p.data.synth.num_objects_probs == (0.1, 0.3, 0.3, 0.3)  # JSON lists come back as tuples
     assert base.data.synth.label == "v1m"  # replace() copies: the base profile is untouched
@@ -132,7 +141,9 @@ def test_generator_knobs_nest_under_data_and_are_overrides():
     with pytest.raises(KeyError, match="not a section"):
         resolve_profile("smoke", data__num_clips__x=1)
     # the command line's --set reaches them as well
-    q = resolve_profile("smoke", **parse_overrides(["data__synth__label=v2", "data__synth__object_size=[0.3, 0.5]"]))
+    q = resolve_profile(
+        "smoke", **parse_overrides(["data__synth__label=v2", "data__synth__object_size=[0.3, 0.5]"])
+    )
     assert q.data.synth.label == "v2" and q.data.synth.object_size == (0.3, 0.5)
 
 
@@ -147,7 +158,9 @@ def test_generator_knobs_enter_run_keys_through_the_data_root():
     assert "synth" not in base.key_dict()["data"]
     roots = [default_root(p.name, SynthConfig.from_data_config(p.data)) for p in (base, knob)]
     assert roots[0] != roots[1]
-    assert profile_overrides({"size": 64, "same_family_prob": 0.5}) == {"data__render_size": 64,
-                                                                        "data__synth__same_family_prob": 0.5}
+    assert profile_overrides({"size": 64, "same_family_prob": 0.5}) == {
+        "data__render_size": 64,
+        "data__synth__same_family_prob": 0.5,
+    }
     with pytest.raises(KeyError, match="no setting"):
         profile_overrides({"bogus": 1})

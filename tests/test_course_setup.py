@@ -1,4 +1,5 @@
 """stepstones_lite.course_setup: the notebooks' setup cell as one call (cheap; the Course is made lazily)."""
+
 from pathlib import Path
 
 import torch
@@ -8,8 +9,9 @@ from stepstones_lite.train import course as course_module
 
 
 def test_overrides_and_device_reach_the_profile():
-    s = ssl_.course_setup("smoke", device="cpu", seed=0, verbose=False, train__stage1_steps=7,
-                          train__stage2_steps=None)
+    s = ssl_.course_setup(
+        "smoke", device="cpu", seed=0, verbose=False, train__stage1_steps=7, train__stage2_steps=None
+    )
     assert s.profile.name == "smoke"
     assert s.profile.train.stage1_steps == 7
     assert s.profile.train.stage2_steps == ssl_.resolve_profile("smoke").train.stage2_steps  # None keeps it
@@ -30,7 +32,10 @@ def test_seed_is_applied():
     s = ssl_.course_setup("smoke", device="cpu", seed=123, verbose=False)
     assert s.seed == 123
     assert torch.equal(a, torch.rand(4))
-    assert ssl_.course_setup("smoke", device="cpu", verbose=False).seed == ssl_.resolve_profile("smoke").train.seed
+    assert (
+        ssl_.course_setup("smoke", device="cpu", verbose=False).seed
+        == ssl_.resolve_profile("smoke").train.seed
+    )
 
 
 def test_artifacts_dir_sets_the_environment(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ repository root, the referencing file's folder, ``docs/`` or ``results/`` (the s
 templates (``{stem}_classroom.md``, ``reproduce_<p>.md``, ``*.md``) are skipped, and ``LICENSES.md`` is the file
 the generator writes into every synthetic data set, not a repository file. Pure Python, no torch.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,9 @@ MD_NAME = re.compile(r"(?<![\w./{}<>*-])(\w[\w./-]*\.md)\b(?![\w{}<>*-])")
 
 
 def tracked_text_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "*.py", "*.md", "*.toml"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "*.py", "*.md", "*.toml"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in out.splitlines() if line]
 
 
@@ -51,8 +53,9 @@ def missing_references(files: list[str], root: Path = ROOT) -> list[str]:
 def test_every_referenced_markdown_file_exists():
     files = tracked_text_files()
     assert files, "git ls-files found nothing"
-    assert not missing_references(files), "references to markdown files the repository does not hold:\n" + \
-        "\n".join(missing_references(files))
+    assert not missing_references(files), (
+        "references to markdown files the repository does not hold:\n" + "\n".join(missing_references(files))
+    )
 
 
 def test_the_docs_exist_and_are_referenced():
@@ -72,6 +75,12 @@ def test_the_scanner_flags_a_made_up_reference(tmp_path):
     (tmp_path / "docs" / real).write_text("# real\n")
     (tmp_path / "mod.py").write_text(
         f'"""See docs/{real} §2, {real}, {made_up} §1.4 and docs/{made_up}."""\n'
-        '# templates are skipped: {stem}_classroom.md, reproduce_<p>.md, *.md, out.with_suffix(".md")\n')
-    assert md_references((tmp_path / "mod.py").read_text()) == {f"docs/{real}", real, made_up, f"docs/{made_up}"}
+        '# templates are skipped: {stem}_classroom.md, reproduce_<p>.md, *.md, out.with_suffix(".md")\n'
+    )
+    assert md_references((tmp_path / "mod.py").read_text()) == {
+        f"docs/{real}",
+        real,
+        made_up,
+        f"docs/{made_up}",
+    }
     assert missing_references(["mod.py"], tmp_path) == [f"mod.py: docs/{made_up}", f"mod.py: {made_up}"]

@@ -9,7 +9,12 @@ import torch
 
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.train import (
-    CheckpointError, ConfigMismatchError, Trainer, epoch_order, load_checkpoint, save_checkpoint,
+    CheckpointError,
+    ConfigMismatchError,
+    Trainer,
+    epoch_order,
+    load_checkpoint,
+    save_checkpoint,
 )
 from stepstones_lite.train.checkpoint import load_state
 from stepstones_lite.utils import seed_everything
@@ -27,8 +32,17 @@ def _profile(**kw):
 def _trainer(out, steps=STEPS, profile=None, **kw):
     seed_everything(0)
     model = ToyModel()
-    return Trainer(model, ToyTask(), ToyClips(), ToyClips(8, seed=1), profile or _profile(), out, steps=steps,
-                   progress=False, **kw)
+    return Trainer(
+        model,
+        ToyTask(),
+        ToyClips(),
+        ToyClips(8, seed=1),
+        profile or _profile(),
+        out,
+        steps=steps,
+        progress=False,
+        **kw,
+    )
 
 
 class Interrupt(Exception):
@@ -45,7 +59,7 @@ def test_fit_improves_and_writes_checkpoints(tmp_path):
     header = json.loads((tmp_path / "last.json").read_text())
     assert header["kind"] == "toy" and header["step"] == 40
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
-    assert [json.loads(l)["step"] for l in lines] == [4 * i for i in range(1, 11)]
+    assert [json.loads(line)["step"] for line in lines] == [4 * i for i in range(1, 11)]
     assert {"train_loss", "val_neg_mse", "lr", "sec_per_step"} <= set(result.history[0])
 
 
@@ -92,6 +106,7 @@ def _toy_checkpoint(path, step=0):
 
 def _stopped_at_8(out):
     """A run of STEPS steps killed right after its step-8 checkpoint."""
+
     def stop_at_8(record):
         if record["step"] == 8:
             raise Interrupt
@@ -224,7 +239,9 @@ def test_checkpoint_errors(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match="not a stepstones_lite checkpoint"):
         load_checkpoint(tmp_path / "plain.pt")
-    path = save_checkpoint(tmp_path / "m.pt", kind="aavs-stage1", profile=resolve_profile("smoke"), model=ToyModel())
+    path = save_checkpoint(
+        tmp_path / "m.pt", kind="aavs-stage1", profile=resolve_profile("smoke"), model=ToyModel()
+    )
     with pytest.raises(CheckpointError, match="'aavs-stage1' model, but a 'aavs-stage2'"):
         load_checkpoint(path, kind="aavs-stage2")
     with pytest.raises(CheckpointError, match="model config differs"):
@@ -254,9 +271,19 @@ def test_ddp_two_processes_gloo(tmp_path):
     script = Path(__file__).parent / "ddp_toy.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-         str(tmp_path)],
-        capture_output=True, text=True, env=env, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     params = [torch.load(tmp_path / f"params_rank{r}.pt", weights_only=True) for r in (0, 1)]
@@ -281,6 +308,8 @@ def test_epoch_batches_rejoin_mid_epoch(tmp_path):
     trainer = _trainer(tmp_path, steps=4, profile=_profile(train__clips_per_step=2))
     stream = trainer._epoch_batches(0)
     first, second = next(stream), next(stream)
-    assert len(first) == len(ToyClips()) // 2 and sorted(i for b in first for i in b) == list(range(len(ToyClips())))
+    assert len(first) == len(ToyClips()) // 2 and sorted(i for b in first for i in b) == list(
+        range(len(ToyClips()))
+    )
     assert next(trainer._epoch_batches(3)) == first[3:]  # resuming at step 3 continues the same epoch
     assert next(trainer._epoch_batches(len(first))) == second

@@ -4,6 +4,7 @@ Our pixel decoder + masked-attention decoder, loaded through ``hf_port.state_dic
 HF ``Mask2FormerForUniversalSegmentation``'s class and mask logits (every prediction, the initial one
 included) from the same backbone features, to 1e-4. The backbone is not mapped (see hf_port's docstring).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -23,12 +24,28 @@ def _hf_model(seed: int = 0):
     from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
 
     torch.manual_seed(seed)
-    swin = SwinConfig(image_size=64, embed_dim=CHANNELS[0], depths=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
-                      window_size=2, out_features=["stage1", "stage2", "stage3", "stage4"])
-    cfg = Mask2FormerConfig(backbone_config=swin, use_pretrained_backbone=False, num_labels=LABELS,
-                            num_queries=QUERIES, hidden_dim=D, feature_size=D, mask_feature_size=D,
-                            num_attention_heads=HEADS, dim_feedforward=96, encoder_feedforward_dim=80,
-                            encoder_layers=ENC, decoder_layers=DEC)
+    swin = SwinConfig(
+        image_size=64,
+        embed_dim=CHANNELS[0],
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 2, 4, 8],
+        window_size=2,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    cfg = Mask2FormerConfig(
+        backbone_config=swin,
+        use_pretrained_backbone=False,
+        num_labels=LABELS,
+        num_queries=QUERIES,
+        hidden_dim=D,
+        feature_size=D,
+        mask_feature_size=D,
+        num_attention_heads=HEADS,
+        dim_feedforward=96,
+        encoder_feedforward_dim=80,
+        encoder_layers=ENC,
+        decoder_layers=DEC,
+    )
     model = Mask2FormerForUniversalSegmentation(cfg).eval()
     with torch.no_grad():  # a non-trivial init: HF's zero-init offsets/attention weights would hide mistakes
         for name, p in model.named_parameters():
@@ -40,10 +57,23 @@ def _hf_model(seed: int = 0):
 
 
 def _our_cfg(**over):
-    base = dict(backbone="lite_cnn", backbone_channels=CHANNELS, freeze_backbone=False, adapters=False,
-                audio_encoder="lite_cnn", pixel_decoder="msdeform", num_encoder_layers=ENC, encoder_feedforward=80,
-                mask_stride=4, hidden_dim=D, num_heads=HEADS, dim_feedforward=96, num_decoder_layers=DEC - 1,
-                num_queries=QUERIES, query_mode="none")
+    base = dict(
+        backbone="lite_cnn",
+        backbone_channels=CHANNELS,
+        freeze_backbone=False,
+        adapters=False,
+        audio_encoder="lite_cnn",
+        pixel_decoder="msdeform",
+        num_encoder_layers=ENC,
+        encoder_feedforward=80,
+        mask_stride=4,
+        hidden_dim=D,
+        num_heads=HEADS,
+        dim_feedforward=96,
+        num_decoder_layers=DEC - 1,
+        num_queries=QUERIES,
+        query_mode="none",
+    )
     base.update(over)
     return resolve_profile("paper", **{f"model__{k}": v for k, v in base.items()}).model
 
@@ -140,11 +170,14 @@ def test_cross_attention_in_proj_is_split_q_k_v():
     sd = hf.state_dict()
     mapped = state_dict_from_hf(sd, _our_cfg())
     w = sd["model.transformer_module.decoder.layers.1.cross_attn.in_proj_weight"]  # [3D, D]
-    torch.testing.assert_close(mapped["decoder.layers.1.cross_attn.k_proj.weight"], w[D:2 * D])
-    torch.testing.assert_close(mapped["pixel_decoder.input_proj.res5.0.weight"],
-                               sd["model.pixel_level_module.decoder.input_projections.0.0.weight"])
-    torch.testing.assert_close(mapped["pixel_decoder.level_embed.weight"],
-                               sd["model.pixel_level_module.decoder.level_embed"])
+    torch.testing.assert_close(mapped["decoder.layers.1.cross_attn.k_proj.weight"], w[D : 2 * D])
+    torch.testing.assert_close(
+        mapped["pixel_decoder.input_proj.res5.0.weight"],
+        sd["model.pixel_level_module.decoder.input_projections.0.0.weight"],
+    )
+    torch.testing.assert_close(
+        mapped["pixel_decoder.level_embed.weight"], sd["model.pixel_level_module.decoder.level_embed"]
+    )
     assert not any(k.startswith("backbone.") for k in mapped)
 
 
@@ -191,8 +224,14 @@ def _small_swin_aavs(cfg, num_classes=LABELS, adapters=False):
     from stepstones_lite.model.backbone import Backbone, TimmBackbone
 
     model = build_model(cfg, num_classes=num_classes)
-    body = TimmBackbone("swin_base_patch4_window12_384", img_size=64, embed_dim=CHANNELS[0], depths=(1, 1, 1, 1),
-                        num_heads=(1, 2, 4, 8), window_size=2)
+    body = TimmBackbone(
+        "swin_base_patch4_window12_384",
+        img_size=64,
+        embed_dim=CHANNELS[0],
+        depths=(1, 1, 1, 1),
+        num_heads=(1, 2, 4, 8),
+        window_size=2,
+    )
     model.backbone = Backbone(body, freeze=True, adapters=adapters)
     return model.eval()
 
@@ -224,8 +263,9 @@ def test_whole_model_matches_hf_swin_included():
     ours_ad = _small_swin_aavs(_our_cfg(), adapters=True)
     load_mask2former_checkpoint_state(ours_ad, hf)
     with torch.no_grad():
-        torch.testing.assert_close(ours_ad(frames, log_mel)["pred_masks"], ref.masks_queries_logits,
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            ours_ad(frames, log_mel)["pred_masks"], ref.masks_queries_logits, atol=1e-4, rtol=1e-4
+        )
 
 
 def load_mask2former_checkpoint_state(model, hf):
@@ -235,7 +275,9 @@ def load_mask2former_checkpoint_state(model, hf):
     assert cfg.adapters and cfg.backbone == "swin"
     missing, unexpected = model.load_state_dict(state_dict_from_hf(hf.state_dict(), cfg), strict=False)
     assert not unexpected
-    assert not [k for k in missing if not (k.startswith("audio_encoder.") or ".1.down." in k or ".1.up." in k)]
+    assert not [
+        k for k in missing if not (k.startswith("audio_encoder.") or ".1.down." in k or ".1.up." in k)
+    ]
 
 
 def test_hf4_key_names_map_the_same():
@@ -247,16 +289,23 @@ def test_hf4_key_names_map_the_same():
     old = {}
     for k, v in sd.items():
         k4 = k.replace("encoder.swin.", "encoder.")
-        k4 = re.sub(r"attention\.(q|k|v)_proj",
-                    lambda m: "attention.self." + {"q": "query", "k": "key", "v": "value"}[m[1]], k4)
+        k4 = re.sub(
+            r"attention\.(q|k|v)_proj",
+            lambda m: "attention.self." + {"q": "query", "k": "key", "v": "value"}[m[1]],
+            k4,
+        )
         k4 = k4.replace("attention.o_proj", "attention.output.dense")
-        k4 = k4.replace("attention.relative_position_bias.relative_position_bias_table",
-                        "attention.self.relative_position_bias_table")
+        k4 = k4.replace(
+            "attention.relative_position_bias.relative_position_bias_table",
+            "attention.self.relative_position_bias_table",
+        )
         k4 = k4.replace("mlp.fc1", "intermediate.dense").replace("mlp.fc2", "output.dense")
         old[k4] = v
     assert old.keys() != sd.keys()
     cfg = dataclasses.replace(_our_cfg(), backbone="swin_base_patch4_window12_384")
     new_map, old_map = state_dict_from_hf(sd, cfg), state_dict_from_hf(old, cfg)
-    assert new_map.keys() == old_map.keys() and any(k.startswith("backbone.body.body.layers_0") for k in new_map)
+    assert new_map.keys() == old_map.keys() and any(
+        k.startswith("backbone.body.body.layers_0") for k in new_map
+    )
     for k in new_map:
         assert torch.equal(new_map[k], old_map[k]), k

@@ -5,6 +5,7 @@ arrow from that module to the module it names (``from pkg import name`` points a
 module, else at ``pkg``, whose ``__init__`` runs). A strongly connected component of more than one module is a
 cycle.
 """
+
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,5 @@
 """The stand-ins' label spaces (train/pretrain.py): coarse super-classes, sound families, fine classes."""
+
 from __future__ import annotations
 
 import pytest

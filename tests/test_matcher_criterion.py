@@ -1,4 +1,5 @@
 """Hungarian matcher and set criterion: brute force, hand computations, overfitting, target builders."""
+
 from __future__ import annotations
 
 import itertools
@@ -103,7 +104,7 @@ def test_class_cost_sign_prefers_confident_query():
     costs = class_only.cost_matrices(outputs, targets)
     assert costs[0, 2, 0] < costs[0, 0, 0] < 0  # -prob: more probable = cheaper, always negative
     assert costs[0, 2, 0] == pytest.approx(-math.exp(8) / (math.exp(8) + 2), abs=1e-6)
-    (src, tgt), = HungarianMatcher(cost_mask=0.0, cost_dice=0.0)(outputs, targets)
+    ((src, tgt),) = HungarianMatcher(cost_mask=0.0, cost_dice=0.0)(outputs, targets)
     assert src.tolist() == [2] and tgt.tolist() == [0]
 
 
@@ -146,7 +147,7 @@ def test_matcher_finds_the_obvious_assignment_through_masks():
     outputs = {"pred_logits": torch.zeros(1, 4, 3), "pred_masks": masks}
     targets = [{"labels": torch.tensor([0, 1, 1]), "masks": tmasks}]
     gen = torch.Generator().manual_seed(0)
-    (src, tgt), = HungarianMatcher(num_points=50)(outputs, targets, generator=gen)
+    ((src, tgt),) = HungarianMatcher(num_points=50)(outputs, targets, generator=gen)
     assert {int(s): int(t) for s, t in zip(src, tgt)} == {2: 0, 0: 1, 3: 2}
 
 
@@ -208,7 +209,7 @@ def test_criterion_hand_value_single_mask_dense():
     tmask = (torch.arange(16).reshape(4, 4) % 3 == 0).float()
     targets = [{"labels": torch.tensor([0]), "masks": tmask[None]}]
     matcher = HungarianMatcher(num_points=None)
-    (src, _), = matcher({"pred_logits": logits, "pred_masks": masks}, targets)
+    ((src, _),) = matcher({"pred_logits": logits, "pred_masks": masks}, targets)
     qm = int(src[0])
     crit = SetCriterion(2, matcher, num_points=None)
     out = crit({"pred_logits": logits, "pred_masks": masks}, targets)
@@ -228,12 +229,15 @@ def test_deep_supervision_keys_and_weighted_total():
     gen = torch.Generator().manual_seed(4)
     outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=6, w=6, big_h=12, counts=[2, 1])
     outputs["aux_outputs"] = [
-        {"pred_logits": torch.randn(2, 4, 4, generator=gen),
-         "pred_masks": torch.randn(2, 4, 6, 6, generator=gen)}
+        {
+            "pred_logits": torch.randn(2, 4, 4, generator=gen),
+            "pred_masks": torch.randn(2, 4, 6, 6, generator=gen),
+        }
         for _ in range(3)
     ]
-    crit = SetCriterion(3, class_weight=2.0, mask_weight=5.0, dice_weight=4.0, num_points=30,
-                        weight_dict={"loss_ce_1": 0.5})
+    crit = SetCriterion(
+        3, class_weight=2.0, mask_weight=5.0, dice_weight=4.0, num_points=30, weight_dict={"loss_ce_1": 0.5}
+    )
     out = crit(outputs, targets, generator=torch.Generator().manual_seed(0))
     terms = ["loss_ce", "loss_mask", "loss_dice"]
     want_keys = {"loss"} | set(terms) | {f"{k}_{i}" for k in terms for i in range(3)}
@@ -280,8 +284,11 @@ def test_overfitting_one_clip_reduces_loss():
     gen = torch.Generator().manual_seed(0)
     history = []
     for _ in range(60):
-        outputs = {"pred_logits": logits, "pred_masks": masks,
-                   "aux_outputs": [{"pred_logits": aux_logits, "pred_masks": masks}]}
+        outputs = {
+            "pred_logits": logits,
+            "pred_masks": masks,
+            "aux_outputs": [{"pred_logits": aux_logits, "pred_masks": masks}],
+        }
         out = crit(outputs, targets, generator=gen)
         opt.zero_grad()
         out["loss"].backward()
@@ -324,8 +331,10 @@ def test_seeded_generator_is_deterministic():
 def test_pointwise_losses_hand_values():
     x = torch.tensor([[0.0, 2.0], [-1.0, 1.0]])
     t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    bce = [(-math.log(0.5) - math.log(1 - 1 / (1 + math.exp(-2)))) / 2,
-           (-math.log(1 - 1 / (1 + math.exp(1))) - math.log(1 / (1 + math.exp(-1)))) / 2]
+    bce = [
+        (-math.log(0.5) - math.log(1 - 1 / (1 + math.exp(-2)))) / 2,
+        (-math.log(1 - 1 / (1 + math.exp(1))) - math.log(1 / (1 + math.exp(-1)))) / 2,
+    ]
     assert sigmoid_ce_loss(x, t, 2.0).item() == pytest.approx(sum(bce) / 2, abs=1e-6)
     s = torch.sigmoid(x)
     d = [1 - (2 * float((s[i] * t[i]).sum()) + 1) / (float(s[i].sum() + t[i].sum()) + 1) for i in range(2)]
@@ -360,7 +369,7 @@ def test_targets_from_binary():
     assert t0["masks"][1].tolist() == [[1, 0], [0, 0]] and t0["masks"][0].tolist() == [[0, 1], [1, 1]]
     assert t1["labels"].tolist() == [0] and t1["masks"].sum().item() == 4  # silent frame: background only
     assert t2["labels"].tolist() == [1]
-    b0, = targets_from_binary(torch.tensor([[[0.0, 1.0]]]))
+    (b0,) = targets_from_binary(torch.tensor([[[0.0, 1.0]]]))
     assert b0["labels"].tolist() == [0, 1]
 
 
@@ -385,8 +394,13 @@ def test_mixed_label_resolutions_match_common_resolution():
     # frame 1's targets at 2x (nearest): read at the 8x8 pixel centres they equal the 8x8 originals
     gen = torch.Generator().manual_seed(9)
     outputs, targets = random_case(gen, n_frames=2, q=4, c=3, h=8, w=8, big_h=8, counts=[2, 2])
-    mixed = [targets[0], {"labels": targets[1]["labels"],
-                          "masks": targets[1]["masks"].repeat_interleave(2, 1).repeat_interleave(2, 2)}]
+    mixed = [
+        targets[0],
+        {
+            "labels": targets[1]["labels"],
+            "masks": targets[1]["masks"].repeat_interleave(2, 1).repeat_interleave(2, 2),
+        },
+    ]
     matcher = HungarianMatcher(num_points=None)
     got, want = matcher.cost_matrices(outputs, mixed), matcher.cost_matrices(outputs, targets)
     assert torch.allclose(got, want, atol=1e-6)

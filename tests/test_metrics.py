@@ -1,6 +1,7 @@
 """Tests for stepstones_lite.metrics: hand-worked AVSBench cases (docs/avsbench.md §3.5), loop references
 written from the official pseudo-code (docs/avsbench.md §3.1–3.3), SemanticMeter on tiny maps,
 diagnostics, validation."""
+
 from __future__ import annotations
 
 import math
@@ -98,7 +99,7 @@ def random_binary_batch(n=6, h=12, w=12, seed=0, empty=(1,)):
         if i in empty:
             continue
         y0, x0 = torch.randint(0, h // 2, (2,), generator=g).tolist()
-        gt[i, y0:y0 + h // 2, x0:x0 + w // 3] = 1
+        gt[i, y0 : y0 + h // 2, x0 : x0 + w // 3] = 1
         logits[i] += 4 * gt[i] - 2  # informative but noisy
     return logits, gt
 
@@ -150,7 +151,7 @@ def two_frames_with_different_best_thresholds():
 
 def test_case_h_f_depends_on_batch_size():
     logits, gt = two_frames_with_different_best_thresholds()
-    bs1 = [f_measure(logits[i:i + 1], gt[i:i + 1]) for i in range(2)]
+    bs1 = [f_measure(logits[i : i + 1], gt[i : i + 1]) for i in range(2)]
     assert bs1 == pytest.approx([1.0, 1.0], abs=1e-6)
     # batch of 2: best threshold 1/254 gives (1 + F_HALF) / 2 = 1.8 / 2.3
     assert f_measure(logits, gt) == pytest.approx(1.8 / 2.3, abs=1e-6)
@@ -238,9 +239,11 @@ def test_binary_meter_matches_official_batches():
         for lg, gt in clips:
             meter.update(lg, gt)
         out = meter.compute()
-        batches = [clips[i:i + bv] for i in range(0, len(clips), bv)]
-        mious = [torch.tensor(ref_mask_iou(torch.cat([c[0] for c in b]), torch.cat([c[1] for c in b])))
-                 for b in batches]
+        batches = [clips[i : i + bv] for i in range(0, len(clips), bv)]
+        mious = [
+            torch.tensor(ref_mask_iou(torch.cat([c[0] for c in b]), torch.cat([c[1] for c in b])))
+            for b in batches
+        ]
         fs = [ref_f_measure(torch.cat([c[0] for c in b]), torch.cat([c[1] for c in b])) for b in batches]
         assert out["num_batches"] == len(batches) and out["num_frames"] == 35 and out["num_clips"] == 7
         assert out["miou"] == pytest.approx(sum(m.item() for m in mious) / len(mious), abs=1e-6)
@@ -403,8 +406,10 @@ def diag_clip():
     pred = torch.zeros(t, h, w, dtype=torch.bool)
     pred[1] = b[1]  # frame 1 (silent): predicts the distractor
     pred[2, 0, :2] = True  # frame 2: half of A
-    inst = [{"mask": a, "sounding": torch.tensor([False, False, True])},
-            {"mask": b.numpy(), "sounding": [False, False, False], "distractor": True}]
+    inst = [
+        {"mask": a, "sounding": torch.tensor([False, False, True])},
+        {"mask": b.numpy(), "sounding": [False, False, False], "distractor": True},
+    ]
     return pred, gt, inst
 
 
@@ -479,8 +484,9 @@ def test_validation_errors():
     with pytest.raises(ValueError, match="does not match"):
         sm.update(torch.zeros(2, 4, 4, dtype=torch.long), torch.zeros(2, 4, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="frame_valid"):
-        sm.update(torch.zeros(2, 4, 4, dtype=torch.long), torch.zeros(2, 4, 4, dtype=torch.long),
-                  frame_valid=[True])
+        sm.update(
+            torch.zeros(2, 4, 4, dtype=torch.long), torch.zeros(2, 4, 4, dtype=torch.long), frame_valid=[True]
+        )
     with pytest.raises(ValueError, match="instances\\[0\\]"):
         bad = [{"mask": torch.zeros(2, 4, 3), "sounding": [0, 1]}]
         binary_diagnostics(lg, torch.zeros(2, 4, 4), instances=bad)
@@ -501,8 +507,14 @@ def _mechanism_case():
     c      .60 .20 .10 .10           2    bg      .40 < .60 no   -> a true miss, not split loss
     d      .50 .30 .30 .00           0    bg      yes            -> pooled foreground marks background
     """
-    scores = torch.tensor([[.40, .30, .30, .00], [.20, .70, .10, .00], [.60, .20, .10, .10],
-                           [.50, .30, .30, .00]]).T.reshape(1, 4, 1, 4)  # [N=1, C=4, H=1, W=4]
+    scores = torch.tensor(
+        [
+            [0.40, 0.30, 0.30, 0.00],
+            [0.20, 0.70, 0.10, 0.00],
+            [0.60, 0.20, 0.10, 0.10],
+            [0.50, 0.30, 0.30, 0.00],
+        ]
+    ).T.reshape(1, 4, 1, 4)  # [N=1, C=4, H=1, W=4]
     labels = torch.tensor([[[1, 1, 2, 0]]])  # [1, 1, 4]
     return scores, labels
 

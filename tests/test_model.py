@@ -1,4 +1,5 @@
 """The AAVS model: shapes, Eq. 1, attention-mask rules, prior modules, post-processing, round trips."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,17 @@ import torch
 import torch.nn.functional as F
 
 from stepstones_lite.config import resolve_profile
-from stepstones_lite.model import (audio_aware_queries, binary_inference, binary_scores, build_model,
-                                   count_parameters, export_prior_png, model_summary, semantic_inference,
-                                   semantic_scores)
+from stepstones_lite.model import (
+    audio_aware_queries,
+    binary_inference,
+    binary_scores,
+    build_model,
+    count_parameters,
+    export_prior_png,
+    model_summary,
+    semantic_inference,
+    semantic_scores,
+)
 from stepstones_lite.model.aaqg import QueryGenerator
 from stepstones_lite.model.backbone import Adapter, build_backbone
 from stepstones_lite.model.pixel_decoder import ms_deform_attn_core
@@ -54,8 +63,9 @@ def test_output_shapes(profile, num_classes, use_prior):
 @pytest.mark.parametrize("stride", [2, 4])
 @pytest.mark.parametrize("decoder", ["fpn", "msdeform"])
 def test_mask_stride_and_pixel_decoders(stride, decoder):
-    prof = resolve_profile("smoke", model__mask_stride=stride, model__pixel_decoder=decoder,
-                           model__num_encoder_layers=1)
+    prof = resolve_profile(
+        "smoke", model__mask_stride=stride, model__pixel_decoder=decoder, model__num_encoder_layers=1
+    )
     model = build_model(prof.model, num_classes=2)
     pix = model.pixel_decoder(model.backbone(torch.rand(2, 3, 64, 64)))
     assert pix.mask_features.shape == (2, 32, 64 // stride, 64 // stride)
@@ -69,7 +79,9 @@ def test_backbone_and_audio_shapes():
     feats = model.backbone(torch.rand(2, 3, 96, 96))
     for key, stride in [("res2", 4), ("res3", 8), ("res4", 16), ("res5", 32)]:
         assert feats[key].shape == (2, model.backbone.feature_channels[key], 96 // stride, 96 // stride)
-    assert [model.backbone.feature_channels[k] for k in ("res2", "res3", "res4", "res5")] == list(cfg.backbone_channels)
+    assert [model.backbone.feature_channels[k] for k in ("res2", "res3", "res4", "res5")] == list(
+        cfg.backbone_channels
+    )
     assert model.audio_encoder.embed(torch.randn(4, 1, 96, 64)).shape == (4, cfg.audio_dim)
     assert model.audio_encoder(torch.randn(4, 1, 96, 64)).shape == (4, cfg.hidden_dim)
 
@@ -95,7 +107,9 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="query_mode"):
         build_model(resolve_profile("smoke", model__query_mode="bogus").model, num_classes=2)
     with pytest.raises(FileNotFoundError, match="never downloaded"):
-        build_model(resolve_profile("smoke", model__backbone_weights="/nonexistent/w.pt").model, num_classes=2)
+        build_model(
+            resolve_profile("smoke", model__backbone_weights="/nonexistent/w.pt").model, num_classes=2
+        )
 
 
 # ----------------------------------------------------------------------------- AAQG (Eq. 1)
@@ -107,10 +121,12 @@ def test_aaqg_matches_hand_computation():
     assert out.shape == (2, 2, 2)
     r = 1 / math.sqrt(2)
     # t=0: cos(P0,a0)=1, cos(P1,a0)=1/sqrt2 ; t=1: cos(P0,a1)=0, cos(P1,a1)=1/sqrt2
-    expected = torch.tensor([
-        [[0.5 + 2.0, 0.5], [-1.0 + 2 * r, 2.0]],
-        [[0.5, 0.5], [-1.0, 2.0 + 3 * r]],
-    ])
+    expected = torch.tensor(
+        [
+            [[0.5 + 2.0, 0.5], [-1.0 + 2 * r, 2.0]],
+            [[0.5, 0.5], [-1.0, 2.0 + 3 * r]],
+        ]
+    )
     torch.testing.assert_close(out, expected)
     # against the explicit formula on random tensors
     g = torch.Generator().manual_seed(1)
@@ -244,7 +260,9 @@ def test_mask_fusion_adds_prior_to_every_channel():
 
 def test_prior_switches_change_the_output():
     frames, log_mel, prior = _inputs(2, 64, prior=True)
-    base = resolve_profile("smoke", model__mask_fusion=False, model__prior_attention=False, model__robust_keys=False)
+    base = resolve_profile(
+        "smoke", model__mask_fusion=False, model__prior_attention=False, model__robust_keys=False
+    )
     torch.manual_seed(0)
     off = build_model(base.model, num_classes=71, use_prior=True).eval()
     with torch.no_grad():
@@ -253,11 +271,13 @@ def test_prior_switches_change_the_output():
     torch.testing.assert_close(ref, ref2)  # every switch off: the prior is ignored
     for switch in ("mask_fusion", "prior_attention", "robust_keys"):
         torch.manual_seed(0)
-        m = build_model(resolve_profile(base, **{f"model__{switch}": True}).model, num_classes=71,
-                        use_prior=True).eval()
+        m = build_model(
+            resolve_profile(base, **{f"model__{switch}": True}).model, num_classes=71, use_prior=True
+        ).eval()
         with torch.no_grad():
-            assert not torch.allclose(m(frames, log_mel, prior)["pred_logits"],
-                                      m(frames, log_mel, 1 - prior)["pred_logits"]), switch
+            assert not torch.allclose(
+                m(frames, log_mel, prior)["pred_logits"], m(frames, log_mel, 1 - prior)["pred_logits"]
+            ), switch
 
 
 # ----------------------------------------------------------------------------- post-processing
@@ -272,15 +292,25 @@ def test_semantic_scores_hand_case():
     logits, masks = _two_query_case()
     s = semantic_scores(logits, masks, (1, 2))
     sg = torch.sigmoid
-    bg = torch.tensor([0.7 * sg(torch.tensor(0.0)) + 0.1 * sg(torch.tensor(-2.0)),
-                       0.7 * sg(torch.tensor(2.0)) + 0.1 * sg(torch.tensor(3.0))])
-    snd = torch.tensor([0.2 * sg(torch.tensor(0.0)) + 0.6 * sg(torch.tensor(-2.0)),
-                        0.2 * sg(torch.tensor(2.0)) + 0.6 * sg(torch.tensor(3.0))])
+    bg = torch.tensor(
+        [
+            0.7 * sg(torch.tensor(0.0)) + 0.1 * sg(torch.tensor(-2.0)),
+            0.7 * sg(torch.tensor(2.0)) + 0.1 * sg(torch.tensor(3.0)),
+        ]
+    )
+    snd = torch.tensor(
+        [
+            0.2 * sg(torch.tensor(0.0)) + 0.6 * sg(torch.tensor(-2.0)),
+            0.2 * sg(torch.tensor(2.0)) + 0.6 * sg(torch.tensor(3.0)),
+        ]
+    )
     assert s.shape == (1, 2, 1, 2)
     torch.testing.assert_close(s[0, 0, 0], bg)
     torch.testing.assert_close(s[0, 1, 0], snd)
     torch.testing.assert_close(binary_scores(logits, masks, (1, 2)), s)
-    assert binary_inference(logits, masks, (1, 2)).tolist() == [[[False, True]]]  # 0.367 < 0.421; 0.650 < 0.690
+    assert binary_inference(logits, masks, (1, 2)).tolist() == [
+        [[False, True]]
+    ]  # 0.367 < 0.421; 0.650 < 0.690
     assert semantic_inference(logits, masks, (1, 2)).tolist() == [[[0, 1]]]
 
 
@@ -297,7 +327,10 @@ def test_export_prior_png():
     img = export_prior_png(mask)
     arr = np.asarray(img)
     assert img.mode == "L" and arr.dtype == np.uint8 and arr.tolist() == [[255, 0], [0, 255]]
-    assert np.asarray(export_prior_png(np.array([[0, 255], [255, 0]], dtype=np.uint8))).tolist() == [[0, 255], [255, 0]]
+    assert np.asarray(export_prior_png(np.array([[0, 255], [255, 0]], dtype=np.uint8))).tolist() == [
+        [0, 255],
+        [255, 0],
+    ]
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     from PIL import Image
@@ -349,7 +382,9 @@ def test_state_dict_round_trip():
 
 
 def test_frozen_encoders_keep_batchnorm_in_eval_and_get_no_gradient():
-    prof = resolve_profile("smoke", model__freeze_backbone=True, model__adapters=True, model__freeze_audio=True)
+    prof = resolve_profile(
+        "smoke", model__freeze_backbone=True, model__adapters=True, model__freeze_audio=True
+    )
     model = build_model(prof.model, num_classes=2)
     model.train()
     bns = [m for m in model.backbone.body.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -362,13 +397,16 @@ def test_frozen_encoders_keep_batchnorm_in_eval_and_get_no_gradient():
     (out["pred_masks"].mean() + out["pred_logits"].mean()).backward()
     assert all(p.grad is None for p in model.backbone.body.parameters())
     assert all(p.grad is None for p in model.audio_encoder.encoder.parameters())
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.projector.parameters())
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.projector.parameters()
+    )
     assert count_parameters(model)["trainable"] < count_parameters(model)["total"]
 
 
 def test_unfrozen_model_trains_batchnorm():
-    model = build_model(resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model,
-                        num_classes=2).train()
+    model = build_model(
+        resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model, num_classes=2
+    ).train()
     assert all(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
@@ -423,7 +461,9 @@ def test_tpavi_block_matches_brute_force_non_local():
     blk = TPAVI(8).eval()
     x, a = torch.randn(2, 8, 3, 4, 5), torch.randn(2, 3, 8)
     # zero-initialised W_z: the block is LayerNorm(x)
-    torch.testing.assert_close(blk(x, a), F.layer_norm(x.movedim(1, -1), (8,), blk.norm.weight, blk.norm.bias).movedim(-1, 1))
+    torch.testing.assert_close(
+        blk(x, a), F.layer_norm(x.movedim(1, -1), (8,), blk.norm.weight, blk.norm.bias).movedim(-1, 1)
+    )
     torch.nn.init.normal_(blk.w_z[1].weight)
     th, g, ph = blk.theta(x).flatten(2), blk.g(x).flatten(2), blk.phi(a)  # [B,c,L], [B,c,L], [B,T,c]
     phi_full = ph.transpose(1, 2)[..., None].expand(-1, -1, -1, 20).reshape(2, 4, 60)  # audio over each frame
@@ -456,8 +496,9 @@ def test_model_info_cli(capsys):
 
 # ----------------------------------------------------------------------------- class matching (deviation)
 def test_class_matching_switch():
-    prof = resolve_profile("smoke", model__class_matching=True, model__matching_vis_classes=5,
-                           model__matching_aud_classes=4)
+    prof = resolve_profile(
+        "smoke", model__class_matching=True, model__matching_vis_classes=5, model__matching_aud_classes=4
+    )
     torch.manual_seed(0)
     model = build_model(prof.model, num_classes=2).eval()
     torch.manual_seed(0)
@@ -487,8 +528,11 @@ def test_pretrained_weights_load_from_local_files(tmp_path):
     vis_state["head.weight"] = torch.zeros(3, 48)
     torch.save(vis_state, tmp_path / "vis.pt")
     torch.save(aud.state_dict(), tmp_path / "aud.pt")
-    prof = resolve_profile("smoke", model__backbone_weights=str(tmp_path / "vis.pt"),
-                           model__audio_weights=str(tmp_path / "aud.pt"))
+    prof = resolve_profile(
+        "smoke",
+        model__backbone_weights=str(tmp_path / "vis.pt"),
+        model__audio_weights=str(tmp_path / "aud.pt"),
+    )
     model = build_model(prof.model, num_classes=2)
     for k, v in cnn.state_dict().items():
         torch.testing.assert_close(model.backbone.body.state_dict()[k], v)
@@ -496,7 +540,9 @@ def test_pretrained_weights_load_from_local_files(tmp_path):
         torch.testing.assert_close(model.audio_encoder.encoder.state_dict()[k], v)
     torch.save({"something": torch.zeros(1)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="bad.pt lacks"):
-        build_model(resolve_profile("smoke", model__backbone_weights=str(tmp_path / "bad.pt")).model, num_classes=2)
+        build_model(
+            resolve_profile("smoke", model__backbone_weights=str(tmp_path / "bad.pt")).model, num_classes=2
+        )
 
 
 def test_bfloat16_autocast_forward():
@@ -510,13 +556,14 @@ def test_bfloat16_autocast_forward():
 def test_smoke_model_overfits_one_clip():
     """Forward/backward are wired: 30 AdamW steps fit bright rectangles (pixel NLL on the semantic scores)."""
     torch.manual_seed(0)
-    model = build_model(resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model,
-                        num_classes=2).train()
+    model = build_model(
+        resolve_profile("smoke", model__freeze_audio=False, model__freeze_backbone=False).model, num_classes=2
+    ).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     frames, log_mel = torch.rand(4, 3, 64, 64), torch.randn(4, 1, 96, 64)
     target = torch.zeros(4, 64, 64, dtype=torch.long)
     for i in range(4):
-        target[i, 8 + 8 * i:30 + 8 * i, 10:40] = 1
+        target[i, 8 + 8 * i : 30 + 8 * i, 10:40] = 1
     frames[target[:, None].expand(-1, 3, -1, -1) == 1] = 0.9
     for _ in range(30):
         out = model(frames, log_mel)
@@ -528,7 +575,9 @@ def test_smoke_model_overfits_one_clip():
         loss.backward()
         opt.step()
     with torch.no_grad():
-        pred = binary_inference(*[model.eval()(frames, log_mel)[k] for k in ("pred_logits", "pred_masks")], 64)
+        pred = binary_inference(
+            *[model.eval()(frames, log_mel)[k] for k in ("pred_logits", "pred_masks")], 64
+        )
     iou = ((pred & (target == 1)).sum() / (pred | (target == 1)).sum()).item()
     assert iou > 0.8
 
@@ -539,8 +588,14 @@ def test_swin_window_attention_builds_the_shift_mask_once_and_equals_timm(grad):
     from stepstones_lite.model.backbone import TimmBackbone
 
     torch.manual_seed(0)
-    body = TimmBackbone("swin_tiny_patch4_window7_224", img_size=112, embed_dim=16, depths=[2, 2, 2, 2],
-                        num_heads=[1, 2, 2, 4], window_size=7).eval()  # eval: no stochastic depth
+    body = TimmBackbone(
+        "swin_tiny_patch4_window7_224",
+        img_size=112,
+        embed_dim=16,
+        depths=[2, 2, 2, 2],
+        num_heads=[1, 2, 2, 4],
+        window_size=7,
+    ).eval()  # eval: no stochastic depth
     attn = [m for m in body.modules() if type(m).__name__ == "WindowAttention"]
     assert attn and all(type(m).__mro__[1].__module__.startswith("timm") for m in attn)
     x = torch.rand(3, 3, 112, 112)

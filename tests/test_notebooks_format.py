@@ -1,4 +1,5 @@
 """House rules for every notebook pair (see stepstones_lite/notebook_rules.py); nbval executes them separately."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ def test_checker_catches_outputs(broken_copy):
 def test_checker_catches_drift_cuda_and_pip(broken_copy):
     text = broken_copy.read_text()
     assert "import stepstones_lite\n" in text
-    text = text.replace("import stepstones_lite\n", "import stepstones_lite\nx = y.cuda()\n!pip install foo\n", 1)
+    text = text.replace(
+        "import stepstones_lite\n", "import stepstones_lite\nx = y.cuda()\n!pip install foo\n", 1
+    )
     broken_copy.write_text(text)
     problems = check_notebook(broken_copy)
     assert any("out of sync" in p for p in problems)
@@ -71,7 +74,11 @@ def test_checker_catches_a_figure_without_its_reading_line(broken_copy):
 
 
 def test_checker_catches_missing_sections(broken_copy):
-    text = broken_copy.read_text().replace("## Summary", "## Wrap-up").replace("## What you will learn", "## Aims")
+    text = (
+        broken_copy.read_text()
+        .replace("## Summary", "## Wrap-up")
+        .replace("## What you will learn", "## Aims")
+    )
     broken_copy.write_text(text)
     problems = check_notebook(broken_copy)
     assert any("'Summary'" in p for p in problems)
@@ -89,7 +96,7 @@ def test_student_version_drops_solutions_and_leaves_answer_cells(tmp_path):
         assert not any("### BEGIN SOLUTION" in c.source for c in nb.cells)
         check = next(i for i, c in enumerate(nb.cells) if "Check your understanding" in c.source)
         n_questions = len(re.findall(r"^\d+\. ", nb.cells[check].source, re.M))
-        answers = nb.cells[check + 1: check + 1 + n_questions]
+        answers = nb.cells[check + 1 : check + 1 + n_questions]
         assert n_questions >= 3 and all("answer" in c.metadata.get("tags", []) for c in answers), source.name
 
 
@@ -97,21 +104,32 @@ def test_student_version_blanks_solution_blocks_and_keeps_the_check(tmp_path):
     import nbformat
 
     src = tmp_path / "99_task.py"
-    src.write_text('# %% [markdown]\n# # T\n\n# %%\nx = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n'
-                   'assert x == 2\n\n# %% [markdown]\n# ## Check your understanding\n#\n# 1. Why?\n# 2. How?\n')
+    src.write_text(
+        "# %% [markdown]\n# # T\n\n# %%\nx = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n"
+        "assert x == 2\n\n# %% [markdown]\n# ## Check your understanding\n#\n# 1. Why?\n# 2. How?\n"
+    )
     nb = nbformat.read(write_student_version(src, tmp_path / "out"), as_version=4)
     code = nb.cells[1].source
     assert "x = 2" not in code and "raise NotImplementedError" not in code
-    assert code.splitlines() == ["x = 1", "# YOUR CODE HERE: set x", "x = None",
-                                 "if any(answer is None for answer in (x,)):",
-                                 '    print("not done yet: set x above, then run this cell again")', "else:",
-                                 "    assert x == 2"]
-    assert [c.source.splitlines()[0] for c in nb.cells[3:]] == ["**Your answer to question 1:**",
-                                                                 "**Your answer to question 2:**"]
+    assert code.splitlines() == [
+        "x = 1",
+        "# YOUR CODE HERE: set x",
+        "x = None",
+        "if any(answer is None for answer in (x,)):",
+        '    print("not done yet: set x above, then run this cell again")',
+        "else:",
+        "    assert x == 2",
+    ]
+    assert [c.source.splitlines()[0] for c in nb.cells[3:]] == [
+        "**Your answer to question 1:**",
+        "**Your answer to question 2:**",
+    ]
 
 
 def test_checker_rejects_annotations_papermill_cannot_read(broken_copy):
-    text = broken_copy.read_text().replace('data_root: "Optional[str]" = None', "data_root: str | None = None")
+    text = broken_copy.read_text().replace(
+        'data_root: "Optional[str]" = None', "data_root: str | None = None"
+    )
     broken_copy.write_text(text)
     assert any("papermill cannot read" in p for p in check_notebook(broken_copy))
 
@@ -132,14 +150,24 @@ def test_papermill_rerun_with_parameters(tmp_path):
     import papermill
 
     out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / "00_welcome.ipynb"), str(out), cwd=str(NOTEBOOKS),
-                               parameters={"profile": "classroom", "seed": 1, "artifacts_dir": str(tmp_path / "a")},
-                               kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "00_welcome.ipynb"),
+        str(out),
+        cwd=str(NOTEBOOKS),
+        parameters={"profile": "classroom", "seed": 1, "artifacts_dir": str(tmp_path / "a")},
+        kernel_name="python3",
+        progress_bar=False,
+    )
     nb = json.loads(out.read_text())
     injected = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
     assert "seed = 1" in "".join(injected["source"])
-    printed = "".join(t for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-                      for t in o.get("text", []))
+    printed = "".join(
+        t
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        for t in o.get("text", [])
+    )
     assert "profile: classroom" in printed
 
 
@@ -196,9 +224,20 @@ def test_student_copies_run_top_to_bottom(tmp_path):
         student = write_student_version(source, tmp_path / "student")
         out = tmp_path / "executed" / student.name
         out.parent.mkdir(exist_ok=True)
-        papermill.execute_notebook(str(student), str(out), cwd=str(NOTEBOOKS), kernel_name="python3",
-                                   language="python", progress_bar=False)  # the session's smoke artifacts
-        printed = "".join(t for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"
-                          for o in c.get("outputs", []) for t in o.get("text", []))
+        papermill.execute_notebook(
+            str(student),
+            str(out),
+            cwd=str(NOTEBOOKS),
+            kernel_name="python3",
+            language="python",
+            progress_bar=False,
+        )  # the session's smoke artifacts
+        printed = "".join(
+            t
+            for c in json.loads(out.read_text())["cells"]
+            if c["cell_type"] == "code"
+            for o in c.get("outputs", [])
+            for t in o.get("text", [])
+        )
         not_done += printed.count("not done yet")
     assert not_done >= 6  # the six "change X, expect Y" tasks of 01-06

@@ -6,6 +6,7 @@ official checkpoint converted by :func:`stepstones_lite.model.load_official_chec
 preprocessing (:func:`official_preprocess` of the raw uint8 frames) and the official VGGish vectors, must give
 the official class and mask logits of every prediction and the official post-processed maps, to 1e-4.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ import torch
 
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.model import OfficialCheckpointError, load_official_checkpoint
-from stepstones_lite.model.official import (official_binary_scores, official_preprocess, official_profile,
-                                            official_semantic_map)
+from stepstones_lite.model.official import (
+    official_binary_scores,
+    official_preprocess,
+    official_profile,
+    official_semantic_map,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official"
 ATOL = 1e-4
@@ -33,12 +38,15 @@ def inputs() -> dict:
 
 
 def _base():
-    return resolve_profile("paper", model__audio_encoder="precomputed")  # the official loader's VGGish vectors
+    return resolve_profile(
+        "paper", model__audio_encoder="precomputed"
+    )  # the official loader's VGGish vectors
 
 
 def _run(stage: str, inputs: dict, state=None):
-    model, profile = load_official_checkpoint(state if state is not None else FIXTURES / f"{stage}_state_dict.pt",
-                                              stage, _base())
+    model, profile = load_official_checkpoint(
+        state if state is not None else FIXTURES / f"{stage}_state_dict.pt", stage, _base()
+    )
     frames = official_preprocess(inputs["frames"])  # [2, 3, 384, 384] in [0, 1]
     prior = inputs["prior"].float() if stage == "avss" else None  # the PNG prior, grey / 255
     with torch.no_grad():
@@ -57,7 +65,9 @@ def test_converted_model_matches_official_outputs(stage, inputs):
     ref, aux = _load(f"{stage}_outputs.pt"), _load(f"{stage}_aux_masks.pt")["mask_logits"]
     cls = torch.stack([a["pred_logits"] for a in out["aux_outputs"]] + [out["pred_logits"]])
     masks = torch.stack([a["pred_masks"] for a in out["aux_outputs"]])
-    assert cls.shape[0] == ref["class_logits"].shape[0] == aux.shape[0] + 1  # initial prediction + every layer
+    assert (
+        cls.shape[0] == ref["class_logits"].shape[0] == aux.shape[0] + 1
+    )  # initial prediction + every layer
     assert _max_diff(cls, ref["class_logits"]) <= ATOL
     assert _max_diff(out["pred_masks"], ref["mask_logits"]) <= ATOL
     assert _max_diff(masks, aux) <= ATOL
@@ -99,12 +109,20 @@ def test_profile_read_off_the_checkpoint(stage):
     profile = official_profile(_load(f"{stage}_state_dict.pt"), stage, _base())
     m = profile.model
     assert m.avs_adapt == ("replace" if stage == "avs" else "after") and m.norm_groups == 32
-    assert m.backbone_kwargs == {"always_partition": True, "embed_dim": 8, "depths": [2, 2, 2, 2],
-                                 "num_heads": [1, 1, 2, 4], "window_size": 12, "mlp_ratio": 2.0}
+    assert m.backbone_kwargs == {
+        "always_partition": True,
+        "embed_dim": 8,
+        "depths": [2, 2, 2, 2],
+        "num_heads": [1, 1, 2, 4],
+        "window_size": 12,
+        "mlp_ratio": 2.0,
+    }
     assert (m.hidden_dim, m.num_heads, m.dim_feedforward, m.encoder_feedforward) == (32, 4, 64, 64)
     assert (m.num_encoder_layers, m.num_decoder_layers, m.adapters, m.audio_dim) == (1, 3, True, 128)
     assert (m.stage1_num_queries if stage == "avs" else m.num_queries) == 4
-    assert m.audio_encoder == "precomputed" and profile.data.image_size == 384 and profile.data.eval_size == 224
+    assert (
+        m.audio_encoder == "precomputed" and profile.data.image_size == 384 and profile.data.eval_size == 224
+    )
     if stage == "avss":
         assert m.num_classes == 5 and m.mask_fusion and m.prior_attention and m.robust_keys
     # the profile's JSON round trip rebuilds the same architecture
@@ -113,7 +131,9 @@ def test_profile_read_off_the_checkpoint(stage):
     assert Profile.from_json(profile.to_json()).model == m
 
 
-@pytest.mark.parametrize("stage,queries,classes,adapt", [("avs", 30, 2, "replace"), ("avss", 100, 71, "after")])
+@pytest.mark.parametrize(
+    "stage,queries,classes,adapt", [("avs", 30, 2, "replace"), ("avss", 100, 71, "after")]
+)
 def test_released_profile_is_the_released_checkpoints_architecture(stage, queries, classes, adapt):
     """Swin-B, D 256, 6 + 9 layers, 30 / 100 queries (docs/paper_and_code.md §2.2, §2.4); the small fixture's
     profile, read off its tensors, differs from it exactly in the sizes the fixture shrank."""
@@ -121,7 +141,11 @@ def test_released_profile_is_the_released_checkpoints_architecture(stage, querie
 
     m = released_profile(stage).model
     assert (m.backbone, m.backbone_kwargs, m.adapters, m.freeze_backbone) == (
-        "swin_base_patch4_window12_384", {"always_partition": True}, True, True)
+        "swin_base_patch4_window12_384",
+        {"always_partition": True},
+        True,
+        True,
+    )
     assert (m.hidden_dim, m.num_heads, m.dim_feedforward, m.encoder_feedforward) == (256, 8, 2048, 1024)
     assert (m.num_encoder_layers, m.num_decoder_layers, m.audio_dim, m.avs_adapt) == (6, 9, 128, adapt)
     assert (m.stage1_num_queries if stage == "avs" else m.num_queries) == queries
@@ -140,7 +164,8 @@ def test_every_official_key_is_accounted_for():
         # the fixture leaves out the fixed Swin index buffers (1 MB budget); a real checkpoint has one per block
         for key in [k for k in state if k.endswith("attention.self.relative_position_bias_table")]:
             state[key.replace("relative_position_bias_table", "relative_position_index")] = torch.zeros(
-                144, 144, dtype=torch.long)
+                144, 144, dtype=torch.long
+            )
         model, _ = load_official_checkpoint(state, stage, _base())
         report = model.conversion_report
         assert report["official_keys"] == len(state) and len(report["ignored"]) == ignored
@@ -161,14 +186,19 @@ def test_converter_refuses_missing_extra_and_misshaped_keys():
         load_official_checkpoint(state, "avs", _base())
     msg = str(err.value)
     assert "1 unmapped official keys" in msg and extra in msg
-    assert "1 model keys the checkpoint lacks" in msg and "decoder.layers.1.self_attn.avs_adapt.2.weight" in msg
+    assert (
+        "1 model keys the checkpoint lacks" in msg and "decoder.layers.1.self_attn.avs_adapt.2.weight" in msg
+    )
     assert "1 shape mismatches" in msg and "audio_encoder.projector.net.2.weight" in msg and "(31, 64)" in msg
 
 
-@pytest.mark.parametrize("key,what", [
-    ("model.model.transformer_module.decoder.layers.0.fc1.weight", "lacks"),
-    ("model.model.transformer_module.silence_embed.weight", "robust-key"),
-])
+@pytest.mark.parametrize(
+    "key,what",
+    [
+        ("model.model.transformer_module.decoder.layers.0.fc1.weight", "lacks"),
+        ("model.model.transformer_module.silence_embed.weight", "robust-key"),
+    ],
+)
 def test_converter_refuses_one_missing_key(key, what):
     stage = "avss"
     state = dict(_load(f"{stage}_state_dict.pt"))
@@ -192,8 +222,9 @@ def test_wrong_stage_and_non_official_files(tmp_path):
 
 def test_random_vggish_warns():
     with pytest.warns(UserWarning, match=r"audio encoder \(vggish\) is randomly initialised"):
-        load_official_checkpoint(FIXTURES / "avs_state_dict.pt", "avs",
-                                 resolve_profile("paper", model__audio_encoder="vggish"))
+        load_official_checkpoint(
+            FIXTURES / "avs_state_dict.pt", "avs", resolve_profile("paper", model__audio_encoder="vggish")
+        )
 
 
 def test_cli_convert_official_writes_a_loadable_checkpoint(tmp_path, inputs):
@@ -202,11 +233,27 @@ def test_cli_convert_official_writes_a_loadable_checkpoint(tmp_path, inputs):
     from stepstones_lite.train.pipeline import STAGE1, load_model
 
     out = tmp_path / "conv"
-    assert main(["convert-official", "--stage", "avs", "--ckpt", str(FIXTURES / "avs_state_dict.pt"),
-                 "--out", str(out), "--set", "model__audio_encoder=precomputed"]) == 0
+    assert (
+        main(
+            [
+                "convert-official",
+                "--stage",
+                "avs",
+                "--ckpt",
+                str(FIXTURES / "avs_state_dict.pt"),
+                "--out",
+                str(out),
+                "--set",
+                "model__audio_encoder=precomputed",
+            ]
+        )
+        == 0
+    )
     assert (out / "model.pt").is_file() and (out / "model.json").is_file()
     config = json.loads((out / "config.json").read_text())
-    assert config["model"]["avs_adapt"] == "replace" and config["model"]["backbone_kwargs"]["window_size"] == 12
+    assert (
+        config["model"]["avs_adapt"] == "replace" and config["model"]["backbone_kwargs"]["window_size"] == 12
+    )
     payload = load_checkpoint(out / "model.pt", kind=STAGE1)
     assert payload["extra"]["official_stage"] == "avs" and payload["extra"]["official_keys"] == 358
     model, profile, _ = load_model(out / "model.pt")  # what evaluate / make-priors use
@@ -233,8 +280,9 @@ def test_evaluate_accepts_a_converted_checkpoint(tmp_path, monkeypatch):
     monkeypatch.delenv("STEPSTONES_DATA", raising=False)
     root = pipeline.ensure_dataset(resolve_profile("smoke", data__num_clips=12))
     with pytest.warns(UserWarning, match="randomly initialised"):
-        path = pipeline.convert_official(FIXTURES / "avs_state_dict.pt", "avs", tmp_path / "conv",
-                                         resolve_profile("smoke"))
+        path = pipeline.convert_official(
+            FIXTURES / "avs_state_dict.pt", "avs", tmp_path / "conv", resolve_profile("smoke")
+        )
     metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, device="cpu")
     assert 0.0 <= metrics["miou"] <= 1.0 and 0.0 <= metrics["fscore"] <= 1.0
 
@@ -247,7 +295,9 @@ def test_evaluate_accepts_a_converted_stage2_checkpoint(tmp_path, monkeypatch):
     monkeypatch.delenv("STEPSTONES_DATA", raising=False)
     root = pipeline.ensure_dataset(resolve_profile("smoke", data__num_clips=12))
     with pytest.warns(UserWarning, match="randomly initialised"):
-        path = pipeline.convert_official(_released_avss_71(tmp_path), "avss", tmp_path / "conv", resolve_profile("smoke"))
+        path = pipeline.convert_official(
+            _released_avss_71(tmp_path), "avss", tmp_path / "conv", resolve_profile("smoke")
+        )
     metrics = pipeline.evaluate_checkpoint(path, "test", data_root=root, prior="gt", device="cpu")
     assert 0.0 <= metrics["miou"] <= 1.0
 
@@ -268,13 +318,26 @@ def test_notebook_05_runs_the_released_checkpoint_section(tmp_path):
 
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"
     out = tmp_path / "05.ipynb"
-    papermill.execute_notebook(str(notebooks / "05_attention_maps.ipynb"), str(out), cwd=str(notebooks),
-                               parameters={"official_checkpoint": str(_released_avss_71(tmp_path)),
-                                           "artifacts_dir": str(tmp_path / "artifacts"), "max_clips": 2},
-                               kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(notebooks / "05_attention_maps.ipynb"),
+        str(out),
+        cwd=str(notebooks),
+        parameters={
+            "official_checkpoint": str(_released_avss_71(tmp_path)),
+            "artifacts_dir": str(tmp_path / "artifacts"),
+            "max_clips": 2,
+        },
+        kernel_name="python3",
+        progress_bar=False,
+    )
     nb = json.loads(out.read_text())
-    printed = "".join(t for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-                      for t in o.get("text", []))
+    printed = "".join(
+        t
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        for t in o.get("text", [])
+    )
     assert "released model, test split with the stage-1 priors: AVSS mIoU" in printed
     assert "skipped" not in printed
     assert (tmp_path / "artifacts" / "official_avss" / "model.pt").is_file()

@@ -1,4 +1,5 @@
 """The committed results are what the scripts write: README's study table and the side-study tables."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def test_readme_study_table_is_the_committed_json(tables):
 
 def test_results_notes_regime_table_is_its_json(tables):
     data = json.loads((ROOT / "results" / "regime_knobs_classroom.json").read_text())
-    assert tables.knobs_block(data) in (ROOT / "results" / "notes.md").read_text(), "run stepstones study tables"
+    assert tables.knobs_block(data) in (ROOT / "results" / "notes.md").read_text(), (
+        "run stepstones study tables"
+    )
 
 
 def test_results_readme_is_short_and_links_what_it_summarises():
@@ -43,8 +46,11 @@ def test_results_readme_is_short_and_links_what_it_summarises():
 
 
 def test_side_study_tables_are_their_json(tables):
-    for stem, make in (("regime_knobs", tables.regime_table), ("stage1_levers", tables.levers_table),
-                       ("stage1_errors", tables.errors_table)):
+    for stem, make in (
+        ("regime_knobs", tables.regime_table),
+        ("stage1_levers", tables.levers_table),
+        ("stage1_errors", tables.errors_table),
+    ):
         data = json.loads((ROOT / "results" / f"{stem}_classroom.json").read_text())
         assert make(data) in (ROOT / "results" / f"{stem}_classroom.md").read_text(), stem
 
@@ -71,8 +77,12 @@ def test_notebook_prose_types_in_no_study_numbers():
 def test_per_seed_diff_pairs_seeds_and_skips_missing_keys():
     from stepstones_lite.study import per_seed_diff
 
-    study = {"arms": {"a": {"per_seed": [{"seed": 0, "m": 0.5}, {"seed": 1, "m": 0.25}, {"seed": 2}]},
-                      "b": {"per_seed": [{"seed": 1, "m": 0.5}, {"seed": 0, "m": 0.25}, {"seed": 2, "m": 0.1}]}}}
+    study = {
+        "arms": {
+            "a": {"per_seed": [{"seed": 0, "m": 0.5}, {"seed": 1, "m": 0.25}, {"seed": 2}]},
+            "b": {"per_seed": [{"seed": 1, "m": 0.5}, {"seed": 0, "m": 0.25}, {"seed": 2, "m": 0.1}]},
+        }
+    }
     assert per_seed_diff(study, "a", "b", "m") == [0.25, -0.25]
 
 
@@ -102,9 +112,13 @@ def _committed_numbers() -> set[str]:
 def _unquoted(text: str, known: set[str]) -> list[str]:
     import re
 
-    return [f"{no}: {n}" for no, line in enumerate(text.splitlines(), 1)
-            if not line.startswith(("|", "<!--"))  # tables are written by tables.py and checked above
-            for n in re.findall(r"(?<![\w.])0\.\d{3}(?![\d])", line) if n not in known]
+    return [
+        f"{no}: {n}"
+        for no, line in enumerate(text.splitlines(), 1)
+        if not line.startswith(("|", "<!--"))  # tables are written by tables.py and checked above
+        for n in re.findall(r"(?<![\w.])0\.\d{3}(?![\d])", line)
+        if n not in known
+    ]
 
 
 def test_readme_prose_quotes_only_committed_numbers():
@@ -126,12 +140,24 @@ def test_build_noise_quotes_the_committed_builds_of_one_configuration():
     assert len(builds) == 4
     assert builds[0]["avss_miou"] == study["end_to_end"]["per_seed"][0]["avss_miou"]
     assert builds[1]["avss_miou"] == study["stage2_no_prior_modules"]["per_seed"][0]["avss_miou"]
-    text = noise.markdown({"builds": [{"threads": 1, "avss_miou": 0.5, "binary_miou": 0.25}], "committed": builds,
-                           "provenance": {"cpu": "test"}})
+    text = noise.markdown(
+        {
+            "builds": [{"threads": 1, "avss_miou": 0.5, "binary_miou": 0.25}],
+            "committed": builds,
+            "provenance": {"cpu": "test"},
+        }
+    )
     assert "| built here | 1 | 0.500 | 0.250 | – |" in text and "Spread over the 5 builds" in text
-    same = noise.markdown({"builds": [{"threads": 2, "avss_miou": builds[0]["avss_miou"], "binary_miou": 0.5}],
-                           "committed": builds, "provenance": {"cpu": "test"}})
-    assert f"| {builds[0]['source']} | – | {builds[0]['avss_miou']:.3f} | – | the 2-thread build here |" in same
+    same = noise.markdown(
+        {
+            "builds": [{"threads": 2, "avss_miou": builds[0]["avss_miou"], "binary_miou": 0.5}],
+            "committed": builds,
+            "provenance": {"cpu": "test"},
+        }
+    )
+    assert (
+        f"| {builds[0]['source']} | – | {builds[0]['avss_miou']:.3f} | – | the 2-thread build here |" in same
+    )
 
 
 def test_the_gap_map_is_the_committed_runs():
@@ -143,10 +169,14 @@ def test_the_gap_map_is_the_committed_runs():
     assert committed["points"] == points, "results/mechanism_map.json is stale: run stepstones study tables"
     assert committed["summary"] == json.loads(json.dumps(map_summary(points)))
     study = json.loads((ROOT / "results" / "reproduce_classroom.json").read_text())["arms"]
-    first = next(p for p in points if p["source"].startswith("reproduce") and p["seed"] == 0 and not p["tpavi"])
+    first = next(
+        p for p in points if p["source"].startswith("reproduce") and p["seed"] == 0 and not p["tpavi"]
+    )
     two0 = study["two_stage"]["per_seed"][0]
     assert first["delta_loc"] == two0["stage1_miou"] - study["end_to_end"]["per_seed"][0]["binary_miou"]
-    assert any(p["tpavi"] for p in points) and committed["summary"]["aavs"]["n"] == sum(not p["tpavi"] for p in points)
+    assert any(p["tpavi"] for p in points) and committed["summary"]["aavs"]["n"] == sum(
+        not p["tpavi"] for p in points
+    )
 
 
 def test_what_we_found_quotes_the_committed_numbers():

@@ -1,28 +1,39 @@
 """Object-level stage-2 diagnostics (study/semantic_errors.py) against hand-worked cases."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from stepstones_lite.study.semantic_errors import ObjectOutcomes, confusion, first_sounding_clips, object_outcomes
+from stepstones_lite.study.semantic_errors import (
+    ObjectOutcomes,
+    confusion,
+    first_sounding_clips,
+    object_outcomes,
+)
 
 # one 4x4 frame, four objects: 1 = flute (class 5, sounding), 2 = violin (class 7, sounding),
 # 3 = a silent dog (class 9, a distractor), 4 = a tree from the never-sounding pool
-INSTANCES = torch.tensor([[[1, 1, 2, 2],
-                           [1, 1, 2, 2],
-                           [3, 3, 0, 4],
-                           [3, 3, 0, 4]]])
-OBJECTS = [{"id": 1, "class_index": 5, "sounding": [True]},
-           {"id": 2, "class_index": 7, "sounding": [True]},
-           {"id": 3, "class_index": 9, "sounding": [False]},
-           {"id": 4, "class_index": None, "sounding": [False], "silent_only": True}]
+INSTANCES = torch.tensor([[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 0, 4], [3, 3, 0, 4]]])
+OBJECTS = [
+    {"id": 1, "class_index": 5, "sounding": [True]},
+    {"id": 2, "class_index": 7, "sounding": [True]},
+    {"id": 3, "class_index": 9, "sounding": [False]},
+    {"id": 4, "class_index": None, "sounding": [False], "silent_only": True},
+]
 
 
 def test_outcomes_by_hand():
-    pred = torch.tensor([[[5, 5, 5, 5],     # flute: 2 of 4 pixels flute -> named (share 0.5)
-                          [0, 0, 5, 5],     # violin: all 4 predicted flute -> wrong class (flute)
-                          [9, 9, 0, 0],     # dog: 3 of 4 predicted -> marked (area 0.75)
-                          [9, 0, 0, 0]]])   # tree: nothing -> not marked
+    pred = torch.tensor(
+        [
+            [
+                [5, 5, 5, 5],  # flute: 2 of 4 pixels flute -> named (share 0.5)
+                [0, 0, 5, 5],  # violin: all 4 predicted flute -> wrong class (flute)
+                [9, 9, 0, 0],  # dog: 3 of 4 predicted -> marked (area 0.75)
+                [9, 0, 0, 0],
+            ]
+        ]
+    )  # tree: nothing -> not marked
     out = object_outcomes(pred, INSTANCES, OBJECTS)
     assert out.sounding == {"named": 1, "wrong_class": 1}
     assert out.confused_with == {(7, 5): 1}
@@ -39,7 +50,11 @@ def test_missed_inactive_and_valid_frames():
     objs = [{"id": 1, "class_index": 5, "sounding": [True, False]}]
     pred = torch.tensor([[[0, 0], [0, 5]], [[5, 5], [0, 0]]])  # frame 0: 1/4 found; frame 1: half marked
     out = object_outcomes(pred, inst, objs)
-    assert out.sounding == {"missed": 1} and out.silent == {"inactive": 1} and out.silent_marked == {"inactive": 1}
+    assert (
+        out.sounding == {"missed": 1}
+        and out.silent == {"inactive": 1}
+        and out.silent_marked == {"inactive": 1}
+    )
     assert out.summary()["missed_single"] == 1.0 and out.summary()["n_sounding_multi"] == 0
     only_first = object_outcomes(pred, inst, objs, valid=torch.tensor([True, False]))
     assert only_first.silent == {} and only_first.sounding == {"missed": 1}

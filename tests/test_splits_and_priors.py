@@ -1,6 +1,7 @@
 """The pipeline names what is wrong with its inputs: a split a step needs but metadata.csv lacks, and a
 prior folder whose manifest.json is corrupt, unfinished or made for other splits (evaluation prints its
 source)."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def keep_rows(tree, tmp_path, keep):
     return root
 
 
-@pytest.mark.parametrize("split, need",
-                         [("train", "training"), ("val", "validation"), ("test", "evaluation")])
+@pytest.mark.parametrize(
+    "split, need", [("train", "training"), ("val", "validation"), ("test", "evaluation")]
+)
 def test_header_only_metadata_names_the_split_a_step_needs(tree, tmp_path, profile, split, need):
     root = keep_rows(tree, tmp_path, lambda row: False)
     with pytest.raises(DatasetError, match=rf"metadata.csv: no rows of split '{split}'; {need} needs them"):
@@ -67,8 +69,14 @@ def write_manifest(folder, text):
     return folder
 
 
-STAGE1_MANIFEST = {"source": "stage1", "checkpoint_sha256": "ab" * 32, "mute_audio": False,
-                   "checkpoint": "runs/s1/best.pt", "splits": ["val", "test"], "complete": True}
+STAGE1_MANIFEST = {
+    "source": "stage1",
+    "checkpoint_sha256": "ab" * 32,
+    "mute_audio": False,
+    "checkpoint": "runs/s1/best.pt",
+    "splits": ["val", "test"],
+    "complete": True,
+}
 
 
 @pytest.mark.parametrize("text", ["{broken", "null"])
@@ -83,10 +91,13 @@ def test_a_corrupt_prior_manifest_is_named(tmp_path, profile, text):
         priors_for_evaluation(folder, "test")
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"splits": ["val"]}, r"priors cover the splits \['val'\], not 'test'"),
-    ({"complete": False}, "prior generation did not finish"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"splits": ["val"]}, r"priors cover the splits \['val'\], not 'test'"),
+        ({"complete": False}, "prior generation did not finish"),
+    ],
+)
 def test_evaluation_checks_the_prior_manifest(tree, tmp_path, profile, monkeypatch, change, problem):
     """evaluate --priors once ignored manifest.json: priors of another split or unfinished ones passed."""
     folder = write_manifest(tmp_path / "priors", {**STAGE1_MANIFEST, **change})
@@ -114,10 +125,14 @@ def test_priors_of_another_stage1_model_are_refused(tmp_path):
     ours, other = tmp_path / "ours.pt", tmp_path / "other.pt"
     ours.write_bytes(b"stage 1 weights")
     other.write_bytes(b"another stage 1")
-    folder = write_manifest(tmp_path / "priors", {**STAGE1_MANIFEST,
-                                                  "checkpoint_sha256": hashlib.sha256(b"stage 1 weights").hexdigest()})
+    folder = write_manifest(
+        tmp_path / "priors",
+        {**STAGE1_MANIFEST, "checkpoint_sha256": hashlib.sha256(b"stage 1 weights").hexdigest()},
+    )
     assert priors_for_evaluation(folder, "test", stage1=ours)["source"] == "stage1"
-    with pytest.raises(DatasetError, match=r"priors/manifest.json: these priors come from .*not from the stage-1"):
+    with pytest.raises(
+        DatasetError, match=r"priors/manifest.json: these priors come from .*not from the stage-1"
+    ):
         priors_for_evaluation(folder, "test", stage1=other)
     with pytest.raises(DatasetError, match="no manifest.json"):
         priors_for_evaluation(tmp_path, "test", stage1=ours)

@@ -1,4 +1,5 @@
 """Synthetic AVSS generator: AVSBench-semantic layout, label consistency, audio, determinism, resume, CLI."""
+
 from __future__ import annotations
 
 import csv
@@ -51,13 +52,21 @@ def _clips(root: Path):
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_layout_and_metadata(ds):
-    assert sorted(p.name for p in ds.iterdir()) == ["LICENSES.md", "dataset.json", "label2idx.json",
-                                                     "metadata.csv", "v1m"]
+    assert sorted(p.name for p in ds.iterdir()) == [
+        "LICENSES.md",
+        "dataset.json",
+        "label2idx.json",
+        "metadata.csv",
+        "v1m",
+    ]
     text = (ds / "metadata.csv").read_text()
     assert text.splitlines()[0] == "vid,uid,s_min,s_sec,a_obj,split,label"
     assert not text.endswith("\n")  # like the release
@@ -71,9 +80,16 @@ def test_layout_and_metadata(ds):
         sounding = [o["class"] for o in obj["objects"] if any(o["sounding"])]
         assert row["a_obj"] == ("_".join(sounding) if sounding else "none")
         names = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()}
-        expected = {"audio.wav", "objects.json"} | {f"{sub}/{k}.{ext}" for k in range(5) for sub, ext in
-                                                    (("frames", "jpg"), ("labels_rgb", "png"),
-                                                     ("labels_semantic", "png"), ("instances", "png"))}
+        expected = {"audio.wav", "objects.json"} | {
+            f"{sub}/{k}.{ext}"
+            for k in range(5)
+            for sub, ext in (
+                ("frames", "jpg"),
+                ("labels_rgb", "png"),
+                ("labels_semantic", "png"),
+                ("instances", "png"),
+            )
+        }
         assert names == expected
         assert obj["uid"] == row["uid"] and obj["size"] == 64 and obj["num_frames"] == 5
     assert [s for s, _ in clip_schedule(CFG)] == [r["split"] for r in rows]
@@ -193,8 +209,9 @@ def test_schedule_class_distribution_and_splits():
     assert [sum(s == x for s, _ in sched) for x in ("train", "val", "test")] == [24, 12, 12]
     zipf = clip_schedule(dataclasses.replace(cfg, class_distribution="zipf", zipf_exponent=1.0))
     assert [sum(p == c for _, p in zipf) for c in cls] == [12, 6, 4, 3]  # 12 / r
-    fixed = clip_schedule(SynthConfig(classes=cls, num_clips=25, class_distribution="zipf",
-                                      zipf_exponent=2.0))
+    fixed = clip_schedule(
+        SynthConfig(classes=cls, num_clips=25, class_distribution="zipf", zipf_exponent=2.0)
+    )
     counts = [sum(p == c for _, p in fixed) for c in cls]  # 25 * [1, 1/4, 1/9, 1/16] / 1.4236
     assert counts == [18, 4, 2, 1] and len(fixed) == 25
     with pytest.raises(ValueError, match="not AVSBench"):
@@ -213,11 +230,20 @@ def test_frame_count_follows_the_avsbench_subset():
 
 
 def test_knobs_objects_sounding_and_holdouts(tmp_path):
-    cfg = SynthConfig(num_clips=8, size=48, seed=1, num_objects_probs=(0, 0, 1), num_sounding_probs=(0, 1),
-                      off_screen_prob=0.0, partial_sounding_prob=0.0, silent_only_prob=0.0,
-                      same_family_prob=1.0,
-                      classes=("dog", "cat", "pig", "sheep", "piano", "guitar", "violin", "trumpet"),
-                      split_fractions=(0.5, 0.0, 0.5), holdout="style")
+    cfg = SynthConfig(
+        num_clips=8,
+        size=48,
+        seed=1,
+        num_objects_probs=(0, 0, 1),
+        num_sounding_probs=(0, 1),
+        off_screen_prob=0.0,
+        partial_sounding_prob=0.0,
+        silent_only_prob=0.0,
+        same_family_prob=1.0,
+        classes=("dog", "cat", "pig", "sheep", "piano", "guitar", "violin", "trumpet"),
+        split_fractions=(0.5, 0.0, 0.5),
+        holdout="style",
+    )
     root = generate_dataset(tmp_path / "k", cfg, workers=1, progress=False)
     from stepstones_lite.data.synthetic.materials import FAMILY
 
@@ -230,8 +256,12 @@ def test_knobs_objects_sounding_and_holdouts(tmp_path):
         assert all(FAMILY[o["class"]] == FAMILY[loud["class"]] for o in objs)  # same-family distractors
         styles = {o["style"] for o in objs}
         assert styles == {"openmoji"} if row["split"] == "test" else "openmoji" not in styles
-    src = generate_dataset(tmp_path / "s", dataclasses.replace(cfg, holdout="source", classes=("dog", "man")),
-                           workers=1, progress=False)
+    src = generate_dataset(
+        tmp_path / "s",
+        dataclasses.replace(cfg, holdout="source", classes=("dog", "man")),
+        workers=1,
+        progress=False,
+    )
     from stepstones_lite.data.synthetic import inventory
 
     seen = {"train": set(), "test": set()}
@@ -253,9 +283,31 @@ def test_cli_make_data(tmp_path, capsys, project_script):
     from stepstones_lite.cli import main
 
     out = tmp_path / "cli"
-    assert main(["make-data", "--profile", "smoke", "--num-clips", "3", "--size", "48", "--seed", "5",
-                 "--workers", "1", "--out", str(out), "--no-progress", "--objects-per-clip", "2-2",
-                 "--classes", "dog,piano"]) == 0
+    assert (
+        main(
+            [
+                "make-data",
+                "--profile",
+                "smoke",
+                "--num-clips",
+                "3",
+                "--size",
+                "48",
+                "--seed",
+                "5",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--objects-per-clip",
+                "2-2",
+                "--classes",
+                "dog,piano",
+            ]
+        )
+        == 0
+    )
     assert str(out) in capsys.readouterr().out
     rows = _rows(out)
     assert len(rows) == 3
@@ -265,9 +317,30 @@ def test_cli_make_data(tmp_path, capsys, project_script):
     assert info["size"] == 48 and info["seed"] == 5 and info["classes"] == ["dog", "piano"]
     assert info["off_screen_prob"] == 0.2  # from the smoke profile's DataConfig
     mod = project_script("data_scripts/make_synthetic_avss.py")
-    assert mod.main(["--profile", "smoke", "--num-clips", "3", "--size", "48", "--seed", "5",
-                     "--workers", "1", "--out", str(tmp_path / "script"), "--no-progress",
-                     "--objects-per-clip", "2-2", "--classes", "dog,piano"]) == 0
+    assert (
+        mod.main(
+            [
+                "--profile",
+                "smoke",
+                "--num-clips",
+                "3",
+                "--size",
+                "48",
+                "--seed",
+                "5",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path / "script"),
+                "--no-progress",
+                "--objects-per-clip",
+                "2-2",
+                "--classes",
+                "dog,piano",
+            ]
+        )
+        == 0
+    )
     assert _tree(tmp_path / "script") == _tree(out)
 
 
@@ -293,9 +366,22 @@ def test_make_data_takes_profile_overrides_and_flags_on_top():
     from stepstones_lite.data.synthetic import default_root
     from stepstones_lite.data.synthetic.cli import config_from_args
 
-    args = build_parser().parse_args(["make-data", "--profile", "smoke", "--set", "data__synth__label=v2",
-                                      "--set", "data__num_frames=10", "--same-family-prob", "0.5"])
+    args = build_parser().parse_args(
+        [
+            "make-data",
+            "--profile",
+            "smoke",
+            "--set",
+            "data__synth__label=v2",
+            "--set",
+            "data__num_frames=10",
+            "--same-family-prob",
+            "0.5",
+        ]
+    )
     cfg, out = config_from_args(args)
     assert (cfg.label, cfg.num_frames, cfg.same_family_prob) == ("v2", 10, 0.5)
-    prof = resolve_profile("smoke", data__synth__label="v2", data__num_frames=10, data__synth__same_family_prob=0.5)
+    prof = resolve_profile(
+        "smoke", data__synth__label="v2", data__num_frames=10, data__synth__same_family_prob=0.5
+    )
     assert out == default_root("smoke", SynthConfig.from_data_config(prof.data))

@@ -1,4 +1,5 @@
 """The AVSS task's prior during training: the paper's teacher forcing and the stage2_train_prior deviations."""
+
 import pytest
 import torch
 
@@ -59,7 +60,9 @@ class _Echo(torch.nn.Module):
             logits = torch.zeros(n, 3, 2, 2)
             logits[:, 2] = 1.0  # class 2 wins everywhere
             return {"sem_logits": logits}
-        pred_logits = torch.tensor([[5.0, -5.0, -5.0], [-5.0, 5.0, -5.0]]).expand(n, 2, 3)  # q0 bg, q1 sounding
+        pred_logits = torch.tensor([[5.0, -5.0, -5.0], [-5.0, 5.0, -5.0]]).expand(
+            n, 2, 3
+        )  # q0 bg, q1 sounding
         masks = torch.full((n, 2, 4, 4), -9.0)
         masks[:, 1, :, :2] = 9.0  # q1 covers the left half
         masks[:, 0, :, 2:] = 9.0  # q0 the right half
@@ -69,9 +72,13 @@ class _Echo(torch.nn.Module):
 def test_predict_one_clip_or_a_batch_with_every_prior_and_output():
     from stepstones_lite.train.predict import SILENT_LOG_MEL, predict
 
-    clip = {"frames": torch.rand(3, 3, 8, 8), "log_mel": torch.randn(3, 1, 96, 64),
-            "labels": torch.zeros(3, 4, 4, dtype=torch.long), "masks": torch.zeros(3, 4, 4),
-            "prior": torch.ones(3, 4, 4)}
+    clip = {
+        "frames": torch.rand(3, 3, 8, 8),
+        "log_mel": torch.randn(3, 1, 96, 64),
+        "labels": torch.zeros(3, 4, 4, dtype=torch.long),
+        "masks": torch.zeros(3, 4, 4),
+        "prior": torch.ones(3, 4, 4),
+    }
     clip["labels"][:, 0] = 7
     model = _Echo()
     labels = predict(model, clip)
@@ -104,7 +111,9 @@ def test_gate_sets_every_pixel_outside_the_mask_to_background(monkeypatch):
     labels = torch.tensor([[[[2, 0], [0, 0]], [[0, 0], [0, 2]]]])  # [B=1, T=2, H, W]
     prior = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]])  # top row of frame 0 only
     batch = {"labels": labels, "prior": prior}
-    assert torch.equal(AVSSTask(criterion=None, use_prior=False).predict(None, batch), torch.full((2, 2, 2), 2))
+    assert torch.equal(
+        AVSSTask(criterion=None, use_prior=False).predict(None, batch), torch.full((2, 2, 2), 2)
+    )
     by_prior = AVSSTask(criterion=None, use_prior=False, gate="dataset")
     assert by_prior.predict(None, batch).tolist() == [[[2, 2], [0, 0]], [[0, 0], [0, 0]]]
     gated = by_prior.scores(None, batch)

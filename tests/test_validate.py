@@ -312,19 +312,19 @@ CASES = {
     "objects_null": (
         "avss",
         lambda r, o: (r / V1M / "objects.json").write_text("null"),
-        f"{V1M}/objects.json: expected a JSON object with an \"objects\" list, got NoneType",
+        f'{V1M}/objects.json: expected a JSON object with an "objects" list, got NoneType',
         None,
     ),
     "objects_list": (
         "avss",
         lambda r, o: (r / V1M / "objects.json").write_text('["a"]'),
-        f"{V1M}/objects.json: expected a JSON object with an \"objects\" list, got list",
+        f'{V1M}/objects.json: expected a JSON object with an "objects" list, got list',
         None,
     ),
     "objects_no_sounding": (
         "avss",
         lambda r, o: (r / V1M / "objects.json").write_text('{"objects": [{"id": 1, "class": "dog"}]}'),
-        f"{V1M}/objects.json: object 1: \"sounding\" is not a list of booleans",
+        f'{V1M}/objects.json: object 1: "sounding" is not a list of booleans',
         None,
     ),
     "rate_400009": (

@@ -1,4 +1,5 @@
 """The study's declared variants (regime knobs, stage-1 levers): typed records that run as --set overrides."""
+
 import pytest
 
 from stepstones_lite.config import parse_overrides, resolve_profile
@@ -25,5 +26,9 @@ def test_every_knob_and_lever_runs_as_reproduce_set(variant):
     """`stepstones reproduce --set ...` reaches every knob: its --set items give the knob's own profile."""
     via_cli = resolve_profile("classroom", **parse_overrides(variant.set_items()))
     assert via_cli == variant.profile("classroom")
-    if variant.name in KNOBS and variant.all_overrides():  # a knob changes the classroom regime (a lever changes
-        assert via_cli != resolve_profile("classroom")  # stage1_levers.REGIME, which may equal it in that field)
+    if (
+        variant.name in KNOBS and variant.all_overrides()
+    ):  # a knob changes the classroom regime (a lever changes
+        assert via_cli != resolve_profile(
+            "classroom"
+        )  # stage1_levers.REGIME, which may equal it in that field)

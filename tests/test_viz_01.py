@@ -1,4 +1,5 @@
 """Viz helpers of notebook 01 (frame strips, log-mel, palette, class histogram, mask panels)."""
+
 from __future__ import annotations
 
 import matplotlib

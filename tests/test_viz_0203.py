@@ -1,4 +1,5 @@
 """The 02/03 figures: they draw what they are given (overlay colours, panels, lines) and save as PNG."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -10,7 +11,6 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from stepstones_lite import viz  # noqa: E402
-
 
 pytestmark = pytest.mark.usefixtures("figures_in_tmp")  # tests/conftest.py
 
@@ -26,7 +26,9 @@ def test_mask_overlay_colours():
     np.testing.assert_allclose(img[1, 0], viz._PRED_RGB)  # false positive
     np.testing.assert_allclose(img[1, 1], 0.0)  # untouched
     # channels-last input and 0/255-free float masks work the same
-    np.testing.assert_allclose(viz.mask_overlay(np.zeros((2, 2, 3)), gt=gt.float(), alpha=1.0)[0, 0], viz._GT_RGB)
+    np.testing.assert_allclose(
+        viz.mask_overlay(np.zeros((2, 2, 3)), gt=gt.float(), alpha=1.0)[0, 0], viz._GT_RGB
+    )
     # the ground truth drawn alone never takes the "missed" colour (issue #18), and the four colours differ
     colours = [viz._GT_RGB, viz._MISSED_RGB, viz._PRED_RGB, viz._BOTH_RGB]
     assert len({tuple(c) for c in colours}) == 4
@@ -36,10 +38,14 @@ def test_overlay_colours_stay_apart_for_colour_blind_readers():
     """Under deuteranopia / protanopia simulations (Vienot et al. 1999, LMS projection) the three colours of one
     prediction panel (hit, false positive, missed) stay > 0.3 apart in RGB, and the ground truth drawn alone stays
     apart from "missed". The earlier red / green pair (0.28 apart for a deuteranope) fails the same check."""
-    rgb_to_lms = np.array([[17.8824, 43.5161, 4.11935], [3.45565, 27.1554, 3.86714], [0.0299566, 0.184309, 1.46709]])
+    rgb_to_lms = np.array(
+        [[17.8824, 43.5161, 4.11935], [3.45565, 27.1554, 3.86714], [0.0299566, 0.184309, 1.46709]]
+    )
     lms_to_rgb = np.linalg.inv(rgb_to_lms)
-    sims = {"deutan": np.array([[1, 0, 0], [0.494207, 0, 1.24827], [0, 0, 1]]),
-            "protan": np.array([[0, 2.02344, -2.52581], [0, 1, 0], [0, 0, 1]])}
+    sims = {
+        "deutan": np.array([[1, 0, 0], [0.494207, 0, 1.24827], [0, 0, 1]]),
+        "protan": np.array([[0, 2.02344, -2.52581], [0, 1, 0], [0, 0, 1]]),
+    }
 
     def gap(a, b, m: np.ndarray) -> float:
         seen = [np.clip(lms_to_rgb @ m @ rgb_to_lms @ np.asarray(c, dtype=float), 0, 1) for c in (a, b)]
@@ -47,13 +53,18 @@ def test_overlay_colours_stay_apart_for_colour_blind_readers():
 
     panel = (viz._MISSED_RGB, viz._PRED_RGB, viz._BOTH_RGB)
     for name, m in sims.items():
-        assert min(gap(a, b, m) for k, a in enumerate(panel) for b in panel[k + 1:]) > 0.3, name
+        assert min(gap(a, b, m) for k, a in enumerate(panel) for b in panel[k + 1 :]) > 0.3, name
         assert gap(viz._GT_RGB, viz._MISSED_RGB, m) > 0.15, name
-    assert gap((0.95, 0.20, 0.15), (0.10, 0.80, 0.25), sims["deutan"]) < 0.3  # the old pair: the check can fail
+    assert (
+        gap((0.95, 0.20, 0.15), (0.10, 0.80, 0.25), sims["deutan"]) < 0.3
+    )  # the old pair: the check can fail
 
 
 def test_plot_history_one_panel_per_key_with_the_values():
-    history = [{"step": 10, "train_loss": 3.0, "val_miou": 0.2}, {"step": 20, "train_loss": 2.0, "val_miou": 0.4}]
+    history = [
+        {"step": 10, "train_loss": 3.0, "val_miou": 0.2},
+        {"step": 20, "train_loss": 2.0, "val_miou": 0.4},
+    ]
     fig = viz.plot_history(history, ("train_loss", "val_miou"))
     axes = fig.axes
     assert [a.get_title() for a in axes] == ["train_loss", "val_miou"]
@@ -89,18 +100,26 @@ def test_prediction_grid_rows_and_prior_gallery_panels():
 
 
 def test_compare_bars_and_prior_quality():
-    fig = viz.compare_bars({"on": {"miou": 0.5, "f": 0.25}, "off": {"miou": 0.1, "f": float("nan")}}, ["miou", "f"])
+    fig = viz.compare_bars(
+        {"on": {"miou": 0.5, "f": 0.25}, "off": {"miou": 0.1, "f": float("nan")}}, ["miou", "f"]
+    )
     heights = sorted(round(p.get_height(), 3) for p in fig.axes[0].patches)
     assert heights == [0.0, 0.1, 0.25, 0.5]
     # lower-is-better keys get their own panel, and every label its arrow
-    fig = viz.compare_bars({"on": {"miou": 0.5, "fp": 0.2}, "off": {"miou": 0.1, "fp": 0.4}}, ["miou", "fp"],
-                           lower_is_better=["fp"])
+    fig = viz.compare_bars(
+        {"on": {"miou": 0.5, "fp": 0.2}, "off": {"miou": 0.1, "fp": 0.4}},
+        ["miou", "fp"],
+        lower_is_better=["fp"],
+    )
     assert [a.get_title() for a in fig.axes] == ["higher is better ↑", "lower is better ↓"]
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["miou ↑"]
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["fp ↓"]
     assert sorted(round(p.get_height(), 3) for p in fig.axes[1].patches) == [0.2, 0.4]
-    fig = viz.plot_prior_quality({"erode": [0, 1, 2], "noise": [0.0, 0.1]}, {"erode": [1.0, 0.8, 0.6], "noise": [1.0, 0.7]},
-                                 reference={"stage 1": 0.5})
+    fig = viz.plot_prior_quality(
+        {"erode": [0, 1, 2], "noise": [0.0, 0.1]},
+        {"erode": [1.0, 0.8, 0.6], "noise": [1.0, 0.7]},
+        reference={"stage 1": 0.5},
+    )
     assert [a.get_title() for a in fig.axes] == ["erode", "noise"]
     line = fig.axes[0].lines[0]
     assert list(line.get_ydata()) == [1.0, 0.8, 0.6]

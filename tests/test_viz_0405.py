@@ -1,4 +1,5 @@
 """The 04/05 figures (semantic overlays, prior modules, robust keys, attention grids, similarity, curves)."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -12,7 +13,6 @@ import torch  # noqa: E402
 from stepstones_lite import viz  # noqa: E402
 from stepstones_lite.data import AVSS_CLASSES, palette  # noqa: E402
 from stepstones_lite.model.prior import RobustKeys, fuse_prior, prior_attention_mask  # noqa: E402
-
 
 pytestmark = pytest.mark.usefixtures("figures_in_tmp")  # tests/conftest.py
 
@@ -52,8 +52,9 @@ def test_prior_modules_figure_difference_is_the_resized_prior():
     fig = viz.prior_modules_figure(torch.rand(3, 32, 32), prior[0], feats[0], after[0], blocked)
     panels = {a.get_title().split("\n")[0]: a for a in fig.axes if a.get_title()}
     diff = panels["after - before"].images[0].get_array()
-    resized = torch.nn.functional.interpolate(prior[:, None], size=(16, 16), mode="bilinear",
-                                              align_corners=False)
+    resized = torch.nn.functional.interpolate(
+        prior[:, None], size=(16, 16), mode="bilinear", align_corners=False
+    )
     assert np.allclose(diff, resized[0, 0].numpy(), atol=1e-5)
     # at 2x2 the bilinear samples of the 8..24 square are 0.25 < 0.5: everything blocked, nothing shown open
     assert blocked.all()
@@ -80,8 +81,9 @@ def test_attention_grid_rows_with_different_scales_and_frames():
     frames = torch.rand(2, 3, 16, 16)
     masks = torch.zeros(2, 16, 16)
     masks[0, 4:12, 4:12] = 1
-    fig = viz.attention_grid(attn, frames=frames, row_labels=["L0", "L1"], col_labels=["f0", "f1"],
-                             masks=masks)
+    fig = viz.attention_grid(
+        attn, frames=frames, row_labels=["L0", "L1"], col_labels=["f0", "f1"], masks=masks
+    )
     heat = fig.axes[0].images[1].get_array()
     assert heat.shape == (16, 16)
     # nearest upsampling keeps the 2x2 values in 8x8 blocks
@@ -114,8 +116,9 @@ def test_annotated_heatmap_writes_values():
 
 
 def test_share_and_lift_heatmaps_put_each_on_its_own_scale():
-    fig = viz.share_and_lift_heatmaps([[0.2, 0.1], [0.5, 0.25]], [[3.0], [1.0]], ["l0", "l1"], ["mass", "area"],
-                                      ["lift"], title="t")
+    fig = viz.share_and_lift_heatmaps(
+        [[0.2, 0.1], [0.5, 0.25]], [[3.0], [1.0]], ["l0", "l1"], ["mass", "area"], ["lift"], title="t"
+    )
     heat = [ax for ax in fig.axes if ax.collections and ax.get_title()]
     assert [ax.get_title() for ax in heat] == ["shares", "lifts = share / area"]
     share_mesh, lift_mesh = heat[0].collections[0], heat[1].collections[0]
@@ -133,13 +136,22 @@ def test_semantic_rows_name_rows_once_and_mark_gt_and_prediction():
     gt = torch.zeros(2, 16, 16, dtype=torch.long)
     gt[:, :8] = 1  # the first AVSBench class
     pred = torch.zeros_like(gt)
-    fig = viz.semantic_rows(frames, {"GT": gt, "model": pred}, gt=gt, frame_titles=["a f0", "b f1"],
-                            notes={"model": ["named 0 of 1 sounding", "named 0 of 1 sounding"]})
+    fig = viz.semantic_rows(
+        frames,
+        {"GT": gt, "model": pred},
+        gt=gt,
+        frame_titles=["a f0", "b f1"],
+        notes={"model": ["named 0 of 1 sounding", "named 0 of 1 sounding"]},
+    )
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["a f0", "b f1", "", ""]
     assert axes[0].get_ylabel() == "GT" and axes[2].get_ylabel() == "model"
     assert axes[0].get_xlabel().startswith("GT: ") and "pred:" not in axes[0].get_xlabel()
-    assert axes[2].get_xlabel().splitlines() == ["pred: nothing", axes[0].get_xlabel(), "named 0 of 1 sounding"]
+    assert axes[2].get_xlabel().splitlines() == [
+        "pred: nothing",
+        axes[0].get_xlabel(),
+        "named 0 of 1 sounding",
+    ]
 
 
 def test_split_loss_panel_counts_the_pixels_lost_to_the_split():

@@ -1,4 +1,5 @@
 """The figure check (viz/check.py): hand-built figures that must fail, and figures that must pass."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -81,7 +82,9 @@ def test_legend_over_a_twin_axis_bar_and_scatter_dots_fails():
     ax2 = ax.twinx()
     ax2.bar([1.3], [95.0], width=0.25, fill=False, label="paper")
     ax2.set_ylim(0, 100)
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0], loc="upper right")
+    ax.legend(
+        handles=ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0], loc="upper right"
+    )
     problems = check.check_figure(fig)
     assert any("covers plotted data" in p for p in problems), problems
     assert "scatter points" in _kinds(problems) and "bar/patch" in _kinds(problems)
@@ -114,10 +117,13 @@ def test_label_map_in_two_colours_fails_and_palette_panels_pass():
     axes[0].imshow(a, vmin=0, vmax=70)
     axes[1].imshow(b, vmin=0, vmax=70)
     assert check.check_figure(fig) == []
-    fig = viz.mask_panels({"GT": torch.as_tensor(a), "pred": torch.as_tensor(b)}, annotate=True, colorbar=False,
-                          labels=True)
+    fig = viz.mask_panels(
+        {"GT": torch.as_tensor(a), "pred": torch.as_tensor(b)}, annotate=True, colorbar=False, labels=True
+    )
     assert check.check_figure(fig) == []
-    fig = viz.mask_panels({"GT": torch.as_tensor(a), "pred": torch.as_tensor(b)}, annotate=True, colorbar=False)
+    fig = viz.mask_panels(
+        {"GT": torch.as_tensor(a), "pred": torch.as_tensor(b)}, annotate=True, colorbar=False
+    )
     assert any("class map value 5" in p for p in check.check_figure(fig))
 
 
@@ -142,8 +148,12 @@ def test_delta_e_and_overlay_contrast():
 
 def test_low_contrast_overlay_noted_on_a_figure_fails():
     fig, _ = plt.subplots()
-    check.note_overlay(fig, {"visibility": {"missed": 4.0}, "separation": {("hit", "false positive"): 30.0}}, "f0")
-    check.note_overlay(fig, {"visibility": {"hit": 30.0}, "separation": {("hit", "false positive"): 5.0}}, "f1")
+    check.note_overlay(
+        fig, {"visibility": {"missed": 4.0}, "separation": {("hit", "false positive"): 30.0}}, "f0"
+    )
+    check.note_overlay(
+        fig, {"visibility": {"hit": 30.0}, "separation": {("hit", "false positive"): 5.0}}, "f1"
+    )
     problems = check.check_figure(fig)
     assert any("'missed' in f0" in p for p in problems) and any("look alike" in p for p in problems), problems
 
@@ -169,8 +179,10 @@ def test_mask_overlay_stays_visible_on_any_sprite(sprite):
     assert min(report["visibility"].values()) >= check.MIN_VISIBLE_DELTA_E, report
     assert min(report["separation"].values()) >= check.MIN_SEPARATION_DELTA_E, report
     if sprite == (0.1, 0.4, 0.7):  # the plain blend would hide "missed" on the blue sprite
-        assert check.overlay_contrast(naive["missed"], frame[:, 4:20, 12:20].permute(1, 2, 0)) \
+        assert (
+            check.overlay_contrast(naive["missed"], frame[:, 4:20, 12:20].permute(1, 2, 0))
             < check.MIN_VISIBLE_DELTA_E
+        )
     fig = viz.prediction_grid(frame[None], gt[None], pred[None], title="one frame")
     assert check.check_figure(fig) == []
 
@@ -188,14 +200,24 @@ def test_library_figures_pass_the_check():
     attn = [[torch.rand(4, 4) for _ in range(3)]]
     figs = {
         "pipeline": viz.plot_pipeline(),
-        "attention 1x1 (05 explorer)": viz.attention_grid([[torch.rand(4, 4)]], frames=frames[:1],
-                                                          col_labels=["clip 0 t=0"], row_labels=["layer 2"],
-                                                          title="query 3 (top class: dog)"),
-        "attention 1x3 (04 mask)": viz.attention_grid(attn, frames=frames, row_labels=["open at 1/32"],
-                                                      col_labels=["frame 0", "frame 1 (silent)", "frame 2"],
-                                                      title="layer-0 attention mask from the GT prior"),
+        "attention 1x1 (05 explorer)": viz.attention_grid(
+            [[torch.rand(4, 4)]],
+            frames=frames[:1],
+            col_labels=["clip 0 t=0"],
+            row_labels=["layer 2"],
+            title="query 3 (top class: dog)",
+        ),
+        "attention 1x3 (04 mask)": viz.attention_grid(
+            attn,
+            frames=frames,
+            row_labels=["open at 1/32"],
+            col_labels=["frame 0", "frame 1 (silent)", "frame 2"],
+            title="layer-0 attention mask from the GT prior",
+        ),
         "similarity (lines everywhere)": viz.similarity_over_time(
-            torch.rand(5, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1, sounding=torch.tensor([1, 1, 0, 0, 1])),
+            torch.rand(5, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+            sounding=torch.tensor([1, 1, 0, 0, 1]),
+        ),
     }
     bad = {name: check.check_figure(fig) for name, fig in figs.items()}
     assert not any(bad.values()), bad
@@ -210,7 +232,6 @@ def test_save_figure_raises_when_the_check_is_on(monkeypatch, figures_in_tmp):
         viz.save_figure(fig, "bad_titles")
     monkeypatch.setenv("STEPSTONES_CHECK_FIGURES", "0")
     assert viz.save_figure(fig, "bad_titles").exists()
-
 
 
 def test_the_test_session_turns_the_check_on():

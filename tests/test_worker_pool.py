@@ -1,4 +1,5 @@
 """make-data's process pool: a worker ends with its parent, even one killed by SIGKILL (no orphans)."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,12 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_exits_when_make_data_is_killed():
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     worker = int(parent.stdout.readline())
     try:
         assert _alive(worker)

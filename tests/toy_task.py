@@ -1,4 +1,5 @@
 """A tiny regression task with the engine's interfaces (used by the engine tests and the DDP script)."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@
 ``VGGish`` maps those examples to 128-d embeddings and loads a local torchvggish ``state_dict`` with
 ``load_vggish_weights`` (nothing is ever downloaded).
 """
+
 from .frontend import (
     PARAMS,
     LogMelFrontEnd,

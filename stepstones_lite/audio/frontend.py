@@ -39,6 +39,7 @@ examples by **repeating the last example** (``mode="repeat"``); the AVSS loader 
 (``mode="zero"``). Both only ever pad; for a clip with more than T examples we keep the first T (our choice,
 the official code never meets that case for its clip lengths: 5 s -> 5 examples, 10 s -> 10).
 """
+
 from __future__ import annotations
 
 import math
@@ -90,12 +91,14 @@ def periodic_hann(window_length: int, dtype: torch.dtype = torch.float64) -> tor
 
 
 @lru_cache(maxsize=8)
-def _mel_matrix_np(num_mel_bins: int, num_spectrogram_bins: int, sample_rate: int, lower_hz: float,
-                   upper_hz: float) -> np.ndarray:
+def _mel_matrix_np(
+    num_mel_bins: int, num_spectrogram_bins: int, sample_rate: int, lower_hz: float, upper_hz: float
+) -> np.ndarray:
     nyquist = sample_rate / 2.0
     if not 0.0 <= lower_hz < upper_hz <= nyquist:
-        raise ValueError(f"mel edges must satisfy 0 <= lower ({lower_hz}) < upper ({upper_hz}) "
-                         f"<= Nyquist ({nyquist})")
+        raise ValueError(
+            f"mel edges must satisfy 0 <= lower ({lower_hz}) < upper ({upper_hz}) <= Nyquist ({nyquist})"
+        )
 
     def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
         return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)  # HTK mel
@@ -111,9 +114,14 @@ def _mel_matrix_np(num_mel_bins: int, num_spectrogram_bins: int, sample_rate: in
     return weights
 
 
-def mel_matrix(num_mel_bins: int = 64, num_spectrogram_bins: int = 257, sample_rate: int = 16000,
-               lower_hz: float = 125.0, upper_hz: float = 7500.0,
-               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def mel_matrix(
+    num_mel_bins: int = 64,
+    num_spectrogram_bins: int = 257,
+    sample_rate: int = 16000,
+    lower_hz: float = 125.0,
+    upper_hz: float = 7500.0,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
     """VGGish's ``spectrogram_to_mel_matrix`` (HTK mel triangles, DC row zeroed, no normalisation).
 
     Returns:
@@ -225,13 +233,14 @@ class LogMelFrontEnd(nn.Module):
         self.params = params
         n_bins = params.fft_length // 2 + 1
         self.register_buffer("window", periodic_hann(params.window_samples), persistent=False)  # [400]
-        mel = mel_matrix(params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz,
-                         params.mel_max_hz)  # [257, 64]
+        mel = mel_matrix(
+            params.num_mel_bins, n_bins, params.sample_rate, params.mel_min_hz, params.mel_max_hz
+        )  # [257, 64]
         used = torch.nonzero(mel.sum(dim=1) > 0).flatten()  # FFT bins inside 125..7500 Hz (5..239 at 16 kHz)
         self.bin_lo, self.bin_hi = int(used[0]), int(used[-1]) + 1
         self.register_buffer("mel", mel, persistent=False)  # [257, 64]
         # transposed, only the bins with a non-zero weight: [64, K] @ [K, F] is the fast BLAS orientation
-        mel_t = mel[self.bin_lo:self.bin_hi].T.contiguous()  # [64, K]
+        mel_t = mel[self.bin_lo : self.bin_hi].T.contiguous()  # [64, K]
         self.register_buffer("mel_t", mel_t, persistent=False)
 
     def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
@@ -245,7 +254,7 @@ class LogMelFrontEnd(nn.Module):
         window = self.window.to(device=wave.device, dtype=dtype)
         padded = wave.new_zeros(*frames.shape[:-1], p.fft_length)  # [..., F, 512], zero tail = FFT padding
         torch.mul(frames, window, out=padded[..., : p.window_samples])  # windowed frames, no extra pad copy
-        spec = torch.fft.rfft(padded)[..., self.bin_lo:self.bin_hi].abs()  # [..., F, K] magnitudes
+        spec = torch.fft.rfft(padded)[..., self.bin_lo : self.bin_hi].abs()  # [..., F, K] magnitudes
         mel_t = self.mel_t.to(device=wave.device, dtype=dtype)  # [64, K]
         mel = torch.matmul(mel_t, spec.transpose(-1, -2)).transpose(-1, -2)  # [..., F, 64] = |rfft| @ W
         return torch.log(mel + p.log_offset)  # [..., F, 64]
@@ -287,8 +296,9 @@ def _prepare(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Ten
     return resample(wave, sample_rate, PARAMS.sample_rate)  # [L16k]
 
 
-def fit_examples(examples: torch.Tensor, num_examples: int,
-                 mode: Literal["repeat", "zero"] = "repeat") -> torch.Tensor:
+def fit_examples(
+    examples: torch.Tensor, num_examples: int, mode: Literal["repeat", "zero"] = "repeat"
+) -> torch.Tensor:
     """Pad or trim examples [n, ...] to exactly ``num_examples`` rows, as AVSBench does.
 
     Args:
@@ -315,9 +325,12 @@ def fit_examples(examples: torch.Tensor, num_examples: int,
     return torch.cat([examples, pad], dim=0)  # [T, ...]
 
 
-def log_mel_examples(waveform: torch.Tensor | np.ndarray, sample_rate: int = 16000,
-                     num_examples: int | None = None,
-                     pad: Literal["repeat", "zero"] = "repeat") -> torch.Tensor:
+def log_mel_examples(
+    waveform: torch.Tensor | np.ndarray,
+    sample_rate: int = 16000,
+    num_examples: int | None = None,
+    pad: Literal["repeat", "zero"] = "repeat",
+) -> torch.Tensor:
     """VGGish input examples of one clip, equal to the official ``waveform_to_examples`` (float32 rounding).
 
     Args:

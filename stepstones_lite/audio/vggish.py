@@ -19,6 +19,7 @@ PCA). Idea and parameter layout from torchvggish; the code is our own.
 ``embeddings.{0,2,4}.{weight,bias}`` and, with post-processing, ``pproc.pca_eigen_vectors`` [128, 128] and
 ``pproc.pca_means`` [128, 1]. 72,141,184 parameters without ``pproc``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,9 +75,12 @@ class VGGish(nn.Module):
         super().__init__()
         self.features = _make_features()
         self.embeddings = nn.Sequential(
-            nn.Linear(512 * 6 * 4, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, EMBEDDING_SIZE), nn.ReLU(inplace=True),
+            nn.Linear(512 * 6 * 4, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, EMBEDDING_SIZE),
+            nn.ReLU(inplace=True),
         )
         self.postprocess = postprocess
         if postprocess:
@@ -94,8 +98,9 @@ class VGGish(nn.Module):
         return emb
 
     @torch.no_grad()
-    def embed(self, waveform: torch.Tensor | np.ndarray, sample_rate: int = 16000,
-              num_examples: int | None = None) -> torch.Tensor:
+    def embed(
+        self, waveform: torch.Tensor | np.ndarray, sample_rate: int = 16000, num_examples: int | None = None
+    ) -> torch.Tensor:
         """Waveform -> [n, 128] embeddings via :func:`~stepstones_lite.audio.log_mel_examples` (eval mode)."""
         from .frontend import log_mel_examples
 
@@ -116,8 +121,10 @@ def _load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated, not a torch file, or holds arbitrary objects
-        raise ValueError(f"VGGish weights file {str(path)!r} could not be read as a state_dict: "
-                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise ValueError(
+            f"VGGish weights file {str(path)!r} could not be read as a state_dict: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
@@ -127,8 +134,9 @@ def _load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         if isinstance(v, np.ndarray):
             v = torch.from_numpy(np.asarray(v, dtype=np.float32))
         if not isinstance(v, torch.Tensor):
-            raise ValueError(f"VGGish weights file {str(path)!r}: entry {k!r} is a {type(v).__name__}, "
-                             "not a tensor")
+            raise ValueError(
+                f"VGGish weights file {str(path)!r}: entry {k!r} is a {type(v).__name__}, not a tensor"
+            )
         out[k] = v
     return out
 
@@ -159,17 +167,24 @@ def load_vggish_weights(path: str | Path, model: VGGish | None = None) -> VGGish
     if model is None:
         model = VGGish(postprocess=has_pproc)
     elif has_pproc and not model.postprocess:
-        raise ValueError(f"VGGish weights file {str(path)!r} has pproc.* (PCA) keys but the model was built "
-                         "with postprocess=False")
+        raise ValueError(
+            f"VGGish weights file {str(path)!r} has pproc.* (PCA) keys but the model was built "
+            "with postprocess=False"
+        )
     expected = model.state_dict()
     wanted = {k for k in expected if has_pproc or not k.startswith("pproc.")}
     missing, unexpected = sorted(wanted - state.keys()), sorted(state.keys() - expected.keys())
     if missing or unexpected:
-        raise ValueError(f"VGGish weights file {str(path)!r} does not match the torchvggish key layout: "
-                         f"missing {missing[:6]}{'...' if len(missing) > 6 else ''}, "
-                         f"unexpected {unexpected[:6]}{'...' if len(unexpected) > 6 else ''}")
-    bad = [f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-           for k, v in state.items() if tuple(v.shape) != tuple(expected[k].shape)]
+        raise ValueError(
+            f"VGGish weights file {str(path)!r} does not match the torchvggish key layout: "
+            f"missing {missing[:6]}{'...' if len(missing) > 6 else ''}, "
+            f"unexpected {unexpected[:6]}{'...' if len(unexpected) > 6 else ''}"
+        )
+    bad = [
+        f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if tuple(v.shape) != tuple(expected[k].shape)
+    ]
     if bad:
         raise ValueError(f"VGGish weights file {str(path)!r} has wrong shapes: {bad[:4]}")
     model.load_state_dict(state, strict=False)
@@ -186,12 +201,14 @@ def load_vggish_pca(path: str | Path, model: VGGish) -> VGGish:
     state = _load_state_dict_file(path)
     keys = {"pca_eigen_vectors", "pca_means"}
     if set(state) != keys:
-        raise ValueError(f"VGGish PCA file {str(path)!r} must hold exactly {sorted(keys)}, "
-                         f"got {sorted(state)}")
+        raise ValueError(
+            f"VGGish PCA file {str(path)!r} must hold exactly {sorted(keys)}, got {sorted(state)}"
+        )
     vec, means = state["pca_eigen_vectors"].float(), state["pca_means"].float().reshape(-1, 1)
     if vec.shape != (EMBEDDING_SIZE, EMBEDDING_SIZE) or means.shape != (EMBEDDING_SIZE, 1):
-        raise ValueError(f"VGGish PCA file {str(path)!r} has wrong shapes "
-                         f"{tuple(vec.shape)}, {tuple(means.shape)}")
+        raise ValueError(
+            f"VGGish PCA file {str(path)!r} has wrong shapes {tuple(vec.shape)}, {tuple(means.shape)}"
+        )
     model.pproc.load_state_dict({"pca_eigen_vectors": vec, "pca_means": means})
     return _freeze(model)
 

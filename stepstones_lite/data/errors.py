@@ -1,4 +1,5 @@
 """The one error type bad data raises."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -100,8 +100,9 @@ def check_label2idx(root: str | os.PathLike[str]) -> list[str]:
     return []
 
 
-def _metadata_table(root: Path, path: Path, columns: Sequence[str]
-                    ) -> tuple[list[str], dict[str, int], list[list[str]], list[str]]:
+def _metadata_table(
+    root: Path, path: Path, columns: Sequence[str]
+) -> tuple[list[str], dict[str, int], list[list[str]], list[str]]:
     """Read a metadata CSV under ``root``: ``(header, column index, rows, problems)``; empty on a problem."""
     try:
         inside_root(root, path)
@@ -114,8 +115,9 @@ def _metadata_table(root: Path, path: Path, columns: Sequence[str]
     return header, {c: header.index(c) for c in columns}, rows, []
 
 
-def _records(path: Path, header: list[str], col: dict[str, int], rows: list[list[str]], problems: list[str]
-             ) -> Iterator[tuple[int, dict[str, str]]]:
+def _records(
+    path: Path, header: list[str], col: dict[str, int], rows: list[list[str]], problems: list[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
     """The rows of a metadata table as ``(line, {column: stripped value})``; a row of the wrong length is a problem."""
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
@@ -263,14 +265,14 @@ def _is_int(value: Any) -> bool:
 def _object_problem(entry: Any, num_frames: int) -> str | None:
     """What is wrong with one ``"objects"`` entry (``{"id": int >= 1, "sounding": [bool] * T}``), or None."""
     if not isinstance(entry, dict):
-        return f"an entry of \"objects\" is {type(entry).__name__}, expected an object"
+        return f'an entry of "objects" is {type(entry).__name__}, expected an object'
     if not _is_int(entry.get("id")) or entry["id"] < 1:
         return f"object id {entry.get('id')!r} is not an integer >= 1"
     sounding = entry.get("sounding")
     if not isinstance(sounding, list) or not all(isinstance(s, bool) for s in sounding):
-        return f"object {entry['id']}: \"sounding\" is not a list of booleans"
+        return f'object {entry["id"]}: "sounding" is not a list of booleans'
     if len(sounding) != num_frames:
-        return f"object {entry['id']}: \"sounding\" has {len(sounding)} entries for {num_frames} frames"
+        return f'object {entry["id"]}: "sounding" has {len(sounding)} entries for {num_frames} frames'
     return None
 
 
@@ -282,21 +284,22 @@ def check_objects(objects: Any, num_frames: int) -> list[str]:
     The problems do not name the file: the caller does.
     """
     if not isinstance(objects, dict):
-        return [f"expected a JSON object with an \"objects\" list, got {type(objects).__name__}"]
+        return [f'expected a JSON object with an "objects" list, got {type(objects).__name__}']
     entries = objects.get("objects")
     if not isinstance(entries, list):
-        return [f"\"objects\" is {type(entries).__name__}, expected a list"]
+        return [f'"objects" is {type(entries).__name__}, expected a list']
     problems = [p for p in (_object_problem(e, num_frames) for e in entries) if p is not None]
     ids = [e["id"] for e in entries if isinstance(e, dict) and "id" in e]
     if not problems and len(set(ids)) != len(ids):
         problems.append(f"duplicate object ids {sorted(i for i in set(ids) if ids.count(i) > 1)}")
     off = objects.get("off_screen", [])
     if not isinstance(off, list) or not all(
-        isinstance(o, dict) and isinstance(o.get("seconds", []), list)
+        isinstance(o, dict)
+        and isinstance(o.get("seconds", []), list)
         and all(_is_int(k) for k in o.get("seconds", []))
         for o in off
     ):
-        problems.append("\"off_screen\" is not a list of objects with integer \"seconds\"")
+        problems.append('"off_screen" is not a list of objects with integer "seconds"')
     return problems
 
 
@@ -342,7 +345,6 @@ def odd_frames(sizes: dict[int, tuple[int, ...]]) -> tuple[tuple[int, ...] | Non
         counts[size] = counts.get(size, 0) + 1
     expected = max(counts, key=lambda size: counts[size])  # max keeps the first of equal counts (frame order)
     return expected, [k for k, size in sizes.items() if size != expected]
-
 
 
 def _target_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ rounding). Every name is re-exported here (``from stepstones_lite.metrics import
 * :mod:`.diagnostics`: ours, not AVSBench's (frame types, silence handling, distractors);
 * :mod:`.mechanism`: ours, why a prior pays (split loss, pooled-foreground binary mIoU).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,11 +19,32 @@ import numpy as np
 import torch
 
 from .diagnostics import FrameTypeMeter, _nanmean, binary_diagnostics
+from .exact import (
+    BETA2,
+    F_EPS,
+    IOU_EPS,
+    BinaryMeter,
+    _as_aux,
+    _as_tensor,
+    _binary_pair,
+    _float_scores,
+    binary_prediction,
+    f_measure,
+    f_measure_curves,
+    frame_iou,
+    mask_iou,
+)
 from .mechanism import MechanismMeter, pooled_foreground, split_loss_pixels
-from .exact import (BETA2, F_EPS, IOU_EPS, BinaryMeter, _as_aux, _as_tensor, _binary_pair, _float_scores,
-                    binary_prediction, f_measure, f_measure_curves, frame_iou, mask_iou)
-from .semantic import (_SOFTMAX_CHUNK, SEM_EPS, SemanticMeter, _labels, _semantic_pair, binarize_semantic,
-                       semantic_frame_stats, semantic_prediction)
+from .semantic import (
+    _SOFTMAX_CHUNK,
+    SEM_EPS,
+    SemanticMeter,
+    _labels,
+    _semantic_pair,
+    binarize_semantic,
+    semantic_frame_stats,
+    semantic_prediction,
+)
 
 __all__ = [
     "MechanismMeter",

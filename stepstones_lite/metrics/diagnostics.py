@@ -4,6 +4,7 @@ Diagnostics (:class:`FrameTypeMeter`, :func:`binary_diagnostics`) are ours, not 
 scores silent frames by their true negatives and so hides whether a model uses sound
 (docs/feasibility.md §3.2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,8 +60,13 @@ class FrameTypeMeter:
     sounding_units: list[float] = field(default_factory=list)
     per_instance_recall: list[float] = field(default_factory=list)
 
-    def update(self, logits: torch.Tensor, target: torch.Tensor, num_sources: Any = None,
-               instances: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def update(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        num_sources: Any = None,
+        instances: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """Add one clip (or any batch of frames) ``[T, H, W]``.
 
         Args:
@@ -116,8 +122,9 @@ class FrameTypeMeter:
                 self.per_instance_recall.append(float(frac[k][snd].mean()))
 
     @staticmethod
-    def _instances(instances: Sequence[Mapping[str, Any]] | None, shape: tuple[int, int, int],
-                   fn: str) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    def _instances(
+        instances: Sequence[Mapping[str, Any]] | None, shape: tuple[int, int, int], fn: str
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         if instances is None or len(instances) == 0:
             return None, None, None
         masks, snd, dis = [], [], []
@@ -127,11 +134,13 @@ class FrameTypeMeter:
             m = _as_tensor(inst["mask"], f"instances[{j}]['mask']", fn).to(torch.bool).cpu()
             s = _as_aux(inst["sounding"], f"instances[{j}]['sounding']", fn).to(torch.bool).reshape(-1).cpu()
             if tuple(m.shape) != shape:
-                raise ValueError(f"{fn}: instances[{j}]['mask'] has shape {tuple(m.shape)}, "
-                                 f"frames are {shape}")
+                raise ValueError(
+                    f"{fn}: instances[{j}]['mask'] has shape {tuple(m.shape)}, frames are {shape}"
+                )
             if s.numel() != shape[0]:
-                raise ValueError(f"{fn}: instances[{j}]['sounding'] has {s.numel()} entries for "
-                                 f"{shape[0]} frames")
+                raise ValueError(
+                    f"{fn}: instances[{j}]['sounding'] has {s.numel()} entries for {shape[0]} frames"
+                )
             masks.append(m)
             snd.append(s)
             dis.append(bool(inst.get("distractor", not bool(s.any()))))
@@ -168,8 +177,12 @@ class FrameTypeMeter:
         }
 
 
-def binary_diagnostics(logits: torch.Tensor, target: torch.Tensor, num_sources: Any = None,
-                       instances: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def binary_diagnostics(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    num_sources: Any = None,
+    instances: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """One-shot :class:`FrameTypeMeter` on ``[T, H, W]`` frames (see there for inputs and outputs)."""
     meter = FrameTypeMeter()
     meter.update(logits, target, num_sources=num_sources, instances=instances)

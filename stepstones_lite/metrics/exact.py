@@ -35,6 +35,7 @@ Diagnostics (:class:`FrameTypeMeter`, :func:`binary_diagnostics`) are ours, not 
 scores silent frames by their true negatives and so hides whether a model uses sound (docs/feasibility.md
 §3.2). They live in :mod:`.diagnostics`, the AVSS metrics in :mod:`.semantic`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -87,20 +88,24 @@ def _binary_pair(logits: Any, target: Any, fn: str) -> tuple[torch.Tensor, torch
     logits = _as_tensor(logits, "logits", fn)
     target = _as_tensor(target, "target", fn)
     if logits.dim() != 3:
-        raise ValueError(f"{fn}: logits must be [N, H, W] (squeeze a channel dim first), got shape "
-                         f"{tuple(logits.shape)}")
+        raise ValueError(
+            f"{fn}: logits must be [N, H, W] (squeeze a channel dim first), got shape {tuple(logits.shape)}"
+        )
     if tuple(target.shape) != tuple(logits.shape):
-        raise ValueError(f"{fn}: target shape {tuple(target.shape)} does not match logits shape "
-                         f"{tuple(logits.shape)}")
+        raise ValueError(
+            f"{fn}: target shape {tuple(target.shape)} does not match logits shape {tuple(logits.shape)}"
+        )
     if logits.shape[0] == 0:
         raise ValueError(f"{fn}: empty batch (N = 0)")
     if target.device != logits.device:
         target = target.to(logits.device)
     target = target.to(torch.float32) if not target.is_floating_point() else _float_scores(target)
     if target.numel() and (target.min() < 0 or target.max() > 1):
-        raise ValueError(f"{fn}: target values must lie in [0, 1] (binary masks), got range "
-                         f"[{target.min().item():g}, {target.max().item():g}]; "
-                         "a 0/255 mask needs (mask > 0)")
+        raise ValueError(
+            f"{fn}: target values must lie in [0, 1] (binary masks), got range "
+            f"[{target.min().item():g}, {target.max().item():g}]; "
+            "a 0/255 mask needs (mask > 0)"
+        )
     return _float_scores(logits), target
 
 
@@ -148,8 +153,9 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> float:
     return float((torch.sum(ious) / ious.shape[0]).item())
 
 
-def f_measure_curves(logits: torch.Tensor, target: torch.Tensor,
-                     num_thresholds: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+def f_measure_curves(
+    logits: torch.Tensor, target: torch.Tensor, num_thresholds: int = 255
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame F curves over the official thresholds (vectorised ``_eval_pr``).
 
     Args:
@@ -246,13 +252,17 @@ class BinaryMeter:
         logits = _as_tensor(logits, "logits", "BinaryMeter.update")
         target = _as_tensor(target, "target", "BinaryMeter.update")
         if tuple(logits.shape) != tuple(target.shape):
-            raise ValueError(f"BinaryMeter.update: target shape {tuple(target.shape)} does not match logits "
-                             f"shape {tuple(logits.shape)}")
+            raise ValueError(
+                f"BinaryMeter.update: target shape {tuple(target.shape)} does not match logits "
+                f"shape {tuple(logits.shape)}"
+            )
         if logits.dim() == 3:
             logits, target = logits.unsqueeze(0), target.unsqueeze(0)
         if logits.dim() != 4:
-            raise ValueError("BinaryMeter.update: expected one clip [T, H, W] or clips [B, T, H, W], "
-                             f"got shape {tuple(logits.shape)}")
+            raise ValueError(
+                "BinaryMeter.update: expected one clip [T, H, W] or clips [B, T, H, W], "
+                f"got shape {tuple(logits.shape)}"
+            )
         for b in range(logits.shape[0]):
             _binary_pair(logits[b], target[b], "BinaryMeter.update")  # validate early, clear message
             self._pending.append((logits[b], target[b]))

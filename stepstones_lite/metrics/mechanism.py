@@ -13,6 +13,7 @@ The paper's Fig. 4 argument: a one-stage model must localise *and* name at once,
 (:func:`~stepstones_lite.model.aavs.semantic_scores`) or a per-pixel softmax (the TPAVI-style baseline). The study
 adds ``delta_loc`` (Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU) from these records.
 """
+
 from __future__ import annotations
 
 import torch

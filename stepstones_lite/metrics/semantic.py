@@ -6,6 +6,7 @@ U > 0; F = 1.3·(I/P)·(I/L)/(0.3·(I/P) + I/L) with NaN → 0. Sums of IoU, F a
 class score = sum/count (0 when count is 0); mIoU/F = mean over **all** classes incl. background and classes
 never seen (they score 0). See :class:`SemanticMeter` for the padded-frame convention.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,8 +46,10 @@ def _labels(x: Any, name: str, fn: str, num_classes: int) -> torch.Tensor:
         x = x.long()
     x = x.long()
     if x.numel() and (x.min() < 0 or x.max() >= num_classes):
-        raise ValueError(f"{fn}: {name} values must lie in [0, {num_classes - 1}], got range "
-                         f"[{x.min().item()}, {x.max().item()}]")
+        raise ValueError(
+            f"{fn}: {name} values must lie in [0, {num_classes - 1}], got range "
+            f"[{x.min().item()}, {x.max().item()}]"
+        )
     return x
 
 
@@ -59,23 +62,30 @@ def _semantic_pair(pred: Any, labels: Any, num_classes: int, fn: str) -> tuple[t
         if pred.shape[1] != num_classes:
             raise ValueError(f"{fn}: logits have {pred.shape[1]} classes, the meter expects {num_classes}")
         if (pred.shape[0],) + tuple(pred.shape[2:]) != tuple(labels_t.shape):
-            raise ValueError(f"{fn}: logits shape {tuple(pred.shape)} does not match labels shape "
-                             f"{tuple(labels_t.shape)} (expected [N, C, H, W] vs [N, H, W])")
+            raise ValueError(
+                f"{fn}: logits shape {tuple(pred.shape)} does not match labels shape "
+                f"{tuple(labels_t.shape)} (expected [N, C, H, W] vs [N, H, W])"
+            )
         pred = semantic_prediction(pred)
     elif pred.dim() == 3 and not pred.is_floating_point():
         if tuple(pred.shape) != tuple(labels_t.shape):
-            raise ValueError(f"{fn}: predicted labels shape {tuple(pred.shape)} does not match labels shape "
-                             f"{tuple(labels_t.shape)}")
+            raise ValueError(
+                f"{fn}: predicted labels shape {tuple(pred.shape)} does not match labels shape "
+                f"{tuple(labels_t.shape)}"
+            )
     else:
-        raise ValueError(f"{fn}: pred must be float logits [N, C, H, W] or integer class maps [N, H, W], got "
-                         f"{pred.dtype} {tuple(pred.shape)}")
+        raise ValueError(
+            f"{fn}: pred must be float logits [N, C, H, W] or integer class maps [N, H, W], got "
+            f"{pred.dtype} {tuple(pred.shape)}"
+        )
     pred = _labels(pred, "pred", fn, num_classes)
     labels_t = _labels(labels_t, "labels", fn, num_classes).to(pred.device)
     return pred, labels_t
 
 
-def semantic_frame_stats(pred: torch.Tensor, labels: torch.Tensor,
-                         num_classes: int = 71) -> dict[str, torch.Tensor]:
+def semantic_frame_stats(
+    pred: torch.Tensor, labels: torch.Tensor, num_classes: int = 71
+) -> dict[str, torch.Tensor]:
     """Per-frame, per-class official AVSS statistics (vectorised ``_batch_miou_fscore``).
 
     Args:
@@ -104,8 +114,15 @@ def semantic_frame_stats(pred: torch.Tensor, labels: torch.Tensor,
     recall = area_inter / area_lab
     fscore = (1 + BETA2) * precision * recall / (BETA2 * precision + recall)
     fscore[torch.isnan(fscore)] = 0.0
-    return {"inter": area_inter, "pred_area": area_pred, "label_area": area_lab, "union": area_union,
-            "iou": iou, "fscore": fscore, "present": area_union > 0}
+    return {
+        "inter": area_inter,
+        "pred_area": area_pred,
+        "label_area": area_lab,
+        "union": area_union,
+        "iou": iou,
+        "fscore": fscore,
+        "present": area_union > 0,
+    }
 
 
 class SemanticMeter:
@@ -147,8 +164,9 @@ class SemanticMeter:
         self.num_frames = 0
         self.num_padded_frames = 0
 
-    def update(self, pred: torch.Tensor, labels: torch.Tensor,
-               frame_valid: torch.Tensor | None = None) -> None:
+    def update(
+        self, pred: torch.Tensor, labels: torch.Tensor, frame_valid: torch.Tensor | None = None
+    ) -> None:
         """Add one batch of frames.
 
         Args:
@@ -163,8 +181,10 @@ class SemanticMeter:
         if frame_valid is not None:
             fv = _as_aux(frame_valid, "frame_valid", fn).to(torch.bool).reshape(-1).cpu()
             if fv.numel() != n or pred.shape[0] != n:
-                raise ValueError(f"{fn}: frame_valid has {fv.numel()} entries for {n} label frames and "
-                                 f"{pred.shape[0] if pred.dim() else 0} predicted frames")
+                raise ValueError(
+                    f"{fn}: frame_valid has {fv.numel()} entries for {n} label frames and "
+                    f"{pred.shape[0] if pred.dim() else 0} predicted frames"
+                )
             if not self.include_padded:
                 keep = torch.nonzero(fv).flatten()
                 pred, labels = pred[keep.to(pred.device)], labels[keep.to(labels.device)]
@@ -173,8 +193,9 @@ class SemanticMeter:
                 if bool(pad.any()):
                     pl = _labels(labels[pad.to(labels.device)], "labels", fn, self.num_classes)
                     if bool((pl != 0).any()):
-                        raise ValueError(f"{fn}: padded frames (frame_valid=False) must have all-background "
-                                         "labels")
+                        raise ValueError(
+                            f"{fn}: padded frames (frame_valid=False) must have all-background labels"
+                        )
                 self.num_padded_frames += int(pad.sum())
         if labels.shape[0] == 0:
             return
@@ -249,6 +270,7 @@ def binarize_semantic(pred_labels: torch.Tensor) -> torch.Tensor:
     """
     x = _as_tensor(pred_labels, "pred_labels", "binarize_semantic")
     if x.is_floating_point():
-        raise ValueError("binarize_semantic: expects integer class maps; argmax logits first "
-                         "(semantic_prediction)")
+        raise ValueError(
+            "binarize_semantic: expects integer class maps; argmax logits first (semantic_prediction)"
+        )
     return x != 0

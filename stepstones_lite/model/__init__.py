@@ -15,6 +15,7 @@ and ``backbone.body.*.attn.proj.1.*`` / ``*.mlp.fc2.1.*`` (Swin adapters), ``aud
 ``decoder.class_embed.*`` / ``decoder.mask_embed.*`` / ``decoder.decoder_norm.*`` / ``decoder.level_embed``,
 ``queries.query_feat`` (Q_obj), ``queries.query_embed`` (P_audio), ``robust_keys.embed`` (stage 2).
 """
+
 from __future__ import annotations
 
 from .aaqg import audio_aware_queries
@@ -24,7 +25,21 @@ from .hf_port import load_mask2former_checkpoint, state_dict_from_hf
 from .official import OfficialCheckpointError, load_official_checkpoint
 from .tpavi import TPAVIModel, build_tpavi
 
-__all__ = ["build_model", "count_parameters", "model_summary", "AAVS", "audio_aware_queries",
-           "semantic_scores", "semantic_inference", "binary_scores", "binary_inference", "export_prior_png",
-           "build_tpavi", "TPAVIModel", "state_dict_from_hf", "load_mask2former_checkpoint",
-           "load_official_checkpoint", "OfficialCheckpointError"]
+__all__ = [
+    "build_model",
+    "count_parameters",
+    "model_summary",
+    "AAVS",
+    "audio_aware_queries",
+    "semantic_scores",
+    "semantic_inference",
+    "binary_scores",
+    "binary_inference",
+    "export_prior_png",
+    "build_tpavi",
+    "TPAVIModel",
+    "state_dict_from_hf",
+    "load_mask2former_checkpoint",
+    "load_official_checkpoint",
+    "OfficialCheckpointError",
+]

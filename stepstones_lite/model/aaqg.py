@@ -16,6 +16,7 @@ order. The cosine does not depend on |P_audio|, so Eq. 1 itself is unchanged. Ca
 saw no stage-1 difference from this init at 500 steps, and its round 3 (§R3.2) found the trainable projector
 grows the audio term to ~47 % of |Q_obj| by itself; the init only removes the slow start.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,7 +28,9 @@ __all__ = ["audio_aware_queries", "QueryGenerator", "QUERY_MODES"]
 QUERY_MODES = ("aaqg", "repeat_audio", "none")
 
 
-def audio_aware_queries(prototypes: torch.Tensor, audio: torch.Tensor, object_queries: torch.Tensor) -> torch.Tensor:
+def audio_aware_queries(
+    prototypes: torch.Tensor, audio: torch.Tensor, object_queries: torch.Tensor
+) -> torch.Tensor:
     """Paper Eq. 1: ``cos(P_i, F_A,t) * F_A,t + Q_obj,i`` for every frame t and query i.
 
     Args:

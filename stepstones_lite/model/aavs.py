@@ -15,6 +15,7 @@ with the no-object column dropped; the binary (stage-1) decision is sounding whe
 The official code upsamples masks to 384 px and the score map to 224 px; we upsample masks straight to
 the requested size (bilinear).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,14 @@ from .backbone import Backbone
 from .prior import RobustKeys, fuse_prior, prior_attention_mask
 from .transformer_decoder import MaskedAttentionDecoder
 
-__all__ = ["AAVS", "semantic_scores", "semantic_inference", "binary_scores", "binary_inference",
-           "export_prior_png"]
+__all__ = [
+    "AAVS",
+    "semantic_scores",
+    "semantic_inference",
+    "binary_scores",
+    "binary_inference",
+    "export_prior_png",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,10 +53,20 @@ class AAVS(nn.Module):
         use_prior: whether a prior is expected (stage 2); a prior passed to a model built without it errors.
     """
 
-    def __init__(self, backbone: Backbone, audio_encoder: AudioEncoder, pixel_decoder: nn.Module,
-                 decoder: MaskedAttentionDecoder, queries: QueryGenerator, num_classes: int,
-                 use_prior: bool = False, mask_fusion: bool = False, prior_attention: bool = False,
-                 robust_keys: RobustKeys | None = None, matching: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        audio_encoder: AudioEncoder,
+        pixel_decoder: nn.Module,
+        decoder: MaskedAttentionDecoder,
+        queries: QueryGenerator,
+        num_classes: int,
+        use_prior: bool = False,
+        mask_fusion: bool = False,
+        prior_attention: bool = False,
+        robust_keys: RobustKeys | None = None,
+        matching: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.backbone, self.audio_encoder, self.pixel_decoder = backbone, audio_encoder, pixel_decoder
         self.decoder, self.queries = decoder, queries
@@ -65,23 +82,38 @@ class AAVS(nn.Module):
     def _check(self, frames, log_mel, prior) -> None:
         if frames.dim() != 4 or frames.shape[1] != 3:
             raise ValueError(f"frames must be [N, 3, H, W], got {tuple(frames.shape)}")
-        if getattr(self.audio_encoder, "precomputed", False):  # official-code input: [N, audio_dim] embeddings
+        if getattr(
+            self.audio_encoder, "precomputed", False
+        ):  # official-code input: [N, audio_dim] embeddings
             if log_mel.dim() != 2 or log_mel.shape[0] != frames.shape[0]:
-                raise ValueError(f"audio_encoder='precomputed' takes embeddings [N, audio_dim] with N = "
-                                 f"{frames.shape[0]} frames, got {tuple(log_mel.shape)}")
+                raise ValueError(
+                    f"audio_encoder='precomputed' takes embeddings [N, audio_dim] with N = "
+                    f"{frames.shape[0]} frames, got {tuple(log_mel.shape)}"
+                )
         elif log_mel.dim() != 4 or log_mel.shape[0] != frames.shape[0] or log_mel.shape[1] != 1:
-            raise ValueError(f"log_mel must be [N, 1, 96, 64] with N = {frames.shape[0]} frames, "
-                             f"got {tuple(log_mel.shape)}")
+            raise ValueError(
+                f"log_mel must be [N, 1, 96, 64] with N = {frames.shape[0]} frames, "
+                f"got {tuple(log_mel.shape)}"
+            )
         if prior is not None:
             if not self.use_prior:
                 raise ValueError("a prior was given to a model built with use_prior=False")
             if prior.dim() != 3 or prior.shape[0] != frames.shape[0]:
-                raise ValueError(f"prior must be [N, H, W] with N = {frames.shape[0]}, got {tuple(prior.shape)}")
+                raise ValueError(
+                    f"prior must be [N, H, W] with N = {frames.shape[0]}, got {tuple(prior.shape)}"
+                )
         elif self.use_prior:
-            raise ValueError("this model was built with use_prior=True: pass prior [N, H, W] (GT or stage-1 masks)")
+            raise ValueError(
+                "this model was built with use_prior=True: pass prior [N, H, W] (GT or stage-1 masks)"
+            )
 
-    def forward(self, frames: torch.Tensor, log_mel: torch.Tensor, prior: torch.Tensor | None = None,
-                return_attn: bool = False) -> dict[str, Any]:
+    def forward(
+        self,
+        frames: torch.Tensor,
+        log_mel: torch.Tensor,
+        prior: torch.Tensor | None = None,
+        return_attn: bool = False,
+    ) -> dict[str, Any]:
         """Args: frames ``[N,3,H,W]`` in [0,1]; log_mel ``[N,1,96,64]``; prior ``[N,H,W]`` in [0,1] (stage 2).
 
         Returns a dict: ``pred_logits [N,Q,C+1]``, ``pred_masks [N,Q,h,w]``, ``aux_outputs`` (list of
@@ -101,7 +133,9 @@ class AAVS(nn.Module):
         mask_features = pix.mask_features  # [N, D, h, w]
         class_match = None
         if self.matching is not None:  # deviation: class-aware audio-visual matching
-            pix.memories, mask_features, class_match = self.matching(feats, audio_emb, pix.memories, mask_features)
+            pix.memories, mask_features, class_match = self.matching(
+                feats, audio_emb, pix.memories, mask_features
+            )
         key_extra, states, first_blocked = None, None, None
         if prior is not None:
             if self.mask_fusion:
@@ -110,8 +144,16 @@ class AAVS(nn.Module):
                 first_blocked = prior_attention_mask(prior, pix.memories[0].shape[-2:], tgt.shape[1])
             if self.robust_keys is not None:
                 key_extra, states = self.robust_keys(prior, [m.shape[-2:] for m in pix.memories])
-        dec = self.decoder(pix.memories, pix.pos, mask_features, tgt, query_pos, key_extra=key_extra,
-                           first_blocked=first_blocked, return_attn=return_attn)
+        dec = self.decoder(
+            pix.memories,
+            pix.pos,
+            mask_features,
+            tgt,
+            query_pos,
+            key_extra=key_extra,
+            first_blocked=first_blocked,
+            return_attn=return_attn,
+        )
         logits, masks = dec.predictions[-1]
         out: dict[str, Any] = {
             "pred_logits": logits,  # [N, Q, C+1]
@@ -130,8 +172,12 @@ class AAVS(nn.Module):
 
 
 # ----------------------------------------------------------------------------- post-processing
-def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int,
-                    mask_size: tuple[int, int] | int | None = None) -> torch.Tensor:
+def semantic_scores(
+    pred_logits: torch.Tensor,
+    pred_masks: torch.Tensor,
+    size: tuple[int, int] | int,
+    mask_size: tuple[int, int] | int | None = None,
+) -> torch.Tensor:
     """Mask2Former semantic inference scores ``[N, C, H, W]``.
 
     ``score[c] = sum_q softmax(pred_logits_q)[c] * sigmoid(upsample(pred_masks_q))``; the no-object
@@ -145,27 +191,41 @@ def semantic_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: t
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
     probs = pred_logits.softmax(-1)[..., :-1]  # [N, Q, C]
-    first = size if mask_size is None else ((mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size))
-    masks = F.interpolate(pred_masks, size=first, mode="bilinear", align_corners=False).sigmoid()  # [N, Q, H', W']
+    first = (
+        size
+        if mask_size is None
+        else ((mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size))
+    )
+    masks = F.interpolate(
+        pred_masks, size=first, mode="bilinear", align_corners=False
+    ).sigmoid()  # [N, Q, H', W']
     scores = torch.einsum("nqc,nqhw->nchw", probs, masks)  # [N, C, H', W']
     if first != size:
         scores = F.interpolate(scores, size=size, mode="bilinear", align_corners=False)  # [N, C, H, W]
     return scores
 
 
-def semantic_inference(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int) -> torch.Tensor:
+def semantic_inference(
+    pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int
+) -> torch.Tensor:
     """Argmax class map ``[N, H, W]`` (long) of :func:`semantic_scores`."""
     return semantic_scores(pred_logits, pred_masks, size).argmax(1)
 
 
-def binary_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int) -> torch.Tensor:
+def binary_scores(
+    pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int
+) -> torch.Tensor:
     """Stage-1 scores ``[N, 2, H, W]``: channel 0 background, channel 1 sounding (needs C = 2)."""
     if pred_logits.shape[-1] != 3:
-        raise ValueError(f"binary_scores needs a 2-class model (3 logits incl. no-object), got {pred_logits.shape[-1]}")
+        raise ValueError(
+            f"binary_scores needs a 2-class model (3 logits incl. no-object), got {pred_logits.shape[-1]}"
+        )
     return semantic_scores(pred_logits, pred_masks, size)
 
 
-def binary_inference(pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int) -> torch.Tensor:
+def binary_inference(
+    pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int
+) -> torch.Tensor:
     """Binary sounding mask ``[N, H, W]`` (bool): sounding wins where ``s_sounding > s_bg`` (ties: background)."""
     s = binary_scores(pred_logits, pred_masks, size)
     return s[:, 1] > s[:, 0]

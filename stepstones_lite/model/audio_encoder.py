@@ -9,6 +9,7 @@ it "a linear projector". Here the projector is ``audio_dim -> 2D -> D``.
 (docs/feasibility.md §1, "4-conv CNN -> 128-d"). ``vggish`` uses ``stepstones_lite.audio.VGGish`` with
 weights from ``stepstones_lite.audio.load_vggish_weights`` (imported lazily, so this module works without it).
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,8 +32,12 @@ class LiteAudioCNN(nn.Module):
         layers: list[nn.Module] = [nn.BatchNorm2d(1)]
         cin = 1
         for w in widths:
-            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(cin, w, 3, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             cin = w
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, out_dim)
@@ -56,7 +61,9 @@ class PrecomputedAudio(nn.Module):
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         if emb.dim() != 2 or emb.shape[1] != self.out_dim:
-            raise ValueError(f"precomputed audio embeddings must be [N, {self.out_dim}], got {tuple(emb.shape)}")
+            raise ValueError(
+                f"precomputed audio embeddings must be [N, {self.out_dim}], got {tuple(emb.shape)}"
+            )
         return emb
 
 
@@ -65,8 +72,9 @@ class AudioProjector(nn.Module):
 
     def __init__(self, audio_dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(audio_dim, 2 * hidden_dim), nn.ReLU(inplace=True),
-                                 nn.Linear(2 * hidden_dim, hidden_dim))
+        self.net = nn.Sequential(
+            nn.Linear(audio_dim, 2 * hidden_dim), nn.ReLU(inplace=True), nn.Linear(2 * hidden_dim, hidden_dim)
+        )
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         return self.net(emb)  # [N, D]
@@ -133,7 +141,9 @@ def build_audio_encoder(
         if audio_dim != 128:
             raise ValueError(f"VGGish gives 128-d embeddings; ModelConfig.audio_dim is {audio_dim}")
         # torchvggish key layout, optional PCA post-processing; the audio package checks the file
-        return AudioEncoder(load_vggish_weights(weights) if weights else VGGish(), audio_dim, hidden_dim, freeze)
+        return AudioEncoder(
+            load_vggish_weights(weights) if weights else VGGish(), audio_dim, hidden_dim, freeze
+        )
     else:
         raise ValueError(f"unknown audio_encoder {name!r}; choose 'lite_cnn', 'vggish' or 'precomputed'")
     _load_local(encoder, weights, f"audio encoder {name!r}")

@@ -15,6 +15,7 @@ and adapters (d -> d/4 -> d, ReLU, zero-initialised last layer, so they start as
 trainable part. For Swin the adapters sit inside every block as in the official code; for CNNs one
 adapter follows each output stage (docs/feasibility.md §R3.2, "adapt" regime).
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,7 +56,9 @@ class Adapter(nn.Module):
 
 def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -100,14 +103,17 @@ def _window_attention_class(base: type) -> type:
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b_, n, _ = x.shape  # [B*nW, N, C]
-        qkv = self.qkv(x).reshape(b_, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # [3, B*nW, heads, N, d]
+        qkv = (
+            self.qkv(x).reshape(b_, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        )  # [3, B*nW, heads, N, d]
         q, k, v = qkv.unbind(0)
         bias = self._get_rel_pos_bias()  # [1, heads, N, N]
         if mask is not None:
             nw = mask.shape[0]
             bias = (bias + mask[:, None]).expand(b_ // nw, -1, -1, -1, -1).reshape(b_, self.num_heads, n, n)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                           dropout_p=self.attn_drop.p if self.training else 0.0)  # [B*nW, h, N, d]
+        x = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=self.attn_drop.p if self.training else 0.0
+        )  # [B*nW, h, N, d]
         x = x.transpose(1, 2).reshape(b_, n, -1)  # [B*nW, N, C]
         return self.proj_drop(self.proj(x))
 
@@ -136,7 +142,9 @@ class TimmBackbone(nn.Module):
         try:
             self.body = timm.create_model(name, features_only=True, pretrained=False, **kwargs)
         except Exception as err:  # unknown name, or a model without features_only support
-            raise ValueError(f"timm backbone {name!r} cannot be built with features_only=True: {err}") from None
+            raise ValueError(
+                f"timm backbone {name!r} cannot be built with features_only=True: {err}"
+            ) from None
         # timm gates Swin's fused window attention (SDPA with the relative-position bias and shift mask as its
         # float mask) as "experimental"; it is the same math (max |diff| 3e-6 on Swin-B features at 384 px)
         # and ~30 % faster on CPU (benchmarks/bench_paper_vs_hf.py), as HF's Swin, which uses SDPA too
@@ -154,8 +162,9 @@ class TimmBackbone(nn.Module):
         if missing:
             raise ValueError(f"timm backbone {name!r} lacks strides 4/8/16/32 (has {self.reductions})")
         self.feature_channels = {k: c for k, c in zip(self.keys, info.channels())}
-        self.out_norms = nn.ModuleDict({k: nn.LayerNorm(c) for k, c in self.feature_channels.items()}
-                                       if self.channels_last else {})
+        self.out_norms = nn.ModuleDict(
+            {k: nn.LayerNorm(c) for k, c in self.feature_channels.items()} if self.channels_last else {}
+        )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
@@ -236,12 +245,14 @@ def _load_local(module: nn.Module, path: str | None, what: str) -> None:
     own = set(module.state_dict())
     best, best_missing = state, own - set(state)
     for prefix in ("module.", "backbone.", "body.", "encoder.", "backbone.body.", "audio_encoder.encoder."):
-        stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         missing = own - set(stripped)
         if len(missing) < len(best_missing):
             best, best_missing = stripped, missing
     if best_missing:
-        raise ValueError(f"{what} weights file {p} lacks {len(best_missing)} keys, e.g. {sorted(best_missing)[:3]}")
+        raise ValueError(
+            f"{what} weights file {p} lacks {len(best_missing)} keys, e.g. {sorted(best_missing)[:3]}"
+        )
     try:
         module.load_state_dict(best, strict=False)
     except RuntimeError as err:

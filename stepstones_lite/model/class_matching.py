@@ -14,6 +14,7 @@ audio head on the frozen audio embedding; both heads are frozen (load them from 
 with :meth:`ClassMatching.load_heads`). Differences from the r3 prototype: the map is added to the pixel
 decoder's outputs rather than its 4 laterals, and P_aud is not concatenated to the projector input.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,9 @@ class DenseClassHead(nn.Module):
     def __init__(self, channels: dict[str, int], num_classes: int, width: int = 48) -> None:
         super().__init__()
         self.lateral = nn.ModuleDict({k: nn.Conv2d(channels[k], width, 1) for k in FEATURE_KEYS})
-        self.out = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
-                                 nn.Conv2d(width, num_classes, 1))
+        self.out = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(width, num_classes, 1)
+        )
 
     def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         y = self.lateral["res5"](feats["res5"])
@@ -52,8 +54,16 @@ class ClassMatching(nn.Module):
     forward(feats, audio_emb [N, A], memories, mask_features) -> (memories, mask_features, sim [N, H/4, W/4])
     """
 
-    def __init__(self, channels: dict[str, int], audio_dim: int, dim: int, vis_classes: int, aud_classes: int,
-                 inner: int = 32, num_levels: int = 3) -> None:
+    def __init__(
+        self,
+        channels: dict[str, int],
+        audio_dim: int,
+        dim: int,
+        vis_classes: int,
+        aud_classes: int,
+        inner: int = 32,
+        num_levels: int = 3,
+    ) -> None:
         super().__init__()
         self.vis_head = DenseClassHead(channels, vis_classes)
         self.aud_head = nn.Linear(audio_dim, aud_classes)

@@ -19,6 +19,7 @@ Background is an explicit target class in both stages (the HF processor turns ev
 Idea from facebookresearch/Mask2Former (``modeling/criterion.py``) and detectron2's PointRend
 ``get_uncertain_point_coords_with_randomness``; our own batched implementation.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

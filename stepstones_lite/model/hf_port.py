@@ -43,6 +43,7 @@ Not mapped: the audio parts, the adapters and the stage-2 prior modules (new in 
 maps only when its size fits. tests/test_hf_parity.py checks equal logits, the whole model and each decoder.
 Idea from the HF Mask2Former / Swin model code and timm's Swin; our own mapping.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,10 +62,15 @@ _PD, _TM = "pixel_level_module.decoder.", "transformer_module."
 # (HF regex after the "model." prefix, our key template); \1 etc. are regex groups
 _RULES: list[tuple[str, str]] = [
     (_PD + r"level_embed", "pixel_decoder.level_embed.weight"),
-    (_PD + r"encoder\.layers\.(\d+)\.self_attn\."
-     r"(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)",
-     r"pixel_decoder.layers.\1.attn.\2.\3"),
-    (_PD + r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm1.\2"),
+    (
+        _PD + r"encoder\.layers\.(\d+)\.self_attn\."
+        r"(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)",
+        r"pixel_decoder.layers.\1.attn.\2.\3",
+    ),
+    (
+        _PD + r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)",
+        r"pixel_decoder.layers.\1.norm1.\2",
+    ),
     (_PD + r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"pixel_decoder.layers.\1.norm2.\2"),
     (_PD + r"encoder\.layers\.(\d+)\.fc1\.(weight|bias)", r"pixel_decoder.layers.\1.ffn.0.\2"),
     (_PD + r"encoder\.layers\.(\d+)\.fc2\.(weight|bias)", r"pixel_decoder.layers.\1.ffn.2.\2"),
@@ -74,16 +80,24 @@ _RULES: list[tuple[str, str]] = [
     (_TM + r"queries_features\.weight", "queries.query_feat.weight"),
     (_TM + r"queries_embedder\.weight", "queries.query_embed.weight"),
     (_TM + r"level_embed\.weight", "decoder.level_embed.weight"),
-    (_TM + r"decoder\.layers\.(\d+)\.cross_attn\.out_proj\.(weight|bias)", r"decoder.layers.\1.cross_attn.out_proj.\2"),
-    (_TM + r"decoder\.layers\.(\d+)\.self_attn\.(q_proj|k_proj|v_proj|out_proj)\.(weight|bias)",
-     r"decoder.layers.\1.self_attn.\2.\3"),
+    (
+        _TM + r"decoder\.layers\.(\d+)\.cross_attn\.out_proj\.(weight|bias)",
+        r"decoder.layers.\1.cross_attn.out_proj.\2",
+    ),
+    (
+        _TM + r"decoder\.layers\.(\d+)\.self_attn\.(q_proj|k_proj|v_proj|out_proj)\.(weight|bias)",
+        r"decoder.layers.\1.self_attn.\2.\3",
+    ),
     (_TM + r"decoder\.layers\.(\d+)\.cross_attn_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm1.\2"),
     (_TM + r"decoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm2.\2"),
     (_TM + r"decoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)", r"decoder.layers.\1.norm3.\2"),
     (_TM + r"decoder\.layers\.(\d+)\.fc1\.(weight|bias)", r"decoder.layers.\1.ffn.0.\2"),
     (_TM + r"decoder\.layers\.(\d+)\.fc2\.(weight|bias)", r"decoder.layers.\1.ffn.2.\2"),
     (_TM + r"decoder\.layernorm\.(weight|bias)", r"decoder.decoder_norm.\1"),
-    (_TM + r"decoder\.mask_predictor\.mask_embedder\.(\d)\.0\.(weight|bias)", r"decoder.mask_embed.layers.\1.\2"),
+    (
+        _TM + r"decoder\.mask_predictor\.mask_embedder\.(\d)\.0\.(weight|bias)",
+        r"decoder.mask_embed.layers.\1.\2",
+    ),
 ]
 _RULES_RE = [(re.compile(p + r"$"), t) for p, t in _RULES]
 
@@ -94,8 +108,10 @@ _SWIN_RULES: list[tuple[str, str]] = [  # {a} = ".0" inside an adapter wrapper
     (_EN + r"(?:swin\.)?embeddings\.norm\.(weight|bias)", r"patch_embed.norm.\1"),
     (_BLOCK + r"layernorm_before\.(weight|bias)", r"layers_\1.blocks.\2.norm1.\3"),
     (_BLOCK + r"layernorm_after\.(weight|bias)", r"layers_\1.blocks.\2.norm2.\3"),
-    (_BLOCK + r"attention\.(?:relative_position_bias|self)\.relative_position_bias_table",
-     r"layers_\1.blocks.\2.attn.relative_position_bias_table"),
+    (
+        _BLOCK + r"attention\.(?:relative_position_bias|self)\.relative_position_bias_table",
+        r"layers_\1.blocks.\2.attn.relative_position_bias_table",
+    ),
     (_BLOCK + r"attention\.(?:o_proj|output\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.attn.proj{a}.\3"),
     (_BLOCK + r"(?:mlp\.fc1|intermediate\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.mlp.fc1.\3"),
     (_BLOCK + r"(?:mlp\.fc2|output\.dense)\.(weight|bias)", r"layers_\1.blocks.\2.mlp.fc2{a}.\3"),
@@ -153,9 +169,11 @@ def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig)
         ValueError: the checkpoint is not a Mask2Former one, or does not fit ``cfg``.
     """
     if cfg.pixel_decoder != "msdeform" or cfg.mask_stride != 4:
-        raise ValueError("HF Mask2Former weights need pixel_decoder='msdeform' and mask_stride=4, got "
-                         f"{cfg.pixel_decoder!r} and {cfg.mask_stride}")
-    sd = {(k[len("model."):] if k.startswith("model.") else k): v for k, v in hf_state_dict.items()}
+        raise ValueError(
+            "HF Mask2Former weights need pixel_decoder='msdeform' and mask_stride=4, got "
+            f"{cfg.pixel_decoder!r} and {cfg.mask_stride}"
+        )
+    sd = {(k[len("model.") :] if k.startswith("model.") else k): v for k, v in hf_state_dict.items()}
     out: dict[str, torch.Tensor] = {}
     for key, val in sd.items():
         m = re.fullmatch(_PD + r"input_projections\.(\d)\.(\d)\.(weight|bias)", key)
@@ -180,25 +198,34 @@ def state_dict_from_hf(hf_state_dict: dict[str, torch.Tensor], cfg: ModelConfig)
     if not any(k.startswith("decoder.layers.") for k in out):
         raise ValueError("not a Mask2Former state_dict: no transformer_module.decoder.layers.* keys found")
     if _TM + "input_projections.0.weight" in sd:
-        raise ValueError("checkpoint has transformer input projections (enforce_input_projection or feature_size "
-                         "!= hidden_dim); our decoder has none")
+        raise ValueError(
+            "checkpoint has transformer input projections (enforce_input_projection or feature_size "
+            "!= hidden_dim); our decoder has none"
+        )
     _check_fit(out, cfg)
     return out
 
 
 def _check_fit(out: dict[str, torch.Tensor], cfg: ModelConfig) -> None:
     """Layer counts and widths of the mapped checkpoint against ``cfg``: one clear error if they differ."""
+
     def count(prefix: str) -> int:
         return len({k.split(".")[2] for k in out if k.startswith(prefix)})
 
     n_dec, n_enc = count("decoder.layers."), count("pixel_decoder.layers.")
     problems = []
     if n_dec != cfg.num_decoder_layers:
-        problems.append(f"{n_dec} masked-attention layers (HF decoder_layers={n_dec + 1}) but "
-                        f"num_decoder_layers={cfg.num_decoder_layers}")
+        problems.append(
+            f"{n_dec} masked-attention layers (HF decoder_layers={n_dec + 1}) but "
+            f"num_decoder_layers={cfg.num_decoder_layers}"
+        )
     if n_enc != max(1, cfg.num_encoder_layers):
         problems.append(f"{n_enc} deformable encoder layers but num_encoder_layers={cfg.num_encoder_layers}")
-    d = out["decoder.decoder_norm.weight"].shape[0] if "decoder.decoder_norm.weight" in out else cfg.hidden_dim
+    d = (
+        out["decoder.decoder_norm.weight"].shape[0]
+        if "decoder.decoder_norm.weight" in out
+        else cfg.hidden_dim
+    )
     if d != cfg.hidden_dim:
         problems.append(f"hidden size {d} but hidden_dim={cfg.hidden_dim}")
     if problems:
@@ -212,12 +239,16 @@ def _config_of(model: nn.Module) -> ModelConfig:
     pix = model.pixel_decoder
     body = getattr(model.backbone.body, "body", None)
     swin = body is not None and any(type(m).__name__ == "SwinTransformerBlock" for m in body.modules())
-    return ModelConfig(backbone="swin" if swin else "other", adapters=model.backbone.num_block_adapters > 0,
-                       pixel_decoder="msdeform" if isinstance(pix, MSDeformPixelDecoder) else "fpn",
-                       mask_stride=pix.top_down.mask_stride, num_encoder_layers=len(getattr(pix, "layers", [])),
-                       num_decoder_layers=len(model.decoder.layers),
-                       hidden_dim=model.decoder.decoder_norm.weight.shape[0],
-                       num_queries=model.queries.query_feat.num_embeddings)
+    return ModelConfig(
+        backbone="swin" if swin else "other",
+        adapters=model.backbone.num_block_adapters > 0,
+        pixel_decoder="msdeform" if isinstance(pix, MSDeformPixelDecoder) else "fpn",
+        mask_stride=pix.top_down.mask_stride,
+        num_encoder_layers=len(getattr(pix, "layers", [])),
+        num_decoder_layers=len(model.decoder.layers),
+        hidden_dim=model.decoder.decoder_norm.weight.shape[0],
+        num_queries=model.queries.query_feat.num_embeddings,
+    )
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
@@ -249,7 +280,9 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_mask2former_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig | None = None) -> list[str]:
+def load_mask2former_checkpoint(
+    path: str | Path, model: nn.Module, cfg: ModelConfig | None = None
+) -> list[str]:
     """Load a locally saved HF Mask2Former checkpoint (e.g. the ADE20k Swin-B one) into an AAVS model.
 
     Args:
@@ -268,9 +301,13 @@ def load_mask2former_checkpoint(path: str | Path, model: nn.Module, cfg: ModelCo
     if unknown:
         raise ValueError(f"{path}: mapped keys missing from the model, e.g. {unknown[:3]}")
     load = {k: v for k, v in mapped.items() if own[k].shape == v.shape}
-    bad = sorted(k for k in mapped if k not in load and not k.startswith(("decoder.class_embed.", "queries.")))
+    bad = sorted(
+        k for k in mapped if k not in load and not k.startswith(("decoder.class_embed.", "queries."))
+    )
     if bad:
-        raise ValueError(f"{path}: shapes do not fit the model for {len(bad)} keys, e.g. {bad[0]} "
-                         f"{tuple(mapped[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+        raise ValueError(
+            f"{path}: shapes do not fit the model for {len(bad)} keys, e.g. {bad[0]} "
+            f"{tuple(mapped[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}"
+        )
     model.load_state_dict(load, strict=False)
     return sorted(load)

@@ -19,6 +19,7 @@ paper's code is built on hard-codes cost_class 1.0, so pass ``cost_class=1.0`` f
 Idea from facebookresearch/Mask2Former (``modeling/matcher.py``) and detectron2's PointRend
 ``point_sample``; our own batched implementation.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -32,6 +32,7 @@ official code (docs/paper_and_code.md §1). The VGGish itself is not part of the
 loader runs towhee's): give ``model.audio_weights`` (torchvggish weights) or use ``audio_encoder="precomputed"``.
 tests/test_official_parity.py checks the outputs against the official code's to 1e-4.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,25 +49,55 @@ import torch.nn as nn
 from ..config import Profile, resolve_profile
 from . import hf_port
 
-__all__ = ["OfficialCheckpointError", "load_official_checkpoint", "official_profile", "released_profile",
-           "translate_official", "build_official_model",
-           "official_preprocess", "official_binary_scores", "official_semantic_map", "OFFICIAL_STAGES"]
+__all__ = [
+    "OfficialCheckpointError",
+    "load_official_checkpoint",
+    "official_profile",
+    "released_profile",
+    "translate_official",
+    "build_official_model",
+    "official_preprocess",
+    "official_binary_scores",
+    "official_semantic_map",
+    "OFFICIAL_STAGES",
+]
 
 OFFICIAL_STAGES = ("avs", "avss")
-OFFICIAL_INPUT_SIZE = 384  # avs|avss/.models/preprocessor_config.json, and the wrappers' view(-1, 3, 384, 384)
+OFFICIAL_INPUT_SIZE = (
+    384  # avs|avss/.models/preprocessor_config.json, and the wrappers' view(-1, 3, 384, 384)
+)
 OFFICIAL_EVAL_SIZE = 224  # batch_data["image_size"] = [(224, 224)]
-_SWIN_B = {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32), "window_size": 12,
-           "mlp_ratio": 4.0}
+_SWIN_B = {
+    "embed_dim": 128,
+    "depths": (2, 2, 18, 2),
+    "num_heads": (4, 8, 16, 32),
+    "window_size": 12,
+    "mlp_ratio": 4.0,
+}
 _PD, _TM, _EN = "pixel_level_module.decoder.", "transformer_module.", "pixel_level_module.encoder."
 _EXTRA_RULES = [  # official-only parameters (HF-level keys, "model." dropped) -> ours
-    (re.compile(re.escape(_PD) + r"encoder\.layers\.(\d+)\.self_attn\.avs_adapt\.([02])\.(weight|bias)"),
-     r"pixel_decoder.layers.\1.attn.avs_adapt.\2.\3"),
-    (re.compile(re.escape(_TM) + r"decoder\.layers\.(\d+)\.self_attn\.avs_adapt\.([02])\.(weight|bias)"),
-     r"decoder.layers.\1.self_attn.avs_adapt.\2.\3"),
-    (re.compile(re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.(\d+)\.blocks\.(\d+)\.attention\.output\."
-                r"swin_adapt_1\.([02])\.(weight|bias)"), r"backbone.body.body.layers_\1.blocks.\2.attn.proj.1.{\3}.\4"),
-    (re.compile(re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.(\d+)\.blocks\.(\d+)\.output\."
-                r"swin_adapt_3\.([02])\.(weight|bias)"), r"backbone.body.body.layers_\1.blocks.\2.mlp.fc2.1.{\3}.\4"),
+    (
+        re.compile(re.escape(_PD) + r"encoder\.layers\.(\d+)\.self_attn\.avs_adapt\.([02])\.(weight|bias)"),
+        r"pixel_decoder.layers.\1.attn.avs_adapt.\2.\3",
+    ),
+    (
+        re.compile(re.escape(_TM) + r"decoder\.layers\.(\d+)\.self_attn\.avs_adapt\.([02])\.(weight|bias)"),
+        r"decoder.layers.\1.self_attn.avs_adapt.\2.\3",
+    ),
+    (
+        re.compile(
+            re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.(\d+)\.blocks\.(\d+)\.attention\.output\."
+            r"swin_adapt_1\.([02])\.(weight|bias)"
+        ),
+        r"backbone.body.body.layers_\1.blocks.\2.attn.proj.1.{\3}.\4",
+    ),
+    (
+        re.compile(
+            re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.(\d+)\.blocks\.(\d+)\.output\."
+            r"swin_adapt_3\.([02])\.(weight|bias)"
+        ),
+        r"backbone.body.body.layers_\1.blocks.\2.mlp.fc2.1.{\3}.\4",
+    ),
 ]
 _ROBUST = {"silence_embed": 0, "uncertain_embed": 1, "audio_embed": 2}  # -> robust_keys.embed rows
 _IGNORED = [
@@ -93,18 +124,22 @@ def _hf_maps(key: str) -> bool:
         return True
     if any(rule.fullmatch(key) for rule, _ in hf_port._RULES_RE):
         return True
-    return bool(any(rule.match(key) for rule, _ in hf_port._SWIN_RE) or hf_port._QKV.match(key)
-                or hf_port._DOWN.match(key) or hf_port._OUT_NORM.match(key))
+    return bool(
+        any(rule.match(key) for rule, _ in hf_port._SWIN_RE)
+        or hf_port._QKV.match(key)
+        or hf_port._DOWN.match(key)
+        or hf_port._OUT_NORM.match(key)
+    )
 
 
 def _split(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The wrapper's state_dict -> (HF-level keys without any ``model.`` prefix, the rest)."""
     hf, rest = {}, {}
     for key, val in state.items():
-        key = key[len("module."):] if key.startswith("module.") else key
+        key = key[len("module.") :] if key.startswith("module.") else key
         if key.startswith("model."):
-            k = key[len("model."):]
-            hf[k[len("model."):] if k.startswith("model.") else k] = val
+            k = key[len("model.") :]
+            hf[k[len("model.") :] if k.startswith("model.") else k] = val
         else:
             rest[key] = val
     return hf, rest
@@ -120,11 +155,15 @@ def _read(path_or_state_dict: str | Path | Mapping[str, torch.Tensor]) -> dict[s
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001
-            raise OfficialCheckpointError(f"{p}: not a readable state_dict ({type(err).__name__}: {err})") from None
+            raise OfficialCheckpointError(
+                f"{p}: not a readable state_dict ({type(err).__name__}: {err})"
+            ) from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise OfficialCheckpointError("an official checkpoint is a state_dict of tensors (torch.save(model.state_dict()))")
+        raise OfficialCheckpointError(
+            "an official checkpoint is a state_dict of tensors (torch.save(model.state_dict()))"
+        )
     return state
 
 
@@ -139,7 +178,9 @@ def _first(state: Mapping[str, torch.Tensor], pattern: str) -> torch.Tensor | No
     return next((state[k] for k in sorted(state) if rx.fullmatch(k)), None)
 
 
-def official_profile(state: Mapping[str, torch.Tensor], stage: str, profile: Profile | None = None) -> Profile:
+def official_profile(
+    state: Mapping[str, torch.Tensor], stage: str, profile: Profile | None = None
+) -> Profile:
     """The profile of an official checkpoint: architecture read off the tensors, the rest from ``profile``.
 
     Read off the checkpoint (these always override ``profile``): hidden size, heads, FFN widths, encoder and
@@ -150,19 +191,27 @@ def official_profile(state: Mapping[str, torch.Tensor], stage: str, profile: Pro
     if stage not in OFFICIAL_STAGES:
         raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")
     hf, rest = _split(state)
-    need = [_TM + "decoder.layernorm.weight", _TM + "queries_features.weight", "class_predictor.weight",
-            _EN + "embeddings.patch_embeddings.projection.weight"]
+    need = [
+        _TM + "decoder.layernorm.weight",
+        _TM + "queries_features.weight",
+        "class_predictor.weight",
+        _EN + "embeddings.patch_embeddings.projection.weight",
+    ]
     lacking = [k for k in need if k not in hf]
     if lacking or "audio_proj.0.weight" not in rest:
-        raise OfficialCheckpointError("not an official Stepping Stones checkpoint: lacks "
-                                      f"{['model.model.' + k for k in lacking] + (['audio_proj.0.weight'] if 'audio_proj.0.weight' not in rest else [])}")
+        raise OfficialCheckpointError(
+            "not an official Stepping Stones checkpoint: lacks "
+            f"{['model.model.' + k for k in lacking] + (['audio_proj.0.weight'] if 'audio_proj.0.weight' not in rest else [])}"
+        )
     d = hf[_TM + "decoder.layernorm.weight"].shape[0]
     q = hf[_TM + "queries_features.weight"].shape[0]
     c = hf["class_predictor.weight"].shape[0] - 1
     enc = _count(hf, re.escape(_PD) + r"encoder\.layers\.(\d+)\.")
     dec = _count(hf, re.escape(_TM) + r"decoder\.layers\.(\d+)\.")
     off = _first(hf, re.escape(_PD) + r"encoder\.layers\.\d+\.self_attn\.sampling_offsets\.weight")
-    heads = off.shape[0] // (3 * 4 * 2) if off is not None else 8  # 3 levels x 4 points x (x, y), HF's fixed values
+    heads = (
+        off.shape[0] // (3 * 4 * 2) if off is not None else 8
+    )  # 3 levels x 4 points x (x, y), HF's fixed values
     enc_fc1 = _first(hf, re.escape(_PD) + r"encoder\.layers\.\d+\.fc1\.weight")
     dec_fc1 = _first(hf, re.escape(_TM) + r"decoder\.layers\.\d+\.fc1\.weight")
     enc_ff = enc_fc1.shape[0] if enc_fc1 is not None else 1024
@@ -178,30 +227,63 @@ def official_profile(state: Mapping[str, torch.Tensor], stage: str, profile: Pro
                 tables.setdefault(int(m[1]), v)
     stages = sorted(depth)
     if not stages or stages != list(range(len(stages))) or sorted(tables) != stages:
-        raise OfficialCheckpointError("the checkpoint's Swin blocks are incomplete (no relative position bias "
-                                      "tables or stages missing)")
+        raise OfficialCheckpointError(
+            "the checkpoint's Swin blocks are incomplete (no relative position bias tables or stages missing)"
+        )
     side = tables[0].shape[0]
-    fc1 = _first(hf, re.escape(_EN) + r"(?:swin\.)?encoder\.layers\.0\.blocks\.\d+\.(?:intermediate\.dense|mlp\.fc1)\.weight")
+    fc1 = _first(
+        hf,
+        re.escape(_EN)
+        + r"(?:swin\.)?encoder\.layers\.0\.blocks\.\d+\.(?:intermediate\.dense|mlp\.fc1)\.weight",
+    )
     embed = int(hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[0])
-    swin = {"embed_dim": embed,
-            "depths": tuple(len(depth[s]) for s in stages),
-            "num_heads": tuple(int(tables[s].shape[1]) for s in stages),
-            "window_size": int((math.isqrt(side) + 1) // 2),
-            "mlp_ratio": fc1.shape[0] / embed if fc1 is not None else 4.0}
+    swin = {
+        "embed_dim": embed,
+        "depths": tuple(len(depth[s]) for s in stages),
+        "num_heads": tuple(int(tables[s].shape[1]) for s in stages),
+        "window_size": int((math.isqrt(side) + 1) // 2),
+        "mlp_ratio": fc1.shape[0] / embed if fc1 is not None else 4.0,
+    }
     if hf[_EN + "embeddings.patch_embeddings.projection.weight"].shape[-1] != 4:
         raise OfficialCheckpointError("only patch-4 Swins are supported (swin_*_patch4_*)")
     if stage == "avs" and c != 2:
-        raise OfficialCheckpointError(f"a stage-1 (avs) checkpoint has 2 classes + no-object, this one {c} + 1: "
-                                      "is it a stage-2 (avss) one?")
-    return _official_arch(stage, profile, swin=swin, adapters=any(".swin_adapt_" in k for k in hf),
-                          audio_dim=int(rest["audio_proj.0.weight"].shape[1]), encoder_layers=enc,
-                          encoder_feedforward=enc_ff, hidden_dim=d, num_heads=heads, dim_feedforward=dec_ff,
-                          decoder_layers=dec, num_queries=q, num_classes=c)
+        raise OfficialCheckpointError(
+            f"a stage-1 (avs) checkpoint has 2 classes + no-object, this one {c} + 1: "
+            "is it a stage-2 (avss) one?"
+        )
+    return _official_arch(
+        stage,
+        profile,
+        swin=swin,
+        adapters=any(".swin_adapt_" in k for k in hf),
+        audio_dim=int(rest["audio_proj.0.weight"].shape[1]),
+        encoder_layers=enc,
+        encoder_feedforward=enc_ff,
+        hidden_dim=d,
+        num_heads=heads,
+        dim_feedforward=dec_ff,
+        decoder_layers=dec,
+        num_queries=q,
+        num_classes=c,
+    )
 
 
-def _official_arch(stage: str, profile: Profile | None, *, swin: Mapping[str, Any], adapters: bool, audio_dim: int,
-                   encoder_layers: int, encoder_feedforward: int, hidden_dim: int, num_heads: int,
-                   dim_feedforward: int, decoder_layers: int, num_queries: int, num_classes: int) -> Profile:
+def _official_arch(
+    stage: str,
+    profile: Profile | None,
+    *,
+    swin: Mapping[str, Any],
+    adapters: bool,
+    audio_dim: int,
+    encoder_layers: int,
+    encoder_feedforward: int,
+    hidden_dim: int,
+    num_heads: int,
+    dim_feedforward: int,
+    decoder_layers: int,
+    num_queries: int,
+    num_classes: int,
+) -> Profile:
     """``profile`` (default ``paper``) holding the official ``stage``'s architecture with these sizes."""
     base = profile if profile is not None else resolve_profile("paper")
     # HF's SwinBackbone (the Mask2Former encoder) runs its blocks with always_partition=True: a block whose map is
@@ -209,21 +291,48 @@ def _official_arch(stage: str, profile: Profile | None, *, swin: Mapping[str, An
     # shift mask; timm's default clips window and shift there, so the converted backbone asks timm for the same
     kwargs: dict[str, Any] = {"always_partition": True}
     if dict(swin) != _SWIN_B:
-        kwargs.update(embed_dim=swin["embed_dim"], depths=list(swin["depths"]), num_heads=list(swin["num_heads"]),
-                      window_size=swin["window_size"], mlp_ratio=swin["mlp_ratio"])
+        kwargs.update(
+            embed_dim=swin["embed_dim"],
+            depths=list(swin["depths"]),
+            num_heads=list(swin["num_heads"]),
+            window_size=swin["window_size"],
+            mlp_ratio=swin["mlp_ratio"],
+        )
     model = dict(
-        backbone="swin_base_patch4_window12_384", backbone_kwargs=kwargs,
-        backbone_img_size=OFFICIAL_INPUT_SIZE, adapters=adapters, freeze_backbone=True,
-        audio_dim=audio_dim, pixel_decoder="msdeform", num_encoder_layers=encoder_layers,
-        encoder_feedforward=encoder_feedforward, mask_stride=4, hidden_dim=hidden_dim, num_heads=num_heads,
-        dim_feedforward=dim_feedforward, num_decoder_layers=decoder_layers, query_mode="aaqg",
-        avs_adapt="replace" if stage == "avs" else "after", norm_groups=32, class_matching=False)
+        backbone="swin_base_patch4_window12_384",
+        backbone_kwargs=kwargs,
+        backbone_img_size=OFFICIAL_INPUT_SIZE,
+        adapters=adapters,
+        freeze_backbone=True,
+        audio_dim=audio_dim,
+        pixel_decoder="msdeform",
+        num_encoder_layers=encoder_layers,
+        encoder_feedforward=encoder_feedforward,
+        mask_stride=4,
+        hidden_dim=hidden_dim,
+        num_heads=num_heads,
+        dim_feedforward=dim_feedforward,
+        num_decoder_layers=decoder_layers,
+        query_mode="aaqg",
+        avs_adapt="replace" if stage == "avs" else "after",
+        norm_groups=32,
+        class_matching=False,
+    )
     if stage == "avs":
         model.update(stage1_num_queries=num_queries)
     else:
-        model.update(num_queries=num_queries, num_classes=num_classes, mask_fusion=True, prior_attention=True,
-                     robust_keys=True, tau_silent=0.4, tau_sounding=0.6)  # avss/.../modeling_mask2former.py
-    return base.replace(model=model, data={"image_size": OFFICIAL_INPUT_SIZE, "eval_size": OFFICIAL_EVAL_SIZE})
+        model.update(
+            num_queries=num_queries,
+            num_classes=num_classes,
+            mask_fusion=True,
+            prior_attention=True,
+            robust_keys=True,
+            tau_silent=0.4,
+            tau_sounding=0.6,
+        )  # avss/.../modeling_mask2former.py
+    return base.replace(
+        model=model, data={"image_size": OFFICIAL_INPUT_SIZE, "eval_size": OFFICIAL_EVAL_SIZE}
+    )
 
 
 def released_profile(stage: str, profile: Profile | None = None) -> Profile:
@@ -236,9 +345,21 @@ def released_profile(stage: str, profile: Profile | None = None) -> Profile:
     if stage not in OFFICIAL_STAGES:
         raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")
     avs = stage == "avs"
-    return _official_arch(stage, profile, swin=_SWIN_B, adapters=True, audio_dim=128, encoder_layers=6,
-                          encoder_feedforward=1024, hidden_dim=256, num_heads=8, dim_feedforward=2048,
-                          decoder_layers=9, num_queries=30 if avs else 100, num_classes=2 if avs else 71)
+    return _official_arch(
+        stage,
+        profile,
+        swin=_SWIN_B,
+        adapters=True,
+        audio_dim=128,
+        encoder_layers=6,
+        encoder_feedforward=1024,
+        hidden_dim=256,
+        num_heads=8,
+        dim_feedforward=2048,
+        decoder_layers=9,
+        num_queries=30 if avs else 100,
+        num_classes=2 if avs else 71,
+    )
 
 
 def build_official_model(profile: Profile, stage: str) -> nn.Module:
@@ -252,8 +373,9 @@ def build_official_model(profile: Profile, stage: str) -> nn.Module:
     return build_model(cfg, num_classes=cfg.num_classes, use_prior=True)
 
 
-def translate_official(state: Mapping[str, torch.Tensor], stage: str, profile: Profile
-                       ) -> tuple[dict[str, torch.Tensor], dict[str, str], list[str]]:
+def translate_official(
+    state: Mapping[str, torch.Tensor], stage: str, profile: Profile
+) -> tuple[dict[str, torch.Tensor], dict[str, str], list[str]]:
     """Official keys -> ours. Returns ``(mapped, ignored {official key: why}, unmapped official keys)``."""
     hf, rest = _split(state)
     cfg = profile.model
@@ -263,7 +385,9 @@ def translate_official(state: Mapping[str, torch.Tensor], stage: str, profile: P
     hf_part: dict[str, torch.Tensor] = {}
     robust: dict[int, torch.Tensor] = {}
     for key, val in hf.items():
-        full = "model.model." + key if not key.startswith(("class_predictor.", "criterion.")) else "model." + key
+        full = (
+            "model.model." + key if not key.startswith(("class_predictor.", "criterion.")) else "model." + key
+        )
         why = next((w for rx, w in _IGNORED if rx.fullmatch(key)), None)
         if why is None and stage == "avs" and any(rx.fullmatch(key) for rx in _STAGE1_UNUSED):
             why = "unused by the official stage-1 forward (avs_adapt replaces it)"
@@ -279,7 +403,7 @@ def translate_official(state: Mapping[str, torch.Tensor], stage: str, profile: P
                 mapped[m.expand(template).replace("{0}", "down").replace("{2}", "up")] = val
                 break
         else:
-            name = key[len(_TM):-len(".weight")] if key.startswith(_TM) and key.endswith(".weight") else ""
+            name = key[len(_TM) : -len(".weight")] if key.startswith(_TM) and key.endswith(".weight") else ""
             if name in _ROBUST and val.dim() == 2 and val.shape[0] == 1:
                 robust[_ROBUST[name]] = val[0]
             else:
@@ -292,8 +416,11 @@ def translate_official(state: Mapping[str, torch.Tensor], stage: str, profile: P
             unmapped.append(key)
     if robust:
         if sorted(robust) != [0, 1, 2]:
-            unmapped += [f"model.model.{_TM}{n}.weight (the other robust-key embeddings are missing)"
-                         for n, i in _ROBUST.items() if i in robust]
+            unmapped += [
+                f"model.model.{_TM}{n}.weight (the other robust-key embeddings are missing)"
+                for n, i in _ROBUST.items()
+                if i in robust
+            ]
         else:
             mapped["robust_keys.embed.weight"] = torch.stack([robust[i] for i in range(3)])
     try:
@@ -303,8 +430,9 @@ def translate_official(state: Mapping[str, torch.Tensor], stage: str, profile: P
     return mapped, ignored, unmapped
 
 
-def load_official_checkpoint(path_or_state_dict: str | Path | Mapping[str, torch.Tensor], stage: str,
-                             profile: Profile | None = None) -> tuple[nn.Module, Profile]:
+def load_official_checkpoint(
+    path_or_state_dict: str | Path | Mapping[str, torch.Tensor], stage: str, profile: Profile | None = None
+) -> tuple[nn.Module, Profile]:
     """Load a released Stepping Stones checkpoint (``f_miou_best.pth`` of ``avs/`` or ``avss/``) into our AAVS.
 
     Args:
@@ -328,24 +456,35 @@ def load_official_checkpoint(path_or_state_dict: str | Path | Mapping[str, torch
     external = "audio_encoder.encoder."  # the VGGish: not in the official checkpoints (see module docstring)
     missing = sorted(k for k in own if k not in mapped and not k.startswith(external))
     unexpected = sorted(k for k in mapped if k not in own)
-    shapes = sorted(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                    for k, v in mapped.items() if k in own and own[k].shape != v.shape)
+    shapes = sorted(
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in mapped.items()
+        if k in own and own[k].shape != v.shape
+    )
     problems = []
-    for title, items in (("unmapped official keys", unmapped), ("model keys the checkpoint lacks", missing),
-                         ("mapped keys the model lacks", unexpected), ("shape mismatches", shapes)):
+    for title, items in (
+        ("unmapped official keys", unmapped),
+        ("model keys the checkpoint lacks", missing),
+        ("mapped keys the model lacks", unexpected),
+        ("shape mismatches", shapes),
+    ):
         if items:
             shown = "; ".join(items[:12]) + (f"; ... ({len(items) - 12} more)" if len(items) > 12 else "")
             problems.append(f"{len(items)} {title}: {shown}")
     if problems:
-        raise OfficialCheckpointError(f"official {stage} checkpoint does not fit the {stage} model:\n  "
-                                      + "\n  ".join(problems))
+        raise OfficialCheckpointError(
+            f"official {stage} checkpoint does not fit the {stage} model:\n  " + "\n  ".join(problems)
+        )
     model.load_state_dict(mapped, strict=False)
     enc = profile.model.audio_encoder
     if enc != "precomputed" and not profile.model.audio_weights:
-        warnings.warn(f"the converted model's audio encoder ({enc}) is randomly initialised: the official code "
-                      "uses towhee's VGGish, which its checkpoints do not hold; set model__audio_encoder='vggish' "
-                      "with model__audio_weights=<torchvggish weights file>, or model__audio_encoder='precomputed' "
-                      "to feed VGGish embeddings", stacklevel=2)
+        warnings.warn(
+            f"the converted model's audio encoder ({enc}) is randomly initialised: the official code "
+            "uses towhee's VGGish, which its checkpoints do not hold; set model__audio_encoder='vggish' "
+            "with model__audio_weights=<torchvggish weights file>, or model__audio_encoder='precomputed' "
+            "to feed VGGish embeddings",
+            stacklevel=2,
+        )
     model.conversion_report = {"mapped": len(mapped), "ignored": ignored, "official_keys": len(state)}
     return model.eval(), profile
 
@@ -363,21 +502,29 @@ def official_preprocess(frames: torch.Tensor | np.ndarray, size: int = OFFICIAL_
     arr = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1] != 3:
         raise ValueError(f"frames must be uint8 [N, 3, H, W], got {arr.dtype} {arr.shape}")
-    out = [np.asarray(Image.fromarray(np.ascontiguousarray(f.transpose(1, 2, 0))).resize(
-        (size, size), resample=Image.BILINEAR)) for f in arr]
+    out = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(f.transpose(1, 2, 0))).resize(
+                (size, size), resample=Image.BILINEAR
+            )
+        )
+        for f in arr
+    ]
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
 
 
-def official_binary_scores(pred_logits: torch.Tensor, pred_masks: torch.Tensor,
-                           size: int = OFFICIAL_EVAL_SIZE) -> torch.Tensor:
+def official_binary_scores(
+    pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: int = OFFICIAL_EVAL_SIZE
+) -> torch.Tensor:
     """``post_process_binary_segmentation`` (official ``avs/``): masks to 384, scores {bg, audio} to ``size``."""
     from .aavs import semantic_scores
 
     return semantic_scores(pred_logits, pred_masks, size, mask_size=OFFICIAL_INPUT_SIZE)[:, :2]
 
 
-def official_semantic_map(pred_logits: torch.Tensor, pred_masks: torch.Tensor,
-                          size: int = OFFICIAL_EVAL_SIZE) -> torch.Tensor:
+def official_semantic_map(
+    pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: int = OFFICIAL_EVAL_SIZE
+) -> torch.Tensor:
     """``post_process_semantic_segmentation`` (official ``avss/``): the argmax class map ``[N, size, size]``."""
     from .aavs import semantic_scores
 

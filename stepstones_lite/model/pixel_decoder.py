@@ -13,6 +13,7 @@ upsampled stride-4 map): at 96 px input the 1/4 mask features are only 24x24 (do
 Sine positional embeddings follow DETR/Mask2Former (``normalize=True``, scale 2 pi); the learned level
 embeddings are added to the memories in the transformer decoder, as in Mask2Former's code.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,12 +23,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["sine_position_embedding", "PixelDecoderOutput", "FPNPixelDecoder", "MSDeformPixelDecoder",
-           "build_pixel_decoder"]
+__all__ = [
+    "sine_position_embedding",
+    "PixelDecoderOutput",
+    "FPNPixelDecoder",
+    "MSDeformPixelDecoder",
+    "build_pixel_decoder",
+]
 
 
-def sine_position_embedding(n: int, h: int, w: int, dim: int, device=None, dtype=torch.float32,
-                            temperature: float = 10000.0) -> torch.Tensor:
+def sine_position_embedding(
+    n: int, h: int, w: int, dim: int, device=None, dtype=torch.float32, temperature: float = 10000.0
+) -> torch.Tensor:
     """DETR's normalised 2-D sine embedding: ``[n, dim, h, w]`` (first half y, second half x)."""
     num_feats = dim // 2
     y = torch.arange(1, h + 1, device=device, dtype=dtype)[:, None].expand(h, w)
@@ -56,11 +63,14 @@ class PixelDecoderOutput:
     mask_features: torch.Tensor
 
 
-def _conv_gn(cin: int, cout: int, k: int = 3, relu: bool = True, bias: bool = False,
-             groups: int | None = None) -> nn.Sequential:
+def _conv_gn(
+    cin: int, cout: int, k: int = 3, relu: bool = True, bias: bool = False, groups: int | None = None
+) -> nn.Sequential:
     """Conv + GroupNorm (+ ReLU); ``groups`` None: :func:`_groups` (>= 2 channels a group), else that many."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias),
-                               nn.GroupNorm(groups or _groups(cout), cout)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias),
+        nn.GroupNorm(groups or _groups(cout), cout),
+    ]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -80,18 +90,28 @@ class _TopDown(nn.Module):
     ``"bilinear"`` (HF Mask2Former's pixel decoder, ``align_corners=False``).
     """
 
-    def __init__(self, channels: dict[str, int], dim: int, keys: list[str], mask_stride: int,
-                 upsample: str = "nearest", norm_groups: int | None = None) -> None:
+    def __init__(
+        self,
+        channels: dict[str, int],
+        dim: int,
+        keys: list[str],
+        mask_stride: int,
+        upsample: str = "nearest",
+        norm_groups: int | None = None,
+    ) -> None:
         super().__init__()
         self.upsample = upsample
         self.keys = keys  # finer levels, coarse to fine, e.g. ["res2"] or ["res2", "res1"]
-        self.lateral = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, groups=norm_groups)
-                                      for k in keys if k in channels})
+        self.lateral = nn.ModuleDict(
+            {k: _conv_gn(channels[k], dim, 1, relu=False, groups=norm_groups) for k in keys if k in channels}
+        )
         self.output = nn.ModuleDict({k: _conv_gn(dim, dim, 3, groups=norm_groups) for k in keys})
         self.mask_stride = mask_stride
         self.mask_projection = nn.Conv2d(dim, dim, 1)
 
-    def forward(self, y: torch.Tensor, feats: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self, y: torch.Tensor, feats: dict[str, torch.Tensor], image_hw: tuple[int, int]
+    ) -> torch.Tensor:
         for key in self.keys:
             if key in self.lateral:
                 lat = self.lateral[key](feats[key])  # [N, D, h, w]
@@ -136,8 +156,10 @@ class FPNPixelDecoder(nn.Module):
             y = self.output[key](lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest"))
             memories.append(y)
         mask_features = self.top_down(y, feats, feats["res2"].shape[-2:])  # [N, D, H/s, W/s]
-        pos = [sine_position_embedding(m.shape[0], m.shape[2], m.shape[3], self.dim, m.device, m.dtype)
-               for m in memories]
+        pos = [
+            sine_position_embedding(m.shape[0], m.shape[2], m.shape[3], self.dim, m.device, m.dtype)
+            for m in memories
+        ]
         return PixelDecoderOutput(memories, pos, mask_features)
 
 
@@ -152,12 +174,22 @@ def avs_adapt_mlp(dim: int) -> nn.Sequential:
 
 def check_avs_adapt(mode: str | None) -> None:
     if mode not in AVS_ADAPT_MODES:
-        raise ValueError(f"unknown avs_adapt {mode!r}; choose None, 'replace' (official stage 1) or 'after' (stage 2)")
+        raise ValueError(
+            f"unknown avs_adapt {mode!r}; choose None, 'replace' (official stage 1) or 'after' (stage 2)"
+        )
 
 
-def build_pixel_decoder(name: str, channels: dict[str, int], dim: int, mask_stride: int = 4,
-                        num_encoder_layers: int = 0, num_heads: int = 4, dim_feedforward: int = 256,
-                        avs_adapt: str | None = None, norm_groups: int | None = None) -> nn.Module:
+def build_pixel_decoder(
+    name: str,
+    channels: dict[str, int],
+    dim: int,
+    mask_stride: int = 4,
+    num_encoder_layers: int = 0,
+    num_heads: int = 4,
+    dim_feedforward: int = 256,
+    avs_adapt: str | None = None,
+    norm_groups: int | None = None,
+) -> nn.Module:
     """``ModelConfig.pixel_decoder``: ``"fpn"`` or ``"msdeform"`` (same output); ``avs_adapt`` and
     ``norm_groups`` (GroupNorm groups, None: ours; HF Mask2Former: 32) are msdeform-only."""
     check_avs_adapt(avs_adapt)
@@ -166,14 +198,22 @@ def build_pixel_decoder(name: str, channels: dict[str, int], dim: int, mask_stri
             raise ValueError("avs_adapt / norm_groups are options of pixel_decoder='msdeform'")
         return FPNPixelDecoder(channels, dim, mask_stride)
     if name == "msdeform":
-        return MSDeformPixelDecoder(channels, dim, mask_stride, num_layers=max(1, num_encoder_layers),
-                                    num_heads=num_heads, dim_feedforward=dim_feedforward, avs_adapt=avs_adapt,
-                                    norm_groups=norm_groups)
+        return MSDeformPixelDecoder(
+            channels,
+            dim,
+            mask_stride,
+            num_layers=max(1, num_encoder_layers),
+            num_heads=num_heads,
+            dim_feedforward=dim_feedforward,
+            avs_adapt=avs_adapt,
+            norm_groups=norm_groups,
+        )
     raise ValueError(f"unknown pixel_decoder {name!r}; choose 'fpn' or 'msdeform'")
 
 
-def ms_deform_attn_core(value: torch.Tensor, shapes: list[tuple[int, int]], locations: torch.Tensor,
-                        weights: torch.Tensor) -> torch.Tensor:
+def ms_deform_attn_core(
+    value: torch.Tensor, shapes: list[tuple[int, int]], locations: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Pure-PyTorch multi-scale deformable attention (``grid_sample``), as HF Mask2Former runs it.
 
     Args:
@@ -184,15 +224,23 @@ def ms_deform_attn_core(value: torch.Tensor, shapes: list[tuple[int, int]], loca
     """
     n, _, nh, d = value.shape
     _, lq, _, nl, npt, _ = locations.shape
-    grids = (2 * locations - 1).permute(0, 2, 3, 4, 1, 5)  # grid_sample coordinates in [-1, 1]: [N, H, L, P, Lq, 2]
+    grids = (2 * locations - 1).permute(
+        0, 2, 3, 4, 1, 5
+    )  # grid_sample coordinates in [-1, 1]: [N, H, L, P, Lq, 2]
     w = weights.permute(0, 2, 3, 4, 1).reshape(n * nh, nl, npt, lq)  # [N*H, L, P, Lq]
     out, start = None, 0
     for lvl, (h, w_) in enumerate(shapes):  # weighted sums level by level: no [N*H, d, L, P, Lq] stack
-        v = value[:, start:start + h * w_].permute(0, 2, 3, 1).reshape(n * nh, d, h, w_)  # [N*H, d, h, w]
+        v = value[:, start : start + h * w_].permute(0, 2, 3, 1).reshape(n * nh, d, h, w_)  # [N*H, d, h, w]
         start += h * w_
-        g = grids[:, :, lvl].reshape(n * nh, npt, lq, 2)  # [N*H, P, Lq, 2]: points as rows, so Lq is contiguous
-        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)  # [N*H,d,P,Lq]
-        for p in range(npt):  # sum_p w_p * sample_p as fused multiply-adds along Lq (2-3x faster than mul+sum)
+        g = grids[:, :, lvl].reshape(
+            n * nh, npt, lq, 2
+        )  # [N*H, P, Lq, 2]: points as rows, so Lq is contiguous
+        sampled = F.grid_sample(
+            v, g, mode="bilinear", padding_mode="zeros", align_corners=False
+        )  # [N*H,d,P,Lq]
+        for p in range(
+            npt
+        ):  # sum_p w_p * sample_p as fused multiply-adds along Lq (2-3x faster than mul+sum)
             if out is None:
                 out = sampled[:, :, p] * w[:, None, lvl, p]  # [N*H, d, Lq]
             else:
@@ -210,8 +258,14 @@ class MSDeformAttn(nn.Module):
     ``output_proj`` (stage 2, ``avss/``), None has no MLP.
     """
 
-    def __init__(self, dim: int, num_levels: int = 3, num_heads: int = 4, num_points: int = 4,
-                 avs_adapt: str | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_levels: int = 3,
+        num_heads: int = 4,
+        num_points: int = 4,
+        avs_adapt: str | None = None,
+    ) -> None:
         super().__init__()
         self.h, self.l, self.p = num_heads, num_levels, num_points
         self.sampling_offsets = nn.Linear(dim, num_heads * num_levels * num_points * 2)
@@ -243,7 +297,9 @@ class MSDeformAttn(nn.Module):
         att = self.attention_weights(query).view(n, lq, self.h, self.l * self.p).softmax(-1)
         att = att.view(n, lq, self.h, self.l, self.p)
         norm = torch.tensor([[w, h] for h, w in shapes], dtype=query.dtype, device=query.device)  # [L, 2]
-        loc = reference[:, :, None, None, None, :] + off / norm[None, None, None, :, None, :]  # [N,Lq,H,L,P,2]
+        loc = (
+            reference[:, :, None, None, None, :] + off / norm[None, None, None, :, None, :]
+        )  # [N,Lq,H,L,P,2]
         out = ms_deform_attn_core(v, shapes, loc, att)  # [N, Lq, D]
         if self.output_proj is not None:
             out = self.output_proj(out)
@@ -253,13 +309,20 @@ class MSDeformAttn(nn.Module):
 class _DeformEncoderLayer(nn.Module):
     """Deformable self-attention over all levels' tokens + FFN, post-norm (Deformable DETR encoder)."""
 
-    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_levels: int = 3,
-                 avs_adapt: str | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        dim_feedforward: int,
+        num_levels: int = 3,
+        avs_adapt: str | None = None,
+    ) -> None:
         super().__init__()
         self.attn = MSDeformAttn(dim, num_levels, num_heads, avs_adapt=avs_adapt)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True),
-                                 nn.Linear(dim_feedforward, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True), nn.Linear(dim_feedforward, dim)
+        )
 
     def forward(self, src, pos, reference, shapes):
         src = self.norm1(src + self.attn(src + pos, reference, src, shapes))  # [N, S, D]
@@ -280,41 +343,70 @@ class MSDeformPixelDecoder(nn.Module):
     D >= 64), 32 is HF's rule at any D (the official code at a reduced D, tests/test_official_parity.py).
     """
 
-    def __init__(self, channels: dict[str, int], dim: int, mask_stride: int = 4, num_layers: int = 6,
-                 num_heads: int = 8, dim_feedforward: int = 1024, avs_adapt: str | None = None,
-                 norm_groups: int | None = None) -> None:
+    def __init__(
+        self,
+        channels: dict[str, int],
+        dim: int,
+        mask_stride: int = 4,
+        num_layers: int = 6,
+        num_heads: int = 8,
+        dim_feedforward: int = 1024,
+        avs_adapt: str | None = None,
+        norm_groups: int | None = None,
+    ) -> None:
         super().__init__()
         if mask_stride not in (2, 4):
             raise ValueError(f"mask_stride must be 2 or 4, got {mask_stride}")
         self.dim = dim
         self.coarse = ["res5", "res4", "res3"]  # 1/32, 1/16, 1/8
-        self.input_proj = nn.ModuleDict({k: _conv_gn(channels[k], dim, 1, relu=False, bias=True,  # HF: biased
-                                                     groups=norm_groups)
-                                         for k in self.coarse})
+        self.input_proj = nn.ModuleDict(
+            {
+                k: _conv_gn(
+                    channels[k],
+                    dim,
+                    1,
+                    relu=False,
+                    bias=True,  # HF: biased
+                    groups=norm_groups,
+                )
+                for k in self.coarse
+            }
+        )
         self.level_embed = nn.Embedding(len(self.coarse), dim)
-        self.layers = nn.ModuleList(_DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse),
-                                                        avs_adapt=avs_adapt) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            _DeformEncoderLayer(dim, num_heads, dim_feedforward, len(self.coarse), avs_adapt=avs_adapt)
+            for _ in range(num_layers)
+        )
         fine = ["res2"] + (["res1"] if mask_stride == 2 else [])
-        self.top_down = _TopDown(channels, dim, fine, mask_stride, upsample="bilinear", norm_groups=norm_groups)
+        self.top_down = _TopDown(
+            channels, dim, fine, mask_stride, upsample="bilinear", norm_groups=norm_groups
+        )
 
     def forward(self, feats: dict[str, torch.Tensor]) -> PixelDecoderOutput:
         maps = [self.input_proj[k](feats[k]) for k in self.coarse]  # [N, D, h_l, w_l]
         n = maps[0].shape[0]
         shapes = [tuple(m.shape[-2:]) for m in maps]
-        pos = [sine_position_embedding(n, h, w, self.dim, m.device, m.dtype) for m, (h, w) in zip(maps, shapes)]
+        pos = [
+            sine_position_embedding(n, h, w, self.dim, m.device, m.dtype) for m, (h, w) in zip(maps, shapes)
+        ]
         src = torch.cat([m.flatten(2).transpose(1, 2) for m in maps], 1)  # [N, S, D]
-        lpos = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed.weight[i] for i, p in enumerate(pos)], 1)
+        lpos = torch.cat(
+            [p.flatten(2).transpose(1, 2) + self.level_embed.weight[i] for i, p in enumerate(pos)], 1
+        )
         refs = []
         for h, w in shapes:  # pixel centres in [0, 1]
-            ys, xs = torch.meshgrid(torch.arange(h, device=src.device, dtype=src.dtype),
-                                    torch.arange(w, device=src.device, dtype=src.dtype), indexing="ij")
+            ys, xs = torch.meshgrid(
+                torch.arange(h, device=src.device, dtype=src.dtype),
+                torch.arange(w, device=src.device, dtype=src.dtype),
+                indexing="ij",
+            )
             refs.append(torch.stack([(xs.flatten() + 0.5) / w, (ys.flatten() + 0.5) / h], -1))
         reference = torch.cat(refs, 0)[None].expand(n, -1, -1)  # [N, S, 2]
         for layer in self.layers:
             src = layer(src, lpos, reference, shapes)
         memories, start = [], 0
         for h, w in shapes:
-            memories.append(src[:, start:start + h * w].transpose(1, 2).reshape(n, self.dim, h, w))
+            memories.append(src[:, start : start + h * w].transpose(1, 2).reshape(n, self.dim, h, w))
             start += h * w
         mask_features = self.top_down(memories[-1], feats, feats["res2"].shape[-2:])  # [N, D, H/s, W/s]
         return PixelDecoderOutput(memories, pos, mask_features)

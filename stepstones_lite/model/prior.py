@@ -16,6 +16,7 @@ once in :data:`PRIOR_MODULES` (the study's ablation arms derive from it):
 
 M is ``[N, H, W]`` in [0, 1] (GT binary masks in training, stage-1 predictions at test).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["resize_prior", "fuse_prior", "prior_attention_mask", "RobustKeys", "SILENT", "UNCERTAIN", "SOUNDING",
-           "PriorModule", "PRIOR_MODULES", "ablation_arms"]
+__all__ = [
+    "resize_prior",
+    "fuse_prior",
+    "prior_attention_mask",
+    "RobustKeys",
+    "SILENT",
+    "UNCERTAIN",
+    "SOUNDING",
+    "PriorModule",
+    "PRIOR_MODULES",
+    "ablation_arms",
+]
 
 SILENT, UNCERTAIN, SOUNDING = 0, 1, 2
 

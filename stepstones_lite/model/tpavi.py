@@ -22,6 +22,7 @@ Optional prior (paper Tab. 2, "w/ SS": the stage-1 mask fused into the predictio
 ``use_prior`` the prior ``[N, H, W]`` is resized bilinearly and added to every channel of the head's input.
 Frames are grouped into clips of ``num_frames`` consecutive frames (N must be a multiple of it).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -92,8 +93,15 @@ class _FusionBlock(nn.Module):
 class TPAVIModel(nn.Module):
     """The AVSBench baseline at our sizes. See the module docstring for the output convention."""
 
-    def __init__(self, backbone: Backbone, audio_encoder: AudioEncoder, dim: int, num_classes: int,
-                 num_frames: int, use_prior: bool = False) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        audio_encoder: AudioEncoder,
+        dim: int,
+        num_classes: int,
+        num_frames: int,
+        use_prior: bool = False,
+    ) -> None:
         super().__init__()
         self.backbone, self.audio_encoder = backbone, audio_encoder
         self.num_frames, self.use_prior, self.num_classes = num_frames, use_prior, num_classes
@@ -101,14 +109,23 @@ class TPAVIModel(nn.Module):
         self.reduce = nn.ModuleDict({k: nn.Conv2d(ch[k], dim, 3, padding=1) for k in FEATURE_KEYS})
         self.tpavi = nn.ModuleDict({k: TPAVI(dim) for k in FEATURE_KEYS})
         self.fuse = nn.ModuleDict({k: _FusionBlock(dim) for k in FEATURE_KEYS})
-        self.head = nn.Sequential(nn.Conv2d(dim, dim // 2, 3, padding=1), nn.Upsample(scale_factor=2.0, mode="bilinear"),
-                                  nn.Conv2d(dim // 2, 32, 3, padding=1), nn.ReLU(inplace=True),
-                                  nn.Conv2d(32, num_classes, 1))
+        self.head = nn.Sequential(
+            nn.Conv2d(dim, dim // 2, 3, padding=1),
+            nn.Upsample(scale_factor=2.0, mode="bilinear"),
+            nn.Conv2d(dim // 2, 32, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, num_classes, 1),
+        )
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, frames: torch.Tensor, log_mel: torch.Tensor, prior: torch.Tensor | None = None,
-                return_attn: bool = False) -> dict[str, Any]:
+    def forward(
+        self,
+        frames: torch.Tensor,
+        log_mel: torch.Tensor,
+        prior: torch.Tensor | None = None,
+        return_attn: bool = False,
+    ) -> dict[str, Any]:
         """frames ``[N,3,H,W]`` in [0,1], log_mel ``[N,1,96,64]``, prior ``[N,H,W]`` -> ``{"sem_logits": [N,C,H,W]}``."""
         n = frames.shape[0]
         t = self.num_frames if n % self.num_frames == 0 else n
@@ -124,8 +141,12 @@ class TPAVIModel(nn.Module):
             levels[k] = self.tpavi[k](vol, audio).transpose(1, 2).reshape_as(v)  # [N, D, h, w]
         y = self.fuse["res5"](levels["res5"])  # stride 16
         for k in ("res4", "res3", "res2"):
-            y = self.fuse[k](y, F.interpolate(levels[k], size=y.shape[-2:], mode="bilinear", align_corners=False)
-                             if levels[k].shape[-2:] != y.shape[-2:] else levels[k])
+            y = self.fuse[k](
+                y,
+                F.interpolate(levels[k], size=y.shape[-2:], mode="bilinear", align_corners=False)
+                if levels[k].shape[-2:] != y.shape[-2:]
+                else levels[k],
+            )
         # y: [N, D, H/2, W/2]
         if prior is not None:
             y = fuse_prior(y, prior)
@@ -135,10 +156,19 @@ class TPAVIModel(nn.Module):
         return {"sem_logits": logits}
 
 
-def build_tpavi(cfg: ModelConfig, *, num_classes: int, num_frames: int = 5, use_prior: bool = False) -> TPAVIModel:
+def build_tpavi(
+    cfg: ModelConfig, *, num_classes: int, num_frames: int = 5, use_prior: bool = False
+) -> TPAVIModel:
     """The TPAVI baseline with the same backbone / audio encoder settings as AAVS (``cfg``)."""
-    backbone = build_backbone(cfg.backbone, cfg.backbone_channels, cfg.backbone_weights, cfg.freeze_backbone,
-                              cfg.adapters, img_size=cfg.backbone_img_size)
-    audio = build_audio_encoder(cfg.audio_encoder, cfg.audio_dim, cfg.hidden_dim, cfg.audio_weights,
-                                cfg.freeze_audio)
+    backbone = build_backbone(
+        cfg.backbone,
+        cfg.backbone_channels,
+        cfg.backbone_weights,
+        cfg.freeze_backbone,
+        cfg.adapters,
+        img_size=cfg.backbone_img_size,
+    )
+    audio = build_audio_encoder(
+        cfg.audio_encoder, cfg.audio_dim, cfg.hidden_dim, cfg.audio_weights, cfg.freeze_audio
+    )
     return TPAVIModel(backbone, audio, cfg.hidden_dim, num_classes, num_frames, use_prior)

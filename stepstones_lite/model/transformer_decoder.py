@@ -16,6 +16,7 @@ Attention runs through ``F.scaled_dot_product_attention`` (fast on CPU); when th
 ``MultiScaleMaskedTransformerDecoder``; our own code. It matches HF ``Mask2FormerMaskedAttentionDecoder``
 (+ ``class_predictor``) weight for weight: ``hf_port.state_dict_from_hf``, tests/test_hf_parity.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,8 +25,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Attention", "MLP", "MaskedAttentionDecoder", "DecoderOutput", "attention_mask_from_logits",
-           "unblock_full_rows"]
+__all__ = [
+    "Attention",
+    "MLP",
+    "MaskedAttentionDecoder",
+    "DecoderOutput",
+    "attention_mask_from_logits",
+    "unblock_full_rows",
+]
 
 
 class Attention(nn.Module):
@@ -51,8 +58,8 @@ class Attention(nn.Module):
         self.avs_adapt = avs_adapt_mlp(dim) if avs_adapt else None
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
-        n, l, d = x.shape
-        return x.view(n, l, self.h, d // self.h).transpose(1, 2)  # [N, h, L, d/h]
+        n, length, d = x.shape
+        return x.view(n, length, self.h, d // self.h).transpose(1, 2)  # [N, h, L, d/h]
 
     def forward(self, q, k, v, blocked: torch.Tensor | None = None, need_weights: bool = False):
         n, lq, d = q.shape
@@ -94,8 +101,9 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.cross_attn, self.self_attn = Attention(dim, num_heads), Attention(dim, num_heads, avs_adapt)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True),
-                                 nn.Linear(dim_feedforward, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, dim_feedforward), nn.ReLU(inplace=True), nn.Linear(dim_feedforward, dim)
+        )
 
     def forward(self, tgt, query_pos, memory, key_pos, blocked, need_weights=False):
         """tgt/query_pos [N, Q, D]; memory/key_pos [N, L, D]; blocked [N, Q, L] (True = blocked)."""
@@ -139,13 +147,22 @@ class MaskedAttentionDecoder(nn.Module):
         output projection (None | "replace" | "after", see :class:`Attention`).
     """
 
-    def __init__(self, dim: int, num_heads: int, dim_feedforward: int, num_layers: int, num_classes: int,
-                 num_levels: int = 3, avs_adapt: str | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        dim_feedforward: int,
+        num_layers: int,
+        num_classes: int,
+        num_levels: int = 3,
+        avs_adapt: str | None = None,
+    ) -> None:
         super().__init__()
         self.num_levels = num_levels
         self.level_embed = nn.Embedding(num_levels, dim)
-        self.layers = nn.ModuleList(DecoderLayer(dim, num_heads, dim_feedforward, avs_adapt)
-                                    for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            DecoderLayer(dim, num_heads, dim_feedforward, avs_adapt) for _ in range(num_layers)
+        )
         self.decoder_norm = nn.LayerNorm(dim)
         self.class_embed = nn.Linear(dim, num_classes + 1)
         self.mask_embed = MLP(dim, dim, dim, 3)

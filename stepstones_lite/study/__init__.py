@@ -11,8 +11,31 @@
 Every run is a cached :class:`~stepstones_lite.train.Course` artifact: studies share runs with each other and
 with the notebooks.
 """
-from .reproduce import (ALL_ARMS, ARM_GROUPS, CORE_ARMS, PAPER_NUMBERS, PRIOR_LEVELS, markdown_table, per_seed_diff,
-                        run_study, stage1_metrics, summarise, write_figures)
 
-__all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "PRIOR_LEVELS", "run_study", "summarise",
-           "markdown_table", "per_seed_diff", "write_figures", "stage1_metrics"]
+from .reproduce import (
+    ALL_ARMS,
+    ARM_GROUPS,
+    CORE_ARMS,
+    PAPER_NUMBERS,
+    PRIOR_LEVELS,
+    markdown_table,
+    per_seed_diff,
+    run_study,
+    stage1_metrics,
+    summarise,
+    write_figures,
+)
+
+__all__ = [
+    "ALL_ARMS",
+    "ARM_GROUPS",
+    "CORE_ARMS",
+    "PAPER_NUMBERS",
+    "PRIOR_LEVELS",
+    "run_study",
+    "summarise",
+    "markdown_table",
+    "per_seed_diff",
+    "write_figures",
+    "stage1_metrics",
+]

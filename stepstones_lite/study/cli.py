@@ -6,6 +6,7 @@ Each study writes its JSON (and a markdown table) into ``results/`` of the check
 ``levers`` and ``errors`` take ``--stage 1`` (stage-1 variants; the default) or ``--stage 2``; every other flag goes
 to the study itself (``stepstones study knobs --help``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,17 +18,27 @@ __all__ = ["add_study_commands", "STUDIES"]
 
 # name: (what it measures, {stage: "module"}); the module's ``main(argv)`` runs it
 STUDIES: dict[str, tuple[str, dict[int, str]]] = {
-    "knobs": ("benchmark-regime knobs: the key comparison per regime (results/regime_knobs_classroom.json)",
-              {0: "knobs"}),
-    "levers": ("levers towards a better stage 1 (--stage 1) or stage 2's training prior (--stage 2)",
-               {1: "stage1_levers", 2: "stage2_levers"}),
-    "errors": ("error splits: stage 1's misses and false marks (--stage 1), stage 2's object by object (--stage 2)",
-               {1: "stage1_errors", 2: "stage2_errors"}),
+    "knobs": (
+        "benchmark-regime knobs: the key comparison per regime (results/regime_knobs_classroom.json)",
+        {0: "knobs"},
+    ),
+    "levers": (
+        "levers towards a better stage 1 (--stage 1) or stage 2's training prior (--stage 2)",
+        {1: "stage1_levers", 2: "stage2_levers"},
+    ),
+    "errors": (
+        "error splits: stage 1's misses and false marks (--stage 1), stage 2's object by object (--stage 2)",
+        {1: "stage1_errors", 2: "stage2_errors"},
+    ),
     "noise": ("build-to-build noise: one configuration rebuilt under 1 and 2 CPU threads", {0: "noise"}),
-    "mechanism": ("when stepping stones pay: split loss, pooled foreground, Δloc, the tests T1-T3",
-                  {0: "mechanism"}),
-    "tables": ("rewrite the side studies' markdown tables and the README blocks from the committed JSON",
-               {0: "tables"}),
+    "mechanism": (
+        "when stepping stones pay: split loss, pooled foreground, Δloc, the tests T1-T3",
+        {0: "mechanism"},
+    ),
+    "tables": (
+        "rewrite the side studies' markdown tables and the README blocks from the committed JSON",
+        {0: "tables"},
+    ),
 }
 
 
@@ -37,8 +48,11 @@ def add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     _common(p, "results JSON (default results/reproduce_<profile>.json; a .md table is written beside it)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
     p.add_argument("--arms", nargs="+", default=["all"], help="'all', 'core', or arm names")
-    p.add_argument("--merge", action="store_true",
-                   help="keep the arms of an existing --out file that this run does not compute")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the arms of an existing --out file that this run does not compute",
+    )
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -51,8 +65,15 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     seeds = args.seeds or list(profile.train.seeds)
     arms = ALL_ARMS if args.arms == ["all"] else (CORE_ARMS if args.arms == ["core"] else tuple(args.arms))
     out = Path(args.out) if args.out else project_root() / "results" / f"reproduce_{profile.name}.json"
-    results = run_study(profile, seeds, out=out, arms=arms, data_root=args.data,
-                        command="stepstones " + " ".join(sys.argv[1:]), merge=args.merge)
+    results = run_study(
+        profile,
+        seeds,
+        out=out,
+        arms=arms,
+        data_root=args.data,
+        command="stepstones " + " ".join(sys.argv[1:]),
+        merge=args.merge,
+    )
     print(out.with_suffix(".md").read_text())
     print(f"wrote {out} ({results['provenance']['wall_seconds']} s)")
     return 0
@@ -86,13 +107,19 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def add_study_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``reproduce`` and ``study`` on the ``stepstones`` parser."""
-    p = sub.add_parser("reproduce", help="run the study (arms x seeds) and write results/reproduce_<profile>.json")
+    p = sub.add_parser(
+        "reproduce", help="run the study (arms x seeds) and write results/reproduce_<profile>.json"
+    )
     add_reproduce_arguments(p)
 
     names = ", ".join(f"{name} ({what})" for name, (what, _) in STUDIES.items())
-    p = sub.add_parser("study", help="the side studies behind results/ (reproduce, knobs, levers, errors, noise, "
-                                     "tables)",
-                       description="Run one study: reproduce (the same as `stepstones reproduce`), " + names)
+    p = sub.add_parser(
+        "study",
+        help="the side studies behind results/ (reproduce, knobs, levers, errors, noise, tables)",
+        description="Run one study: reproduce (the same as `stepstones reproduce`), " + names,
+    )
     p.add_argument("study", choices=["reproduce", *STUDIES], help="which study")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="the study's own flags (see stepstones study NAME --help)")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="the study's own flags (see stepstones study NAME --help)"
+    )
     p.set_defaults(func=_cmd_study)

@@ -6,6 +6,7 @@ test). The paper's Fig. 4 mechanism predicts a rising line: the more end-to-end 
 more a stage-1 mask gives stage 2. :func:`map_points` reads the committed JSON (nothing is typed in);
 ``stepstones study tables`` writes ``results/mechanism_map.json`` from it and a test checks the file is current.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def regime_of(overrides: dict[str, Any] | None) -> str:
     if overrides.get("train__pretrain_label_space") == "fine":
         return "fine stand-ins"
     audio = overrides.get("train__pretrain_audio_label_space")
-    return {"coarse": "coarse audio", "family": "family audio"}.get(audio, "chosen (coarse visual, fine audio)")
+    return {"coarse": "coarse audio", "family": "family audio"}.get(
+        audio, "chosen (coarse visual, fine audio)"
+    )
 
 
 def _load(results: Path, name: str) -> dict[str, Any] | None:
@@ -46,27 +49,48 @@ def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
         for r in arms["two_stage"]["per_seed"]:
             e = end.get(r["seed"])
             if e is not None:
-                points.append({"source": "reproduce_classroom.json: two_stage - end_to_end", "seed": r["seed"],
-                               "regime": regime_of({}), "tpavi": False,
-                               "delta_loc": r["stage1_miou"] - e["binary_miou"],
-                               "gap_test": r["avss_miou"] - e["avss_miou"], "gap_val": None})
+                points.append(
+                    {
+                        "source": "reproduce_classroom.json: two_stage - end_to_end",
+                        "seed": r["seed"],
+                        "regime": regime_of({}),
+                        "tpavi": False,
+                        "delta_loc": r["stage1_miou"] - e["binary_miou"],
+                        "gap_test": r["avss_miou"] - e["avss_miou"],
+                        "gap_val": None,
+                    }
+                )
         for r in arms.get("tpavi_two_stage", {}).get("per_seed", []):
             e = tpavi.get(r["seed"])
             if e is not None:
-                points.append({"source": "reproduce_classroom.json: tpavi_two_stage - tpavi_end_to_end",
-                               "seed": r["seed"], "regime": "TPAVI-style baseline", "tpavi": True,
-                               "delta_loc": r["stage1_miou"] - e["binary_miou"],
-                               "gap_test": r["avss_miou"] - e["avss_miou"], "gap_val": None})
+                points.append(
+                    {
+                        "source": "reproduce_classroom.json: tpavi_two_stage - tpavi_end_to_end",
+                        "seed": r["seed"],
+                        "regime": "TPAVI-style baseline",
+                        "tpavi": True,
+                        "delta_loc": r["stage1_miou"] - e["binary_miou"],
+                        "gap_test": r["avss_miou"] - e["avss_miou"],
+                        "gap_val": None,
+                    }
+                )
     knobs = _load(results, "regime_knobs_classroom.json")
     for name, entry in (knobs or {}).get("knobs", {}).items():
         regime = regime_of(entry.get("profile_overrides"))
         for r in entry["per_seed"]:
             if r.get("end_to_end_binary_miou") is None:
                 continue
-            points.append({"source": f"regime_knobs_classroom.json: {name}", "seed": r["seed"], "regime": regime,
-                           "tpavi": False, "delta_loc": r["stage1_miou"] - r["end_to_end_binary_miou"],
-                           "gap_test": r["gap_two_stage_minus_end_to_end"],
-                           "gap_val": r.get("val_gap_two_stage_minus_end_to_end")})
+            points.append(
+                {
+                    "source": f"regime_knobs_classroom.json: {name}",
+                    "seed": r["seed"],
+                    "regime": regime,
+                    "tpavi": False,
+                    "delta_loc": r["stage1_miou"] - r["end_to_end_binary_miou"],
+                    "gap_test": r["gap_two_stage_minus_end_to_end"],
+                    "gap_val": r.get("val_gap_two_stage_minus_end_to_end"),
+                }
+            )
     return points
 
 
@@ -80,9 +104,13 @@ def map_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
         if len(sel) < 3:
             return {"n": len(sel)}
         line = stats.linregress(x, y)
-        return {"n": len(sel), "spearman": float(stats.spearmanr(x, y).statistic),
-                "pearson": float(stats.pearsonr(x, y).statistic), "slope": float(line.slope),
-                "intercept": float(line.intercept)}
+        return {
+            "n": len(sel),
+            "spearman": float(stats.spearmanr(x, y).statistic),
+            "pearson": float(stats.pearsonr(x, y).statistic),
+            "slope": float(line.slope),
+            "intercept": float(line.intercept),
+        }
 
     aavs = fit([p for p in points if not p["tpavi"]])
     if "slope" in aavs and aavs["slope"] > 0:
@@ -114,16 +142,22 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     mechanism = _load(results, "mechanism_classroom.json")
     if mechanism and mechanism.get("tests", {}).get("T2"):  # the split loss, measured on T2's seed-0 runs
         base = mechanism["tests"]["T2"][0]["baseline"]["test"]
-        why = (f" Its argmax gives {base['end_to_end_split_loss']:.0%} of the sounding pixels to background although"
-               f" its sounding classes together win (split loss); read by their pooled score it localises "
-               f"{base['end_to_end_pooled_binary_miou']:.3f} against stage 1's {base['stage1_miou']:.3f}.")
-    longer = [k for k in (mechanism or {}).get("tests", {}).get("T3", [{}])[0] if k.endswith("x") and k != "1x"]
+        why = (
+            f" Its argmax gives {base['end_to_end_split_loss']:.0%} of the sounding pixels to background although"
+            f" its sounding classes together win (split loss); read by their pooled score it localises "
+            f"{base['end_to_end_pooled_binary_miou']:.3f} against stage 1's {base['stage1_miou']:.3f}."
+        )
+    longer = [
+        k for k in (mechanism or {}).get("tests", {}).get("T3", [{}])[0] if k.endswith("x") and k != "1x"
+    ]
     if longer:  # T3: both arms trained longer on the same stage 1 and priors
         t3 = mechanism["tests"]["T3"][0]
         last = max(longer, key=lambda k: int(k[:-1]))
-        why += (f" Trained {last[:-1]}× longer, end-to-end's split loss falls to "
-                f"{t3[last]['test']['end_to_end_split_loss']:.0%} and the gap becomes {t3[last]['test']['gap']:+.3f} "
-                f"on test ({t3[last]['val']['gap']:+.3f} on val): what little the mask adds here fades with training.")
+        why += (
+            f" Trained {last[:-1]}× longer, end-to-end's split loss falls to "
+            f"{t3[last]['test']['end_to_end_split_loss']:.0%} and the gap becomes {t3[last]['test']['gap']:+.3f} "
+            f"on test ({t3[last]['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
+        )
     return [
         f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, Supp. Tab. E3), "
         f"a +{two - e2e:.1f}-point (+{(two - e2e) / e2e:.0%}) effect of the prior; Tab. 3's "

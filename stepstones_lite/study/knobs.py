@@ -11,6 +11,7 @@ The course's regime is coarse visual + fine audio stand-ins (the paper's ADE20k 
 the knobs measured before it became the default (4x longer stand-ins, fewer clips, the long tail) changed one
 thing against the earlier coarse regime and keep it (``COARSE``) so that a rerun reproduces them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,66 +29,123 @@ from .provenance import command_line, provenance, with_command
 from .variants import Variant, declare
 
 # each knob: its JSON key, profile overrides, SynthConfig overrides or None, the AVSBench statistic it mirrors
-COARSE = {"train__pretrain_audio_label_space": "coarse"}  # the earlier default: both stand-ins on super-classes
-KNOBS: dict[str, Variant] = declare([
-    Variant("chosen regime (coarse visual + fine audio stand-ins)",
-        {}, None, "ADE20k (150 classes, few of AVSBench's sounding objects) beside AudioSet (527 classes naming most "
-                  "AVSBench sounds): only the visual side mismatches"),
-    Variant("stage 1 trained 2x longer (3000 steps)",
-        {"train__stage1_steps": 3000}, None,
-        "the paper trains stage 1 to convergence on its own (the cheap stage, binary labels); priors of 0.77-0.84 "
-        "mean IoU (Supp. 2)"),
-    Variant("stand-ins pre-trained 4x longer (1600 steps), faithful regime",
-        {"train__pretrain_steps": 1600}, None,
-        "the paper's frozen encoders are strong (Swin-B segments ADE20k well, VGGish names AudioSet's sounds)"),
-    Variant("stand-ins 4x longer + stage 1 2x longer",
-        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, None,
-        "both of the above: strong frozen encoders and a converged stage 1"),
-    Variant("multi-source clips (v2-like), stand-ins 4x + stage 1 2x",
-        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
-        {"num_objects_probs": (0.1, 0.3, 0.3, 0.3), "num_sounding_probs": (0.1, 0.3, 0.35, 0.25),
-         "same_family_prob": 0.5},
-        "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 objects, 0-3 "
-        "sounding, half the sounding-capable distractors of a sounding object's family "
-        "(docs/data_sources.md §3.2b harder)"),
-    Variant("fewer clips per class (500 clips), stand-ins 4x + stage 1 2x",
-        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 500},
-        "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)"),
-    Variant("fewest clips per class (300 clips), stand-ins 4x + stage 1 2x",
-        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000}, {"num_clips": 300},
-        "AVSBench-semantic's rarest classes: about a dozen training videos each (~14 train clips per class here)"),
-    Variant("more classes (all 21 pip sounding classes, 1240 clips), stand-ins 4x + stage 1 2x",
-        {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
-        {"classes": DEFAULT_CLASSES + EXTRA_CLASSES, "num_clips": 1240},
-        "AVSBench-semantic names 70 sounding classes, 4x ours: the 4 pip extras (saxophone, accordion, bell, "
-        "emergency car) join the 17, clips scaled to keep ~59 per class"),
-    Variant("10-frame clips (v2-like, 10 annotated frames)",
-        {"data__num_frames": 10}, {"label": "v2"},
-        "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
-        "v1s/v1m have 5 (docs/avsbench.md §1.3): twice the frames per clip for the model to track"),
-    Variant("family audio stand-in (sound families; visual coarse)",
-        {"train__pretrain_audio_label_space": "family"}, None,
-        "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, ~25 "
-        "instruments, ~12 vehicles): the sound names the family (voice, pets, livestock, birds, strings and keys, "
-        "winds, percussion), vision must name the member"),
-    Variant("family audio stand-in, stand-ins 4x longer (1600 steps)",
-        {"train__pretrain_audio_label_space": "family", "train__pretrain_steps": 1600}, None,
-        "the family regime with stronger frozen encoders (in the fine regime 4x longer stand-ins raised the oracle "
-        "by about 0.13): can vision name the member when it is better trained, while audio names only the family?"),
-    Variant("coarse stand-ins (neither encoder knows the classes)",
-        dict(COARSE), None, "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)"),
-    Variant("fine stand-ins (the benchmark's classes)", {"train__pretrain_label_space": "fine"}, None,
-                                                 "encoders pre-trained on exactly the benchmark classes (no mismatch)"),
-    Variant("coarse stand-ins pre-trained 4x longer (1600 steps)",
-        {**COARSE, "train__pretrain_steps": 1600}, None,
-        "the paper's frozen encoders are strong (Swin-B segments ADE20k well); ours at 400 steps reach 0.64 "
-        "held-out mIoU, at 1600 0.80"),
-    Variant("coarse stand-ins, fewer clips per class (500 clips, ~24 train clips per class)",
-        dict(COARSE), {"num_clips": 500}, "AVSBench-semantic's tail classes: a few dozen training videos each"),
-    Variant("coarse stand-ins, Zipf long tail (a = 1)",
-        dict(COARSE), {"class_distribution": "zipf", "zipf_exponent": 1.0},
-        "AVSBench-semantic's long-tailed class frequencies (head classes ~10x tail)"),
-])
+COARSE = {
+    "train__pretrain_audio_label_space": "coarse"
+}  # the earlier default: both stand-ins on super-classes
+KNOBS: dict[str, Variant] = declare(
+    [
+        Variant(
+            "chosen regime (coarse visual + fine audio stand-ins)",
+            {},
+            None,
+            "ADE20k (150 classes, few of AVSBench's sounding objects) beside AudioSet (527 classes naming most "
+            "AVSBench sounds): only the visual side mismatches",
+        ),
+        Variant(
+            "stage 1 trained 2x longer (3000 steps)",
+            {"train__stage1_steps": 3000},
+            None,
+            "the paper trains stage 1 to convergence on its own (the cheap stage, binary labels); priors of 0.77-0.84 "
+            "mean IoU (Supp. 2)",
+        ),
+        Variant(
+            "stand-ins pre-trained 4x longer (1600 steps), faithful regime",
+            {"train__pretrain_steps": 1600},
+            None,
+            "the paper's frozen encoders are strong (Swin-B segments ADE20k well, VGGish names AudioSet's sounds)",
+        ),
+        Variant(
+            "stand-ins 4x longer + stage 1 2x longer",
+            {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+            None,
+            "both of the above: strong frozen encoders and a converged stage 1",
+        ),
+        Variant(
+            "multi-source clips (v2-like), stand-ins 4x + stage 1 2x",
+            {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+            {
+                "num_objects_probs": (0.1, 0.3, 0.3, 0.3),
+                "num_sounding_probs": (0.1, 0.3, 0.35, 0.25),
+                "same_family_prob": 0.5,
+            },
+            "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 objects, 0-3 "
+            "sounding, half the sounding-capable distractors of a sounding object's family "
+            "(docs/data_sources.md §3.2b harder)",
+        ),
+        Variant(
+            "fewer clips per class (500 clips), stand-ins 4x + stage 1 2x",
+            {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+            {"num_clips": 500},
+            "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)",
+        ),
+        Variant(
+            "fewest clips per class (300 clips), stand-ins 4x + stage 1 2x",
+            {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+            {"num_clips": 300},
+            "AVSBench-semantic's rarest classes: about a dozen training videos each (~14 train clips per class here)",
+        ),
+        Variant(
+            "more classes (all 21 pip sounding classes, 1240 clips), stand-ins 4x + stage 1 2x",
+            {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
+            {"classes": DEFAULT_CLASSES + EXTRA_CLASSES, "num_clips": 1240},
+            "AVSBench-semantic names 70 sounding classes, 4x ours: the 4 pip extras (saxophone, accordion, bell, "
+            "emergency car) join the 17, clips scaled to keep ~59 per class",
+        ),
+        Variant(
+            "10-frame clips (v2-like, 10 annotated frames)",
+            {"data__num_frames": 10},
+            {"label": "v2"},
+            "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
+            "v1s/v1m have 5 (docs/avsbench.md §1.3): twice the frames per clip for the model to track",
+        ),
+        Variant(
+            "family audio stand-in (sound families; visual coarse)",
+            {"train__pretrain_audio_label_space": "family"},
+            None,
+            "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, ~25 "
+            "instruments, ~12 vehicles): the sound names the family (voice, pets, livestock, birds, strings and keys, "
+            "winds, percussion), vision must name the member",
+        ),
+        Variant(
+            "family audio stand-in, stand-ins 4x longer (1600 steps)",
+            {"train__pretrain_audio_label_space": "family", "train__pretrain_steps": 1600},
+            None,
+            "the family regime with stronger frozen encoders (in the fine regime 4x longer stand-ins raised the oracle "
+            "by about 0.13): can vision name the member when it is better trained, while audio names only the family?",
+        ),
+        Variant(
+            "coarse stand-ins (neither encoder knows the classes)",
+            dict(COARSE),
+            None,
+            "an audio encoder as blind to AVSBench's classes as the visual one (the earlier default)",
+        ),
+        Variant(
+            "fine stand-ins (the benchmark's classes)",
+            {"train__pretrain_label_space": "fine"},
+            None,
+            "encoders pre-trained on exactly the benchmark classes (no mismatch)",
+        ),
+        Variant(
+            "coarse stand-ins pre-trained 4x longer (1600 steps)",
+            {**COARSE, "train__pretrain_steps": 1600},
+            None,
+            "the paper's frozen encoders are strong (Swin-B segments ADE20k well); ours at 400 steps reach 0.64 "
+            "held-out mIoU, at 1600 0.80",
+        ),
+        Variant(
+            "coarse stand-ins, fewer clips per class (500 clips, ~24 train clips per class)",
+            dict(COARSE),
+            {"num_clips": 500},
+            "AVSBench-semantic's tail classes: a few dozen training videos each",
+        ),
+        Variant(
+            "coarse stand-ins, Zipf long tail (a = 1)",
+            dict(COARSE),
+            {"class_distribution": "zipf", "zipf_exponent": 1.0},
+            "AVSBench-semantic's long-tailed class frequencies (head classes ~10x tail)",
+        ),
+    ]
+)
 
 
 def _built(run: Path) -> float | None:
@@ -95,9 +153,20 @@ def _built(run: Path) -> float | None:
     return (read_marker(run) or {}).get("wall_seconds")
 
 
-METRICS = ("stage1_miou", "stage1_distractor_fp", "two_stage", "oracle_prior", "end_to_end", "end_to_end_binary_miou",
-           "gap_two_stage_minus_end_to_end", "val_two_stage", "val_end_to_end", "val_gap_two_stage_minus_end_to_end",
-           "end_to_end_equal_compute", "gap_equal_compute")
+METRICS = (
+    "stage1_miou",
+    "stage1_distractor_fp",
+    "two_stage",
+    "oracle_prior",
+    "end_to_end",
+    "end_to_end_binary_miou",
+    "gap_two_stage_minus_end_to_end",
+    "val_two_stage",
+    "val_end_to_end",
+    "val_gap_two_stage_minus_end_to_end",
+    "end_to_end_equal_compute",
+    "gap_equal_compute",
+)
 
 
 def _summary(per_seed: list[dict]) -> tuple[dict, dict]:
@@ -116,8 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--knobs", nargs="+", default=list(KNOBS), choices=list(KNOBS))
-    ap.add_argument("--equal-compute", action="store_true",
-                    help="also train end-to-end for stage-1 + stage-2 steps (the stricter protocol)")
+    ap.add_argument(
+        "--equal-compute",
+        action="store_true",
+        help="also train end-to-end for stage-1 + stage-2 steps (the stricter protocol)",
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,15 +205,22 @@ def main(argv: list[str] | None = None) -> None:
         for entry in knobs.values():
             entry["seeds"] = [r["seed"] for r in entry["per_seed"]]
             entry["mean"], entry["std"] = _summary(entry["per_seed"])
-        atomic_write_json(out, {"provenance": provenance(command, start, commands=commands, profile="classroom"),
-                                "knobs": knobs})
+        atomic_write_json(
+            out,
+            {
+                "provenance": provenance(command, start, commands=commands, profile="classroom"),
+                "knobs": knobs,
+            },
+        )
 
     for name in args.knobs:
         knob = KNOBS[name]
         # the data knobs are profile overrides too (data__synth__...): the Course finds (or makes) their data set
         runs = Course(knob.profile("classroom"), progress=False)
         entry = knobs.setdefault(name, {"per_seed": []})
-        entry.update({"profile_overrides": knob.overrides, "data_overrides": knob.synth, "mirrors": knob.mirrors})
+        entry.update(
+            {"profile_overrides": knob.overrides, "data_overrides": knob.synth, "mirrors": knob.mirrors}
+        )
         for seed in args.seeds:
             t = time.perf_counter()
             s1 = runs.stage1(seed)
@@ -152,19 +231,31 @@ def main(argv: list[str] | None = None) -> None:
             # the regime is chosen on val (never on test): the same comparison on the val split
             val_two = runs.evaluate(s2, split="val", prior=priors)["miou_benchmark"]
             val_e2e = runs.evaluate(e2e_run, split="val")["miou_benchmark"]
-            s1m, two, oracle = runs.evaluate(s1), runs.evaluate(s2, prior=priors), runs.evaluate(s2, prior="gt")
-            rec = {"seed": seed, "stage1_miou": s1m["miou"], "stage1_distractor_fp": s1m.get("diag_distractor_fp"),
-                   "two_stage": two["miou_benchmark"], "oracle_prior": oracle["miou_benchmark"],
-                   "end_to_end": e2e["miou_benchmark"], "end_to_end_binary_miou": e2e["binary_miou"],
-                   "gap_two_stage_minus_end_to_end": two["miou_benchmark"] - e2e["miou_benchmark"],
-                   "val_two_stage": val_two, "val_end_to_end": val_e2e,
-                   "val_gap_two_stage_minus_end_to_end": val_two - val_e2e,
-                   # the mechanism (metrics/mechanism.py): Δloc, and the split loss of both arms
-                   "delta_loc": s1m["miou"] - e2e["binary_miou"], "end_to_end_split_loss": e2e.get("split_loss"),
-                   "end_to_end_pooled_binary_miou": e2e.get("pooled_binary_miou"),
-                   "two_stage_split_loss": two.get("split_loss"),
-                   # what the runs took to build (a rerun re-reads cached runs, so its own wall time says nothing)
-                   "build_seconds": {"stage1": _built(s1), "stage2": _built(s2), "end_to_end": _built(e2e_run)}}
+            s1m, two, oracle = (
+                runs.evaluate(s1),
+                runs.evaluate(s2, prior=priors),
+                runs.evaluate(s2, prior="gt"),
+            )
+            rec = {
+                "seed": seed,
+                "stage1_miou": s1m["miou"],
+                "stage1_distractor_fp": s1m.get("diag_distractor_fp"),
+                "two_stage": two["miou_benchmark"],
+                "oracle_prior": oracle["miou_benchmark"],
+                "end_to_end": e2e["miou_benchmark"],
+                "end_to_end_binary_miou": e2e["binary_miou"],
+                "gap_two_stage_minus_end_to_end": two["miou_benchmark"] - e2e["miou_benchmark"],
+                "val_two_stage": val_two,
+                "val_end_to_end": val_e2e,
+                "val_gap_two_stage_minus_end_to_end": val_two - val_e2e,
+                # the mechanism (metrics/mechanism.py): Δloc, and the split loss of both arms
+                "delta_loc": s1m["miou"] - e2e["binary_miou"],
+                "end_to_end_split_loss": e2e.get("split_loss"),
+                "end_to_end_pooled_binary_miou": e2e.get("pooled_binary_miou"),
+                "two_stage_split_loss": two.get("split_loss"),
+                # what the runs took to build (a rerun re-reads cached runs, so its own wall time says nothing)
+                "build_seconds": {"stage1": _built(s1), "stage2": _built(s2), "end_to_end": _built(e2e_run)},
+            }
             if args.equal_compute:
                 steps = runs.profile.train.stage1_steps + runs.profile.train.stage2_steps
                 eq_run = runs.end_to_end(seed, steps)
@@ -178,13 +269,18 @@ def main(argv: list[str] | None = None) -> None:
                         eq_built = r.get("build_seconds", {}).get("end_to_end_equal_compute")
                         if eq_built is not None:
                             rec["build_seconds"]["end_to_end_equal_compute"] = eq_built
-            entry["per_seed"] = sorted([r for r in entry["per_seed"] if r["seed"] != seed] + [rec],
-                                       key=lambda r: r["seed"])
-            print(f"{name} | seed {seed}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} | "
-                  f"oracle {rec['oracle_prior']:.3f} | end-to-end {rec['end_to_end']:.3f} "
-                  f"(gap {rec['gap_two_stage_minus_end_to_end']:+.3f}; val gap "
-                  f"{rec['val_gap_two_stage_minus_end_to_end']:+.3f}) [{time.perf_counter() - t:.0f} s]", flush=True)
+            entry["per_seed"] = sorted(
+                [r for r in entry["per_seed"] if r["seed"] != seed] + [rec], key=lambda r: r["seed"]
+            )
+            print(
+                f"{name} | seed {seed}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} | "
+                f"oracle {rec['oracle_prior']:.3f} | end-to-end {rec['end_to_end']:.3f} "
+                f"(gap {rec['gap_two_stage_minus_end_to_end']:+.3f}; val gap "
+                f"{rec['val_gap_two_stage_minus_end_to_end']:+.3f}) [{time.perf_counter() - t:.0f} s]",
+                flush=True,
+            )
             save()
+
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ Every run is a cached :class:`~stepstones_lite.train.Course` artifact; the chose
 baseline of T2 and T3 and are rebuilt on this machine if missing. Verdicts use the build-to-build range of
 :mod:`.verdicts` (one seed: a difference inside it is a tie).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,16 +34,18 @@ import torch
 from ..artifacts import ensure_artifact
 from ..config import resolve_profile
 from ..train import Course
-from .provenance import command_line, provenance
 from ..utils import atomic_write_json, atomic_write_text, project_root
+from .provenance import command_line, provenance
 from .verdicts import build_noise_range, call
 
 __all__ = ["TESTS", "comparison", "union_priors", "run_test", "markdown", "main"]
 
 COARSE_AUDIO = {"train__pretrain_audio_label_space": "coarse"}
-TESTS = {"T1": "the coarse-audio regime: how much of its Δloc is split loss?",
-         "T2": "the cached stage 2 with a recall-tuned stage-1 prior, and with stage-1 ∪ end-to-end pooled foreground",
-         "T3": "stage 2 and end-to-end trained 2x and 4x longer on the same stage 1 and priors"}
+TESTS = {
+    "T1": "the coarse-audio regime: how much of its Δloc is split loss?",
+    "T2": "the cached stage 2 with a recall-tuned stage-1 prior, and with stage-1 ∪ end-to-end pooled foreground",
+    "T3": "stage 2 and end-to-end trained 2x and 4x longer on the same stage 1 and priors",
+}
 
 
 def _scores(course: Course, run: Path, split: str, prior: Any = None, gate: Any = None) -> dict[str, float]:
@@ -50,11 +53,17 @@ def _scores(course: Course, run: Path, split: str, prior: Any = None, gate: Any 
     if gate is not None:
         kwargs["gate"] = gate
     m = course.evaluate(run, split, **kwargs)
-    return {"avss_miou": m.get("miou_benchmark", m["miou"]), "binary_miou": m["binary_miou"],
-            "split_loss": m["split_loss"], "pooled_binary_miou": m["pooled_binary_miou"]}
+    return {
+        "avss_miou": m.get("miou_benchmark", m["miou"]),
+        "binary_miou": m["binary_miou"],
+        "split_loss": m["split_loss"],
+        "pooled_binary_miou": m["pooled_binary_miou"],
+    }
 
 
-def comparison(course: Course, seed: int, priors: Path | None = None, steps: int | None = None) -> dict[str, Any]:
+def comparison(
+    course: Course, seed: int, priors: Path | None = None, steps: int | None = None
+) -> dict[str, Any]:
     """Stage 1, two-stage, oracle and end-to-end of one seed on val and test, with the mechanism's numbers.
 
     ``priors``: test the stage-2 model with these instead of the stage-1 run's own; ``steps``: stage 2 and
@@ -75,15 +84,26 @@ def comparison(course: Course, seed: int, priors: Path | None = None, steps: int
         stage1 = course.evaluate(s1, split)["miou"]
         two, oracle = _scores(course, s2, split, priors or own), _scores(course, s2, split, "gt")
         end = _scores(course, e2e, split)
-        gated, gated_gt = _scores(course, e2e, split, gate=priors or own), _scores(course, e2e, split, gate="gt")
-        rec[split] = {"stage1_miou": stage1, "two_stage": two["avss_miou"], "oracle_prior": oracle["avss_miou"],
-                      "end_to_end": end["avss_miou"], "gap": two["avss_miou"] - end["avss_miou"],
-                      "two_stage_binary_miou": two["binary_miou"], "two_stage_split_loss": two["split_loss"],
-                      "end_to_end_binary_miou": end["binary_miou"], "end_to_end_split_loss": end["split_loss"],
-                      "end_to_end_pooled_binary_miou": end["pooled_binary_miou"],
-                      "delta_loc": stage1 - end["binary_miou"],
-                      "delta_loc_pooled": stage1 - end["pooled_binary_miou"],
-                      "end_to_end_gated_stage1": gated["avss_miou"], "end_to_end_gated_gt": gated_gt["avss_miou"]}
+        gated, gated_gt = (
+            _scores(course, e2e, split, gate=priors or own),
+            _scores(course, e2e, split, gate="gt"),
+        )
+        rec[split] = {
+            "stage1_miou": stage1,
+            "two_stage": two["avss_miou"],
+            "oracle_prior": oracle["avss_miou"],
+            "end_to_end": end["avss_miou"],
+            "gap": two["avss_miou"] - end["avss_miou"],
+            "two_stage_binary_miou": two["binary_miou"],
+            "two_stage_split_loss": two["split_loss"],
+            "end_to_end_binary_miou": end["binary_miou"],
+            "end_to_end_split_loss": end["split_loss"],
+            "end_to_end_pooled_binary_miou": end["pooled_binary_miou"],
+            "delta_loc": stage1 - end["binary_miou"],
+            "delta_loc_pooled": stage1 - end["pooled_binary_miou"],
+            "end_to_end_gated_stage1": gated["avss_miou"],
+            "end_to_end_gated_gt": gated_gt["avss_miou"],
+        }
     return rec
 
 
@@ -109,15 +129,26 @@ def union_priors(course: Course, stage1_priors: Path, e2e: Path) -> Path:
                     fg = pooled_foreground(task.scores(model, batch))  # [T, H, W]
                 _write_clip(folder / item["subset"] / item["uid"], fg | (batch["prior"][0] > 0.5))
             counts[split] = len(data)
-        atomic_write_json(folder / "manifest.json", {"source": "stage1 | end-to-end pooled foreground",
-                                                     "stage1_priors": str(stage1_priors), "end_to_end": str(e2e),
-                                                     "splits": ["val", "test"], "clips": counts, "complete": True})
+        atomic_write_json(
+            folder / "manifest.json",
+            {
+                "source": "stage1 | end-to-end pooled foreground",
+                "stage1_priors": str(stage1_priors),
+                "end_to_end": str(e2e),
+                "splits": ["val", "test"],
+                "clips": counts,
+                "complete": True,
+            },
+        )
 
-    return ensure_artifact("course/priors_union", build, {"stage1_priors": str(stage1_priors), "end_to_end": str(e2e)})
+    return ensure_artifact(
+        "course/priors_union", build, {"stage1_priors": str(stage1_priors), "end_to_end": str(e2e)}
+    )
 
 
-def run_test(name: str, seed: int, profile_name: str = "classroom", factors: tuple[int, ...] = (2, 4)
-             ) -> dict[str, Any]:
+def run_test(
+    name: str, seed: int, profile_name: str = "classroom", factors: tuple[int, ...] = (2, 4)
+) -> dict[str, Any]:
     """One test's record for one seed (see the module docstring); ``factors``: T3's longer schedules."""
     chosen = Course(resolve_profile(profile_name), progress=False)
     if name == "T1":
@@ -130,8 +161,12 @@ def run_test(name: str, seed: int, profile_name: str = "classroom", factors: tup
         offset = decision_offset(s1, chosen.root)
         tuned = chosen.stage1_priors(s1, offset=offset["offset_chosen_on_val"])
         union = union_priors(chosen, chosen.stage1_priors(s1), chosen.end_to_end(seed))
-        return {"offset": offset, "baseline": comparison(chosen, seed), "recall_tuned": comparison(chosen, seed, tuned),
-                "union": comparison(chosen, seed, union)}
+        return {
+            "offset": offset,
+            "baseline": comparison(chosen, seed),
+            "recall_tuned": comparison(chosen, seed, tuned),
+            "union": comparison(chosen, seed, union),
+        }
     if name == "T3":
         base = chosen.profile.train.stage2_steps
         return {f"{k}x": comparison(chosen, seed, steps=k * base if k > 1 else None) for k in (1, *factors)}
@@ -144,34 +179,47 @@ def _verdict(name: str, rec: dict[str, Any], noise: float) -> str:
         c, k = rec["chosen"]["test"], rec["coarse_audio"]["test"]
         split = k["end_to_end_pooled_binary_miou"] - k["end_to_end_binary_miou"]
         share = split / k["delta_loc"] if k["delta_loc"] > 0 else float("nan")
-        return (f"coarse audio: gap {k['gap']:+.3f} ({call([k['gap']], noise)}) vs chosen {c['gap']:+.3f}; Δloc "
-                f"{k['delta_loc']:+.3f} vs {c['delta_loc']:+.3f}; forgiving split loss moves end-to-end's binary mIoU by "
-                f"{split:+.3f} ({share:.0%} of its Δloc); Δloc with pooled foreground "
-                f"{k['delta_loc_pooled']:+.3f}")
+        return (
+            f"coarse audio: gap {k['gap']:+.3f} ({call([k['gap']], noise)}) vs chosen {c['gap']:+.3f}; Δloc "
+            f"{k['delta_loc']:+.3f} vs {c['delta_loc']:+.3f}; forgiving split loss moves end-to-end's binary mIoU by "
+            f"{split:+.3f} ({share:.0%} of its Δloc); Δloc with pooled foreground "
+            f"{k['delta_loc_pooled']:+.3f}"
+        )
     if name == "T2":
         b, t, u = (rec[k]["test"] for k in ("baseline", "recall_tuned", "union"))
         off = rec["offset"]["offset_chosen_on_val"]
-        return (f"recall-tuned prior (offset {off:+.1f} chosen on val): two-stage {t['two_stage']:.3f} vs "
-                f"{b['two_stage']:.3f} ({call([t['two_stage'] - b['two_stage']], noise)}); stage-1 ∪ end-to-end "
-                f"pooled: {u['two_stage']:.3f} ({call([u['two_stage'] - b['two_stage']], noise)}); oracle "
-                f"{b['oracle_prior']:.3f}")
+        return (
+            f"recall-tuned prior (offset {off:+.1f} chosen on val): two-stage {t['two_stage']:.3f} vs "
+            f"{b['two_stage']:.3f} ({call([t['two_stage'] - b['two_stage']], noise)}); stage-1 ∪ end-to-end "
+            f"pooled: {u['two_stage']:.3f} ({call([u['two_stage'] - b['two_stage']], noise)}); oracle "
+            f"{b['oracle_prior']:.3f}"
+        )
     runs = [k for k in rec if k.endswith("x") and isinstance(rec[k], dict)]
     gaps = {k: rec[k]["test"]["gap"] for k in runs}
     vals = {k: rec[k]["val"]["gap"] for k in runs}
     longest = runs[-1]
-    return ("longer training, gap test " + ", ".join(f"{k} {g:+.3f}" for k, g in gaps.items())
-            + "; val " + ", ".join(f"{k} {g:+.3f}" for k, g in vals.items())
-            + f"; {longest} vs 1x: {call([gaps[longest] - gaps['1x']], noise)} on test, "
-            + f"{call([vals[longest] - vals['1x']], noise)} on val")
+    return (
+        "longer training, gap test "
+        + ", ".join(f"{k} {g:+.3f}" for k, g in gaps.items())
+        + "; val "
+        + ", ".join(f"{k} {g:+.3f}" for k, g in vals.items())
+        + f"; {longest} vs 1x: {call([gaps[longest] - gaps['1x']], noise)} on test, "
+        + f"{call([vals[longest] - vals['1x']], noise)} on val"
+    )
 
 
 def markdown(payload: dict[str, Any]) -> str:
     noise = payload["noise_range"]
-    lines = [f"# When do stepping stones pay? The mechanism tests ({payload['profile']})", "",
-             "Generated by `stepstones study mechanism`; every number is a run's. Verdicts read one-seed differences "
-             f"against the build-to-build range ±{noise:.3f} AVSS mIoU (a difference inside it is a tie).", "",
-             "| test | seed | arm | split | stage 1 | two-stage | oracle | end-to-end | gap | Δloc | Δloc pooled | "
-             "e2e split loss | e2e pooled binary |", "|---|---|---|---|" + "---|" * 9]
+    lines = [
+        f"# When do stepping stones pay? The mechanism tests ({payload['profile']})",
+        "",
+        "Generated by `stepstones study mechanism`; every number is a run's. Verdicts read one-seed differences "
+        f"against the build-to-build range ±{noise:.3f} AVSS mIoU (a difference inside it is a tie).",
+        "",
+        "| test | seed | arm | split | stage 1 | two-stage | oracle | end-to-end | gap | Δloc | Δloc pooled | "
+        "e2e split loss | e2e pooled binary |",
+        "|---|---|---|---|" + "---|" * 9,
+    ]
     for name in sorted(payload["tests"]):
         for rec in payload["tests"][name]:
             for arm, comp in rec.items():
@@ -179,10 +227,12 @@ def markdown(payload: dict[str, Any]) -> str:
                     continue
                 for split in ("test", "val"):
                     r = comp[split]
-                    lines.append(f"| {name} | {rec['seed']} | {arm} | {split} | {r['stage1_miou']:.3f} | "
-                                 f"{r['two_stage']:.3f} | {r['oracle_prior']:.3f} | {r['end_to_end']:.3f} | "
-                                 f"{r['gap']:+.3f} | {r['delta_loc']:+.3f} | {r['delta_loc_pooled']:+.3f} | "
-                                 f"{r['end_to_end_split_loss']:.3f} | {r['end_to_end_pooled_binary_miou']:.3f} |")
+                    lines.append(
+                        f"| {name} | {rec['seed']} | {arm} | {split} | {r['stage1_miou']:.3f} | "
+                        f"{r['two_stage']:.3f} | {r['oracle_prior']:.3f} | {r['end_to_end']:.3f} | "
+                        f"{r['gap']:+.3f} | {r['delta_loc']:+.3f} | {r['delta_loc_pooled']:+.3f} | "
+                        f"{r['end_to_end_split_loss']:.3f} | {r['end_to_end_pooled_binary_miou']:.3f} |"
+                    )
     lines += ["", "Verdicts:", ""]
     for name in sorted(payload["tests"]):
         for rec in payload["tests"][name]:
@@ -196,15 +246,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--profile", default="classroom")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (weights depend on it)")
-    ap.add_argument("--factors", type=int, nargs="+", default=[2, 4], help="T3: stage-2 schedules, x stage2_steps")
-    ap.add_argument("--out", default=None, help="JSON file (default results/mechanism_<profile>.json; .md beside)")
+    ap.add_argument(
+        "--factors", type=int, nargs="+", default=[2, 4], help="T3: stage-2 schedules, x stage2_steps"
+    )
+    ap.add_argument(
+        "--out", default=None, help="JSON file (default results/mechanism_<profile>.json; .md beside)"
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out).with_suffix("") if args.out else project_root() / "results" / f"mechanism_{args.profile}"
+    out = (
+        Path(args.out).with_suffix("")
+        if args.out
+        else project_root() / "results" / f"mechanism_{args.profile}"
+    )
     path = out.with_suffix(".json")
-    payload = json.loads(path.read_text()) if path.is_file() else {"profile": args.profile, "tests": {},
-                                                                   "provenance": {"commands": []}}
+    payload = (
+        json.loads(path.read_text())
+        if path.is_file()
+        else {"profile": args.profile, "tests": {}, "provenance": {"commands": []}}
+    )
     payload["noise_range"] = build_noise_range()
     command = command_line(["stepstones", "study", "mechanism"], argv, skip=2)
     for name in args.tests:
@@ -217,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
             payload["provenance"].update({k: v for k, v in provenance(command).items() if k != "command"})
             atomic_write_json(path, payload)
             print(f"{name} seed {seed}: {rec['verdict']} [{rec['wall_seconds']:.0f} s]", flush=True)
-    payload["provenance"]["commands"] = [c for c in payload["provenance"]["commands"] if c != command] + [command]
+    payload["provenance"]["commands"] = [c for c in payload["provenance"]["commands"] if c != command] + [
+        command
+    ]
     atomic_write_json(path, payload)
     atomic_write_text(out.with_suffix(".md"), markdown(payload))
     print(markdown(payload))

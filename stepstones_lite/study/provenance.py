@@ -5,6 +5,7 @@ line, the commit, the software, the processor and thread count (float results de
 bit-identical on one machine, not across machines) and the date. :func:`provenance` returns them;
 :func:`with_command` keeps the list of every invocation that wrote to a file that accumulates records.
 """
+
 from __future__ import annotations
 
 import platform
@@ -24,8 +25,9 @@ __all__ = ["git_commit", "command_line", "provenance", "with_command"]
 def git_commit() -> str:
     """The repository's HEAD commit, or ``"unknown"`` outside a git checkout."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -40,9 +42,15 @@ def command_line(words: Sequence[str], argv: Sequence[str] | None, skip: int = 1
 def provenance(command: str, start: float | None = None, **extra: Any) -> dict[str, Any]:
     """The provenance record: command, commit, software, processor, threads, date, and ``wall_seconds`` since
     ``start`` (a ``time.perf_counter()`` value) if given; ``extra`` keys (profile, notes, ...) are added."""
-    record: dict[str, Any] = {"command": command, "git_commit": git_commit(), "torch_version": torch.__version__,
-                              "python": platform.python_version(), "cpu": cpu_model(),
-                              "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record: dict[str, Any] = {
+        "command": command,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     if start is not None:
         record["wall_seconds"] = round(time.perf_counter() - start, 1)
     return {**record, **extra}

@@ -27,6 +27,7 @@ same per-class scores averaged over all 71 AVSBench classes, which caps a 17-cla
 collapsed binary ``binary_miou`` of AVSS models (how well the semantic model localises), and ``stage1_miou`` /
 ``stage1_fscore`` plus diagnostics where a stage 1 ran.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,42 +41,82 @@ import torch
 
 from ..config import Profile
 from ..model.prior import PRIOR_MODULES, ablation_arms
-from .provenance import provenance
-from ..utils import atomic_write_json, atomic_write_text, cpu_model
 from ..train import pipeline
 from ..train.course import Course
+from ..utils import atomic_write_json, atomic_write_text, cpu_model
+from .provenance import provenance
 
-__all__ = ["ALL_ARMS", "ARM_GROUPS", "CORE_ARMS", "PAPER_NUMBERS", "run_study", "summarise", "markdown_table", "per_seed_diff",
-           "write_figures", "stage1_metrics", "MECHANISM_KEYS", "add_delta_loc"]
+__all__ = [
+    "ALL_ARMS",
+    "ARM_GROUPS",
+    "CORE_ARMS",
+    "PAPER_NUMBERS",
+    "run_study",
+    "summarise",
+    "markdown_table",
+    "per_seed_diff",
+    "write_figures",
+    "stage1_metrics",
+    "MECHANISM_KEYS",
+    "add_delta_loc",
+]
 
 CORE_ARMS = ("two_stage", "end_to_end", "end_to_end_equal_compute", "oracle_prior")
 PRIOR_LEVELS = (("erode", 2), ("dilate", 2), ("noise", 0.05), ("drop", 0.3))
-ABLATIONS = ablation_arms()  # stage2_no_fusion / _prior_attention / _robust_keys / _prior_modules (model/prior.py)
+ABLATIONS = (
+    ablation_arms()
+)  # stage2_no_fusion / _prior_attention / _robust_keys / _prior_modules (model/prior.py)
 QUERY_ARMS = {"queries_repeat_audio": "repeat_audio", "queries_none": "none"}
-ALL_ARMS = (CORE_ARMS + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS) + ("prior_muted_stage1",)
-            + tuple(ABLATIONS) + ("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test")
-            + ("tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"))
+ALL_ARMS = (
+    CORE_ARMS
+    + tuple(f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS)
+    + ("prior_muted_stage1",)
+    + tuple(ABLATIONS)
+    + ("queries_aaqg",)
+    + tuple(QUERY_ARMS)
+    + ("stage1_muted_train", "stage1_muted_test")
+    + ("tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1")
+)
 # a labelled deviation (model/class_matching.py) in stage 1 only, in front of the same paper-faithful stage 2
 MATCHING_STAGE1 = {"model__class_matching": True}
 # the localisation mechanism in every AVSS record: split loss, pooled-foreground binary mIoU, and Δloc (see
 # metrics/mechanism.py and add_delta_loc)
 MECHANISM_KEYS = ("split_loss", "pooled_binary_miou", "delta_loc")
-STAGE1_KEYS = ("stage1_miou", "stage1_fscore", "stage1_miou_sounding", "stage1_distractor_fp",
-               "stage1_silent_empty_rate", "stage1_sounding_recall")
+STAGE1_KEYS = (
+    "stage1_miou",
+    "stage1_fscore",
+    "stage1_miou_sounding",
+    "stage1_distractor_fp",
+    "stage1_silent_empty_rate",
+    "stage1_sounding_recall",
+)
 # figure groups beside the core figure: (arms, metric, title); written when >= 2 of the arms ran
 ARM_GROUPS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "ablations": (("two_stage",) + tuple(ABLATIONS), "avss_miou", "Stage-2 ablations (tested with stage-1 priors)"),
-    "queries": (("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test"), "stage1_miou",
-                "Stage 1: query generators and muted audio"),
-    "generalisation": (("end_to_end", "two_stage", "tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"),
-                       "avss_miou", "Stepping stones with other models: TPAVI, a class-matching stage 1"),
+    "ablations": (
+        ("two_stage",) + tuple(ABLATIONS),
+        "avss_miou",
+        "Stage-2 ablations (tested with stage-1 priors)",
+    ),
+    "queries": (
+        ("queries_aaqg",) + tuple(QUERY_ARMS) + ("stage1_muted_train", "stage1_muted_test"),
+        "stage1_miou",
+        "Stage 1: query generators and muted audio",
+    ),
+    "generalisation": (
+        ("end_to_end", "two_stage", "tpavi_end_to_end", "tpavi_two_stage", "two_stage_matching_stage1"),
+        "avss_miou",
+        "Stepping stones with other models: TPAVI, a class-matching stage 1",
+    ),
 }
 
 
 def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
-    out = {f"{prefix}_miou": metrics.get("miou_benchmark", metrics["miou"]),
-           f"{prefix}_fscore": metrics.get("fscore_benchmark", metrics["fscore"]),
-           f"{prefix}_miou_71": metrics["miou"], f"{prefix}_fscore_71": metrics["fscore"]}
+    out = {
+        f"{prefix}_miou": metrics.get("miou_benchmark", metrics["miou"]),
+        f"{prefix}_fscore": metrics.get("fscore_benchmark", metrics["fscore"]),
+        f"{prefix}_miou_71": metrics["miou"],
+        f"{prefix}_fscore_71": metrics["fscore"],
+    }
     if "classes_benchmark" in metrics:
         out["classes_benchmark"] = metrics["classes_benchmark"]
     for key in ("miou_present", "fscore_present", "miou_nb", "binary_miou"):
@@ -97,7 +138,9 @@ def add_delta_loc(records: dict[str, dict[str, Any]], stage1_miou: float) -> Non
         return
     for name, rec in records.items():
         if "binary_miou" in rec and not name.startswith("tpavi") and name != "end_to_end_equal_compute":
-            rec["delta_loc"] = rec.get("stage1_miou", stage1_miou) - e2e  # an arm's own stage 1 where it has one
+            rec["delta_loc"] = (
+                rec.get("stage1_miou", stage1_miou) - e2e
+            )  # an arm's own stage 1 where it has one
 
 
 def stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -118,13 +161,18 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
     s1_test = runs.evaluate(s1)
     s1_metrics = stage1_metrics(s1_test)
     priors = runs.stage1_priors(s1)
-    needs_s2 = want & ({"two_stage", "oracle_prior", "prior_muted_stage1", "two_stage_matching_stage1"}
-                       | {f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS})
+    needs_s2 = want & (
+        {"two_stage", "oracle_prior", "prior_muted_stage1", "two_stage_matching_stage1"}
+        | {f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS}
+    )
     if needs_s2:
         s2 = runs.stage2(seed, priors)
         if "two_stage" in want:
-            rec["two_stage"] = {**_avss(runs.evaluate(s2, prior=priors)), **s1_metrics,
-                                "prior_miou": s1_metrics["stage1_miou"]}
+            rec["two_stage"] = {
+                **_avss(runs.evaluate(s2, prior=priors)),
+                **s1_metrics,
+                "prior_miou": s1_metrics["stage1_miou"],
+            }
         if "oracle_prior" in want:
             rec["oracle_prior"] = {**_avss(runs.evaluate(s2, prior="gt")), "prior_miou": 1.0}
         for kind, level in PRIOR_LEVELS:
@@ -136,13 +184,18 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
         if "prior_muted_stage1" in want:
             muted_priors = runs.stage1_priors(s1, mute=True)
             muted_eval = runs.evaluate(s1, mute_audio=True)
-            rec["prior_muted_stage1"] = {**_avss(runs.evaluate(s2, prior=muted_priors)),
-                                         "prior_miou": muted_eval["miou"]}
+            rec["prior_muted_stage1"] = {
+                **_avss(runs.evaluate(s2, prior=muted_priors)),
+                "prior_miou": muted_eval["miou"],
+            }
         if "two_stage_matching_stage1" in want:  # a better stage 1 in front of the same stage-2 model
             s1m = runs.stage1(seed, MATCHING_STAGE1)
             s1m_metrics = stage1_metrics(runs.evaluate(s1m))
-            rec["two_stage_matching_stage1"] = {**_avss(runs.evaluate(s2, prior=runs.stage1_priors(s1m))),
-                                                **s1m_metrics, "prior_miou": s1m_metrics["stage1_miou"]}
+            rec["two_stage_matching_stage1"] = {
+                **_avss(runs.evaluate(s2, prior=runs.stage1_priors(s1m))),
+                **s1m_metrics,
+                "prior_miou": s1m_metrics["stage1_miou"],
+            }
     if "end_to_end" in want:
         rec["end_to_end"] = _avss(runs.evaluate(runs.end_to_end(seed, p.train.stage2_steps)))
     if "end_to_end_equal_compute" in want:
@@ -162,7 +215,10 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
     if "tpavi_end_to_end" in want:
         rec["tpavi_end_to_end"] = _avss(runs.evaluate(runs.tpavi(seed, None)))
     if "tpavi_two_stage" in want:
-        rec["tpavi_two_stage"] = {**_avss(runs.evaluate(runs.tpavi(seed, priors), prior=priors)), **s1_metrics}
+        rec["tpavi_two_stage"] = {
+            **_avss(runs.evaluate(runs.tpavi(seed, priors), prior=priors)),
+            **s1_metrics,
+        }
     if "queries_aaqg" in want:
         rec["queries_aaqg"] = s1_metrics
     add_delta_loc(rec, s1_metrics["stage1_miou"])
@@ -180,11 +236,17 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
 PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "two_stage": {"avss_miou": 48.5, "avss_fscore": 53.2},
     "end_to_end": {"avss_miou": 41.8, "avss_fscore": 47.2},  # Supp. Tab. E3: no module reads the prior
-    "end_to_end_tab3": {"avss_miou": 37.1, "avss_fscore": 41.7},  # Tab. 3: one-stage AAVS, visual backbone frozen
+    "end_to_end_tab3": {
+        "avss_miou": 37.1,
+        "avss_fscore": 41.7,
+    },  # Tab. 3: one-stage AAVS, visual backbone frozen
     "oracle_prior": {"avss_miou": 64.9, "avss_fscore": 67.0},
     "stage2_no_fusion": {"avss_miou": 45.2, "avss_fscore": 49.6},
     "stage2_no_robust_keys": {"avss_miou": 46.4, "avss_fscore": 51.4},
-    "stage2_no_prior_modules": {"avss_miou": 41.8, "avss_fscore": 47.2},  # Supp. Tab. E3 (Tab. 4's 43.4 keeps the
+    "stage2_no_prior_modules": {
+        "avss_miou": 41.8,
+        "avss_fscore": 47.2,
+    },  # Supp. Tab. E3 (Tab. 4's 43.4 keeps the
     # prior attention)
     "queries_aaqg": {"stage1_miou": 82.5, "stage1_fscore": 91.3},  # S4, Tab. 3
     "queries_repeat_audio": {"stage1_miou": 80.7, "stage1_fscore": 88.4},  # S4, Tab. 3
@@ -192,7 +254,9 @@ PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "tpavi_two_stage": {"avss_miou": 31.5, "avss_fscore": 34.9},  # Tab. 2, "high" prior
 }
 
-_STAGE2 = "stage2: AAVS + " + " + ".join(m.title for m in PRIOR_MODULES)  # "... + mask fusion + prior attention ..."
+_STAGE2 = "stage2: AAVS + " + " + ".join(
+    m.title for m in PRIOR_MODULES
+)  # "... + mask fusion + prior attention ..."
 _ARM_MODULES = {
     "two_stage": ["stage1: AAVS (AAQG)", _STAGE2],
     "end_to_end": ["AAVS (AAQG), no prior modules"],
@@ -200,25 +264,35 @@ _ARM_MODULES = {
     "oracle_prior": [_STAGE2, "prior: ground truth"],
     "tpavi_end_to_end": ["TPAVI-style baseline"],
     "tpavi_two_stage": ["stage1: AAVS (AAQG)", "TPAVI-style baseline + prior"],
-    "two_stage_matching_stage1": ["stage1: AAVS (AAQG) + class matching (DEVIATION, model/class_matching.py)",
-                                  f"{_STAGE2} (the two_stage model)"],
+    "two_stage_matching_stage1": [
+        "stage1: AAVS (AAQG) + class matching (DEVIATION, model/class_matching.py)",
+        f"{_STAGE2} (the two_stage model)",
+    ],
 }
 
 
-def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profile: Profile) -> dict[str, Any]:
+def summarise(
+    per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profile: Profile
+) -> dict[str, Any]:
     """``arms`` section of the results JSON: per-seed records with mean and std of every numeric key."""
     arms: dict[str, Any] = {}
     t = profile.train
     for name, records in per_seed.items():
-        keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float)) and k != "seed"})
-        values = {k: torch.tensor([float(r[k]) for r in records if k in r], dtype=torch.float64) for k in keys}
+        keys = sorted(
+            {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and k != "seed"}
+        )
+        values = {
+            k: torch.tensor([float(r[k]) for r in records if k in r], dtype=torch.float64) for k in keys
+        }
         steps = {"stage1": t.stage1_steps, "stage2": t.stage2_steps}
         if name == "end_to_end":
             steps = {"end_to_end": t.stage2_steps}
         elif name == "end_to_end_equal_compute":
             steps = {"end_to_end": t.stage1_steps + t.stage2_steps}
         arms[name] = {
-            "seeds": [int(r["seed"]) for r in records] if all("seed" in r for r in records) else seeds[: len(records)],
+            "seeds": [int(r["seed"]) for r in records]
+            if all("seed" in r for r in records)
+            else seeds[: len(records)],
             "modules": _ARM_MODULES.get(name, []),
             "steps": steps,
             "per_seed": records,
@@ -230,28 +304,41 @@ def summarise(per_seed: dict[str, list[dict[str, Any]]], seeds: list[int], profi
 
 def per_seed_diff(results: dict[str, Any], a: str, b: str, key: str = "avss_miou") -> list[float]:
     """``a - b`` on ``key`` for every seed both arms of a study record hold, in ``a``'s seed order."""
-    recs = {name: {r["seed"]: r[key] for r in results["arms"][name]["per_seed"] if key in r} for name in (a, b)}
+    recs = {
+        name: {r["seed"]: r[key] for r in results["arms"][name]["per_seed"] if key in r} for name in (a, b)
+    }
     return [recs[a][s] - recs[b][s] for s in recs[a] if s in recs[b]]
 
 
 def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
     """A markdown table of mean ± std per arm (the ``key`` column plus stage-1 and prior quality if present)."""
-    lines = ["| arm | seeds | " + key + " | avss_fscore | binary_miou | stage1_miou | prior_miou |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| arm | seeds | " + key + " | avss_fscore | binary_miou | stage1_miou | prior_miou |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, arm in results["arms"].items():
+
         def cell(k: str) -> str:
             if k not in arm["mean"]:
                 return "–"
             return f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}"
 
-        lines.append(f"| {name} | {len(arm['per_seed'])} | {cell(key)} | {cell('avss_fscore')} | "
-                     f"{cell('binary_miou')} | {cell('stage1_miou')} | {cell('prior_miou')} |")
+        lines.append(
+            f"| {name} | {len(arm['per_seed'])} | {cell(key)} | {cell('avss_fscore')} | "
+            f"{cell('binary_miou')} | {cell('stage1_miou')} | {cell('prior_miou')} |"
+        )
     stage1 = {name: arm for name, arm in results["arms"].items() if "stage1_miou" in arm["mean"]}
     if stage1:  # the stage 1 behind each arm, with the diagnostics that show whether it uses the sound
-        lines += ["", "| arm (its stage 1) | seeds | " + " | ".join(STAGE1_KEYS) + " |",
-                  "|---|---|" + "---|" * len(STAGE1_KEYS)]
+        lines += [
+            "",
+            "| arm (its stage 1) | seeds | " + " | ".join(STAGE1_KEYS) + " |",
+            "|---|---|" + "---|" * len(STAGE1_KEYS),
+        ]
         for name, arm in stage1.items():
-            cells = [f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}" if k in arm["mean"] else "–" for k in STAGE1_KEYS]
+            cells = [
+                f"{arm['mean'][k]:.3f} ± {arm['std'][k]:.3f}" if k in arm["mean"] else "–"
+                for k in STAGE1_KEYS
+            ]
             lines.append(f"| {name} | {len(arm['per_seed'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -269,17 +356,25 @@ def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
     arms = results["arms"]
     written = []
     viz.set_style()
-    fig = viz.plot_study(results, CORE_ARMS, paper=PAPER_NUMBERS,
-                         title=f"Two-stage vs end-to-end ({results['provenance']['profile']}, "
-                               f"{len(results['provenance']['seeds'])} seeds)")
+    fig = viz.plot_study(
+        results,
+        CORE_ARMS,
+        paper=PAPER_NUMBERS,
+        title=f"Two-stage vs end-to-end ({results['provenance']['profile']}, "
+        f"{len(results['provenance']['seeds'])} seeds)",
+    )
     written.append(viz.save_figure(fig, f"{stem.name}_core", stem.parent))
     plt.close(fig)
     prior_arms = [a for a in arms if "prior_miou" in arms[a]["mean"] and "avss_miou" in arms[a]["mean"]]
     if len(prior_arms) > 2:
         points = [(arms[a]["mean"]["prior_miou"], arms[a]["mean"]["avss_miou"]) for a in prior_arms]
         ref = arms.get("end_to_end", {}).get("mean", {}).get("avss_miou")
-        fig = viz.plot_prior_sweep(points, reference=ref, reference_label="end-to-end (paper protocol)",
-                                   title="Stage-2 AVSS mIoU vs prior quality (means over seeds)")
+        fig = viz.plot_prior_sweep(
+            points,
+            reference=ref,
+            reference_label="end-to-end (paper protocol)",
+            title="Stage-2 AVSS mIoU vs prior quality (means over seeds)",
+        )
         equal = arms.get("end_to_end_equal_compute", {}).get("mean", {}).get("avss_miou")
         if equal is not None:
             fig.axes[0].axhline(equal, color="#8172b3", ls=":", label="end-to-end (equal total compute)")
@@ -303,10 +398,18 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {"provenance": {**new["provenance"], "merged": earlier}, "arms": {**new["arms"], **kept}}
 
 
-def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None = None,
-              arms: Iterable[str] = ALL_ARMS, data_root: str | Path | None = None, progress: bool | None = None,
-              command: str | None = None, on_seed: Callable[[int, dict[str, Any]], None] | None = None,
-              merge: bool = False) -> dict[str, Any]:
+def run_study(
+    profile: Profile,
+    seeds: Iterable[int],
+    *,
+    out: str | Path | None = None,
+    arms: Iterable[str] = ALL_ARMS,
+    data_root: str | Path | None = None,
+    progress: bool | None = None,
+    command: str | None = None,
+    on_seed: Callable[[int, dict[str, Any]], None] | None = None,
+    merge: bool = False,
+) -> dict[str, Any]:
     """Run (or resume) the study and write ``<out>`` JSON + a markdown table and figures beside it.
 
     ``merge=True`` keeps the arms of an existing ``<out>`` that this call does not compute (e.g. ablations run
@@ -323,7 +426,9 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
     profile = runs.profile
     old = json.loads(Path(out).read_text()) if merge and out is not None and Path(out).is_file() else None
     if old is not None and old.get("provenance", {}).get("config") != json.loads(profile.to_json()):
-        raise ValueError(f"{out} was made with another configuration; write to another --out instead of merging")
+        raise ValueError(
+            f"{out} was made with another configuration; write to another --out instead of merging"
+        )
     per_seed: dict[str, list[dict[str, Any]]] = {}
     for seed in seeds:
         records = _seed_records(runs, seed, arms)
@@ -334,11 +439,14 @@ def run_study(profile: Profile, seeds: Iterable[int], *, out: str | Path | None 
             on_seed(seed, records)
     threads = runs.build_threads()
     if len(set(threads) - {"unknown"}) > 1:  # one configuration built under two counts is two different runs
-        print(f"[stepstones] warning: the study's runs were built under different CPU thread counts {threads}; "
-              "weights depend on it (it is not in the cache key), so compare such arms by mean ± std only")
+        print(
+            f"[stepstones] warning: the study's runs were built under different CPU thread counts {threads}; "
+            "weights depend on it (it is not in the cache key), so compare such arms by mean ± std only"
+        )
     results = {
         "provenance": provenance(
-            command or " ".join(sys.argv), start,
+            command or " ".join(sys.argv),
+            start,
             profile=profile.name,
             device=str(pipeline.resolve_device(profile.train.device, verbose=False)),
             # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across machines

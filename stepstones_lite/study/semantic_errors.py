@@ -18,6 +18,7 @@ with the oracle prior, and on end-to-end, and the differences say whether the pr
 stage 2 fails to name what it is given. :func:`confusion` is the per-class view (GT class × predicted class).
 The 0.5 thresholds are ours (the paper has no object-level diagnostics).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,8 +28,15 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-__all__ = ["ObjectOutcomes", "object_outcomes", "confusion", "first_sounding_clips", "predict_split",
-           "SOUNDING_OUTCOMES", "SILENT_KINDS"]
+__all__ = [
+    "ObjectOutcomes",
+    "object_outcomes",
+    "confusion",
+    "first_sounding_clips",
+    "predict_split",
+    "SOUNDING_OUTCOMES",
+    "SILENT_KINDS",
+]
 
 SOUNDING_OUTCOMES = ("named", "wrong_class", "missed")
 SILENT_KINDS = ("pool", "distractor", "inactive")
@@ -39,11 +47,17 @@ class ObjectOutcomes:
     """Counts of object-frames by outcome; ``add`` another clip's, ``summary()`` the shares."""
 
     sounding: Counter = field(default_factory=Counter)  # outcome -> object-frames
-    sounding_multi: Counter = field(default_factory=Counter)  # the same, in frames where 2+ visible objects sound
+    sounding_multi: Counter = field(
+        default_factory=Counter
+    )  # the same, in frames where 2+ visible objects sound
     silent: Counter = field(default_factory=Counter)  # kind -> object-frames
     silent_marked: Counter = field(default_factory=Counter)  # kind -> object-frames marked as sounding
-    silent_area: dict[str, float] = field(default_factory=dict)  # kind -> summed share predicted non-background
-    confused_with: Counter = field(default_factory=Counter)  # (gt class, predicted class) of wrong_class objects
+    silent_area: dict[str, float] = field(
+        default_factory=dict
+    )  # kind -> summed share predicted non-background
+    confused_with: Counter = field(
+        default_factory=Counter
+    )  # (gt class, predicted class) of wrong_class objects
 
     def add(self, other: "ObjectOutcomes") -> "ObjectOutcomes":
         self.sounding.update(other.sounding)
@@ -78,8 +92,12 @@ class ObjectOutcomes:
         return out
 
 
-def object_outcomes(pred: torch.Tensor, instances: torch.Tensor, objects: Sequence[dict[str, Any]],
-                    valid: torch.Tensor | None = None) -> ObjectOutcomes:
+def object_outcomes(
+    pred: torch.Tensor,
+    instances: torch.Tensor,
+    objects: Sequence[dict[str, Any]],
+    valid: torch.Tensor | None = None,
+) -> ObjectOutcomes:
     """Outcomes of one clip.
 
     Args:
@@ -92,7 +110,9 @@ def object_outcomes(pred: torch.Tensor, instances: torch.Tensor, objects: Sequen
     out = ObjectOutcomes()
     frames = range(pred.shape[0]) if valid is None else valid.nonzero().flatten().tolist()
     for k in frames:
-        n_sounding = sum(bool(o["sounding"][k]) and bool((instances[k] == int(o["id"])).any()) for o in objects)
+        n_sounding = sum(
+            bool(o["sounding"][k]) and bool((instances[k] == int(o["id"])).any()) for o in objects
+        )
         for obj in objects:
             mask = instances[k] == int(obj["id"])  # [H, W]
             if not mask.any():
@@ -113,7 +133,9 @@ def object_outcomes(pred: torch.Tensor, instances: torch.Tensor, objects: Sequen
                 if n_sounding > 1:
                     out.sounding_multi[outcome] += 1
                 continue
-            kind = "pool" if obj.get("silent_only") else ("inactive" if any(obj["sounding"]) else "distractor")
+            kind = (
+                "pool" if obj.get("silent_only") else ("inactive" if any(obj["sounding"]) else "distractor")
+            )
             out.silent[kind] += 1
             out.silent_marked[kind] += int(foreground >= 0.5)
             out.silent_area[kind] = out.silent_area.get(kind, 0.0) + foreground
@@ -140,8 +162,9 @@ def first_sounding_clips(dataset: Any, k: int) -> list[int]:
     return chosen
 
 
-def predict_split(checkpoint: str | Path, dataset: Any, prior: str | None = "dataset",
-                  device: str | torch.device = "cpu") -> Iterator[tuple[dict[str, Any], torch.Tensor]]:
+def predict_split(
+    checkpoint: str | Path, dataset: Any, prior: str | None = "dataset", device: str | torch.device = "cpu"
+) -> Iterator[tuple[dict[str, Any], torch.Tensor]]:
     """Yield ``(item, pred [T, H, W])`` for every clip of ``dataset`` with the AVSS model at ``checkpoint``.
 
     ``prior``: ``"dataset"`` (the item's ``prior``, i.e. stage-1 priors), ``"gt"`` (oracle: the GT foreground) or

@@ -22,6 +22,7 @@ It also tries one more lever, a decision offset: stage 1 calls a pixel "sounding
 ``s_sounding - s_background > offset`` (0 in the model); the offset is chosen on val (binary mIoU) and the test
 mIoU at that offset is reported beside the one at 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,8 @@ from PIL import Image
 from ..config import resolve_profile
 from ..train import Course
 from ..train.pretrain import group_of
-from .provenance import command_line, provenance
 from ..utils import atomic_write_json, project_root
-
+from .provenance import command_line, provenance
 from .stage1_levers import LEVERS, REGIME, lever_stage1  # the same variants, the same cached runs
 
 DEFAULT = list(LEVERS)  # every lever of stage1_levers.py
@@ -113,7 +113,9 @@ def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
             for i in range(len(dataset)):
                 batch = collate_clips([dataset[i]])
                 valid = batch["valid"].flatten(0, 1)  # [T] annotated frames
-                scores.append(predict(model, batch, output="logits")[valid])  # [T', H, W]: s_sounding - s_background
+                scores.append(
+                    predict(model, batch, output="logits")[valid]
+                )  # [T', H, W]: s_sounding - s_background
                 targets.append(batch["masks"].flatten(0, 1)[valid])
         s, t = torch.cat(scores), torch.cat(targets)
         miou[split] = {}
@@ -122,12 +124,19 @@ def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
             meter.update(s - off, t)
             miou[split][off] = float(meter.compute()["miou"])
     best = max(OFFSETS, key=lambda o: miou["val"][o])
-    return {"offset_chosen_on_val": best, "val_miou_offset_0": miou["val"][0.0], "val_miou_chosen": miou["val"][best],
-            "test_miou_offset_0": miou["test"][0.0], "test_miou_chosen": miou["test"][best]}
+    return {
+        "offset_chosen_on_val": best,
+        "val_miou_offset_0": miou["val"][0.0],
+        "val_miou_chosen": miou["val"][best],
+        "test_miou_offset_0": miou["test"][0.0],
+        "test_miou_chosen": miou["test"][best],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="stepstones study errors --stage 1", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="stepstones study errors --stage 1", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--levers", nargs="+", default=DEFAULT, choices=list(LEVERS))
     args = ap.parse_args(argv)
@@ -136,19 +145,33 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for name in args.levers:
         own, s1 = lever_stage1(runs, name, args.seed)
-        rows[name] = {"overrides": LEVERS[name].overrides, "seed": args.seed, **error_split(own.root, own.stage1_priors(s1)),
-                      **decision_offset(s1, own.root)}
+        rows[name] = {
+            "overrides": LEVERS[name].overrides,
+            "seed": args.seed,
+            **error_split(own.root, own.stage1_priors(s1)),
+            **decision_offset(s1, own.root),
+        }
         r = rows[name]
-        print(f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | other group "
-              f"{r['fp_other_group']:.2f} | inactive {r['fp_inactive']:.2f} | background {r['fp_background']:.3f} | "
-              f"recall {r['recall_sounding']:.2f} (single {r['recall_single']:.2f}, multi {r['recall_multi']:.2f}; "
-              f"missed {r['missed_sounding']:.2f}) | offset {r['offset_chosen_on_val']:+.1f} (val): test mIoU "
-              f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
-              flush=True)
-    atomic_write_json(project_root() / "results" / "stage1_errors_classroom.json", {
-        "provenance": provenance(command_line(["stepstones", "study", "errors", "--stage", "1"], argv), start,
-                                 profile="classroom", split="test"),
-        "levers": rows})
+        print(
+            f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | other group "
+            f"{r['fp_other_group']:.2f} | inactive {r['fp_inactive']:.2f} | background {r['fp_background']:.3f} | "
+            f"recall {r['recall_sounding']:.2f} (single {r['recall_single']:.2f}, multi {r['recall_multi']:.2f}; "
+            f"missed {r['missed_sounding']:.2f}) | offset {r['offset_chosen_on_val']:+.1f} (val): test mIoU "
+            f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
+            flush=True,
+        )
+    atomic_write_json(
+        project_root() / "results" / "stage1_errors_classroom.json",
+        {
+            "provenance": provenance(
+                command_line(["stepstones", "study", "errors", "--stage", "1"], argv),
+                start,
+                profile="classroom",
+                split="test",
+            ),
+            "levers": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

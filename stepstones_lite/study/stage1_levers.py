@@ -10,6 +10,7 @@ ground-truth priors, so it never saw any stage 1): the AVSS mIoU shows what the 
 changes the stand-ins (``train__pretrain_*``) gets a ``Course`` of its own (other encoders); the stage-2 model it
 is scored with stays the study's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,35 +23,59 @@ import torch
 from ..artifacts import read_marker
 from ..config import resolve_profile
 from ..train import Course
-from .reproduce import stage1_metrics
 from ..utils import atomic_write_json, project_root
 from .provenance import command_line, provenance, with_command
+from .reproduce import stage1_metrics
 from .variants import Variant, declare
 
 REGIME = {"train__pretrain_audio_label_space": "coarse"}  # the regime the levers vary (see the docstring)
-LEVERS: dict[str, Variant] = declare([
-    Variant("baseline (the coarse regime's stage 1)", {}),
-    Variant('stage-1 steps x2 (3000)', {'train__stage1_steps': 3000}),
-    Variant('class matching (DEVIATION)', {'model__class_matching': True}),
-    Variant('class matching (DEVIATION) + 3000 steps',
-            {'model__class_matching': True, 'train__stage1_steps': 3000}),
-    Variant('4 clips per step (1500 steps)', {'train__clips_per_step': 4}),
-    Variant('fine audio stand-in (AudioSet-like; visual stays coarse)',
-            {'train__pretrain_audio_label_space': 'fine'}),
-    Variant('fine audio stand-in + class matching (DEVIATION)',
-            {'train__pretrain_audio_label_space': 'fine', 'model__class_matching': True}),
-    Variant('fine audio stand-in + class matching (DEVIATION) + 3000 steps',
-            {'train__pretrain_audio_label_space': 'fine', 'model__class_matching': True, 'train__stage1_steps': 3000}),
-    Variant('stand-ins pre-trained 4x longer (1600 steps)', {'train__pretrain_steps': 1600}),
-    Variant('stand-ins pre-trained 4x longer + class matching (DEVIATION)',
-            {'train__pretrain_steps': 1600, 'model__class_matching': True}),
-    # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual labels
-    Variant("fine stand-ins (the benchmark's classes)", {'train__pretrain_label_space': 'fine'}),
-    Variant('fine stand-ins + class matching (DEVIATION)',
-            {'train__pretrain_label_space': 'fine', 'model__class_matching': True}),
-    Variant('fine stand-ins pre-trained 4x longer + class matching (DEVIATION)',
-            {'train__pretrain_label_space': 'fine', 'train__pretrain_steps': 1600, 'model__class_matching': True}),
-])
+LEVERS: dict[str, Variant] = declare(
+    [
+        Variant("baseline (the coarse regime's stage 1)", {}),
+        Variant("stage-1 steps x2 (3000)", {"train__stage1_steps": 3000}),
+        Variant("class matching (DEVIATION)", {"model__class_matching": True}),
+        Variant(
+            "class matching (DEVIATION) + 3000 steps",
+            {"model__class_matching": True, "train__stage1_steps": 3000},
+        ),
+        Variant("4 clips per step (1500 steps)", {"train__clips_per_step": 4}),
+        Variant(
+            "fine audio stand-in (AudioSet-like; visual stays coarse)",
+            {"train__pretrain_audio_label_space": "fine"},
+        ),
+        Variant(
+            "fine audio stand-in + class matching (DEVIATION)",
+            {"train__pretrain_audio_label_space": "fine", "model__class_matching": True},
+        ),
+        Variant(
+            "fine audio stand-in + class matching (DEVIATION) + 3000 steps",
+            {
+                "train__pretrain_audio_label_space": "fine",
+                "model__class_matching": True,
+                "train__stage1_steps": 3000,
+            },
+        ),
+        Variant("stand-ins pre-trained 4x longer (1600 steps)", {"train__pretrain_steps": 1600}),
+        Variant(
+            "stand-ins pre-trained 4x longer + class matching (DEVIATION)",
+            {"train__pretrain_steps": 1600, "model__class_matching": True},
+        ),
+        # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual labels
+        Variant("fine stand-ins (the benchmark's classes)", {"train__pretrain_label_space": "fine"}),
+        Variant(
+            "fine stand-ins + class matching (DEVIATION)",
+            {"train__pretrain_label_space": "fine", "model__class_matching": True},
+        ),
+        Variant(
+            "fine stand-ins pre-trained 4x longer + class matching (DEVIATION)",
+            {
+                "train__pretrain_label_space": "fine",
+                "train__pretrain_steps": 1600,
+                "model__class_matching": True,
+            },
+        ),
+    ]
+)
 DEFAULT = list(LEVERS)[:4]  # the first four are the committed ones; ask for the others with --levers
 STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoders (Course-level)
 
@@ -64,7 +89,9 @@ def lever_stage1(runs: Course, name: str, seed: int) -> tuple[Course, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="stepstones study levers --stage 1", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="stepstones study levers --stage 1", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--levers", nargs="+", default=DEFAULT, choices=list(LEVERS))
@@ -82,8 +109,10 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> None:  # after every lever: an interrupted run keeps what it measured
         note = "stage-2 model: the study's two_stage model of the same seed, tested with each lever's priors"
-        results = {"provenance": provenance(command, start, commands=commands, profile="classroom", note=note),
-                   "levers": levers}
+        results = {
+            "provenance": provenance(command, start, commands=commands, profile="classroom", note=note),
+            "levers": levers,
+        }
         atomic_write_json(out, results)
 
     for seed in args.seeds:
@@ -93,14 +122,21 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             own, s1 = lever_stage1(runs, name, seed)
             avss = runs.evaluate(s2, prior=own.stage1_priors(s1))
-            rec = {"seed": seed, **stage1_metrics(own.evaluate(s1)),
-                   "avss_miou": avss["miou_benchmark"], "binary_miou_of_stage2": avss["binary_miou"],
-                   "build_seconds": read_marker(s1).get("wall_seconds")}
+            rec = {
+                "seed": seed,
+                **stage1_metrics(own.evaluate(s1)),
+                "avss_miou": avss["miou_benchmark"],
+                "binary_miou_of_stage2": avss["binary_miou"],
+                "build_seconds": read_marker(s1).get("wall_seconds"),
+            }
             levers.setdefault(name, {"overrides": LEVERS[name].overrides, "per_seed": []})
             levers[name]["per_seed"] = [r for r in levers[name]["per_seed"] if r["seed"] != seed] + [rec]
-            print(f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
-                  f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
-                  f"[{time.perf_counter() - t:.0f} s]", flush=True)
+            print(
+                f"seed {seed} | {name}: stage 1 {rec['stage1_miou']:.3f} (FP on never-sounding "
+                f"{rec.get('stage1_distractor_fp', float('nan')):.2f}) -> AVSS {rec['avss_miou']:.3f} "
+                f"[{time.perf_counter() - t:.0f} s]",
+                flush=True,
+            )
             save()
 
 

@@ -5,6 +5,7 @@ the generator's data knobs included as ``data__synth__<knob>``), so every varian
 ``stepstones reproduce --profile classroom --set section__field=value ...``. ``name`` is the variant's key in the
 committed JSON (and its row in the tables); ``mirrors`` says which AVSBench situation it stands for.
 """
+
 from __future__ import annotations
 
 import json

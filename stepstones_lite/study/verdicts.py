@@ -5,6 +5,7 @@ AVSS mIoU (``results/build_noise_classroom.json``): two builds of the *same* set
 difference between two arms only counts when every seed clears that range in the same direction; a mean inside
 it is a tie, and anything else is inside the seed spread.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,12 @@ from ..utils import project_root
 __all__ = ["build_noise_range", "call", "verdict_row", "CALL_WORDS"]
 
 # what each call says, as a student would read it
-CALL_WORDS = {"higher": "higher on every seed, beyond the build-to-build range",
-              "lower": "lower on every seed, beyond the build-to-build range",
-              "tie": "a tie: the mean difference is inside the build-to-build range",
-              "spread": "within the seed spread (seeds disagree)"}
+CALL_WORDS = {
+    "higher": "higher on every seed, beyond the build-to-build range",
+    "lower": "lower on every seed, beyond the build-to-build range",
+    "tie": "a tie: the mean difference is inside the build-to-build range",
+    "spread": "within the seed spread (seeds disagree)",
+}
 
 
 def build_noise_range(path: str | Path | None = None) -> float:
@@ -49,5 +52,11 @@ def call(diffs: list[float], noise: float) -> str:
 def verdict_row(a: str, b: str, key: str, diffs: list[float], noise: float) -> dict[str, Any]:
     """One row of a verdict table: the per-seed ``a − b`` on ``key``, their mean, the call and its words."""
     c = call(diffs, noise)
-    return {"comparison": f"{a} − {b}", "metric": key, "per seed": ", ".join(f"{d:+.3f}" for d in diffs),
-            "mean": round(sum(diffs) / len(diffs), 3), "call": c, "verdict": f"{a}: {CALL_WORDS[c]}"}
+    return {
+        "comparison": f"{a} − {b}",
+        "metric": key,
+        "per seed": ", ".join(f"{d:+.3f}" for d in diffs),
+        "mean": round(sum(diffs) / len(diffs), 3),
+        "call": c,
+        "verdict": f"{a}: {CALL_WORDS[c]}",
+    }

@@ -1,4 +1,5 @@
 """Training: one device-agnostic loop (CPU, CUDA + AMP, DDP via torchrun), checkpoints, the pipeline stages."""
+
 from .checkpoint import CheckpointError, ConfigMismatchError, load_checkpoint, save_checkpoint
 from .engine import DistributedContext, FitResult, Task, Trainer, collate_clips, epoch_order
 
@@ -9,6 +10,7 @@ def __getattr__(name: str):  # lazy: the course pulls in model, data and metrics
 
         return Course
     raise AttributeError(name)
+
 
 __all__ = [
     "CheckpointError",

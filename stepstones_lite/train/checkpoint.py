@@ -11,6 +11,7 @@ place). Loading checks the hash (a sidecar without one, from older versions, is 
 the model config, so a corrupt checkpoint or one of the wrong model or profile fails with one clear
 :class:`CheckpointError`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,17 @@ import torch
 from ..config import Profile
 from ..utils import atomic_write, atomic_write_json, file_sha256
 
-__all__ = ["CheckpointError", "ConfigMismatchError", "save_checkpoint", "load_checkpoint", "load_state",
-           "config_diff", "rng_state", "set_rng_state", "RESUME_FREE_FIELDS"]
+__all__ = [
+    "CheckpointError",
+    "ConfigMismatchError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_state",
+    "config_diff",
+    "rng_state",
+    "set_rng_state",
+    "RESUME_FREE_FIELDS",
+]
 
 FORMAT = 1
 
@@ -43,14 +53,16 @@ class ConfigMismatchError(CheckpointError):
 
 # fields that only say how a run is executed, not what it computes: they may differ between a run and its
 # resume. Everything else in the profile (model, data, train incl. seed, lr, schedule, eval_every) must match.
-RESUME_FREE_FIELDS = frozenset({
-    "description",  # free text
-    "train.device",  # CPU / GPU choice (bit-identity is only promised on the same device anyway)
-    "train.num_threads",  # CPU threads
-    "train.compile",  # torch.compile: the same model, compiled or not
-    "train.seeds",  # the seeds of the reproduce study, not of this run
-    "data.num_workers",  # DataLoader workers read the same items in the same order
-})
+RESUME_FREE_FIELDS = frozenset(
+    {
+        "description",  # free text
+        "train.device",  # CPU / GPU choice (bit-identity is only promised on the same device anyway)
+        "train.num_threads",  # CPU threads
+        "train.compile",  # torch.compile: the same model, compiled or not
+        "train.seeds",  # the seeds of the reproduce study, not of this run
+        "data.num_workers",  # DataLoader workers read the same items in the same order
+    }
+)
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -71,18 +83,26 @@ def config_diff(saved: Profile, now: Profile, ignore: frozenset[str] = RESUME_FR
     ``ignore`` leaves fields out). Values compare in their JSON form: a tuple equals its saved list."""
     old, new = _flatten(saved), _flatten(now)
     names = sorted(set(old) | set(new))
-    return [f"{name}: checkpoint {old.get(name)!r}, now {new.get(name)!r}" for name in names
-            if name not in ignore and old.get(name) != new.get(name)]
+    return [
+        f"{name}: checkpoint {old.get(name)!r}, now {new.get(name)!r}"
+        for name in names
+        if name not in ignore and old.get(name) != new.get(name)
+    ]
 
 
 def rng_state() -> dict[str, Any]:
     """Every RNG the training loop touches (python, numpy, torch CPU, CUDA if present), as tensors/lists."""
     np_state = np.random.get_state()
     state = {
-        "python": list(random.getstate()[1]) + [random.getstate()[2] if random.getstate()[2] is not None else -1],
+        "python": list(random.getstate()[1])
+        + [random.getstate()[2] if random.getstate()[2] is not None else -1],
         "python_version": random.getstate()[0],
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -96,8 +116,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
     gauss = py.pop()
     random.setstate((state["python_version"], tuple(int(v) for v in py), None if gauss == -1 else gauss))
     npst = state["numpy"]
-    np.random.set_state(("MT19937", npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"],
-                         npst["cached_gaussian"]))
+    np.random.set_state(
+        (
+            "MT19937",
+            npst["keys"].numpy().astype(np.uint32),
+            npst["pos"],
+            npst["has_gauss"],
+            npst["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -141,9 +168,16 @@ def save_checkpoint(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
-    header = {"format": FORMAT, "kind": kind, "step": int(step), "profile": json.loads(profile.to_json()),
-              "extra": payload["extra"], "file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-              "previous_sha256": file_sha256(path) if path.is_file() else None}
+    header = {
+        "format": FORMAT,
+        "kind": kind,
+        "step": int(step),
+        "profile": json.loads(profile.to_json()),
+        "extra": payload["extra"],
+        "file": path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "previous_sha256": file_sha256(path) if path.is_file() else None,
+    }
     # the header first: a kill before the .pt's rename leaves the old file, vouched for by previous_sha256
     atomic_write_json(path.with_suffix(".json"), header)
     with atomic_write(path, "wb") as handle:
@@ -174,8 +208,10 @@ def _read_verified(path: Path) -> bytes:
     data = path.read_bytes()
     sidecar, hashes = _recorded_hashes(path)
     if hashes and hashlib.sha256(data).hexdigest() not in hashes:
-        raise CheckpointError(f"{path}: contents do not match the sha256 recorded in {sidecar.name} "
-                              "(the file is corrupt or was changed after it was written)")
+        raise CheckpointError(
+            f"{path}: contents do not match the sha256 recorded in {sidecar.name} "
+            "(the file is corrupt or was changed after it was written)"
+        )
     return data
 
 
@@ -185,11 +221,15 @@ def _unpickling_problem(path: Path, err: Exception) -> CheckpointError:
     text = str(err)
     if "Unsupported global" in text:
         found = text.split("GLOBAL", 1)[-1].split()[0] if "GLOBAL" in text else "a Python object"
-        return CheckpointError(f"{path}: not a plain-tensor checkpoint: it holds {found}, and such objects "
-                               "are never unpickled (code could run); only stepstones_lite checkpoints load")
+        return CheckpointError(
+            f"{path}: not a plain-tensor checkpoint: it holds {found}, and such objects "
+            "are never unpickled (code could run); only stepstones_lite checkpoints load"
+        )
     reason = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
-    return CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
-                           f"{(reason[0] if reason else 'unreadable')[:160]})")
+    return CheckpointError(
+        f"{path}: not a readable checkpoint ({type(err).__name__}: "
+        f"{(reason[0] if reason else 'unreadable')[:160]})"
+    )
 
 
 def _parse_profile(path: Path, raw: Any) -> Profile:
@@ -224,11 +264,16 @@ def load_checkpoint(
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "model" not in payload:
         raise CheckpointError(f"{path}: not a stepstones_lite checkpoint (format {FORMAT} expected)")
     if kind is not None and payload.get("kind") != kind:
-        raise CheckpointError(f"{path}: holds a {payload.get('kind')!r} model, but a {kind!r} model was asked for")
+        raise CheckpointError(
+            f"{path}: holds a {payload.get('kind')!r} model, but a {kind!r} model was asked for"
+        )
     saved = _parse_profile(path, payload.get("profile"))
     if profile is not None and saved.model != profile.model:
-        diff = {k: (getattr(saved.model, k), getattr(profile.model, k)) for k in vars(saved.model)
-                if getattr(saved.model, k) != getattr(profile.model, k)}
+        diff = {
+            k: (getattr(saved.model, k), getattr(profile.model, k))
+            for k in vars(saved.model)
+            if getattr(saved.model, k) != getattr(profile.model, k)
+        }
         raise CheckpointError(
             f"{path}: model config differs from the requested profile {profile.name!r} "
             f"(checkpoint {saved.name!r}); differing fields (saved, requested): {diff}"

@@ -16,6 +16,7 @@ profile, the dataset, the seed and the variant, so
 >>> s2 = course.stage2(seed=0, priors=priors)           # doctest: +SKIP
 >>> course.evaluate(s2, prior=priors)["miou"]           # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ class Course:
         progress: show progress bars (default: on, except under CI/nbval).
     """
 
-    def __init__(self, profile: Profile, data_root: str | Path | None = None, progress: bool | None = None) -> None:
+    def __init__(
+        self, profile: Profile, data_root: str | Path | None = None, progress: bool | None = None
+    ) -> None:
         self.root = pipeline.ensure_dataset(profile, data_root)
         self.profile = pipeline.prepare_profile(profile, self.root)
         self.progress = progress
@@ -88,19 +91,37 @@ class Course:
         return self.profile.replace(**overrides) if overrides else self.profile
 
     # ----------------------------------------------------------------- training runs
-    def stage1(self, seed: int = 0, overrides: dict[str, Any] | None = None, mute: bool = False,
-               on_eval: OnEval = None) -> Path:
+    def stage1(
+        self,
+        seed: int = 0,
+        overrides: dict[str, Any] | None = None,
+        mute: bool = False,
+        on_eval: OnEval = None,
+    ) -> Path:
         """Stage 1 (AVS) run folder (``best.pt``, ``last.pt``, ``history.jsonl``)."""
         overrides = overrides or {}
 
         def build(folder: Path) -> None:
-            pipeline.train_stage1(self._variant(overrides), folder, data_root=self.root, seed=seed, mute_audio=mute,
-                                  progress=self.progress, on_eval=on_eval)
+            pipeline.train_stage1(
+                self._variant(overrides),
+                folder,
+                data_root=self.root,
+                seed=seed,
+                mute_audio=mute,
+                progress=self.progress,
+                on_eval=on_eval,
+            )
 
         return self._ensure("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
 
-    def stage2(self, seed: int = 0, priors: Path | None = None, overrides: dict[str, Any] | None = None,
-               on_eval: OnEval = None, train_priors: Path | None = None) -> Path:
+    def stage2(
+        self,
+        seed: int = 0,
+        priors: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        on_eval: OnEval = None,
+        train_priors: Path | None = None,
+    ) -> Path:
         """Stage 2 (AVSS with priors) run folder; validated with ``priors`` (stage-1 priors) or GT if None.
 
         ``train_priors``: the stage-1 priors of the train split (:meth:`stage1_priors` with ``splits=("train",)``),
@@ -110,19 +131,37 @@ class Course:
         extra = {"train_priors": str(train_priors)} if train_priors is not None else {}
 
         def build(folder: Path) -> None:
-            pipeline.train_stage2(self._variant(overrides), folder, prior_root=priors, data_root=self.root,
-                                  seed=seed, progress=self.progress, on_eval=on_eval, train_prior_root=train_priors)
+            pipeline.train_stage2(
+                self._variant(overrides),
+                folder,
+                prior_root=priors,
+                data_root=self.root,
+                seed=seed,
+                progress=self.progress,
+                on_eval=on_eval,
+                train_prior_root=train_priors,
+            )
 
-        return self._ensure("course/stage2", build,
-                            self._key("stage2", seed, overrides=overrides, priors=str(priors), **extra))
+        return self._ensure(
+            "course/stage2",
+            build,
+            self._key("stage2", seed, overrides=overrides, priors=str(priors), **extra),
+        )
 
     def end_to_end(self, seed: int = 0, steps: int | None = None, on_eval: OnEval = None) -> Path:
         """End-to-end AVSS run folder (default steps: stage 2's, the paper's protocol)."""
         steps = steps or self.profile.train.stage2_steps
 
         def build(folder: Path) -> None:
-            pipeline.train_end_to_end(self.profile, folder, data_root=self.root, seed=seed, steps=steps,
-                                      progress=self.progress, on_eval=on_eval)
+            pipeline.train_end_to_end(
+                self.profile,
+                folder,
+                data_root=self.root,
+                seed=seed,
+                steps=steps,
+                progress=self.progress,
+                on_eval=on_eval,
+            )
 
         return self._ensure("course/end_to_end", build, self._key("end_to_end", seed, steps=steps))
 
@@ -130,21 +169,36 @@ class Course:
         """TPAVI-style baseline run folder, end to end (``priors=None``) or with stage-1 priors."""
 
         def build(folder: Path) -> None:
-            pipeline.train_tpavi(self.profile, folder, data_root=self.root, seed=seed, prior_root=priors,
-                                 progress=self.progress, on_eval=on_eval)
+            pipeline.train_tpavi(
+                self.profile,
+                folder,
+                data_root=self.root,
+                seed=seed,
+                prior_root=priors,
+                progress=self.progress,
+                on_eval=on_eval,
+            )
 
         return self._ensure("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
 
     # ----------------------------------------------------------------- priors
-    def stage1_priors(self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test"),
-                      offset: float = 0.0) -> Path:
+    def stage1_priors(
+        self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test"), offset: float = 0.0
+    ) -> Path:
         """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and test);
         ``offset``: the decision threshold on ``s_sounding - s_background`` (negative: a recall-tuned prior)."""
         splits = tuple(splits)
 
         def build(folder: Path) -> None:
-            make_priors(stage1 / "best.pt", folder, data_root=self.root, splits=splits, mute_audio=mute,
-                        progress=self.progress, offset=offset)
+            make_priors(
+                stage1 / "best.pt",
+                folder,
+                data_root=self.root,
+                splits=splits,
+                mute_audio=mute,
+                progress=self.progress,
+                offset=offset,
+            )
 
         extra: dict[str, Any] = {"splits": list(splits)} if splits != ("val", "test") else {}
         if offset:
@@ -155,25 +209,44 @@ class Course:
         """Ground-truth priors on val and test (``kind=None``), or degraded ones (erode/dilate/noise/drop)."""
 
         def build(folder: Path) -> None:
-            write_reference_priors(self.profile, folder, data_root=self.root, splits=("val", "test"), degrade=kind,
-                                   level=level, seed=seed, progress=self.progress)
+            write_reference_priors(
+                self.profile,
+                folder,
+                data_root=self.root,
+                splits=("val", "test"),
+                degrade=kind,
+                level=level,
+                seed=seed,
+                progress=self.progress,
+            )
 
-        return self._ensure("course/reference_priors", build,
-                               {**self.base_key, "kind": kind, "level": level, "seed": seed})
+        return self._ensure(
+            "course/reference_priors", build, {**self.base_key, "kind": kind, "level": level, "seed": seed}
+        )
 
     # ----------------------------------------------------------------- evaluation (cached as JSON)
     def evaluate(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float]:
         """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``); cached."""
-        tag = json.dumps({"split": split, "metrics": _METRICS_VERSION,
-                          **{k: portable(str(v)) for k, v in sorted(kwargs.items())}}, sort_keys=True)
+        tag = json.dumps(
+            {
+                "split": split,
+                "metrics": _METRICS_VERSION,
+                **{k: portable(str(v)) for k, v in sorted(kwargs.items())},
+            },
+            sort_keys=True,
+        )
         cache = Path(run) / "evaluations.json"
         known = json.loads(cache.read_text()) if cache.is_file() else {}
         if tag in known:
             return known[tag]
-        with file_lock(lock_path(cache), f"an evaluation of {run}"):  # two processes: neither loses the other's entry
+        with file_lock(
+            lock_path(cache), f"an evaluation of {run}"
+        ):  # two processes: neither loses the other's entry
             known = json.loads(cache.read_text()) if cache.is_file() else {}
             if tag not in known:
-                known[tag] = pipeline.evaluate_checkpoint(Path(run) / "best.pt", split, data_root=self.root, **kwargs)
+                known[tag] = pipeline.evaluate_checkpoint(
+                    Path(run) / "best.pt", split, data_root=self.root, **kwargs
+                )
                 atomic_write_json(cache, known)
         return known[tag]
 

@@ -4,6 +4,7 @@
 :func:`avss_dataset` opens one split of it. Both :mod:`.pipeline` (which re-exports them) and :mod:`.pretrain`
 import them from here, so neither of the two imports the other for its data.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,16 @@ def _quiet() -> bool:
 _PURPOSE = {"train": "training", "val": "validation", "test": "evaluation"}
 
 
-def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: str | Path | None = None,
-                 return_instances: bool = False, preload: bool = True, purpose: str | None = None) -> Any:
+def avss_dataset(
+    profile: Profile,
+    root: str | Path,
+    split: str,
+    *,
+    prior_root: str | Path | None = None,
+    return_instances: bool = False,
+    preload: bool = True,
+    purpose: str | None = None,
+) -> Any:
     """An :class:`~stepstones_lite.data.AVSBenchSemantic` split shaped for the profile (frames in [0, 1]).
 
     Every step that opens a split needs its clips: a split without rows in ``metadata.csv`` raises a
@@ -59,8 +68,15 @@ def avss_dataset(profile: Profile, root: str | Path, split: str, *, prior_root: 
     """
     from ..data import AVSBenchSemantic
 
-    dataset = AVSBenchSemantic(root, split=split, image_size=profile.data.image_size, normalize=False,
-                               prior_root=prior_root, return_instances=return_instances, preload=preload)
+    dataset = AVSBenchSemantic(
+        root,
+        split=split,
+        image_size=profile.data.image_size,
+        normalize=False,
+        prior_root=prior_root,
+        return_instances=return_instances,
+        preload=preload,
+    )
     if len(dataset) == 0:
         need = purpose or _PURPOSE.get(split, "this step")
         raise DatasetError(Path(root) / "metadata.csv", f"no rows of split {split!r}; {need} needs them")

@@ -19,6 +19,7 @@ the :class:`Trainer` owns everything else:
 - data read inline from preloaded datasets on CPU, or by ``DataLoader`` workers (``DataConfig.num_workers``,
   pinned memory on CUDA) in the same deterministic order.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,12 @@ from torch import nn
 from ..config import Profile
 from ..utils import append_text, atomic_write_text, autocast, resolve_device, seed_everything
 from .checkpoint import (
-    CheckpointError, ConfigMismatchError, config_diff, load_checkpoint, load_state, save_checkpoint,
+    CheckpointError,
+    ConfigMismatchError,
+    config_diff,
+    load_checkpoint,
+    load_state,
+    save_checkpoint,
     set_rng_state,
 )
 
@@ -81,8 +87,10 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     non_blocking = device.type == "cuda"
-    return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
-            for k, v in batch.items()}
+    return {
+        k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
 
 
 def make_adamw(params: Any, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -92,7 +100,9 @@ def make_adamw(params: Any, lr: float, weight_decay: float) -> torch.optim.AdamW
     ~15 % of a training step, the fused kernel a fraction of that.
     """
     try:
-        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay, fused=True)
+        return torch.optim.AdamW(
+            params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay, fused=True
+        )
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
 
@@ -131,7 +141,11 @@ class DistributedContext:
 
 def _device_for(device: str | torch.device) -> torch.device:
     """Resolve the device; under torchrun with CUDA each rank takes its LOCAL_RANK GPU."""
-    if str(device) in ("auto", "cuda") and torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if (
+        str(device) in ("auto", "cuda")
+        and torch.cuda.is_available()
+        and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    ):
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return resolve_device(device, verbose=int(os.environ.get("RANK", "0")) == 0)
 
@@ -148,8 +162,11 @@ class FitResult:
 
 
 def _progress_disabled() -> bool:
-    return bool(os.environ.get("TQDM_DISABLE")) or bool(os.environ.get("CI")) or \
-        bool(os.environ.get("PYTEST_CURRENT_TEST"))
+    return (
+        bool(os.environ.get("TQDM_DISABLE"))
+        or bool(os.environ.get("CI"))
+        or bool(os.environ.get("PYTEST_CURRENT_TEST"))
+    )
 
 
 class Trainer:
@@ -200,20 +217,32 @@ class Trainer:
             torch.set_num_threads(int(tcfg.num_threads))
 
         self.model = model.to(self.device)
-        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad and (trainable is None or trainable(n))]
+        named = [
+            (n, p)
+            for n, p in self.model.named_parameters()
+            if p.requires_grad and (trainable is None or trainable(n))
+        ]
         if not named:
             raise ValueError("no trainable parameters: check the freezing switches / trainable filter")
         groups: dict[float, list[nn.Parameter]] = {}
         for name, param in named:
             groups.setdefault(float(lr_scale(name)) if lr_scale else 1.0, []).append(param)
         self.optimizer = make_adamw(
-            [{"params": ps, "lr": tcfg.lr * scale, "initial_lr": tcfg.lr * scale} for scale, ps in groups.items()],
-            lr=tcfg.lr, weight_decay=tcfg.weight_decay,
+            [
+                {"params": ps, "lr": tcfg.lr * scale, "initial_lr": tcfg.lr * scale}
+                for scale, ps in groups.items()
+            ],
+            lr=tcfg.lr,
+            weight_decay=tcfg.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.use_amp = bool(tcfg.amp) and self.device.type == "cuda"
-        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.use_amp else None
-        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp and self.amp_dtype == torch.float16 else None
+        self.amp_dtype = (
+            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.use_amp else None
+        )
+        self.scaler = (
+            torch.amp.GradScaler("cuda") if self.use_amp and self.amp_dtype == torch.float16 else None
+        )
         self.train_model: nn.Module = self.model
         if tcfg.compile:
             self.train_model = torch.compile(self.train_model)  # type: ignore[assignment]
@@ -221,7 +250,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.train_model, device_ids=ids, find_unused_parameters=True)
+            self.train_model = DistributedDataParallel(
+                self.train_model, device_ids=ids, find_unused_parameters=True
+            )
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {}
@@ -233,7 +264,9 @@ class Trainer:
         factor = 1.0
         if warm and step < warm:
             factor = (step + 1) / warm
-        if self.cfg.phase_b_fraction > 0 and step >= int(math.ceil(self.steps * (1 - self.cfg.phase_b_fraction))):
+        if self.cfg.phase_b_fraction > 0 and step >= int(
+            math.ceil(self.steps * (1 - self.cfg.phase_b_fraction))
+        ):
             factor = self.cfg.lr_phase_b / self.cfg.lr
         return factor
 
@@ -248,7 +281,7 @@ class Trainer:
         while True:
             epoch, offset = divmod(step, per_epoch)
             shard = epoch_order(n, self.cfg.seed, epoch)[rank::world]
-            yield [shard[pos * per_step:(pos + 1) * per_step] for pos in range(offset, per_epoch)]
+            yield [shard[pos * per_step : (pos + 1) * per_step] for pos in range(offset, per_epoch)]
             step += per_epoch - offset
 
     def _train_batches(self, start_step: int) -> Iterator[dict[str, Any]]:
@@ -264,8 +297,13 @@ class Trainer:
                 # its own generator, so starting workers never draws from (and shifts) the global RNG stream
                 gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + start_step + epoch_offset)
                 loader = torch.utils.data.DataLoader(
-                    self.train_set, batch_sampler=index_lists, num_workers=workers, collate_fn=collate_clips,
-                    pin_memory=self.device.type == "cuda", persistent_workers=False, generator=gen,
+                    self.train_set,
+                    batch_sampler=index_lists,
+                    num_workers=workers,
+                    collate_fn=collate_clips,
+                    pin_memory=self.device.type == "cuda",
+                    persistent_workers=False,
+                    generator=gen,
                 )
                 yield from loader
             else:
@@ -282,8 +320,14 @@ class Trainer:
         if not self.ctx.is_main:
             return None
         return save_checkpoint(
-            self.out_dir / name, kind=self.task.kind, profile=self.profile, model=self.model,
-            optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler, step=self.step,
+            self.out_dir / name,
+            kind=self.task.kind,
+            profile=self.profile,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            step=self.step,
             extra={"history": self.history, "best": self.best, "steps": self.steps},
         )
 
@@ -308,8 +352,10 @@ class Trainer:
         if payload["extra"].get("steps") != self.steps:
             diff.append(f"steps: checkpoint {payload['extra'].get('steps')!r}, now {self.steps!r}")
         if diff:
-            raise ConfigMismatchError(f"{path}: written with another configuration, so this run cannot "
-                                      f"resume it (same settings, or another --out): {'; '.join(diff)}")
+            raise ConfigMismatchError(
+                f"{path}: written with another configuration, so this run cannot "
+                f"resume it (same settings, or another --out): {'; '.join(diff)}"
+            )
         load_state(path, self.model, payload["model"])
         load_state(path, self.optimizer, payload["optimizer"], "optimizer")
         load_state(path, self.scheduler, payload["scheduler"], "scheduler")
@@ -388,8 +434,14 @@ class Trainer:
         if self.show_progress and self.ctx.is_main:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=self.steps, initial=start, desc=self.description, dynamic_ncols=True, leave=True,
-                       mininterval=1.0)
+            bar = tqdm(
+                total=self.steps,
+                initial=start,
+                desc=self.description,
+                dynamic_ncols=True,
+                leave=True,
+                mininterval=1.0,
+            )
         batches = self._train_batches(start)
         running: dict[str, float] = {}
         tic = time.perf_counter()
@@ -400,7 +452,9 @@ class Trainer:
                 with autocast(self.device, self.use_amp):
                     loss, logs = self.task.loss(self.train_model, batch)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower the lr or check data")
+                    raise FloatingPointError(
+                        f"loss is {loss.item()} at step {self.step}; lower the lr or check data"
+                    )
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.scaler is not None:
                     self.scaler.scale(loss).backward()
@@ -436,8 +490,12 @@ class Trainer:
                     monitor = metrics.get(self.task.monitor)
                     improved = monitor is not None and (not self.best or monitor > self.best["value"])
                     if improved:
-                        self.best = {"step": self.step, "metric": self.task.monitor, "value": float(monitor),
-                                     "metrics": metrics}
+                        self.best = {
+                            "step": self.step,
+                            "metric": self.task.monitor,
+                            "value": float(monitor),
+                            "metrics": metrics,
+                        }
                     self._log(record)
                     if improved:
                         best_path = self._save("best.pt") or best_path
@@ -452,8 +510,14 @@ class Trainer:
             best_path = self.out_dir / "best.pt"
         if last_path is None and (self.out_dir / "last.pt").is_file():
             last_path = self.out_dir / "last.pt"
-        return FitResult(history=self.history, best=self.best, last_checkpoint=last_path, best_checkpoint=best_path,
-                         wall_seconds=time.perf_counter() - start_time, steps_run=self.step - start)
+        return FitResult(
+            history=self.history,
+            best=self.best,
+            last_checkpoint=last_path,
+            best_checkpoint=best_path,
+            wall_seconds=time.perf_counter() - start_time,
+            steps_run=self.step - start,
+        )
 
     def close(self) -> None:
         if getattr(self, "_tb", None) is not None:

@@ -4,6 +4,7 @@ The dataset (``return_instances=True``) gives per clip ``objects`` (the parsed J
 ``int64 [T,H,W]`` (visible object id per pixel, 0 = none); :class:`~stepstones_lite.metrics.FrameTypeMeter`
 wants one dict per object ``{"mask": bool [T,H,W], "sounding": bool [T], "distractor": bool}``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,9 +23,14 @@ def instances_for_meter(batch: dict[str, Any], valid: torch.Tensor) -> dict[str,
         lo = clip * frames_per_clip
         for obj in objects.get("objects", []):
             mask = torch.zeros_like(ids, dtype=torch.bool)  # [N, H, W], only this clip's frames set
-            mask[lo:lo + frames_per_clip] = ids[lo:lo + frames_per_clip] == int(obj["id"])
+            mask[lo : lo + frames_per_clip] = ids[lo : lo + frames_per_clip] == int(obj["id"])
             sounding = torch.zeros(ids.shape[0], dtype=torch.bool)
-            sounding[lo:lo + frames_per_clip] = torch.tensor([bool(s) for s in obj["sounding"]])
-            out.append({"mask": mask[valid], "sounding": sounding[valid.cpu()],
-                        "distractor": bool(obj.get("distractor", not any(obj["sounding"])))})
+            sounding[lo : lo + frames_per_clip] = torch.tensor([bool(s) for s in obj["sounding"]])
+            out.append(
+                {
+                    "mask": mask[valid],
+                    "sounding": sounding[valid.cpu()],
+                    "distractor": bool(obj.get("distractor", not any(obj["sounding"]))),
+                }
+            )
     return {"instances": out}

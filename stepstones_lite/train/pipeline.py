@@ -13,6 +13,7 @@ what the next step needs. The notebooks and the ``stepstones`` CLI call exactly 
 - :func:`evaluate_checkpoint` — any of the above on a split, with stage-1, oracle (GT) or degraded priors,
   or with the audio muted.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,19 @@ from ..config import Profile
 from ..data import benchmark_classes
 from ..utils import resolve_device, seed_everything  # noqa: F401  (resolve_device: re-exported)
 from .datasets import avss_dataset, ensure_dataset  # re-exported: the pipeline's data step
-from .models import (END_TO_END, KINDS, NUM_AVSS_CLASSES, STAGE1, STAGE2, TPAVI,  # re-exported: trained models
-                     TPAVI_PRIOR, build_criterion, load_model, new_model)
 from .engine import FitResult, Trainer, collate_clips
+from .models import (
+    END_TO_END,
+    KINDS,
+    NUM_AVSS_CLASSES,
+    STAGE1,
+    STAGE2,
+    TPAVI,  # re-exported: trained models
+    TPAVI_PRIOR,
+    build_criterion,
+    load_model,
+    new_model,
+)
 from .tasks import AVSSTask, AVSTask, TPAVITask
 
 __all__ = [
@@ -46,6 +57,7 @@ __all__ = [
     "STAGE2",
     "END_TO_END",
 ]
+
 
 def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Profile:
     """The profile ready to train: small profiles get their cached pre-trained stand-in encoders.
@@ -72,18 +84,25 @@ def _matching_heads(profile: Profile, data_root: str | Path | None) -> tuple[Pro
 
     weights = profile.model.backbone_weights
     if weights is None:
-        raise ValueError("model.class_matching needs pre-trained stand-ins (backbone_weights) for its class heads")
+        raise ValueError(
+            "model.class_matching needs pre-trained stand-ins (backbone_weights) for its class heads"
+        )
     folder = Path(weights).parent
     if profile.train.pretrain_steps > 0 and profile.model.backbone == "lite_cnn":
-        ensure_heads(profile.replace(model__backbone_weights=None, model__audio_weights=None), folder, data_root)
+        ensure_heads(
+            profile.replace(model__backbone_weights=None, model__audio_weights=None), folder, data_root
+        )
     vis, aud = load_heads(folder)
-    profile = profile.replace(model__matching_vis_classes=int(vis["out.2.weight"].shape[0]),
-                              model__matching_aud_classes=int(aud["weight"].shape[0]))
+    profile = profile.replace(
+        model__matching_vis_classes=int(vis["out.2.weight"].shape[0]),
+        model__matching_aud_classes=int(aud["weight"].shape[0]),
+    )
     return profile, (vis, aud)
 
 
-def convert_official(checkpoint: str | Path, stage: str, out_dir: str | Path, profile: Profile | None = None
-                     ) -> Path:
+def convert_official(
+    checkpoint: str | Path, stage: str, out_dir: str | Path, profile: Profile | None = None
+) -> Path:
     """Convert a released Stepping Stones checkpoint into ours: ``<out_dir>/model.pt`` (+ ``model.json`` header)
     and ``<out_dir>/config.json`` (the profile), both written atomically.
 
@@ -101,18 +120,41 @@ def convert_official(checkpoint: str | Path, stage: str, out_dir: str | Path, pr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = model.conversion_report
-    extra = {"converted_from": str(checkpoint), "official_stage": stage, "mapped_keys": report["mapped"],
-             "official_keys": report["official_keys"], "ignored_keys": sorted(report["ignored"])}
-    path = save_checkpoint(out / "model.pt", kind=STAGE1 if stage == "avs" else STAGE2, profile=prof, model=model,
-                           extra=extra, with_rng=False)
+    extra = {
+        "converted_from": str(checkpoint),
+        "official_stage": stage,
+        "mapped_keys": report["mapped"],
+        "official_keys": report["official_keys"],
+        "ignored_keys": sorted(report["ignored"]),
+    }
+    path = save_checkpoint(
+        out / "model.pt",
+        kind=STAGE1 if stage == "avs" else STAGE2,
+        profile=prof,
+        model=model,
+        extra=extra,
+        with_rng=False,
+    )
     atomic_write_json(out / "config.json", json.loads(prof.to_json()))
     return path
 
 
-def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int, data_root: Path,
-         seed: int | None, resume: bool, device: str | None, prior_root: str | Path | None = None,
-         progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
-         description: str = "", train_prior_root: str | Path | None = None) -> FitResult:
+def _run(
+    profile: Profile,
+    kind: str,
+    task: Any,
+    out_dir: str | Path,
+    steps: int,
+    data_root: Path,
+    seed: int | None,
+    resume: bool,
+    device: str | None,
+    prior_root: str | Path | None = None,
+    progress: bool | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+    description: str = "",
+    train_prior_root: str | Path | None = None,
+) -> FitResult:
     if seed is not None:
         profile = profile.replace(train__seed=int(seed))
     profile = prepare_profile(profile, data_root)
@@ -125,8 +167,19 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
         model.matching.load_heads(*heads)
     train_set = avss_dataset(profile, data_root, "train", prior_root=train_prior_root)
     val_set = avss_dataset(profile, data_root, "val", prior_root=prior_root)
-    trainer = Trainer(model, task, train_set, val_set, profile, out_dir, steps=steps, device=device,
-                      progress=progress, on_eval=on_eval, description=description or kind)
+    trainer = Trainer(
+        model,
+        task,
+        train_set,
+        val_set,
+        profile,
+        out_dir,
+        steps=steps,
+        device=device,
+        progress=progress,
+        on_eval=on_eval,
+        description=description or kind,
+    )
     try:
         return trainer.fit(resume=resume)
     finally:
@@ -134,21 +187,52 @@ def _run(profile: Profile, kind: str, task: Any, out_dir: str | Path, steps: int
 
 
 # --------------------------------------------------------------------------- the stages
-def train_stage1(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
-                 seed: int | None = None, steps: int | None = None, mute_audio: bool = False,
-                 resume: bool = False, device: str | None = None, progress: bool | None = None,
-                 on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+def train_stage1(
+    profile: Profile,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    mute_audio: bool = False,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> FitResult:
     """Stage 1 (AVS): AAVS with 2 classes {background, sounding} on binary masks; best on val mIoU."""
     root = ensure_dataset(profile, data_root)
     task = AVSTask(build_criterion(profile, 2), mute_audio=mute_audio, eval_mute_audio=mute_audio)
-    return _run(profile, STAGE1, task, out_dir, steps or profile.train.stage1_steps, root, seed, resume, device,
-                progress=progress, on_eval=on_eval, description="stage 1 (AVS)")
+    return _run(
+        profile,
+        STAGE1,
+        task,
+        out_dir,
+        steps or profile.train.stage1_steps,
+        root,
+        seed,
+        resume,
+        device,
+        progress=progress,
+        on_eval=on_eval,
+        description="stage 1 (AVS)",
+    )
 
 
-def train_stage2(profile: Profile, out_dir: str | Path, *, prior_root: str | Path | None, data_root: str | Path | None = None,
-                 seed: int | None = None, steps: int | None = None, resume: bool = False, device: str | None = None,
-                 progress: bool | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
-                 train_prior_root: str | Path | None = None) -> FitResult:
+def train_stage2(
+    profile: Profile,
+    out_dir: str | Path,
+    *,
+    prior_root: str | Path | None,
+    data_root: str | Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+    train_prior_root: str | Path | None = None,
+) -> FitResult:
     """Stage 2 (AVSS): a fresh AAVS with priors; GT priors in training, ``prior_root`` priors for validation.
 
     ``prior_root=None`` validates with oracle (GT) priors. With ``train.stage2_train_prior`` ``"stage1"`` or
@@ -157,49 +241,124 @@ def train_stage2(profile: Profile, out_dir: str | Path, *, prior_root: str | Pat
     root = ensure_dataset(profile, data_root)
     train_prior = profile.train.stage2_train_prior
     if (train_prior != "gt") != (train_prior_root is not None):
-        raise ValueError(f"train.stage2_train_prior={train_prior!r} goes with "
-                         f"{'a' if train_prior != 'gt' else 'no'} train_prior_root (got {train_prior_root!r})")
-    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=True,
-                    eval_prior="dataset" if prior_root is not None else "gt", kind=STAGE2,
-                    class_set=benchmark_classes(root), train_prior=train_prior)
-    return _run(profile, STAGE2, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
-                prior_root=prior_root, progress=progress, on_eval=on_eval, description="stage 2 (AVSS)",
-                train_prior_root=train_prior_root)
+        raise ValueError(
+            f"train.stage2_train_prior={train_prior!r} goes with "
+            f"{'a' if train_prior != 'gt' else 'no'} train_prior_root (got {train_prior_root!r})"
+        )
+    task = AVSSTask(
+        build_criterion(profile, NUM_AVSS_CLASSES),
+        use_prior=True,
+        eval_prior="dataset" if prior_root is not None else "gt",
+        kind=STAGE2,
+        class_set=benchmark_classes(root),
+        train_prior=train_prior,
+    )
+    return _run(
+        profile,
+        STAGE2,
+        task,
+        out_dir,
+        steps or profile.train.stage2_steps,
+        root,
+        seed,
+        resume,
+        device,
+        prior_root=prior_root,
+        progress=progress,
+        on_eval=on_eval,
+        description="stage 2 (AVSS)",
+        train_prior_root=train_prior_root,
+    )
 
 
-def train_end_to_end(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
-                     seed: int | None = None, steps: int | None = None, resume: bool = False,
-                     device: str | None = None, progress: bool | None = None,
-                     on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+def train_end_to_end(
+    profile: Profile,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> FitResult:
     """End-to-end AVSS: the same model without prior modules, trained directly on the semantic labels."""
     root = ensure_dataset(profile, data_root)
-    task = AVSSTask(build_criterion(profile, NUM_AVSS_CLASSES), use_prior=False, kind=END_TO_END,
-                    class_set=benchmark_classes(root))
-    return _run(profile, END_TO_END, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
-                progress=progress, on_eval=on_eval, description="end-to-end AVSS")
+    task = AVSSTask(
+        build_criterion(profile, NUM_AVSS_CLASSES),
+        use_prior=False,
+        kind=END_TO_END,
+        class_set=benchmark_classes(root),
+    )
+    return _run(
+        profile,
+        END_TO_END,
+        task,
+        out_dir,
+        steps or profile.train.stage2_steps,
+        root,
+        seed,
+        resume,
+        device,
+        progress=progress,
+        on_eval=on_eval,
+        description="end-to-end AVSS",
+    )
 
 
-def train_tpavi(profile: Profile, out_dir: str | Path, *, prior_root: str | Path | None = None,
-                data_root: str | Path | None = None, seed: int | None = None, steps: int | None = None,
-                resume: bool = False, device: str | None = None, progress: bool | None = None,
-                on_eval: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+def train_tpavi(
+    profile: Profile,
+    out_dir: str | Path,
+    *,
+    prior_root: str | Path | None = None,
+    data_root: str | Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> FitResult:
     """The TPAVI-style baseline: end to end (``prior_root=None``) or with a stage-1 prior (paper Tab. 2).
 
     With a prior it trains on ground-truth masks and validates with the ``prior_root`` priors, like stage 2.
     """
     root = ensure_dataset(profile, data_root)
     kind = TPAVI if prior_root is None else TPAVI_PRIOR
-    task = TPAVITask(use_prior=prior_root is not None, eval_prior="dataset", kind=kind,
-                     class_set=benchmark_classes(root))
-    return _run(profile, kind, task, out_dir, steps or profile.train.stage2_steps, root, seed, resume, device,
-                prior_root=prior_root, progress=progress, on_eval=on_eval, description=f"{kind} baseline")
+    task = TPAVITask(
+        use_prior=prior_root is not None, eval_prior="dataset", kind=kind, class_set=benchmark_classes(root)
+    )
+    return _run(
+        profile,
+        kind,
+        task,
+        out_dir,
+        steps or profile.train.stage2_steps,
+        root,
+        seed,
+        resume,
+        device,
+        prior_root=prior_root,
+        progress=progress,
+        on_eval=on_eval,
+        description=f"{kind} baseline",
+    )
 
 
 # --------------------------------------------------------------------------- evaluation
-def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_root: str | Path | None = None,
-                        prior: str | Path | None = None, mute_audio: bool = False, device: str | None = None,
-                        return_instances: bool = True, stage1: str | Path | None = None,
-                        gate: str | Path | None = None) -> dict[str, float]:
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    split: str = "test",
+    *,
+    data_root: str | Path | None = None,
+    prior: str | Path | None = None,
+    mute_audio: bool = False,
+    device: str | None = None,
+    return_instances: bool = True,
+    stage1: str | Path | None = None,
+    gate: str | Path | None = None,
+) -> dict[str, float]:
     """Score a checkpoint on ``split``.
 
     Args:
@@ -217,36 +376,55 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", *, data_roo
         task: Any = AVSTask(criterion=None, eval_mute_audio=mute_audio)  # scoring needs no criterion
         # instance sidecars (objects.json) exist only in the synthetic set; real AVSBench has none
         sidecars = return_instances and next(Path(root).glob("*/*/objects.json"), None) is not None
-        dataset = avss_dataset(profile, root, split, return_instances=sidecars, preload=False,
-                               purpose="evaluation")
+        dataset = avss_dataset(
+            profile, root, split, return_instances=sidecars, preload=False, purpose="evaluation"
+        )
     else:
         use_prior = KINDS[kind][1]
         if use_prior and prior is None:
             raise ValueError(f"a {kind} model needs prior=<prior folder> or prior='gt'")
         if gate is not None:
             if use_prior:
-                raise ValueError(f"gate= is for models that take no prior; a {kind} model reads its prior itself")
+                raise ValueError(
+                    f"gate= is for models that take no prior; a {kind} model reads its prior itself"
+                )
             prior = gate  # the mask comes from the same place a prior would
         oracle = isinstance(prior, str) and prior == "gt"
         gate_mode = None if gate is None else ("gt" if oracle else "dataset")
         if kind in (TPAVI, TPAVI_PRIOR):
-            task = TPAVITask(use_prior=use_prior, eval_prior="gt" if oracle else "dataset", kind=kind,
-                             class_set=benchmark_classes(root), gate=gate_mode)
+            task = TPAVITask(
+                use_prior=use_prior,
+                eval_prior="gt" if oracle else "dataset",
+                kind=kind,
+                class_set=benchmark_classes(root),
+                gate=gate_mode,
+            )
         else:
-            task = AVSSTask(criterion=None, use_prior=use_prior,
-                            eval_prior="gt" if oracle else "dataset", kind=kind,
-                            class_set=benchmark_classes(root), gate=gate_mode)
+            task = AVSSTask(
+                criterion=None,
+                use_prior=use_prior,
+                eval_prior="gt" if oracle else "dataset",
+                kind=kind,
+                class_set=benchmark_classes(root),
+                gate=gate_mode,
+            )
         prior_root = None if (oracle or not (use_prior or gate_mode)) else prior
         if prior_root is not None:
             from .priors import priors_for_evaluation
 
-            priors_for_evaluation(prior_root, split, stage1)  # manifest: complete, covers the split, from stage1
-        dataset = avss_dataset(profile, root, split, prior_root=prior_root, preload=False,
-                               purpose="evaluation")
+            priors_for_evaluation(
+                prior_root, split, stage1
+            )  # manifest: complete, covers the split, from stage1
+        dataset = avss_dataset(
+            profile, root, split, prior_root=prior_root, preload=False, purpose="evaluation"
+        )
 
     def batches():
         for i in range(len(dataset)):
-            yield {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in collate_clips([dataset[i]]).items()}
+            yield {
+                k: v.to(dev) if isinstance(v, torch.Tensor) else v
+                for k, v in collate_clips([dataset[i]]).items()
+            }
 
     with torch.no_grad():
         return task.evaluate(model, batches())

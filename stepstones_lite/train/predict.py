@@ -6,6 +6,7 @@ notebooks. The post-processing is the Mask2Former semantic inference of the pape
 ``semantic_inference``): ``s[c] = Σ_q softmax(class_q)[c] · sigmoid(mask_q)`` at the label size, or a per-pixel
 softmax for the TPAVI-style baseline.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,14 @@ def muted_log_mel(log_mel: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batch: dict[str, Any], prior: str | torch.Tensor | None = None, *,
-            muted: bool = False, output: str = "labels") -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    batch: dict[str, Any],
+    prior: str | torch.Tensor | None = None,
+    *,
+    muted: bool = False,
+    output: str = "labels",
+) -> torch.Tensor:
     """Run ``model`` on one clip (``frames [T,3,H,W]``) or a batch (``frames [B,T,3,H,W]``, frames folded into N).
 
     Args:

@@ -22,6 +22,7 @@ The audio stand-in may get its own label space (``TrainConfig.pretrain_audio_lab
 classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of its
 sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared space.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,20 +36,90 @@ from torch import nn
 from ..config import Profile
 from ..utils import atomic_torch_save, atomic_write_json, resolve_device, seed_everything
 
-__all__ = ["SUPER_CLASSES", "SOUND_FAMILIES", "LABEL_SPACES", "group_of", "family_of", "pretrain_encoders", "ensure_encoders", "with_encoders", "DenseHead",
-           "HEAD_FILES", "ensure_heads", "load_heads"]
+__all__ = [
+    "SUPER_CLASSES",
+    "SOUND_FAMILIES",
+    "LABEL_SPACES",
+    "group_of",
+    "family_of",
+    "pretrain_encoders",
+    "ensure_encoders",
+    "with_encoders",
+    "DenseHead",
+    "HEAD_FILES",
+    "ensure_heads",
+    "load_heads",
+]
 
 HEAD_FILES = ("visual_head.pt", "audio_head.pt")  # the stand-ins' class heads, beside visual.pt / audio.pt
 
 # super-classes of the coarse label space (classes not listed fall into "object")
 SUPER_CLASSES: dict[str, tuple[str, ...]] = {
-    "animal": ("dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "cow", "lion", "elephant", "donkey",
-               "goose", "squirrel", "tiger", "wolf", "leopard", "parrot"),
-    "instrument": ("piano", "guitar", "violin", "trumpet", "drum", "flute", "saxophone", "accordion", "cello",
-                   "tabla", "trombone", "tuba", "clarinet", "harp", "marimba", "sitar", "bassoon", "ukulele",
-                   "erhu", "guzheng", "pipa", "sorna", "handpan", "harmonica", "keyboard", "bell"),
-    "vehicle": ("helicopter", "emergency-car", "car", "bus", "truck", "train", "airplane", "motorcycle", "boat",
-                "tractor", "tank", "utv", "bicycle", "missile-rocket", "mower"),
+    "animal": (
+        "dog",
+        "cat",
+        "horse",
+        "pig",
+        "sheep",
+        "duck",
+        "hen",
+        "bird",
+        "cow",
+        "lion",
+        "elephant",
+        "donkey",
+        "goose",
+        "squirrel",
+        "tiger",
+        "wolf",
+        "leopard",
+        "parrot",
+    ),
+    "instrument": (
+        "piano",
+        "guitar",
+        "violin",
+        "trumpet",
+        "drum",
+        "flute",
+        "saxophone",
+        "accordion",
+        "cello",
+        "tabla",
+        "trombone",
+        "tuba",
+        "clarinet",
+        "harp",
+        "marimba",
+        "sitar",
+        "bassoon",
+        "ukulele",
+        "erhu",
+        "guzheng",
+        "pipa",
+        "sorna",
+        "handpan",
+        "harmonica",
+        "keyboard",
+        "bell",
+    ),
+    "vehicle": (
+        "helicopter",
+        "emergency-car",
+        "car",
+        "bus",
+        "truck",
+        "train",
+        "airplane",
+        "motorcycle",
+        "boat",
+        "tractor",
+        "tank",
+        "utv",
+        "bicycle",
+        "missile-rocket",
+        "mower",
+    ),
     "person": ("man", "woman", "boy", "girl", "baby"),
 }
 GROUPS = tuple(SUPER_CLASSES) + ("object",)
@@ -63,7 +134,17 @@ SOUND_FAMILIES: dict[str, tuple[str, ...]] = {
     "livestock": ("horse", "pig", "sheep", "cow", "donkey"),
     "birds": ("duck", "hen", "bird", "goose", "parrot"),
     "strings and keys": ("piano", "guitar", "violin", "cello", "harp", "ukulele", "keyboard"),
-    "winds": ("trumpet", "flute", "saxophone", "accordion", "clarinet", "trombone", "tuba", "bassoon", "harmonica"),
+    "winds": (
+        "trumpet",
+        "flute",
+        "saxophone",
+        "accordion",
+        "clarinet",
+        "trombone",
+        "tuba",
+        "bassoon",
+        "harmonica",
+    ),
     "percussion": ("drum", "helicopter", "bell", "emergency-car", "tabla", "marimba"),
 }
 LABEL_SPACES = ("coarse", "family", "fine")
@@ -92,7 +173,9 @@ class DenseHead(nn.Module):
         super().__init__()
         self.keys = ("res2", "res3", "res4", "res5")
         self.lateral = nn.ModuleDict({k: nn.Conv2d(channels[k], dim, 1) for k in self.keys})
-        self.out = nn.Sequential(nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(dim, num_classes, 1))
+        self.out = nn.Sequential(
+            nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(dim, num_classes, 1)
+        )
 
     def forward(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         y = self.lateral["res5"](feats["res5"])  # [N, dim, H/32, W/32]
@@ -120,7 +203,9 @@ class _LabelSpace:
         return self.index[key]
 
 
-def _collect(profile: Profile, root: Path, label_space: str, audio_label_space: str | None = None) -> dict[str, Any]:
+def _collect(
+    profile: Profile, root: Path, label_space: str, audio_label_space: str | None = None
+) -> dict[str, Any]:
     """Train-split frames (uint8), dense group/class maps and per-second sound labels, in memory.
 
     ``names`` is the visual label space, ``audio_names`` the audio one (the same list unless
@@ -162,8 +247,14 @@ def _collect(profile: Profile, root: Path, label_space: str, audio_label_space: 
             for c in labels:
                 multi_hot[row, c - 1] = 1.0
             row += 1
-    return {"frames": torch.cat(frames), "dense": torch.cat(dense), "log_mel": torch.cat(mels),
-            "sound": multi_hot, "names": label.names, "audio_names": audio_label.names}
+    return {
+        "frames": torch.cat(frames),
+        "dense": torch.cat(dense),
+        "log_mel": torch.cat(mels),
+        "sound": multi_hot,
+        "names": label.names,
+        "audio_names": audio_label.names,
+    }
 
 
 def _steps(steps: int, desc: str) -> Any:
@@ -181,8 +272,14 @@ def _split_holdout(n: int, gen: torch.Generator, share: float = 0.1) -> tuple[to
     return perm[k:], perm[:k]
 
 
-def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: torch.device, gen: torch.Generator,
-                  batch: int = 32) -> tuple[nn.Module, nn.Module, dict[str, float]]:
+def _train_visual(
+    profile: Profile,
+    data: dict[str, Any],
+    steps: int,
+    device: torch.device,
+    gen: torch.Generator,
+    batch: int = 32,
+) -> tuple[nn.Module, nn.Module, dict[str, float]]:
     from ..model.backbone import LiteCNN
 
     body = LiteCNN(tuple(profile.model.backbone_channels)).to(device)
@@ -219,19 +316,29 @@ def _train_visual(profile: Profile, data: dict[str, Any], steps: int, device: to
         for chunk in held_idx.split(64):
             x = data["frames"][chunk].to(device).float() / 255.0
             logits = head(body((x - mean) / std))
-            pred = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False).argmax(1).cpu()
+            pred = (
+                F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False).argmax(1).cpu()
+            )
             y = data["dense"][chunk]
             for c in range(len(inter)):
                 inter[c] += ((pred == c) & (y == c)).sum()
                 union[c] += ((pred == c) | (y == c)).sum()
     present = union > 0
-    report = {"visual_heldout_miou": float((inter[present] / union[present]).mean()),
-              "visual_final_loss": float(loss.detach())}
+    report = {
+        "visual_heldout_miou": float((inter[present] / union[present]).mean()),
+        "visual_final_loss": float(loss.detach()),
+    }
     return body, head, report
 
 
-def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: torch.device, gen: torch.Generator,
-                 batch: int = 64) -> tuple[nn.Module, nn.Module, dict[str, float]]:
+def _train_audio(
+    profile: Profile,
+    data: dict[str, Any],
+    steps: int,
+    device: torch.device,
+    gen: torch.Generator,
+    batch: int = 64,
+) -> tuple[nn.Module, nn.Module, dict[str, float]]:
     from ..model.audio_encoder import LiteAudioCNN
 
     enc = LiteAudioCNN(profile.model.audio_dim).to(device)
@@ -246,8 +353,8 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
         # SpecAugment-style masks: one time band and one frequency band per example
         t0 = torch.randint(0, 96 - 12, (1,), generator=gen).item()
         f0 = torch.randint(0, 64 - 8, (1,), generator=gen).item()
-        x[:, :, t0:t0 + 12] = x.mean()
-        x[:, :, :, f0:f0 + 8] = x.mean()
+        x[:, :, t0 : t0 + 12] = x.mean()
+        x[:, :, :, f0 : f0 + 8] = x.mean()
         loss = F.binary_cross_entropy_with_logits(head(enc(x)), data["sound"][idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -261,10 +368,17 @@ def _train_audio(profile: Profile, data: dict[str, Any], steps: int, device: tor
 
 
 # --------------------------------------------------------------------------- entry points
-def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str | Path | None = None,
-                      label_space: str | None = None, visual_steps: int | None = None,
-                      audio_steps: int | None = None, device: str | None = None,
-                      audio_label_space: str | None = None) -> dict[str, Any]:
+def pretrain_encoders(
+    profile: Profile,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    label_space: str | None = None,
+    visual_steps: int | None = None,
+    audio_steps: int | None = None,
+    device: str | None = None,
+    audio_label_space: str | None = None,
+) -> dict[str, Any]:
     """Train both stand-ins into ``out_dir`` (``visual.pt``, ``audio.pt``, ``standins.json``); return the report.
 
     ``label_space`` (default ``profile.train.pretrain_label_space``) is the visual stand-in's, ``audio_label_space``
@@ -274,7 +388,10 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
 
     label_space = label_space or profile.train.pretrain_label_space
     audio_label_space = audio_label_space or profile.train.pretrain_audio_label_space or label_space
-    if label_space not in ("coarse", "fine"):  # the visual stand-in segments objects, it has no sound families
+    if label_space not in (
+        "coarse",
+        "fine",
+    ):  # the visual stand-in segments objects, it has no sound families
         raise ValueError(f"label_space must be 'coarse' or 'fine', got {label_space!r}")
     if audio_label_space not in LABEL_SPACES:
         raise ValueError(f"audio_label_space must be one of {LABEL_SPACES}, got {audio_label_space!r}")
@@ -290,16 +407,28 @@ def pretrain_encoders(profile: Profile, out_dir: str | Path, *, data_root: str |
     vis_steps = visual_steps if visual_steps is not None else steps
     body, vis_head, vis_report = _train_visual(profile, data, vis_steps, dev, gen)
     vis_s = time.perf_counter() - start - collect_s
-    enc, aud_head, aud_report = _train_audio(profile, data, audio_steps if audio_steps is not None else steps, dev, gen)
+    enc, aud_head, aud_report = _train_audio(
+        profile, data, audio_steps if audio_steps is not None else steps, dev, gen
+    )
     atomic_torch_save(body.cpu().state_dict(), out_dir / "visual.pt")
     atomic_torch_save(enc.cpu().state_dict(), out_dir / "audio.pt")
     # the class heads: only the class-matching deviation (model/class_matching.py) reads them
     atomic_torch_save(vis_head.cpu().state_dict(), out_dir / HEAD_FILES[0])
     atomic_torch_save(aud_head.cpu().state_dict(), out_dir / HEAD_FILES[1])
-    report = {"label_space": label_space, "labels": data["names"], "audio_label_space": audio_label_space,
-              "audio_labels": data["audio_names"], **vis_report, **aud_report,
-              "train_frames": int(len(data["frames"])), "seconds": {"collect": round(collect_s, 1),
-              "visual": round(vis_s, 1), "total": round(time.perf_counter() - start, 1)}}
+    report = {
+        "label_space": label_space,
+        "labels": data["names"],
+        "audio_label_space": audio_label_space,
+        "audio_labels": data["audio_names"],
+        **vis_report,
+        **aud_report,
+        "train_frames": int(len(data["frames"])),
+        "seconds": {
+            "collect": round(collect_s, 1),
+            "visual": round(vis_s, 1),
+            "total": round(time.perf_counter() - start, 1),
+        },
+    }
     atomic_write_json(out_dir / "standins.json", report)
     return report
 
@@ -310,8 +439,13 @@ def ensure_encoders(profile: Profile, data_root: str | Path | None = None) -> Pa
     from .datasets import ensure_dataset
 
     root = ensure_dataset(profile, data_root)
-    key = {"data": str(root), "channels": list(profile.model.backbone_channels), "audio_dim": profile.model.audio_dim,
-           "steps": profile.train.pretrain_steps, "label_space": profile.train.pretrain_label_space}
+    key = {
+        "data": str(root),
+        "channels": list(profile.model.backbone_channels),
+        "audio_dim": profile.model.audio_dim,
+        "steps": profile.train.pretrain_steps,
+        "label_space": profile.train.pretrain_label_space,
+    }
     audio_space = profile.train.pretrain_audio_label_space
     if audio_space not in (None, profile.train.pretrain_label_space):
         key["audio_label_space"] = audio_space  # only when it differs: earlier caches keep their keys
@@ -321,7 +455,9 @@ def ensure_encoders(profile: Profile, data_root: str | Path | None = None) -> Pa
 def with_encoders(profile: Profile, folder: str | Path) -> Profile:
     """The profile with its model pointing at pre-trained stand-ins in ``folder``."""
     folder = Path(folder)
-    return profile.replace(model__backbone_weights=str(folder / "visual.pt"), model__audio_weights=str(folder / "audio.pt"))
+    return profile.replace(
+        model__backbone_weights=str(folder / "visual.pt"), model__audio_weights=str(folder / "audio.pt")
+    )
 
 
 def ensure_heads(profile: Profile, folder: str | Path, data_root: str | Path | None = None) -> Path:
@@ -343,8 +479,10 @@ def ensure_heads(profile: Profile, folder: str | Path, data_root: str | Path | N
             old = torch.load(folder / name, map_location="cpu", weights_only=True)
             new = torch.load(Path(tmp) / name, map_location="cpu", weights_only=True)
             if old.keys() != new.keys() or any(not torch.equal(old[k], new[k]) for k in old):
-                raise RuntimeError(f"{folder}: cached stand-ins have no class heads and re-training did not reproduce "
-                                   f"{name}; delete {folder} so both are rebuilt together")
+                raise RuntimeError(
+                    f"{folder}: cached stand-ins have no class heads and re-training did not reproduce "
+                    f"{name}; delete {folder} so both are rebuilt together"
+                )
         for name in HEAD_FILES:
             shutil.copy2(Path(tmp) / name, folder / name)
     return folder
@@ -355,7 +493,9 @@ def load_heads(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, t
     folder = Path(folder)
     missing = [f for f in HEAD_FILES if not (folder / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder}: no stand-in class heads {missing} (needed by model.class_matching); "
-                                "build them with stepstones_lite.train.pretrain.ensure_heads")
+        raise FileNotFoundError(
+            f"{folder}: no stand-in class heads {missing} (needed by model.class_matching); "
+            "build them with stepstones_lite.train.pretrain.ensure_heads"
+        )
     vis, aud = (torch.load(folder / f, map_location="cpu", weights_only=True) for f in HEAD_FILES)
     return vis, aud

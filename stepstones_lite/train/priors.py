@@ -12,6 +12,7 @@ checkpoint, whether it finished). Three producers:
 
 Every clip is written to a temporary folder and renamed into place, so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,16 @@ from ..utils import atomic_write_json, file_sha256
 from .checkpoint import CheckpointError
 from .engine import collate_clips
 
-__all__ = ["make_priors", "write_reference_priors", "check_priors", "priors_for_evaluation", "prior_source",
-           "degrade_mask", "prior_iou", "DEGRADATIONS"]
+__all__ = [
+    "make_priors",
+    "write_reference_priors",
+    "check_priors",
+    "priors_for_evaluation",
+    "prior_source",
+    "degrade_mask",
+    "prior_iou",
+    "DEGRADATIONS",
+]
 
 DEGRADATIONS = ("erode", "dilate", "noise", "drop")
 
@@ -53,11 +62,17 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     try:
         info = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise DatasetError(manifest, f"corrupt prior manifest ({type(err).__name__}: {err}); "
-                                     f"delete the prior folder and make its priors again") from None
+        raise DatasetError(
+            manifest,
+            f"corrupt prior manifest ({type(err).__name__}: {err}); "
+            f"delete the prior folder and make its priors again",
+        ) from None
     if not isinstance(info, dict):
-        raise DatasetError(manifest, f"corrupt prior manifest: a JSON {type(info).__name__}, expected an "
-                                     f"object; delete the prior folder and make its priors again")
+        raise DatasetError(
+            manifest,
+            f"corrupt prior manifest: a JSON {type(info).__name__}, expected an "
+            f"object; delete the prior folder and make its priors again",
+        )
     return info
 
 
@@ -66,15 +81,25 @@ def _start_manifest(out_dir: Path, identity: dict[str, Any]) -> Path:
     if manifest.is_file():
         old = _read_manifest(manifest)
         if {k: old.get(k) for k in identity} != identity:
-            raise CheckpointError(f"{out_dir}: holds priors made differently ({ {k: old.get(k) for k in identity} }); "
-                                  f"use a new folder or delete it")
+            raise CheckpointError(
+                f"{out_dir}: holds priors made differently ({ {k: old.get(k) for k in identity} }); "
+                f"use a new folder or delete it"
+            )
     atomic_write_json(manifest, {**identity, "complete": False})
     return manifest
 
 
-def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
-                splits: Iterable[str] = ("val", "test"), device: str | None = None,
-                mute_audio: bool = False, progress: bool | None = None, offset: float = 0.0) -> Path:
+def make_priors(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    splits: Iterable[str] = ("val", "test"),
+    device: str | None = None,
+    mute_audio: bool = False,
+    progress: bool | None = None,
+    offset: float = 0.0,
+) -> Path:
     """Write a stage-1 model's binary predictions as prior PNGs; return the manifest path.
 
     A pixel is sounding where ``s_sounding - s_background > offset``: 0 is the model's own decision, a negative
@@ -90,7 +115,11 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
     from .predict import predict
 
     out_dir, splits = Path(out_dir), tuple(splits)
-    identity = {"source": "stage1", "checkpoint_sha256": file_sha256(checkpoint), "mute_audio": bool(mute_audio)}
+    identity = {
+        "source": "stage1",
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "mute_audio": bool(mute_audio),
+    }
     if offset:
         identity["offset"] = float(offset)
     manifest = _start_manifest(out_dir, identity)
@@ -104,17 +133,31 @@ def make_priors(checkpoint: str | Path, out_dir: str | Path, *, data_root: str |
             item = dataset[i]
             folder = out_dir / item["subset"] / item["uid"]
             if not folder.is_dir():
-                batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v
-                         for k, v in collate_clips([item]).items()}
-                _write_clip(folder, predict(model, batch, muted=mute_audio, output="logits") > offset)  # [T, H, W]
+                batch = {
+                    k: v.to(dev) if isinstance(v, torch.Tensor) else v
+                    for k, v in collate_clips([item]).items()
+                }
+                _write_clip(
+                    folder, predict(model, batch, muted=mute_audio, output="logits") > offset
+                )  # [T, H, W]
             counts[split] = counts.get(split, 0) + 1
-    atomic_write_json(manifest, {**identity, "checkpoint": str(checkpoint), "splits": list(splits),
-                                 "clips": counts, "complete": True})
+    atomic_write_json(
+        manifest,
+        {
+            **identity,
+            "checkpoint": str(checkpoint),
+            "splits": list(splits),
+            "clips": counts,
+            "complete": True,
+        },
+    )
     return manifest
 
 
 # --------------------------------------------------------------------------- degraded / oracle priors
-def degrade_mask(mask: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def degrade_mask(
+    mask: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A deliberately worse copy of binary masks ``[T, H, W]`` (bool).
 
     Args:
@@ -151,9 +194,17 @@ def prior_iou(prior: torch.Tensor, gt: torch.Tensor) -> float:
     return float(mask_iou(torch.where(prior.bool(), 1.0, -1.0), gt.float()))
 
 
-def write_reference_priors(profile: Any, out_dir: str | Path, *, data_root: str | Path | None = None,
-                           splits: Iterable[str] = ("val", "test"), degrade: str | None = None,
-                           level: float = 0.0, seed: int = 0, progress: bool | None = None) -> Path:
+def write_reference_priors(
+    profile: Any,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    splits: Iterable[str] = ("val", "test"),
+    degrade: str | None = None,
+    level: float = 0.0,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> Path:
     """Ground-truth priors (``degrade=None``: the oracle) or degraded ones; manifest records the mean prior IoU."""
     from tqdm.auto import tqdm
 
@@ -175,13 +226,16 @@ def write_reference_priors(profile: Any, out_dir: str | Path, *, data_root: str 
             folder = out_dir / item["subset"] / item["uid"]
             if not folder.is_dir():
                 _write_clip(folder, prior)
-    atomic_write_json(manifest, {**identity, "splits": list(splits), "complete": True,
-                                 "prior_miou": sum(ious) / max(1, len(ious))})
+    atomic_write_json(
+        manifest,
+        {**identity, "splits": list(splits), "complete": True, "prior_miou": sum(ious) / max(1, len(ious))},
+    )
     return manifest
 
 
-def check_priors(prior_root: str | Path, checkpoint: str | Path | None = None,
-                 split: str | None = None) -> dict[str, Any]:
+def check_priors(
+    prior_root: str | Path, checkpoint: str | Path | None = None, split: str | None = None
+) -> dict[str, Any]:
     """The manifest of a finished prior folder; raises ``DatasetError`` (naming ``manifest.json``) if it is
     missing or corrupt, unfinished, from another checkpoint, or does not cover ``split``."""
     manifest = Path(prior_root) / "manifest.json"
@@ -194,8 +248,9 @@ def check_priors(prior_root: str | Path, checkpoint: str | Path | None = None,
         raise DatasetError(manifest, "prior generation did not finish; rerun to resume it")
     splits = info.get("splits")
     if split is not None and (not isinstance(splits, list) or split not in splits):
-        raise DatasetError(manifest, f"priors cover the splits {splits}, not {split!r}; "
-                                     f"make priors for {split!r}")
+        raise DatasetError(
+            manifest, f"priors cover the splits {splits}, not {split!r}; make priors for {split!r}"
+        )
     return info
 
 
@@ -211,8 +266,9 @@ def prior_source(info: dict[str, Any]) -> str:
     return f"unknown source {info.get('source')!r}"
 
 
-def priors_for_evaluation(prior_root: str | Path, split: str, stage1: str | Path | None = None
-                          ) -> dict[str, Any] | None:
+def priors_for_evaluation(
+    prior_root: str | Path, split: str, stage1: str | Path | None = None
+) -> dict[str, Any] | None:
     """Check a prior folder before scoring ``split`` with it and print where its priors come from.
 
     A folder with a ``manifest.json`` (made by :func:`make_priors` / :func:`write_reference_priors`) must be
@@ -223,13 +279,19 @@ def priors_for_evaluation(prior_root: str | Path, split: str, stage1: str | Path
     manifest = Path(prior_root) / "manifest.json"
     if not manifest.is_file():
         if stage1 is not None:
-            raise DatasetError(Path(prior_root), "no manifest.json, so the stage-1 model behind these priors "
-                                                 f"cannot be checked against {stage1}")
+            raise DatasetError(
+                Path(prior_root),
+                "no manifest.json, so the stage-1 model behind these priors "
+                f"cannot be checked against {stage1}",
+            )
         print(f"[stepstones] priors {prior_root}: no manifest.json, source unknown")
         return None
     info = check_priors(prior_root, split=split)
     if stage1 is not None and info.get("checkpoint_sha256") != file_sha256(stage1):
-        raise DatasetError(manifest, f"these priors come from {prior_source(info)}, not from the stage-1 "
-                                     f"checkpoint {stage1} (sha256 {file_sha256(stage1)[:12]})")
+        raise DatasetError(
+            manifest,
+            f"these priors come from {prior_source(info)}, not from the stage-1 "
+            f"checkpoint {stage1} (sha256 {file_sha256(stage1)[:12]})",
+        )
     print(f"[stepstones] priors {prior_root} ({split}): {prior_source(info)}")
     return info

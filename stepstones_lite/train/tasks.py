@@ -18,6 +18,7 @@ training and the stage-1 prediction (``batch["prior"]``, read from a prior folde
 paper; ``TrainConfig.stage2_train_prior``) train with the stage-1 predictions of the train split instead (all
 clips / each clip with even odds), read from ``batch["prior"]`` of a train set built with a prior folder.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,7 +31,15 @@ from ..metrics import BinaryMeter, FrameTypeMeter, MechanismMeter, SemanticMeter
 from ..model.criterion import SetCriterion, targets_from_binary, targets_from_labels
 from .predict import SILENT_LOG_MEL, muted_log_mel, predict  # noqa: F401  (the first two: re-exported)
 
-__all__ = ["AVSTask", "AVSSTask", "TPAVITask", "select_frames", "muted_log_mel", "SILENT_LOG_MEL", "TRAIN_PRIORS"]
+__all__ = [
+    "AVSTask",
+    "AVSSTask",
+    "TPAVITask",
+    "select_frames",
+    "muted_log_mel",
+    "SILENT_LOG_MEL",
+    "TRAIN_PRIORS",
+]
 
 TRAIN_PRIORS = ("gt", "stage1", "mixed")  # stage 2's training prior: the paper's, then two DEVIATIONS
 
@@ -38,8 +47,10 @@ TRAIN_PRIORS = ("gt", "stage1", "mixed")  # stage 2's training prior: the paper'
 def select_frames(outputs: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
     """Keep frames ``index`` of a Mask2Former output dict (final and auxiliary predictions)."""
     pick = {"pred_logits": outputs["pred_logits"][index], "pred_masks": outputs["pred_masks"][index]}
-    pick["aux_outputs"] = [{"pred_logits": a["pred_logits"][index], "pred_masks": a["pred_masks"][index]}
-                           for a in outputs.get("aux_outputs", [])]
+    pick["aux_outputs"] = [
+        {"pred_logits": a["pred_logits"][index], "pred_masks": a["pred_masks"][index]}
+        for a in outputs.get("aux_outputs", [])
+    ]
     return pick
 
 
@@ -88,7 +99,9 @@ class AVSTask:
             meter.update(logits[valid], target[valid])
             diag.update(logits[valid], target[valid], **_diagnostic_inputs(batch, valid))
         result = {k: float(v) for k, v in meter.compute().items() if isinstance(v, (int, float))}
-        result.update({f"diag_{k}": float(v) for k, v in diag.compute().items() if isinstance(v, (int, float))})
+        result.update(
+            {f"diag_{k}": float(v) for k, v in diag.compute().items() if isinstance(v, (int, float))}
+        )
         return result
 
 
@@ -112,7 +125,9 @@ class AVSSTask:
     kind: str = "aavs-stage2"
     monitor: str = "miou"
     extra_metrics: dict[str, float] = field(default_factory=dict)
-    class_set: tuple[int, ...] | None = None  # the benchmark's label space (data.benchmark_classes); None: all
+    class_set: tuple[int, ...] | None = (
+        None  # the benchmark's label space (data.benchmark_classes); None: all
+    )
     train_prior: str = "gt"  # "gt" (the paper) | "stage1" | "mixed" (DEVIATIONS): see the module docstring
     gate: str | None = None  # None | "dataset" | "gt": a mask applied *after the fact* (the payoff ladder)
 
@@ -127,7 +142,9 @@ class AVSSTask:
             return None
         if training and self.train_prior != "gt":
             if "prior" not in batch:
-                raise KeyError(f"train_prior={self.train_prior!r} needs the train set built with prior_root=...")
+                raise KeyError(
+                    f"train_prior={self.train_prior!r} needs the train set built with prior_root=..."
+                )
             stage1 = batch["prior"].float()  # [B, T, H, W]
             if self.train_prior == "mixed":  # one coin per clip, from the seeded global RNG (resumable)
                 coin = torch.rand(stage1.shape[0], device=stage1.device) < 0.5  # [B]
@@ -181,7 +198,10 @@ class AVSSTask:
             valid = _flat(batch, "valid")
             labels = _flat(batch, "labels")
             mechanism.update(scores[valid], labels[valid])
-            present |= torch.bincount(labels[valid].flatten().cpu(), minlength=self.num_classes)[:self.num_classes] > 0
+            present |= (
+                torch.bincount(labels[valid].flatten().cpu(), minlength=self.num_classes)[: self.num_classes]
+                > 0
+            )
             semantic.update(pred[valid], labels[valid])
             collapsed = torch.where(pred[valid] > 0, 1.0, -1.0)  # any class != background, as binary logits
             binary.update(collapsed, (labels[valid] > 0).float())
@@ -194,11 +214,15 @@ class AVSSTask:
             result["fscore_present"] = float(torch.as_tensor(stats["f_per_class"])[present].mean())
             result["classes_present"] = int(present.sum())
         # the official formula over the benchmark's own label space (all 71 on AVSBench, 18 on the synthetic set)
-        classes = torch.as_tensor(self.class_set if self.class_set else range(self.num_classes), dtype=torch.long)
+        classes = torch.as_tensor(
+            self.class_set if self.class_set else range(self.num_classes), dtype=torch.long
+        )
         result["miou_benchmark"] = float(torch.as_tensor(stats["iou_per_class"])[classes].mean())
         result["fscore_benchmark"] = float(torch.as_tensor(stats["f_per_class"])[classes].mean())
         result["classes_benchmark"] = int(classes.numel())
-        result.update({f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))})
+        result.update(
+            {f"binary_{k}": float(v) for k, v in binary.compute().items() if isinstance(v, (int, float))}
+        )
         result.update(mechanism.compute())
         return result
 
@@ -217,11 +241,12 @@ class TPAVITask(AVSSTask):
     def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         import torch.nn.functional as F
 
-        logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=True))["sem_logits"]
+        logits = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=True))[
+            "sem_logits"
+        ]
         labels = _flat(batch, "labels")  # [N, H, W]
         if logits.shape[-2:] != labels.shape[-2:]:
             logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
         index = _flat(batch, "valid").nonzero().squeeze(1)
         loss = F.cross_entropy(logits[index], labels[index])
         return loss, {"loss_ce": float(loss.detach())}
-

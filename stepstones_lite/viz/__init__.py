@@ -13,6 +13,7 @@ One module per topic; every name is re-exported here (``from stepstones_lite imp
 * :mod:`.study`: notebook 06 (the study's arms and the prior sweep);
 * :mod:`.check`: the figure check (overlapping texts, legends over data, class colours, overlay contrast).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,19 +24,82 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..utils import figures_dir
-from . import check as _check, data as _data, stage1 as _stage1, stage2 as _stage2, study as _study, style as _style
-from .check import (FigureCheckError, check_figure, delta_e, note_class_colours, note_overlay,
-                    overlay_contrast)
-from .data import (OUTLINE_COLOUR, SOUNDING_COLOUR, _label_rgba, _np_image, _np_map, class_histogram,
-                   frame_strip, mask_panels, palette_swatches, plot_log_mel)
-from .stage1 import (_BOTH_RGB, _GT_RGB, _MISSED_RGB, _PRED_RGB, OVERLAY_LEGEND, _np_img, _np_mask, compare_bars,
-                     mask_overlay, overlay_report, plot_attention_matrix, plot_history, plot_prior_quality, plot_query_similarity,
-                     prediction_grid, prior_gallery)
-from .stage2 import (_KEY_STATE_COLOURS, KEY_STATE_NAMES, _v45_array, _v45_heat, _v45_image, _v45_labels_rgba,
-                     _v45_upsample, annotated_heatmap, attention_grid, prior_modules_figure, robust_key_maps,
-                     semantic_overlay, semantic_rows, share_and_lift_heatmaps, similarity_over_time, split_loss_panel,
-                     training_curves)
+from . import (
+    check as _check,
+)
+from . import (
+    data as _data,
+)
+from . import (
+    stage1 as _stage1,
+)
+from . import (
+    stage2 as _stage2,
+)
+from . import (
+    study as _study,
+)
+from . import (
+    style as _style,
+)
+from .check import FigureCheckError, check_figure, delta_e, note_class_colours, note_overlay, overlay_contrast
+from .data import (
+    OUTLINE_COLOUR,
+    SOUNDING_COLOUR,
+    _label_rgba,
+    _np_image,
+    _np_map,
+    class_histogram,
+    frame_strip,
+    mask_panels,
+    palette_swatches,
+    plot_log_mel,
+)
+from .stage1 import (
+    _BOTH_RGB,
+    _GT_RGB,
+    _MISSED_RGB,
+    _PRED_RGB,
+    OVERLAY_LEGEND,
+    _np_img,
+    _np_mask,
+    compare_bars,
+    mask_overlay,
+    overlay_report,
+    plot_attention_matrix,
+    plot_history,
+    plot_prior_quality,
+    plot_query_similarity,
+    prediction_grid,
+    prior_gallery,
+)
+from .stage2 import (
+    _KEY_STATE_COLOURS,
+    KEY_STATE_NAMES,
+    _v45_array,
+    _v45_heat,
+    _v45_image,
+    _v45_labels_rgba,
+    _v45_upsample,
+    annotated_heatmap,
+    attention_grid,
+    prior_modules_figure,
+    robust_key_maps,
+    semantic_overlay,
+    semantic_rows,
+    share_and_lift_heatmaps,
+    similarity_over_time,
+    split_loss_panel,
+    training_curves,
+)
 from .study import payoff_ladder, plot_gap_map, plot_prior_sweep, plot_study
 from .style import _STAGE_COLOURS, HEATMAP_CMAP, _arrow, _box, plot_pipeline, save_figure, set_style
 
-__all__ = [*_style.__all__, *_check.__all__, *_study.__all__, *_data.__all__, *_stage1.__all__, *_stage2.__all__]
+__all__ = [
+    *_style.__all__,
+    *_check.__all__,
+    *_study.__all__,
+    *_data.__all__,
+    *_stage1.__all__,
+    *_stage2.__all__,
+]

@@ -17,6 +17,7 @@
 
 :func:`overlay_contrast` and :func:`delta_e` are the measures the drawing functions use to pick a stronger overlay or an outline before they note the result on the figure.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,14 +32,26 @@ from matplotlib.image import AxesImage
 from matplotlib.legend import Legend
 from matplotlib.text import Text
 
-__all__ = ["check_figure", "assert_figure_ok", "checks_enabled", "note_class_colours", "note_overlay",
-           "delta_e", "overlay_contrast", "FigureCheckError", "TEXT_TOLERANCE_PX", "MIN_VISIBLE_DELTA_E",
-           "MIN_SEPARATION_DELTA_E"]
+__all__ = [
+    "check_figure",
+    "assert_figure_ok",
+    "checks_enabled",
+    "note_class_colours",
+    "note_overlay",
+    "delta_e",
+    "overlay_contrast",
+    "FigureCheckError",
+    "TEXT_TOLERANCE_PX",
+    "MIN_VISIBLE_DELTA_E",
+    "MIN_SEPARATION_DELTA_E",
+]
 
 TEXT_TOLERANCE_PX = 1.5  # boxes may touch or overlap by this much (glyph boxes include empty ascent/descent)
 LEGEND_TOLERANCE_PX = 1.0  # a legend frame may graze data by this much
 COLOUR_TOLERANCE = 2.0 / 255.0  # two RGBA colours closer than this on every channel are "the same"
-MIN_VISIBLE_DELTA_E = 15.0  # an overlay must change the pixels it covers by at least this (CIEDE2000 ΔE, median)
+MIN_VISIBLE_DELTA_E = (
+    15.0  # an overlay must change the pixels it covers by at least this (CIEDE2000 ΔE, median)
+)
 MIN_SEPARATION_DELTA_E = 20.0  # two overlay categories on one frame must stay this far apart (ΔE of medians)
 
 _CLASS_KEY = "_stepstones_class_colours"
@@ -107,8 +120,13 @@ def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB in [0, 1] ``[..., 3]`` -> CIELAB (D65) ``[..., 3]``."""
     c = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
+    m = np.array(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
+    )
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
@@ -120,7 +138,7 @@ def delta_e(rgb_a: Any, rgb_b: Any) -> np.ndarray:
     l1, a1, b1 = np.moveaxis(_srgb_to_lab(rgb_a), -1, 0)
     l2, a2, b2 = np.moveaxis(_srgb_to_lab(rgb_b), -1, 0)
     c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - np.sqrt(c_bar ** 7 / (c_bar ** 7 + 25.0 ** 7)))
+    g = 0.5 * (1 - np.sqrt(c_bar**7 / (c_bar**7 + 25.0**7)))
     a1p, a2p = (1 + g) * a1, (1 + g) * a2
     c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
     h1p, h2p = np.degrees(np.arctan2(b1, a1p)) % 360, np.degrees(np.arctan2(b2, a2p)) % 360
@@ -133,11 +151,20 @@ def delta_e(rgb_a: Any, rgb_b: Any) -> np.ndarray:
     hsum = h1p + h2p
     hbp = np.where(np.abs(h1p - h2p) > 180, np.where(hsum < 360, hsum + 360, hsum - 360), hsum) / 2
     hbp = np.where(c1p * c2p == 0, hsum, hbp)
-    t = (1 - 0.17 * np.cos(np.radians(hbp - 30)) + 0.24 * np.cos(np.radians(2 * hbp))
-         + 0.32 * np.cos(np.radians(3 * hbp + 6)) - 0.20 * np.cos(np.radians(4 * hbp - 63)))
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(hbp - 30))
+        + 0.24 * np.cos(np.radians(2 * hbp))
+        + 0.32 * np.cos(np.radians(3 * hbp + 6))
+        - 0.20 * np.cos(np.radians(4 * hbp - 63))
+    )
     sl = 1 + 0.015 * (lbp - 50) ** 2 / np.sqrt(20 + (lbp - 50) ** 2)
     sc, sh = 1 + 0.045 * cbp, 1 + 0.015 * cbp * t
-    rt = -2 * np.sqrt(cbp ** 7 / (cbp ** 7 + 25.0 ** 7)) * np.sin(np.radians(60 * np.exp(-(((hbp - 275) / 25) ** 2))))
+    rt = (
+        -2
+        * np.sqrt(cbp**7 / (cbp**7 + 25.0**7))
+        * np.sin(np.radians(60 * np.exp(-(((hbp - 275) / 25) ** 2))))
+    )
     return np.sqrt((dlp / sl) ** 2 + (dcp / sc) ** 2 + (dhp / sh) ** 2 + rt * (dcp / sc) * (dhp / sh))
 
 
@@ -271,8 +298,12 @@ def _text_overlaps(fig: plt.Figure, renderer) -> list[str]:
         return []
     lo = np.array([b.lo for b in boxes])
     hi = np.array([b.hi for b in boxes])
-    near = (lo[:, None, 0] < hi[None, :, 0]) & (lo[None, :, 0] < hi[:, None, 0]) \
-        & (lo[:, None, 1] < hi[None, :, 1]) & (lo[None, :, 1] < hi[:, None, 1])
+    near = (
+        (lo[:, None, 0] < hi[None, :, 0])
+        & (lo[None, :, 0] < hi[:, None, 0])
+        & (lo[:, None, 1] < hi[None, :, 1])
+        & (lo[None, :, 1] < hi[:, None, 1])
+    )
     problems = []
     for i, j in zip(*np.nonzero(np.triu(near, k=1))):
         a, b = boxes[i], boxes[j]
@@ -329,16 +360,21 @@ def _data_under(ax: plt.Axes, box: tuple[float, float, float, float], renderer) 
         if bb.width * bb.height < 0.5:
             continue
         if bb.x0 < x1 and x0 < bb.x1 and bb.y0 < y1 and y0 < bb.y1:
-            hits.append(f"bar/patch {patch.get_label() if not patch.get_label().startswith('_') else ''}".strip())
+            hits.append(
+                f"bar/patch {patch.get_label() if not patch.get_label().startswith('_') else ''}".strip()
+            )
     for line in ax.lines:
         if not line.get_visible():
             continue
         xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
         name = line.get_label() if not str(line.get_label()).startswith("_") else "line"
-        if line.get_linestyle() not in ("None", "", " ") and _segments_hit(_finite_segments(xy), x0, y0, x1, y1):
+        if line.get_linestyle() not in ("None", "", " ") and _segments_hit(
+            _finite_segments(xy), x0, y0, x1, y1
+        ):
             hits.append(f"line {name!r}")
-        elif line.get_marker() not in (None, "None", "", " ") and \
-                _points_hit(xy, line.get_markersize() * pt / 2, x0, y0, x1, y1):
+        elif line.get_marker() not in (None, "None", "", " ") and _points_hit(
+            xy, line.get_markersize() * pt / 2, x0, y0, x1, y1
+        ):
             hits.append(f"markers of {name!r}")
     for coll in ax.collections:
         if not coll.get_visible():
@@ -358,8 +394,11 @@ def _data_under(ax: plt.Axes, box: tuple[float, float, float, float], renderer) 
 
 def _legends_over_data(fig: plt.Figure, renderer) -> list[str]:
     legends = [(leg, "figure legend") for leg in fig.legends]
-    legends += [(ax.get_legend(), f"legend of {_describe_axes(fig, ax)}") for ax in fig.axes
-                if ax.get_legend() is not None]
+    legends += [
+        (ax.get_legend(), f"legend of {_describe_axes(fig, ax)}")
+        for ax in fig.axes
+        if ax.get_legend() is not None
+    ]
     problems = []
     for leg, what in legends:
         if not leg.get_visible():
@@ -409,8 +448,10 @@ def _label_map_colours(fig: plt.Figure) -> list[str]:
         distinct = _distinct(uses)
         if len(distinct) > 1:
             where = ", ".join(f"{_hex(c)} in {w}" for c, w in distinct)
-            problems.append(f"class map value {v:g} is drawn in {len(distinct)} colours ({where}): draw class maps "
-                            "through one palette (the AVSS palette, or fixed vmin/vmax)")
+            problems.append(
+                f"class map value {v:g} is drawn in {len(distinct)} colours ({where}): draw class maps "
+                "through one palette (the AVSS palette, or fixed vmin/vmax)"
+            )
     return problems
 
 
@@ -439,10 +480,13 @@ def _overlay_problems(fig: plt.Figure) -> list[str]:
         at = f" in {where}" if where else ""
         for category, value in report.get("visibility", {}).items():
             if value < MIN_VISIBLE_DELTA_E:
-                problems.append(f"overlay {category!r}{at} barely changes the pixels it covers (ΔE {value:.1f} < "
-                                f"{MIN_VISIBLE_DELTA_E:g})")
+                problems.append(
+                    f"overlay {category!r}{at} barely changes the pixels it covers (ΔE {value:.1f} < "
+                    f"{MIN_VISIBLE_DELTA_E:g})"
+                )
         for (a, b), value in report.get("separation", {}).items():
             if value < MIN_SEPARATION_DELTA_E:
-                problems.append(f"overlays {a!r} and {b!r}{at} look alike (ΔE {value:.1f} < "
-                                f"{MIN_SEPARATION_DELTA_E:g})")
+                problems.append(
+                    f"overlays {a!r} and {b!r}{at} look alike (ΔE {value:.1f} < {MIN_SEPARATION_DELTA_E:g})"
+                )
     return problems

@@ -2,6 +2,7 @@
 
 Frame strips with mask overlays, log-mel examples, the AVSS palette and class counts. Tensors in, Figure out.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -46,9 +47,15 @@ def _label_rgba(label: _np.ndarray, semantic: bool, alpha: float) -> _np.ndarray
     return rgba
 
 
-def frame_strip(frames, masks=None, outlines=None, title: str | None = None,
-                frame_titles: Sequence[str] | None = None, semantic: bool | None = None,
-                alpha: float = 0.55) -> plt.Figure:
+def frame_strip(
+    frames,
+    masks=None,
+    outlines=None,
+    title: str | None = None,
+    frame_titles: Sequence[str] | None = None,
+    semantic: bool | None = None,
+    alpha: float = 0.55,
+) -> plt.Figure:
     """One row of video frames with optional mask overlays and outlined regions.
 
     Args:
@@ -75,8 +82,9 @@ def frame_strip(frames, masks=None, outlines=None, title: str | None = None,
             out = _np_map(outlines[k]).astype(_np.float32)
             if out.any() and not out.all():
                 ax.contour(out, levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=1.5, linestyles="--")
-        ax.set_title(frame_titles[k] if frame_titles is not None else f"t = {k} s", fontsize=9,
-                     fontweight="normal")
+        ax.set_title(
+            frame_titles[k] if frame_titles is not None else f"t = {k} s", fontsize=9, fontweight="normal"
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
@@ -104,8 +112,14 @@ def plot_log_mel(log_mel, title: str | None = None, seconds_per_example: float =
     image = arr.reshape(n * frames_per_ex, bands).T  # [64, n*96]: mel band x time
     fig, ax = plt.subplots(figsize=(max(4.0, 1.9 * n), 2.6))
     span = n * seconds_per_example
-    im = ax.imshow(image, origin="lower", aspect="auto", cmap=HEATMAP_CMAP, extent=(0, span, 0, bands),
-                   interpolation="nearest")
+    im = ax.imshow(
+        image,
+        origin="lower",
+        aspect="auto",
+        cmap=HEATMAP_CMAP,
+        extent=(0, span, 0, bands),
+        interpolation="nearest",
+    )
     for i in range(1, n):
         ax.axvline(i * seconds_per_example, color="white", lw=1, ls="--")
     ax.set_xlabel("time (s)")
@@ -117,8 +131,9 @@ def plot_log_mel(log_mel, title: str | None = None, seconds_per_example: float =
     return fig
 
 
-def palette_swatches(names: Sequence[str] | None = None, colours=None, ncols: int = 6,
-                     title: str | None = None) -> plt.Figure:
+def palette_swatches(
+    names: Sequence[str] | None = None, colours=None, ncols: int = 6, title: str | None = None
+) -> plt.Figure:
     """A grid of colour swatches with their class index and name (default: the 71 AVSS classes).
 
     Args:
@@ -130,7 +145,9 @@ def palette_swatches(names: Sequence[str] | None = None, colours=None, ncols: in
     from ..data import AVSS_CLASSES, palette
 
     names = list(AVSS_CLASSES if names is None else names)
-    cols = _np.asarray(palette(len(names)) if colours is None else _np_map(colours), dtype=_np.float32) / 255.0
+    cols = (
+        _np.asarray(palette(len(names)) if colours is None else _np_map(colours), dtype=_np.float32) / 255.0
+    )
     nrows = -(-len(names) // ncols)
     fig, ax = plt.subplots(figsize=(2.0 * ncols, 0.32 * nrows + 0.6))
     for i, name in enumerate(names):
@@ -144,8 +161,9 @@ def palette_swatches(names: Sequence[str] | None = None, colours=None, ncols: in
     return fig
 
 
-def class_histogram(counts, title: str | None = None, xlabel: str = "count", top: int | None = None
-                    ) -> plt.Figure:
+def class_histogram(
+    counts, title: str | None = None, xlabel: str = "count", top: int | None = None
+) -> plt.Figure:
     """Horizontal bars per class, coloured with the AVSS palette where the name is an AVSS class.
 
     Args:
@@ -169,17 +187,31 @@ def class_histogram(counts, title: str | None = None, xlabel: str = "count", top
     hatches = [None, "//", "..", "xx"]
     for j, (label, part) in enumerate(series.items()):
         vals = _np.array([part.get(k, 0) for k in order], dtype=float)
-        colours = [tuple(c / 255 for c in class_colour(AVSS_CLASSES.index(k))) if k in AVSS_CLASSES and k !=
-                   "background" else (0.6, 0.6, 0.6) for k in order]
-        ax.barh(order, vals, left=left, color=colours, edgecolor="#333333", lw=0.5,
-                hatch=hatches[j % len(hatches)], label=label or None)
+        colours = [
+            tuple(c / 255 for c in class_colour(AVSS_CLASSES.index(k)))
+            if k in AVSS_CLASSES and k != "background"
+            else (0.6, 0.6, 0.6)
+            for k in order
+        ]
+        ax.barh(
+            order,
+            vals,
+            left=left,
+            color=colours,
+            edgecolor="#333333",
+            lw=0.5,
+            hatch=hatches[j % len(hatches)],
+            label=label or None,
+        )
         note_class_colours(fig, dict(zip(order, colours)), label)
         left += vals
     if len(series) > 1:  # legend keys by hatch only (bar colours are the classes')
         from matplotlib.patches import Patch
 
-        keys = [Patch(fc="white", ec="#333333", hatch=hatches[j % len(hatches)], label=label)
-                for j, label in enumerate(series)]
+        keys = [
+            Patch(fc="white", ec="#333333", hatch=hatches[j % len(hatches)], label=label)
+            for j, label in enumerate(series)
+        ]
         ax.legend(handles=keys, loc="lower right")
     ax.set_xlabel(xlabel)
     ax.set_title(title or "class frequency")
@@ -203,8 +235,14 @@ def _class_map_panel(ax: plt.Axes, arr: _np.ndarray, annotate: bool) -> None:
             ax.text(j, i, f"{v:d}", ha="center", va="center", fontsize=8, color="black" if light else "white")
 
 
-def mask_panels(panels, title: str | None = None, annotate: bool = False, cmap: str | None = None,
-                colorbar: bool = True, labels: bool = False) -> plt.Figure:
+def mask_panels(
+    panels,
+    title: str | None = None,
+    annotate: bool = False,
+    cmap: str | None = None,
+    colorbar: bool = True,
+    labels: bool = False,
+) -> plt.Figure:
     """Small maps side by side: ``{caption: [H, W] map or [3, H, W] image}``, heatmaps with colour bars.
 
     Args:
@@ -230,12 +268,24 @@ def mask_panels(panels, title: str | None = None, annotate: bool = False, cmap: 
         if labels:
             _class_map_panel(ax, arr, annotate)
             continue
-        im = ax.imshow(arr, cmap=cmap or HEATMAP_CMAP, interpolation="nearest",
-                       vmin=min(0.0, float(arr.min(initial=0))), vmax=max(1.0, float(arr.max(initial=0))))
+        im = ax.imshow(
+            arr,
+            cmap=cmap or HEATMAP_CMAP,
+            interpolation="nearest",
+            vmin=min(0.0, float(arr.min(initial=0))),
+            vmax=max(1.0, float(arr.max(initial=0))),
+        )
         if annotate:
             for (i, j), v in _np.ndenumerate(arr):
-                ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=8,
-                        color="white" if v < 0.5 * max(1.0, arr.max()) else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:g}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v < 0.5 * max(1.0, arr.max()) else "black",
+                )
         if colorbar:
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.suptitle(title or "maps", fontweight="bold")

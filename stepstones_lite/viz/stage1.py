@@ -1,8 +1,11 @@
 """Figures of notebooks 02_stage1_avs and 03_mask_priors: stage 1 (AVS) and the mask priors."""
+
 from __future__ import annotations
 
 import math as _math
-from typing import Any as _Any, Mapping as _Mapping, Sequence
+from typing import Any as _Any
+from typing import Mapping as _Mapping
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as _np
@@ -17,8 +20,18 @@ _PRED_RGB = (0.84, 0.37, 0.00)  # vermillion #D55E00: prediction outside the gro
 _BOTH_RGB = (0.94, 0.89, 0.26)  # yellow #F0E442: hit
 OVERLAY_LEGEND = "yellow hit, vermillion false positive, blue missed"
 
-__all__ = ["OVERLAY_LEGEND", "plot_history", "plot_attention_matrix", "plot_query_similarity", "prediction_grid", "mask_overlay",
-           "overlay_report", "compare_bars", "prior_gallery", "plot_prior_quality"]
+__all__ = [
+    "OVERLAY_LEGEND",
+    "plot_history",
+    "plot_attention_matrix",
+    "plot_query_similarity",
+    "prediction_grid",
+    "mask_overlay",
+    "overlay_report",
+    "compare_bars",
+    "prior_gallery",
+    "plot_prior_quality",
+]
 
 
 def _np_img(x: _Any) -> _np.ndarray:
@@ -49,8 +62,9 @@ def _median_colour(pixels: _np.ndarray) -> _np.ndarray:
     return _np.median(pixels.reshape(-1, 3), axis=0)
 
 
-def overlay_report(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55
-                   ) -> tuple[_np.ndarray, dict]:
+def overlay_report(
+    frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55
+) -> tuple[_np.ndarray, dict]:
     """:func:`mask_overlay` with its contrast report: ``(image [H, W, 3], {"visibility": {category: ΔE},
     "separation": {(category, category): ΔE}})``.
 
@@ -67,8 +81,15 @@ def overlay_report(frame: _Any, gt: _Any | None = None, pred: _Any | None = None
     p = _np_mask(pred) if pred is not None else _np.zeros(base.shape[:2], bool)
     gt_only = ("missed", _MISSED_RGB) if pred is not None else ("ground truth", _GT_RGB)
     fp_name = "false positive" if gt is not None else "prediction"
-    regions = {name: (sel, colour) for sel, (name, colour) in
-               ((g & ~p, gt_only), (p & ~g, (fp_name, _PRED_RGB)), (g & p, ("hit", _BOTH_RGB))) if sel.any()}
+    regions = {
+        name: (sel, colour)
+        for sel, (name, colour) in (
+            (g & ~p, gt_only),
+            (p & ~g, (fp_name, _PRED_RGB)),
+            (g & p, ("hit", _BOTH_RGB)),
+        )
+        if sel.any()
+    }
     strength = {name: alpha for name in regions}
     for name, (sel, colour) in regions.items():
         if overlay_contrast(colour, base[sel], alpha) < MIN_VISIBLE_DELTA_E:
@@ -80,8 +101,11 @@ def overlay_report(frame: _Any, gt: _Any | None = None, pred: _Any | None = None
 
     names = list(regions)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            if float(delta_e(_median_colour(painted(a)), _median_colour(painted(b)))) < MIN_SEPARATION_DELTA_E:
+        for b in names[i + 1 :]:
+            if (
+                float(delta_e(_median_colour(painted(a)), _median_colour(painted(b))))
+                < MIN_SEPARATION_DELTA_E
+            ):
                 strength[a] = strength[b] = max(alpha, _STRONG_ALPHA)
     img = base.copy()
     visibility: dict[str, float] = {}
@@ -93,12 +117,17 @@ def overlay_report(frame: _Any, gt: _Any | None = None, pred: _Any | None = None
             outline = max(_NEUTRALS, key=lambda o: min(float(delta_e(o, under)), float(delta_e(o, colour))))
             img[_inner_edge(sel)] = outline
             visibility[name] = max(visibility[name], float(delta_e(outline, under)))
-    separation = {(a, b): float(delta_e(_median_colour(img[regions[a][0]]), _median_colour(img[regions[b][0]])))
-                  for i, a in enumerate(names) for b in names[i + 1:]}
+    separation = {
+        (a, b): float(delta_e(_median_colour(img[regions[a][0]]), _median_colour(img[regions[b][0]])))
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
     return img, {"visibility": visibility, "separation": separation}
 
 
-def mask_overlay(frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55) -> _np.ndarray:
+def mask_overlay(
+    frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55
+) -> _np.ndarray:
     """Frame ``[3,H,W]`` with masks painted on (colour-blind safe): hit yellow, false positive vermillion, missed blue.
 
     With only ``gt`` the mask is painted reddish purple (never the "missed" blue: nothing was predicted, so
@@ -118,8 +147,11 @@ def _show_overlay(ax: plt.Axes, frame: _Any, gt: _Any | None, pred: _Any | None,
     note_overlay(ax.figure, report, where)
 
 
-def plot_history(history: Sequence[_Mapping[str, _Any]], keys: Sequence[str] = ("train_loss", "val_miou"),
-                 title: str = "Training history") -> plt.Figure:
+def plot_history(
+    history: Sequence[_Mapping[str, _Any]],
+    keys: Sequence[str] = ("train_loss", "val_miou"),
+    title: str = "Training history",
+) -> plt.Figure:
     """One panel per key of a run's evaluation records (``Course.history(run)`` / ``on_eval`` records) vs step."""
     keys = list(keys)
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
@@ -136,8 +168,13 @@ def plot_history(history: Sequence[_Mapping[str, _Any]], keys: Sequence[str] = (
     return fig
 
 
-def plot_attention_matrix(weights: _Any, blocked: _Any | None = None, title: str = "Attention weights",
-                          row_label: str = "query", col_label: str = "key") -> plt.Figure:
+def plot_attention_matrix(
+    weights: _Any,
+    blocked: _Any | None = None,
+    title: str = "Attention weights",
+    row_label: str = "query",
+    col_label: str = "key",
+) -> plt.Figure:
     """Heatmap of attention weights ``[Lq, Lk]``; blocked cells (``True``) are marked with an x."""
     w = weights.detach().cpu().numpy() if hasattr(weights, "detach") else _np.asarray(weights)
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * w.shape[1], 0.8 + 0.5 * w.shape[0]))
@@ -156,8 +193,9 @@ def plot_attention_matrix(weights: _Any, blocked: _Any | None = None, title: str
     return fig
 
 
-def plot_query_similarity(sim: _Any, row_labels: Sequence[str] | None = None,
-                          title: str = "AAQG: cos(P_audio, F_A) per query") -> plt.Figure:
+def plot_query_similarity(
+    sim: _Any, row_labels: Sequence[str] | None = None, title: str = "AAQG: cos(P_audio, F_A) per query"
+) -> plt.Figure:
     """Heatmap of ``cos(P_audio^i, F_A(t))`` ``[rows (clip, second), Q]`` in [-1, 1]."""
     s = sim.detach().cpu().numpy() if hasattr(sim, "detach") else _np.asarray(sim)
     fig, ax = plt.subplots(figsize=(1.5 + 0.45 * s.shape[1], 1.0 + 0.28 * s.shape[0]))
@@ -174,8 +212,13 @@ def plot_query_similarity(sim: _Any, row_labels: Sequence[str] | None = None,
     return fig
 
 
-def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], title: str = "Prediction vs GT",
-                    captions: Sequence[str] | None = None) -> plt.Figure:
+def prediction_grid(
+    frames: _Any,
+    gt: _Any,
+    pred: _Any | _Mapping[str, _Any],
+    title: str = "Prediction vs GT",
+    captions: Sequence[str] | None = None,
+) -> plt.Figure:
     """Frame strip of one clip: row 1 the GT on the frames, then one row per prediction (GT-coloured errors).
 
     Args:
@@ -205,8 +248,12 @@ def prediction_grid(frames: _Any, gt: _Any, pred: _Any | _Mapping[str, _Any], ti
     return fig
 
 
-def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[str],
-                 title: str = "Metrics side by side", lower_is_better: Sequence[str] = ()) -> plt.Figure:
+def compare_bars(
+    results: _Mapping[str, _Mapping[str, float]],
+    keys: Sequence[str],
+    title: str = "Metrics side by side",
+    lower_is_better: Sequence[str] = (),
+) -> plt.Figure:
     """Grouped bars: one group per metric key, one bar per condition (``{condition: {key: value}}``).
 
     ``lower_is_better`` names the keys where a smaller value is better (false-positive rates...): they get their own
@@ -216,18 +263,32 @@ def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[st
     names = list(results)
     keys = list(keys)
     low = [k for k in keys if k in set(lower_is_better)]
-    panels = [("higher is better ↑", [k for k in keys if k not in low], " ↑"), ("lower is better ↓", low, " ↓")]
+    panels = [
+        ("higher is better ↑", [k for k in keys if k not in low], " ↑"),
+        ("lower is better ↓", low, " ↓"),
+    ]
     panels = [p for p in panels if p[1]] if low else [("", keys, "")]
     width_units = [len(p[1]) * max(1, len(names)) * 0.66 + 0.6 for p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, sum(width_units) + 2), 3.6), squeeze=False,
-                             sharey=True, gridspec_kw={"width_ratios": [len(p[1]) + 0.5 for p in panels]})
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(max(6.0, sum(width_units) + 2), 3.6),
+        squeeze=False,
+        sharey=True,
+        gridspec_kw={"width_ratios": [len(p[1]) + 0.5 for p in panels]},
+    )
     width = 0.8 / max(1, len(names))
     for ax, (heading, panel_keys, arrow) in zip(axes[0], panels):
         x = _np.arange(len(panel_keys))
         for j, name in enumerate(names):
             vals = [float(results[name].get(k, float("nan"))) for k in panel_keys]
-            ax.bar(x + (j - (len(names) - 1) / 2) * width, _np.nan_to_num(vals, nan=0.0), width, label=name,
-                   color=f"C{j}")
+            ax.bar(
+                x + (j - (len(names) - 1) / 2) * width,
+                _np.nan_to_num(vals, nan=0.0),
+                width,
+                label=name,
+                color=f"C{j}",
+            )
         ax.set_xticks(x)
         ax.set_xticklabels([f"{k}{arrow}" for k in panel_keys], rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
@@ -239,8 +300,14 @@ def compare_bars(results: _Mapping[str, _Mapping[str, float]], keys: Sequence[st
     return fig
 
 
-def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_Any], captions: Sequence[str],
-                  title: str = "Mask priors", ncols: int = 4) -> plt.Figure:
+def prior_gallery(
+    frames: Sequence[_Any],
+    gt: Sequence[_Any],
+    priors: Sequence[_Any],
+    captions: Sequence[str],
+    title: str = "Mask priors",
+    ncols: int = 4,
+) -> plt.Figure:
     """A grid of single frames, each with its GT and a prior painted on (yellow hit, vermillion FP, blue missed)."""
     n = len(frames)
     ncols = max(1, min(ncols, n))
@@ -260,15 +327,23 @@ def prior_gallery(frames: Sequence[_Any], gt: Sequence[_Any], priors: Sequence[_
     return fig
 
 
-def plot_prior_quality(levels: _Mapping[str, Sequence[float]], ious: _Mapping[str, Sequence[float]],
-                       reference: _Mapping[str, float] | None = None,
-                       title: str = "Prior quality vs degradation") -> plt.Figure:
+def plot_prior_quality(
+    levels: _Mapping[str, Sequence[float]],
+    ious: _Mapping[str, Sequence[float]],
+    reference: _Mapping[str, float] | None = None,
+    title: str = "Prior quality vs degradation",
+) -> plt.Figure:
     """Prior mIoU vs degradation level, one panel per kind (``{kind: levels}``, ``{kind: mIoUs}``).
 
     ``reference`` draws horizontal lines (e.g. ``{"stage-1 prior": 0.61}``) on every panel.
     """
     kinds = list(levels)
-    units = {"erode": "radius (px)", "dilate": "radius (px)", "noise": "flipped share", "drop": "drop probability"}
+    units = {
+        "erode": "radius (px)",
+        "dilate": "radius (px)",
+        "noise": "flipped share",
+        "drop": "drop probability",
+    }
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.3 * len(kinds), 3.1), squeeze=False, sharey=True)
     for ax, kind in zip(axes[0], kinds):
         ax.plot(list(levels[kind]), list(ious[kind]), marker="o", lw=1.6, label="degraded GT")

@@ -3,6 +3,7 @@
 Semantic overlays, the three stage-2 prior modules, attention grids, audio-prototype similarity over time,
 robust-key state maps, training curves and annotated heatmaps. Tensors or arrays in, Figure out.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -14,9 +15,19 @@ import torch
 
 from .style import HEATMAP_CMAP
 
-__all__ = ["semantic_overlay", "semantic_rows", "split_loss_panel", "prior_modules_figure", "robust_key_maps", "attention_grid",
-           "similarity_over_time", "training_curves", "annotated_heatmap", "share_and_lift_heatmaps",
-           "KEY_STATE_NAMES"]
+__all__ = [
+    "semantic_overlay",
+    "semantic_rows",
+    "split_loss_panel",
+    "prior_modules_figure",
+    "robust_key_maps",
+    "attention_grid",
+    "similarity_over_time",
+    "training_curves",
+    "annotated_heatmap",
+    "share_and_lift_heatmaps",
+    "KEY_STATE_NAMES",
+]
 
 KEY_STATE_NAMES = ("silent", "uncertain", "sounding")  # RobustKeys state ids 0 / 1 / 2
 _KEY_STATE_COLOURS = ("#3b4cc0", "#f2c14e", "#c0392b")
@@ -56,8 +67,14 @@ def _v45_upsample(x: _np45.ndarray, size: tuple[int, int]) -> _np45.ndarray:
     return x[rows][:, cols]
 
 
-def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0.6, title: str | None = None,
-                     legend: bool = True) -> plt.Figure:
+def semantic_overlay(
+    frame,
+    labels,
+    ax: plt.Axes | None = None,
+    alpha: float = 0.6,
+    title: str | None = None,
+    legend: bool = True,
+) -> plt.Figure:
     """A frame with its class map in the AVSBench palette (background transparent) and a class legend.
 
     Args:
@@ -81,8 +98,9 @@ def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0
     ax.set_title(title or "semantic overlay")
     ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
     pal = palette() / 255.0
-    note_class_colours(fig, {AVSS_CLASSES[c]: pal[c] for c in ids if c < min(len(pal), len(AVSS_CLASSES))},
-                       ax.get_title())
+    note_class_colours(
+        fig, {AVSS_CLASSES[c]: pal[c] for c in ids if c < min(len(pal), len(AVSS_CLASSES))}, ax.get_title()
+    )
     if legend:
         handles = [Patch(color=pal[c], label=AVSS_CLASSES[c]) for c in ids]
         if handles:
@@ -90,8 +108,14 @@ def semantic_overlay(frame, labels, ax: plt.Axes | None = None, alpha: float = 0
     return fig
 
 
-def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Sequence[str] | None = None,
-                  gt=None, notes: dict | None = None) -> plt.Figure:
+def semantic_rows(
+    frames,
+    rows: dict,
+    title: str | None = None,
+    frame_titles: Sequence[str] | None = None,
+    gt=None,
+    notes: dict | None = None,
+) -> plt.Figure:
     """A grid of semantic overlays: one row per named class map stack (e.g. GT, stage 2, end-to-end).
 
     The column titles (``frame_titles``) stand over the top row only and each row's name is its first panel's y
@@ -124,14 +148,24 @@ def semantic_rows(frames, rows: dict, title: str | None = None, frame_titles: Se
                 lines.append(f"GT: {names(gt[c])}")
             if notes and name in notes:
                 lines.append(notes[name][c])
-            ax.set_xlabel("\n".join(textwrap.fill(line, 46) for line in lines), fontsize=7)  # within its column
+            ax.set_xlabel(
+                "\n".join(textwrap.fill(line, 46) for line in lines), fontsize=7
+            )  # within its column
     fig.suptitle(title or "semantic predictions (AVSBench palette)", fontweight="bold")
     fig.set_layout_engine("constrained")
     return fig
 
 
-def _v45_heat(ax: plt.Axes, data: _np45.ndarray, title: str, cmap: str | None = None, vmin=None, vmax=None,
-              colorbar: bool = True, label: str = "") -> None:
+def _v45_heat(
+    ax: plt.Axes,
+    data: _np45.ndarray,
+    title: str,
+    cmap: str | None = None,
+    vmin=None,
+    vmax=None,
+    colorbar: bool = True,
+    label: str = "",
+) -> None:
     im = ax.imshow(data, cmap=cmap or HEATMAP_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
@@ -163,14 +197,21 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
     _v45_heat(axes[2], a, "F_V^1 + resize(M)\n(channel mean)", vmin=lo, vmax=hi)
     _v45_heat(axes[3], a - b, "after - before\n(= resized M)", vmin=0.0, vmax=1.0)
     blk = _v45_array(blocked).astype(float)
-    _v45_heat(axes[4], 1.0 - blk, f"layer-0 attention mask\n1/32 = {blk.shape[0]}x{blk.shape[1]} (1 = open)",
-              cmap="gray", vmin=0.0, vmax=1.0)
+    _v45_heat(
+        axes[4],
+        1.0 - blk,
+        f"layer-0 attention mask\n1/32 = {blk.shape[0]}x{blk.shape[1]} (1 = open)",
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+    )
     fig.suptitle(title or "stage 2: mask fusion and the prior as the first attention mask", fontweight="bold")
     return fig
 
 
-def robust_key_maps(states, prior=None, titles: Sequence[str] | None = None, title: str | None = None
-                    ) -> plt.Figure:
+def robust_key_maps(
+    states, prior=None, titles: Sequence[str] | None = None, title: str | None = None
+) -> plt.Figure:
     """Robust audio-aware key states per decoder scale (0 silent, 1 uncertain, 2 sounding; Eq. 4).
 
     Args:
@@ -197,15 +238,22 @@ def robust_key_maps(states, prior=None, titles: Sequence[str] | None = None, tit
         ax.grid(False)
         cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, ticks=[0, 1, 2])
         cbar.ax.set_yticklabels(KEY_STATE_NAMES, fontsize=7)
-    fig.suptitle(title or "robust audio-aware keys: silent / uncertain / sounding per scale",
-                 fontweight="bold")
+    fig.suptitle(
+        title or "robust audio-aware keys: silent / uncertain / sounding per scale", fontweight="bold"
+    )
     fig.tight_layout()
     return fig
 
 
-def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
-                   col_labels: Sequence[str] | None = None, title: str | None = None, alpha: float = 0.6,
-                   masks=None) -> plt.Figure:
+def attention_grid(
+    attn,
+    frames=None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    alpha: float = 0.6,
+    masks=None,
+) -> plt.Figure:
     """A grid of attention heatmaps (e.g. layers x frames or layers x heads), optionally over the frames.
 
     Args:
@@ -216,8 +264,9 @@ def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
     """
     grid = [[_v45_array(m) for m in row] for row in attn]
     r, c = len(grid), len(grid[0])
-    fig, axes = plt.subplots(r, c, figsize=(2.2 * c + 0.6, 2.1 * r + 0.4), squeeze=False,
-                             layout="constrained")  # the suptitle and column titles get their own rows
+    fig, axes = plt.subplots(
+        r, c, figsize=(2.2 * c + 0.6, 2.1 * r + 0.4), squeeze=False, layout="constrained"
+    )  # the suptitle and column titles get their own rows
     for i in range(r):
         vmax = max(float(m.max()) for m in grid[i]) or 1.0
         for j in range(c):
@@ -226,8 +275,9 @@ def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
             if frames is not None:
                 img = _v45_image(frames[j])
                 ax.imshow(img)
-                im = ax.imshow(_v45_upsample(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0,
-                               vmax=vmax)
+                im = ax.imshow(
+                    _v45_upsample(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0, vmax=vmax
+                )
             else:
                 im = ax.imshow(m, cmap=HEATMAP_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
             if masks is not None and _v45_array(masks[j]).any():
@@ -244,8 +294,9 @@ def attention_grid(attn, frames=None, row_labels: Sequence[str] | None = None,
     return fig
 
 
-def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None = None,
-                         title: str | None = None) -> plt.Figure:
+def similarity_over_time(
+    sim, sounding=None, query_labels: Sequence[str] | None = None, title: str | None = None
+) -> plt.Figure:
     """The audio-prototype similarity cos(P_audio^i, F_A(t)) per query over the frames (AAQG, Eq. 1).
 
     Args:
@@ -256,8 +307,9 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     s = _v45_array(sim)
     t, q = s.shape
     labels = list(query_labels or [f"q{i}" for i in range(q)])
-    fig, (ax, axh) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1.3, 1]},
-                                  layout="constrained")
+    fig, (ax, axh) = plt.subplots(
+        1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1.3, 1]}, layout="constrained"
+    )
     if sounding is not None:
         for k, on in enumerate(_v45_array(sounding).astype(bool)):
             if on:
@@ -269,8 +321,9 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     ax.set_ylabel("cos(P_audio, F_A)")
     ax.set_title("per query over time (shaded: sounding frames)", fontsize=9)
     if q <= 16:  # beside the panel: inside it, "best" still covers some query's line
-        ax.legend(fontsize=7, ncol=1 if q <= 8 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  frameon=False)
+        ax.legend(
+            fontsize=7, ncol=1 if q <= 8 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+        )
     lim = float(_np45.abs(s).max()) or 1.0
     im = axh.imshow(s.T, cmap="coolwarm", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
     axh.set_xticks(range(t))
@@ -284,8 +337,9 @@ def similarity_over_time(sim, sounding=None, query_labels: Sequence[str] | None 
     return fig
 
 
-def training_curves(histories: dict, keys: Sequence[str] = ("train_loss", "val_miou"),
-                    title: str | None = None) -> plt.Figure:
+def training_curves(
+    histories: dict, keys: Sequence[str] = ("train_loss", "val_miou"), title: str | None = None
+) -> plt.Figure:
     """Curves of evaluation records (``Trainer`` ``on_eval`` / ``Course.history``), one panel per key.
 
     Args:
@@ -306,36 +360,84 @@ def training_curves(histories: dict, keys: Sequence[str] = ("train_loss", "val_m
     return fig
 
 
-def annotated_heatmap(data, row_labels: Sequence[str], col_labels: Sequence[str], title: str | None = None,
-                      cbar_label: str = "", fmt: str = ".2f", cmap: str | None = None,
-                      center: float | None = None) -> plt.Figure:
+def annotated_heatmap(
+    data,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str | None = None,
+    cbar_label: str = "",
+    fmt: str = ".2f",
+    cmap: str | None = None,
+    center: float | None = None,
+) -> plt.Figure:
     """A seaborn heatmap with values written in the cells (house colour map and a labelled colour bar)."""
     import seaborn as sns
 
     arr = _v45_array(data).astype(float)
     fig, ax = plt.subplots(figsize=(1.1 * len(col_labels) + 2.5, 0.5 * len(row_labels) + 1.6))
-    sns.heatmap(arr, annot=True, fmt=fmt, cmap=cmap or HEATMAP_CMAP, center=center, ax=ax,
-                xticklabels=list(col_labels), yticklabels=list(row_labels), cbar_kws={"label": cbar_label})
+    sns.heatmap(
+        arr,
+        annot=True,
+        fmt=fmt,
+        cmap=cmap or HEATMAP_CMAP,
+        center=center,
+        ax=ax,
+        xticklabels=list(col_labels),
+        yticklabels=list(row_labels),
+        cbar_kws={"label": cbar_label},
+    )
     ax.set_title(title or "heatmap")
     fig.tight_layout()
     return fig
 
 
-def share_and_lift_heatmaps(shares, lifts, row_labels: Sequence[str], share_labels: Sequence[str],
-                            lift_labels: Sequence[str], title: str | None = None, fmt: str = ".2f") -> plt.Figure:
+def share_and_lift_heatmaps(
+    shares,
+    lifts,
+    row_labels: Sequence[str],
+    share_labels: Sequence[str],
+    lift_labels: Sequence[str],
+    title: str | None = None,
+    fmt: str = ".2f",
+) -> plt.Figure:
     """Two annotated heatmaps side by side, each on its own scale: shares (fractions, fixed 0-1 colour scale) and
     lifts (ratios, a diverging map centred on 1 = no preference), so a lift of 3 does not wash out shares of 0.2."""
     import seaborn as sns
 
     share_arr, lift_arr = _v45_array(shares).astype(float), _v45_array(lifts).astype(float)
     n_cols = share_arr.shape[1] + lift_arr.shape[1]
-    fig, axes = plt.subplots(1, 2, figsize=(1.1 * n_cols + 5.0, 0.5 * len(row_labels) + 1.8),
-                             gridspec_kw={"width_ratios": [share_arr.shape[1], lift_arr.shape[1]]})
-    sns.heatmap(share_arr, annot=True, fmt=fmt, cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0, ax=axes[0],
-                xticklabels=list(share_labels), yticklabels=list(row_labels), cbar_kws={"label": "share (0-1)"})
+    fig, axes = plt.subplots(
+        1,
+        2,
+        figsize=(1.1 * n_cols + 5.0, 0.5 * len(row_labels) + 1.8),
+        gridspec_kw={"width_ratios": [share_arr.shape[1], lift_arr.shape[1]]},
+    )
+    sns.heatmap(
+        share_arr,
+        annot=True,
+        fmt=fmt,
+        cmap=HEATMAP_CMAP,
+        vmin=0.0,
+        vmax=1.0,
+        ax=axes[0],
+        xticklabels=list(share_labels),
+        yticklabels=list(row_labels),
+        cbar_kws={"label": "share (0-1)"},
+    )
     top = max(2.0, float(_np45.nanmax(lift_arr)) if lift_arr.size else 2.0)
-    sns.heatmap(lift_arr, annot=True, fmt=fmt, cmap="RdBu_r", center=1.0, vmin=0.0, vmax=top, ax=axes[1],
-                xticklabels=list(lift_labels), yticklabels=False, cbar_kws={"label": "lift (1 = no preference)"})
+    sns.heatmap(
+        lift_arr,
+        annot=True,
+        fmt=fmt,
+        cmap="RdBu_r",
+        center=1.0,
+        vmin=0.0,
+        vmax=top,
+        ax=axes[1],
+        xticklabels=list(lift_labels),
+        yticklabels=False,
+        cbar_kws={"label": "lift (1 = no preference)"},
+    )
     axes[0].set_title("shares", fontsize=10)
     axes[1].set_title("lifts = share / area", fontsize=10)
     fig.suptitle(title or "shares and lifts")
@@ -360,9 +462,12 @@ def split_loss_panel(frame, labels, scores, title: str | None = None) -> plt.Fig
     lost = gt & ~argmax & pooled
     fig, axes = plt.subplots(1, 4, figsize=(11.5, 3.2))
     image = _v45_image(frame)
-    panels = [("frame, GT sounding outlined", None), (f"argmax foreground ({int(argmax.sum())} px)", argmax),
-              (f"pooled foreground ({int(pooled.sum())} px)", pooled),
-              (f"lost to the split: {int(lost.sum())} of {int(gt.sum())} GT px", lost)]
+    panels = [
+        ("frame, GT sounding outlined", None),
+        (f"argmax foreground ({int(argmax.sum())} px)", argmax),
+        (f"pooled foreground ({int(pooled.sum())} px)", pooled),
+        (f"lost to the split: {int(lost.sum())} of {int(gt.sum())} GT px", lost),
+    ]
     for ax, (name, mask) in zip(axes, panels):
         ax.imshow(image)
         if mask is not None:

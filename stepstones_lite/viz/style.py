@@ -3,13 +3,13 @@
 Every figure is titled, heatmaps carry a colour bar, and :func:`save_figure` writes PNG into
 ``figures_dir()`` (``$STEPSTONES_FIGURES`` or ``<root>/figures``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -18,7 +18,13 @@ from ..utils import figures_dir
 __all__ = ["set_style", "save_figure", "plot_pipeline", "HEATMAP_CMAP"]
 
 HEATMAP_CMAP = "viridis"  # perceptually uniform; used for attention and score maps
-_STAGE_COLOURS = {"data": "#d9e8f5", "stage1": "#fde0c5", "prior": "#fff3b0", "stage2": "#d5f0d5", "eval": "#e8e0f0"}
+_STAGE_COLOURS = {
+    "data": "#d9e8f5",
+    "stage1": "#fde0c5",
+    "prior": "#fff3b0",
+    "stage2": "#d5f0d5",
+    "eval": "#e8e0f0",
+}
 
 
 def set_style() -> None:
@@ -61,7 +67,9 @@ def save_figure(fig: plt.Figure, name: str, folder: str | Path | None = None) ->
 
 def _box(ax: plt.Axes, xy: tuple[float, float], w: float, h: float, text: str, colour: str) -> None:
     ax.add_patch(
-        FancyBboxPatch(xy, w, h, boxstyle="round,pad=0.02,rounding_size=0.03", fc=colour, ec="#333333", lw=1.2)
+        FancyBboxPatch(
+            xy, w, h, boxstyle="round,pad=0.02,rounding_size=0.03", fc=colour, ec="#333333", lw=1.2
+        )
     )
     ax.text(xy[0] + w / 2, xy[1] + h / 2, text, ha="center", va="center", fontsize=9, wrap=True)
 
@@ -69,8 +77,15 @@ def _box(ax: plt.Axes, xy: tuple[float, float], w: float, h: float, text: str, c
 def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], label: str = "") -> None:
     ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, lw=1.3, color="#333333"))
     if label:
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.03, label, ha="center", fontsize=8,
-                style="italic", color="#444444")
+        ax.text(
+            (start[0] + end[0]) / 2,
+            (start[1] + end[1]) / 2 + 0.03,
+            label,
+            ha="center",
+            fontsize=8,
+            style="italic",
+            color="#444444",
+        )
 
 
 def plot_pipeline(stages: Sequence[str] | None = None) -> plt.Figure:
@@ -97,8 +112,13 @@ def plot_pipeline(stages: Sequence[str] | None = None) -> plt.Figure:
         _box(ax, (x, 0.3), width, 0.45, text, colours[i % len(colours)])
         if i:
             _arrow(ax, (x - gap + 0.005, 0.525), (x - 0.005, 0.525))
-    ax.text(0.5, 0.12, "Stage 2 trains with ground-truth masks as M and is tested with stage-1 predictions",
-            ha="center", fontsize=9, color="#444444")
+    ax.text(
+        0.5,
+        0.12,
+        "Stage 2 trains with ground-truth masks as M and is tested with stage-1 predictions",
+        ha="center",
+        fontsize=9,
+        color="#444444",
+    )
     ax.set_title("Stepping Stones: localise first, then recognise (Ma et al., ECCV 2024)")
     return fig
-

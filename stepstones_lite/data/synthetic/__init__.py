@@ -49,6 +49,7 @@ Environment: ``$STEPSTONES_CACHE`` (speech bank cache, default ``~/.cache/stepst
 Invariant: ``labels_semantic[k] > 0`` exactly where ``instances[k]`` holds an object that sounds in second
 ``k``, and then equals that object's ``class_index``. Holdout test sets: see :mod:`.generator`.
 """
+
 from .config import GENERATOR_VERSION, GeneratorKnobs, SynthConfig, default_root, profile_overrides
 from .generator import METADATA_COLUMNS, clip_schedule, generate_dataset
 from .materials import DEFAULT_CLASSES, SILENT_ONLY, available_classes, inventory

@@ -4,6 +4,7 @@ Class -> emoji code points, sprite styles, sound sources (``docs/data_sources.md
 :func:`inventory` finds the pip wheels and the optional apt layer on this machine (see :mod:`.materials` for
 the sources and licences).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,27 +20,59 @@ _RATIOS = {-2: (49, 55), -1: (84, 89), 0: (1, 1), 1: (89, 84), 2: (55, 49)}  # u
 # --------------------------------------------------------------------------- the class table
 # class -> emoji code points (lower-case hex, '-' joined, no fe0f), docs/data_sources.md §1.1
 EMOJI: dict[str, tuple[str, ...]] = {
-    "dog": ("1f415", "1f429"), "cat": ("1f408", "1f408-200d-2b1b"), "horse": ("1f40e",), "pig": ("1f416",),
-    "sheep": ("1f411",), "duck": ("1f986",), "hen": ("1f414", "1f413"),
-    "bird": ("1f426", "1f99c", "1f985", "1f54a"), "piano": ("1f3b9",), "guitar": ("1f3b8",),
-    "violin": ("1f3bb",), "trumpet": ("1f3ba",), "drum": ("1f941",),
-    "flute": ("1fa88",), "helicopter": ("1f681",), "man": ("1f468", "1f474", "1f9d4"),
-    "woman": ("1f469", "1f475", "1f469-200d-1f9b0"), "saxophone": ("1f3b7",), "accordion": ("1fa97",),
-    "bell": ("1f514",), "emergency-car": ("1f691", "1f693", "1f692"), "lion": ("1f981",),
+    "dog": ("1f415", "1f429"),
+    "cat": ("1f408", "1f408-200d-2b1b"),
+    "horse": ("1f40e",),
+    "pig": ("1f416",),
+    "sheep": ("1f411",),
+    "duck": ("1f986",),
+    "hen": ("1f414", "1f413"),
+    "bird": ("1f426", "1f99c", "1f985", "1f54a"),
+    "piano": ("1f3b9",),
+    "guitar": ("1f3b8",),
+    "violin": ("1f3bb",),
+    "trumpet": ("1f3ba",),
+    "drum": ("1f941",),
+    "flute": ("1fa88",),
+    "helicopter": ("1f681",),
+    "man": ("1f468", "1f474", "1f9d4"),
+    "woman": ("1f469", "1f475", "1f469-200d-1f9b0"),
+    "saxophone": ("1f3b7",),
+    "accordion": ("1fa97",),
+    "bell": ("1f514",),
+    "emergency-car": ("1f691", "1f693", "1f692"),
+    "lion": ("1f981",),
     "elephant": ("1f418",),
-    "tiger": ("1f405",), "donkey": ("1facf",), "goose": ("1fabf",), "squirrel": ("1f43f",),
+    "tiger": ("1f405",),
+    "donkey": ("1facf",),
+    "goose": ("1fabf",),
+    "squirrel": ("1f43f",),
     # silent-only (never sound here): non-AVSBench objects and AVSBench classes without a free sound
-    "cow": ("1f404",), "tree": ("1f333",), "house": ("1f3e0",), "chair": ("1fa91",), "ball": ("26bd",),
-    "flower": ("1f33b",), "umbrella": ("2602",), "bicycle": ("1f6b2",), "car": ("1f697",), "bus": ("1f68c",),
-    "train": ("1f686",), "airplane": ("2708",), "baby": ("1f476",),
+    "cow": ("1f404",),
+    "tree": ("1f333",),
+    "house": ("1f3e0",),
+    "chair": ("1fa91",),
+    "ball": ("26bd",),
+    "flower": ("1f33b",),
+    "umbrella": ("2602",),
+    "bicycle": ("1f6b2",),
+    "car": ("1f697",),
+    "bus": ("1f68c",),
+    "train": ("1f686",),
+    "airplane": ("2708",),
+    "baby": ("1f476",),
 }
 # sounding-capable classes -> sound kinds; ("rec", file) | ("gm", preset, lo, hi) | ("drums", kit) |
 # ("sfx", preset, key) | ("speech", voice, pitch_lo, pitch_hi) | ("siren", variant)
 SOUNDS: dict[str, tuple[tuple, ...]] = {
-    "dog": (("rec", "ovos", "dog.mp3"),), "cat": (("rec", "ovos", "cat.mp3"),),
-    "horse": (("rec", "ovos", "horse.mp3"),), "pig": (("rec", "ovos", "pig.mp3"),),
-    "sheep": (("rec", "ovos", "sheep.mp3"),), "duck": (("rec", "ovos", "duck.mp3"),),
-    "hen": (("rec", "ovos", "rooster.mp3"),), "bird": (("rec", "ovos", "owl.mp3"), ("sfx", 123, 60)),
+    "dog": (("rec", "ovos", "dog.mp3"),),
+    "cat": (("rec", "ovos", "cat.mp3"),),
+    "horse": (("rec", "ovos", "horse.mp3"),),
+    "pig": (("rec", "ovos", "pig.mp3"),),
+    "sheep": (("rec", "ovos", "sheep.mp3"),),
+    "duck": (("rec", "ovos", "duck.mp3"),),
+    "hen": (("rec", "ovos", "rooster.mp3"),),
+    "bird": (("rec", "ovos", "owl.mp3"), ("sfx", 123, 60)),
     "piano": (("gm", 0, 48, 84), ("gm", 1, 48, 84), ("gm", 2, 48, 84)),
     "guitar": (("gm", 24, 40, 76), ("gm", 25, 40, 76)),
     "violin": (("gm", 40, 55, 88), ("gm", 110, 55, 84)),
@@ -53,25 +86,91 @@ SOUNDS: dict[str, tuple[tuple, ...]] = {
     "accordion": (("gm", 21, 53, 81), ("gm", 23, 53, 81)),
     "bell": (("gm", 14, 60, 84), ("gm", 112, 60, 84)),
     "emergency-car": (("siren", "wail"), ("siren", "hilo")),
-    "cello": (("gm", 42, 36, 72),), "bassoon": (("gm", 70, 34, 70),),  # sprites only from Tux Paint (apt)
+    "cello": (("gm", 42, 36, 72),),
+    "bassoon": (("gm", 70, 34, 70),),  # sprites only from Tux Paint (apt)
 }
 DEFAULT_CLASSES: tuple[str, ...] = (
-    "dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "piano", "guitar", "violin", "trumpet",
-    "drum", "flute", "helicopter", "man", "woman",
+    "dog",
+    "cat",
+    "horse",
+    "pig",
+    "sheep",
+    "duck",
+    "hen",
+    "bird",
+    "piano",
+    "guitar",
+    "violin",
+    "trumpet",
+    "drum",
+    "flute",
+    "helicopter",
+    "man",
+    "woman",
 )  # the 17 pure-pip sounding classes of docs/data_sources.md §3.1
 EXTRA_CLASSES: tuple[str, ...] = ("saxophone", "accordion", "bell", "emergency-car")  # pip extras (§3.1)
 APT_ONLY_CLASSES: tuple[str, ...] = (  # sound (or sprite) only with the Tux Paint layer
-    "lion", "elephant", "tiger", "donkey", "goose", "squirrel", "cello", "bassoon",
+    "lion",
+    "elephant",
+    "tiger",
+    "donkey",
+    "goose",
+    "squirrel",
+    "cello",
+    "bassoon",
 )
 SILENT_ONLY: tuple[str, ...] = (
-    "cow", "tree", "house", "chair", "ball", "flower", "umbrella", "bicycle", "car", "bus", "train",
-    "airplane", "baby",
+    "cow",
+    "tree",
+    "house",
+    "chair",
+    "ball",
+    "flower",
+    "umbrella",
+    "bicycle",
+    "car",
+    "bus",
+    "train",
+    "airplane",
+    "baby",
 )
 FAMILY: dict[str, str] = {
-    **{c: "animal" for c in ("dog", "cat", "horse", "pig", "sheep", "duck", "hen", "bird", "cow", "lion",
-                             "elephant", "tiger", "donkey", "goose", "squirrel")},
-    **{c: "instrument" for c in ("piano", "guitar", "violin", "trumpet", "drum", "flute", "saxophone",
-                                 "accordion", "bell", "cello", "bassoon")},
+    **{
+        c: "animal"
+        for c in (
+            "dog",
+            "cat",
+            "horse",
+            "pig",
+            "sheep",
+            "duck",
+            "hen",
+            "bird",
+            "cow",
+            "lion",
+            "elephant",
+            "tiger",
+            "donkey",
+            "goose",
+            "squirrel",
+        )
+    },
+    **{
+        c: "instrument"
+        for c in (
+            "piano",
+            "guitar",
+            "violin",
+            "trumpet",
+            "drum",
+            "flute",
+            "saxophone",
+            "accordion",
+            "bell",
+            "cello",
+            "bassoon",
+        )
+    },
     **{c: "person" for c in ("man", "woman", "baby")},
     **{c: "vehicle" for c in ("helicopter", "emergency-car", "car", "bus", "train", "airplane", "bicycle")},
     **{c: "thing" for c in ("tree", "house", "chair", "ball", "flower", "umbrella")},
@@ -80,25 +179,53 @@ STYLES: tuple[str, ...] = ("twemoji", "openmoji", "noto", "tux")
 # Tux Paint stamp / sound basenames per class (apt layer, optional; names checked in tuxpaint-stamps-default
 # 2022.06.04-1, where some stems exist in several folders: every match is used)
 TUX_STAMPS: dict[str, tuple[str, ...]] = {
-    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden", "pig_golden2"),
-    "sheep": ("sheep", "sheep_lamb"), "duck": ("duck", "drake"), "hen": ("hen", "rooster"),
+    "dog": ("dog",),
+    "cat": ("blackcat",),
+    "horse": ("horse",),
+    "pig": ("pig", "pig_golden", "pig_golden2"),
+    "sheep": ("sheep", "sheep_lamb"),
+    "duck": ("duck", "drake"),
+    "hen": ("hen", "rooster"),
     "bird": ("crow", "blackbird", "lark", "cuckoo", "owl", "magpie", "pigeon", "bluebird"),
-    "guitar": ("guitar_classical", "guitar2", "guitar_electric"), "violin": ("violin",),
+    "guitar": ("guitar_classical", "guitar2", "guitar_electric"),
+    "violin": ("violin",),
     "trumpet": ("trumpet",),
-    "drum": ("drumkit", "drum_tomtom_floor"), "cello": ("cello",), "bassoon": ("bassoon",),
-    "lion": ("lion", "lion-2"), "tiger": ("tiger", "tiger_sumatran"), "elephant": ("elephant",),
-    "donkey": ("donkey", "donkey_eating"), "goose": ("gander",), "squirrel": ("squirrel",),
-    "emergency-car": ("firetruck", "fire_engine"), "man": ("fireman200b", "fireman240a"),
-    "helicopter": ("eddieCopter",), "cow": ("cow", "cow_white"),
+    "drum": ("drumkit", "drum_tomtom_floor"),
+    "cello": ("cello",),
+    "bassoon": ("bassoon",),
+    "lion": ("lion", "lion-2"),
+    "tiger": ("tiger", "tiger_sumatran"),
+    "elephant": ("elephant",),
+    "donkey": ("donkey", "donkey_eating"),
+    "goose": ("gander",),
+    "squirrel": ("squirrel",),
+    "emergency-car": ("firetruck", "fire_engine"),
+    "man": ("fireman200b", "fireman240a"),
+    "helicopter": ("eddieCopter",),
+    "cow": ("cow", "cow_white"),
     "bus": ("double_decker_bus", "green_korean_bus"),
-    "airplane": ("plane",), "train": ("toy_train",),
+    "airplane": ("plane",),
+    "train": ("toy_train",),
 }
 TUX_SOUNDS: dict[str, tuple[str, ...]] = {
-    "dog": ("dog",), "cat": ("blackcat",), "horse": ("horse",), "pig": ("pig", "pig_golden", "pig_golden2"),
-    "sheep": ("sheep", "sheep_lamb"), "duck": ("duck", "drake"), "hen": ("hen", "rooster"),
-    "bird": ("crow", "blackbird", "lark", "cuckoo", "owl"), "violin": ("violin",), "cello": ("cello",),
-    "bassoon": ("bassoon",), "drum": ("drumkit", "drum_tomtom_floor"), "lion": ("lion",), "tiger": ("tiger",),
-    "elephant": ("elephant",), "donkey": ("donkey",), "goose": ("gander",), "squirrel": ("squirrel",),
+    "dog": ("dog",),
+    "cat": ("blackcat",),
+    "horse": ("horse",),
+    "pig": ("pig", "pig_golden", "pig_golden2"),
+    "sheep": ("sheep", "sheep_lamb"),
+    "duck": ("duck", "drake"),
+    "hen": ("hen", "rooster"),
+    "bird": ("crow", "blackbird", "lark", "cuckoo", "owl"),
+    "violin": ("violin",),
+    "cello": ("cello",),
+    "bassoon": ("bassoon",),
+    "drum": ("drumkit", "drum_tomtom_floor"),
+    "lion": ("lion",),
+    "tiger": ("tiger",),
+    "elephant": ("elephant",),
+    "donkey": ("donkey",),
+    "goose": ("gander",),
+    "squirrel": ("squirrel",),
     "emergency-car": ("firetruck",),
 }
 # CC0 / public domain; chelsea, astronaut, camera and rocket are left out: they show unlabelled cats/people
@@ -124,7 +251,7 @@ def _pkg_dir(name: str) -> Path | None:
 def _tux_rel(path: Path) -> str:
     """A Tux Paint file named relative to the stamps folder (stems repeat across folders)."""
     parts = path.parts
-    return "/".join(parts[parts.index("stamps") + 1:]) if "stamps" in parts else path.name
+    return "/".join(parts[parts.index("stamps") + 1 :]) if "stamps" in parts else path.name
 
 
 def cache_dir() -> Path:
@@ -151,8 +278,12 @@ class Inventory:
     espeak: bool = False
 
     def styles(self) -> tuple[str, ...]:
-        have = {"twemoji": self.twemoji, "openmoji": self.openmoji, "noto": self.noto_font,
-                "tux": bool(self.tux_stamps)}
+        have = {
+            "twemoji": self.twemoji,
+            "openmoji": self.openmoji,
+            "noto": self.noto_font,
+            "tux": bool(self.tux_stamps),
+        }
         return tuple(s for s in STYLES if have[s])
 
     def sprite_styles(self, cls: str) -> tuple[str, ...]:
@@ -239,5 +370,8 @@ def inventory() -> Inventory:
 def available_classes() -> tuple[str, ...]:
     """Sounding-capable classes that have both a sprite and a sound here."""
     inv = inventory()
-    return tuple(c for c in (*DEFAULT_CLASSES, *EXTRA_CLASSES, *APT_ONLY_CLASSES)
-                 if inv.sprite_styles(c) and inv.sources(c))
+    return tuple(
+        c
+        for c in (*DEFAULT_CLASSES, *EXTRA_CLASSES, *APT_ONLY_CLASSES)
+        if inv.sprite_styles(c) and inv.sources(c)
+    )

@@ -5,6 +5,7 @@ Defaults come from the profile's ``data`` section: its own fields (``num_clips``
 generator knobs ``data.synth`` (``--set data__synth__<knob>=...`` reaches any of them, as in every other command);
 the flags below override single knobs on top.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,15 +36,20 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add every generator flag to ``p`` (all default to None = profile / SynthConfig default)."""
-    p.add_argument("--profile", default="auto",
-                   help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)")
-    p.add_argument("--out", default=None, help="dataset root (default: $STEPSTONES_DATA or "
-                                               "<artifacts>/data/synthetic_<profile>)")
+    p.add_argument(
+        "--profile", default="auto", help="smoke | classroom | paper | auto (env STEPSTONES_PROFILE)"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="dataset root (default: $STEPSTONES_DATA or <artifacts>/data/synthetic_<profile>)",
+    )
     p.add_argument("--num-clips", type=int, help="clips in all splits together")
     p.add_argument("--size", type=int, help="frame side in px (render_size)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes (default: available cores; 1 = in-process)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes (default: available cores; 1 = in-process)"
+    )
     p.add_argument("--split-fractions", type=_floats, help="train,val,test fractions, e.g. 0.8,0.1,0.1")
     g = p.add_argument_group("classes")
     g.add_argument("--classes", type=_names, help="comma list of sounding classes, 'default' (17) or 'all'")
@@ -68,9 +74,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("out-of-distribution test split")
     g.add_argument("--holdout", choices=("none", "style", "source"), help="test uses held-out styles/sources")
     g.add_argument("--holdout-styles", type=_names, help="styles seen only at test time (default openmoji)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION__FIELD=VALUE",
-                   help="profile override, e.g. --set data__synth__label=v2 --set data__num_frames=10 (repeatable); "
-                        "the flags above apply on top")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION__FIELD=VALUE",
+        help="profile override, e.g. --set data__synth__label=v2 --set data__num_frames=10 (repeatable); "
+        "the flags above apply on top",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a dataset made with another config")
     p.add_argument("--no-progress", action="store_true")
 
@@ -83,22 +94,40 @@ def config_from_args(args: argparse.Namespace):
 
     prof = resolve_profile(args.profile, **parse_overrides(getattr(args, "set", None) or []))
     over = {}
-    simple = {"num_clips": "num_clips", "size": "size", "seed": "seed", "split_fractions": "split_fractions",
-              "class_distribution": "class_distribution", "zipf_exponent": "zipf_exponent",
-              "clips_per_class": "clips_per_class", "num_objects_probs": "num_objects_probs",
-              "sounding_probs": "num_sounding_probs", "silent_only_prob": "silent_only_prob",
-              "same_family_prob": "same_family_prob", "object_size": "object_size",
-              "min_visible": "min_visible",
-              "styles": "styles", "partial_sounding_prob": "partial_sounding_prob",
-              "off_screen_prob": "off_screen_prob", "off_screen_gain": "off_screen_gain",
-              "noise_std": "noise_std", "holdout": "holdout", "holdout_styles": "holdout_styles"}
+    simple = {
+        "num_clips": "num_clips",
+        "size": "size",
+        "seed": "seed",
+        "split_fractions": "split_fractions",
+        "class_distribution": "class_distribution",
+        "zipf_exponent": "zipf_exponent",
+        "clips_per_class": "clips_per_class",
+        "num_objects_probs": "num_objects_probs",
+        "sounding_probs": "num_sounding_probs",
+        "silent_only_prob": "silent_only_prob",
+        "same_family_prob": "same_family_prob",
+        "object_size": "object_size",
+        "min_visible": "min_visible",
+        "styles": "styles",
+        "partial_sounding_prob": "partial_sounding_prob",
+        "off_screen_prob": "off_screen_prob",
+        "off_screen_gain": "off_screen_gain",
+        "noise_std": "noise_std",
+        "holdout": "holdout",
+        "holdout_styles": "holdout_styles",
+    }
     for arg, fld in simple.items():
         v = getattr(args, arg, None)
         if v is not None:
             over[fld] = v
     if args.classes:
-        over["classes"] = (DEFAULT_CLASSES if args.classes == ("default",) else
-                           available_classes() if args.classes == ("all",) else args.classes)
+        over["classes"] = (
+            DEFAULT_CLASSES
+            if args.classes == ("default",)
+            else available_classes()
+            if args.classes == ("all",)
+            else args.classes
+        )
     if args.objects_per_clip:
         lo, hi = (args.objects_per_clip * 2)[:2]
         if not 1 <= lo <= hi:
@@ -107,8 +136,13 @@ def config_from_args(args: argparse.Namespace):
     if args.extra_distractors:
         over["extra_distractors"] = tuple((args.extra_distractors * 2)[:2])
     cfg = SynthConfig.from_data_config(prof.data, **over)
-    out = Path(args.out) if args.out else Path(prof.data.root) if prof.data.root else default_root(
-        profile_name(args.profile), cfg)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(prof.data.root)
+        if prof.data.root
+        else default_root(profile_name(args.profile), cfg)
+    )
     return cfg, out
 
 
@@ -122,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"make-data: {err}") from None
     # a DatasetError propagates: the caller (stepstones_lite.cli.run_command) prints it as one line
-    root = generate_dataset(out, cfg, workers=args.workers, progress=not args.no_progress,
-                            overwrite=args.overwrite)
+    root = generate_dataset(
+        out, cfg, workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite
+    )
     n = sum(1 for _ in open(root / "metadata.csv", encoding="utf-8")) - 1
     print(f"synthetic AVSS dataset ({n} clips, {cfg.size} px, seed {cfg.seed}): {root}")
     return 0

@@ -1,5 +1,6 @@
 """``SynthConfig``: every knob of the synthetic AVSS benchmark; ``GeneratorKnobs``: the ones a profile nests as
 ``data.synth``; ``default_root``: where a profile's synthetic set lives."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,16 +12,30 @@ from typing import Any
 from ...config import GeneratorKnobs  # the generator's own knobs: a profile's data.synth section
 from .materials import DEFAULT_CLASSES, SILENT_ONLY, STYLES
 
-__all__ = ["GeneratorKnobs", "SynthConfig", "GENERATOR_VERSION", "FROM_DATA_CONFIG", "default_root", "profile_overrides"]
+__all__ = [
+    "GeneratorKnobs",
+    "SynthConfig",
+    "GENERATOR_VERSION",
+    "FROM_DATA_CONFIG",
+    "default_root",
+    "profile_overrides",
+]
 
 GENERATOR_VERSION = "1.0"  # bump when the same config would render different bytes
 
 
 # the fields the profile's DataConfig holds itself (the reader and the model use them too): SynthConfig name ->
 # DataConfig name
-FROM_DATA_CONFIG = {"num_clips": "num_clips", "size": "render_size", "seed": "seed", "num_frames": "num_frames",
-                    "split_fractions": "split_fractions", "off_screen_prob": "off_screen_prob",
-                    "partial_sounding_prob": "partial_sounding_prob", "silent_only_prob": "silent_only_prob"}
+FROM_DATA_CONFIG = {
+    "num_clips": "num_clips",
+    "size": "render_size",
+    "seed": "seed",
+    "num_frames": "num_frames",
+    "split_fractions": "split_fractions",
+    "off_screen_prob": "off_screen_prob",
+    "partial_sounding_prob": "partial_sounding_prob",
+    "silent_only_prob": "silent_only_prob",
+}
 
 
 @dataclass
@@ -39,7 +54,11 @@ class SynthConfig(GeneratorKnobs):
 
     def __post_init__(self) -> None:
         # a profile leaves these at None ("the catalogue's"): the catalogue lives here, beside the generator
-        for name, default in (("classes", DEFAULT_CLASSES), ("silent_only_classes", SILENT_ONLY), ("styles", STYLES)):
+        for name, default in (
+            ("classes", DEFAULT_CLASSES),
+            ("silent_only_classes", SILENT_ONLY),
+            ("styles", STYLES),
+        ):
             if getattr(self, name) is None:
                 setattr(self, name, default)
 
@@ -47,7 +66,9 @@ class SynthConfig(GeneratorKnobs):
     def from_data_config(cls, data: Any, **overrides: Any) -> "SynthConfig":
         """The generator config of a ``stepstones_lite.config.DataConfig``: its own data fields
         (:data:`FROM_DATA_CONFIG`) and its ``synth`` section, then ``overrides``."""
-        kw: dict[str, Any] = dataclasses.asdict(data.synth) if getattr(data, "synth", None) is not None else {}
+        kw: dict[str, Any] = (
+            dataclasses.asdict(data.synth) if getattr(data, "synth", None) is not None else {}
+        )
         kw.update({name: getattr(data, field) for name, field in FROM_DATA_CONFIG.items()})
         kw["split_fractions"] = tuple(kw["split_fractions"])
         kw.update(overrides)
@@ -77,10 +98,14 @@ class SynthConfig(GeneratorKnobs):
             raise ValueError("num_frames must be >= 1")
         if self.clips_per_class is None and self.num_clips < 1:
             raise ValueError("num_clips must be >= 1")
-        if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6 or min(
-                self.split_fractions) < 0:
+        if (
+            len(self.split_fractions) != 3
+            or abs(sum(self.split_fractions) - 1) > 1e-6
+            or min(self.split_fractions) < 0
+        ):
             raise ValueError(
-                f"split_fractions must be 3 non-negative numbers summing to 1, got {self.split_fractions}")
+                f"split_fractions must be 3 non-negative numbers summing to 1, got {self.split_fractions}"
+            )
         bad = [c for c in self.classes if c not in AVSS_CLASSES]
         if bad:
             raise ValueError(f"classes {bad} are not AVSBench-semantic classes")
@@ -88,7 +113,8 @@ class SynthConfig(GeneratorKnobs):
             raise ValueError("classes is empty")
         if self.class_distribution not in ("uniform", "zipf"):
             raise ValueError(
-                f"class_distribution must be 'uniform' or 'zipf', got {self.class_distribution!r}")
+                f"class_distribution must be 'uniform' or 'zipf', got {self.class_distribution!r}"
+            )
         for name in ("num_objects_probs", "num_sounding_probs"):
             p = getattr(self, name)
             if not p or min(p) < 0 or sum(p) <= 0:
@@ -107,8 +133,10 @@ class SynthConfig(GeneratorKnobs):
         from ..readers import AVSS_SUBSETS  # the reader reads a subset's clips at its frame count
 
         if self.num_frames != AVSS_SUBSETS[self.label]:
-            raise ValueError(f"AVSBench subset {self.label!r} has {AVSS_SUBSETS[self.label]} frames per clip, got "
-                             f"num_frames={self.num_frames}; choose label='v2' for 10 frames, 'v1m' for 5")
+            raise ValueError(
+                f"AVSBench subset {self.label!r} has {AVSS_SUBSETS[self.label]} frames per clip, got "
+                f"num_frames={self.num_frames}; choose label='v2' for 10 frames, 'v1m' for 5"
+            )
 
 
 def profile_overrides(knobs: dict[str, Any] | None) -> dict[str, Any]:

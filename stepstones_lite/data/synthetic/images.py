@@ -1,13 +1,15 @@
 """Sprites (Twemoji / OpenMoji SVG, Noto, Tux Paint stamps; alpha = exact mask) and backgrounds, cached per process."""
+
 from __future__ import annotations
 
 import io
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageFont, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from .catalogue import EMOJI, SKIMAGE_BACKGROUNDS, _pkg_dir, inventory
+from .catalogue import EMOJI, SKIMAGE_BACKGROUNDS, inventory
+
 
 # --------------------------------------------------------------------------- sprites
 def _tight(im: Image.Image) -> Image.Image:
@@ -87,13 +89,19 @@ def procedural_background(rng: np.random.Generator, size: int) -> np.ndarray:
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     t = np.linspace(0, 1, size, dtype=np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(ang) * t[None, :] + np.sin(ang) * t[:, None])
+    ramp = np.cos(ang) * t[None, :] + np.sin(ang) * t[:, None]
     ramp = (ramp - ramp.min()) / max(1e-6, float(np.ptp(ramp)))
     img = c0 * (1 - ramp[..., None]) + c1 * ramp[..., None]  # [S, S, 3]
     blobs = rng.uniform(-40, 40, (8, 8, 3)).astype(np.float32)
-    blobs = np.asarray(Image.fromarray(((blobs + 40) * 255 / 80).astype(np.uint8)).resize((size, size),
-                                                                                            Image.BICUBIC),
-                       np.float32) * 80 / 255 - 40
+    blobs = (
+        np.asarray(
+            Image.fromarray(((blobs + 40) * 255 / 80).astype(np.uint8)).resize((size, size), Image.BICUBIC),
+            np.float32,
+        )
+        * 80
+        / 255
+        - 40
+    )
     img = img + blobs + rng.normal(0, 4, (size, size, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
 

@@ -21,17 +21,60 @@ and kept in an on-disk cache (``$STEPSTONES_CACHE`` or ``~/.cache/stepstones_lit
 The code is in :mod:`.catalogue` (the class table, what is installed), :mod:`.images` (sprites, backgrounds) and
 :mod:`.sounds`; every name is importable from here (``from . import materials as M``), with :func:`warm_up`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .catalogue import (_WORDS, APT_ONLY_CLASSES, DEFAULT_CLASSES, EMOJI, EXTRA_CLASSES, FAMILY, PITCH_STEPS,
-                        SILENT_ONLY, SKIMAGE_BACKGROUNDS, SOUNDS, SR, STYLES, TUX_SOUNDS, TUX_STAMPS, _RATIOS,
-                        Inventory, _pkg_dir, _tux_rel, available_classes, cache_dir, inventory)
-from .images import (BASE_PX, _raster, _tight, background_images, base_sprite, n_variants, photo_background,
-                     procedural_background, sprite)
-from .sounds import (SPEECH_UTTERANCES, _Espeak, _GM, _gm, _quiet_stderr, _speech_spec, block_energy,
-                     ensure_speech_bank, gm_note, recording, siren, speech_bank, speech_bank_path)
+from .catalogue import (
+    _RATIOS,
+    _WORDS,
+    APT_ONLY_CLASSES,
+    DEFAULT_CLASSES,
+    EMOJI,
+    EXTRA_CLASSES,
+    FAMILY,
+    PITCH_STEPS,
+    SILENT_ONLY,
+    SKIMAGE_BACKGROUNDS,
+    SOUNDS,
+    SR,
+    STYLES,
+    TUX_SOUNDS,
+    TUX_STAMPS,
+    Inventory,
+    _pkg_dir,
+    _tux_rel,
+    available_classes,
+    cache_dir,
+    inventory,
+)
+from .images import (
+    BASE_PX,
+    _raster,
+    _tight,
+    background_images,
+    base_sprite,
+    n_variants,
+    photo_background,
+    procedural_background,
+    sprite,
+)
+from .sounds import (
+    _GM,
+    SPEECH_UTTERANCES,
+    _Espeak,
+    _gm,
+    _quiet_stderr,
+    _speech_spec,
+    block_energy,
+    ensure_speech_bank,
+    gm_note,
+    recording,
+    siren,
+    speech_bank,
+    speech_bank_path,
+)
 
 
 def warm_up(classes: Iterable[str]) -> None:

@@ -8,6 +8,7 @@ Frame ``t``'s label contains an object only while it sounds during second ``t`` 
 after occlusion (a silent object in front writes background). This mirrors AVSBench-semantic's annotation
 rule (only sounding objects are labelled; Zhou et al., "Audio-Visual Segmentation with Semantics", §3).
 """
+
 from __future__ import annotations
 
 import json
@@ -114,13 +115,13 @@ def _energy_crop(rng: np.random.Generator, wav: np.ndarray, n: int, key: tuple, 
         part = wav[lo:hi]
         part = np.tile(part, int(np.ceil(n / max(1, len(part)))) + 1)
         start = int(rng.integers(0, len(part) - n + 1))
-        return part[start:start + n]
+        return part[start : start + n]
     c = M.block_energy(key)  # [n_blocks + 1]
     nb = n // step
     starts = np.arange(lo // step, (hi - n) // step + 1)
     e = c[np.minimum(starts + nb, len(c) - 1)] - c[starts] + 1e-6
     start = int(starts[rng.choice(len(starts), p=e / e.sum())]) * step
-    return wav[start:start + n]
+    return wav[start : start + n]
 
 
 def _gm_spec(cls: str, preset: int) -> tuple[int, int]:
@@ -139,15 +140,15 @@ def _source_audio(cls: str, source: str, seg: str, n_sec: int, rng: np.random.Ge
         step = int(rng.choice(M.PITCH_STEPS))
         wav = M.recording(source, step)
         for s in range(n_sec):
-            out[s * SR:(s + 1) * SR] = _energy_crop(rng, wav, SR, ("rec", source, step), seg)
+            out[s * SR : (s + 1) * SR] = _energy_crop(rng, wav, SR, ("rec", source, step), seg)
     elif kind == "speech":
         bank = M.speech_bank()[source.split(":", 1)[1]]
         for s in range(n_sec):
             u = int(rng.integers(len(bank)))
             key = ("speech", source.split(":", 1)[1], u)
-            out[s * SR:(s + 1) * SR] = _energy_crop(rng, bank[u], SR, key, seg)
+            out[s * SR : (s + 1) * SR] = _energy_crop(rng, bank[u], SR, key, seg)
     elif kind == "siren":
-        out[:n_sec * SR] = M.siren(source.split(":")[1], n_sec, rng)
+        out[: n_sec * SR] = M.siren(source.split(":")[1], n_sec, rng)
     elif kind in ("gm", "drums", "sfx"):
         parts = source.split(":")
         bank, preset = parts[1], int(parts[2])
@@ -155,21 +156,35 @@ def _source_audio(cls: str, source: str, seg: str, n_sec: int, rng: np.random.Ge
             if kind == "sfx":
                 notes = [(0.0, 1.0, int(parts[3]) + int(rng.integers(-2, 3)), 1.0)]
             elif kind == "drums":
-                notes = [(rng.uniform(0, 0.9), 0.3, _pick(rng, _DRUM_KEYS), rng.uniform(0.5, 1.0))
-                         for _ in range(int(rng.integers(2, 7)))]
+                notes = [
+                    (rng.uniform(0, 0.9), 0.3, _pick(rng, _DRUM_KEYS), rng.uniform(0.5, 1.0))
+                    for _ in range(int(rng.integers(2, 7)))
+                ]
             else:
                 lo, hi = _gm_spec(cls, preset)
-                notes = [(rng.uniform(0, 0.7), rng.uniform(0.2, 0.9), int(rng.integers(lo, hi + 1)),
-                          rng.uniform(0.5, 1.0)) for _ in range(int(rng.integers(1, 5)))]
+                notes = [
+                    (
+                        rng.uniform(0, 0.7),
+                        rng.uniform(0.2, 0.9),
+                        int(rng.integers(lo, hi + 1)),
+                        rng.uniform(0.5, 1.0),
+                    )
+                    for _ in range(int(rng.integers(1, 5)))
+                ]
             for onset, dur, key, vel in notes:
-                note = M.gm_note(bank, preset, key, drums=kind == "drums", hold=1.0 if kind == "sfx" else
-                                 (0.3 if kind == "drums" else 1.0))
+                note = M.gm_note(
+                    bank,
+                    preset,
+                    key,
+                    drums=kind == "drums",
+                    hold=1.0 if kind == "sfx" else (0.3 if kind == "drums" else 1.0),
+                )
                 keep = min(len(note), int(dur * SR) + int(0.1 * SR))
                 piece = note[:keep].copy()
                 fade = min(int(0.1 * SR), keep)
-                piece[keep - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+                piece[keep - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
                 a = s * SR + int(onset * SR)
-                out[a:a + keep] += vel * piece[: len(out) - a]
+                out[a : a + keep] += vel * piece[: len(out) - a]
     else:
         raise ValueError(f"unknown sound source {source!r}")
     out = out[: n_sec * SR]
@@ -187,7 +202,7 @@ def _place(total: np.ndarray, piece: np.ndarray, seconds: list[bool], gain: floa
     ramp = np.linspace(0, 1, _FADE, dtype=np.float32)
     piece[:_FADE] *= ramp
     piece[-_FADE:] *= ramp[::-1]
-    total[a:a + len(piece)] += gain * piece
+    total[a : a + len(piece)] += gain * piece
 
 
 # --------------------------------------------------------------------------- visuals
@@ -266,9 +281,15 @@ def plan_and_render(cfg: SynthConfig, index: int, split: str, primary: str) -> t
         have = inv.sprite_styles(cls)
         style = clip_style if clip_style in have else _pick(rng, [s for s in have if s in styles] or have)
         variant = int(rng.integers(M.n_variants(cls, style)))
-        obj = ObjectPlan(id=len(objs) + 1, cls=cls, style=style, variant=variant,
-                         sounding=_timing(cfg, rng) if snd else [False] * T, distractor=not snd,
-                         silent_only=silent_only or cls not in M.SOUNDS)
+        obj = ObjectPlan(
+            id=len(objs) + 1,
+            cls=cls,
+            style=style,
+            variant=variant,
+            sounding=_timing(cfg, rng) if snd else [False] * T,
+            distractor=not snd,
+            silent_only=silent_only or cls not in M.SOUNDS,
+        )
         if snd:
             src, seg = _pick(rng, _sources_for(cfg, cls, split))
             obj.sound_source = src if seg == "all" else f"{src}#{seg}"
@@ -286,8 +307,9 @@ def plan_and_render(cfg: SynthConfig, index: int, split: str, primary: str) -> t
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
         a0 = rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)
         da = rng.uniform(-1, 1) * cfg.rotation_deg / 10
-        frames_sprites.append([np.asarray(im.rotate(a0 + da * t, resample=Image.BILINEAR, expand=True))
-                               for t in range(T)])
+        frames_sprites.append(
+            [np.asarray(im.rotate(a0 + da * t, resample=Image.BILINEAR, expand=True)) for t in range(T)]
+        )
     z = list(rng.permutation(len(objs)))  # back to front
     for attempt in range(12):
         centres = [(rng.uniform(0.2, 0.8) * S, rng.uniform(0.2, 0.8) * S) for _ in objs]
@@ -351,8 +373,13 @@ def plan_and_render(cfg: SynthConfig, index: int, split: str, primary: str) -> t
             secs = _timing(cfg, rng)
             piece = _source_audio(cls, src, seg, sum(secs), rng)
             _place(total, piece, secs, cfg.off_screen_gain * rng.uniform(*cfg.gain_range))
-            plan.off_screen.append({"class": cls, "seconds": [t for t in range(T) if secs[t]],
-                                    "sound_source": src if seg == "all" else f"{src}#{seg}"})
+            plan.off_screen.append(
+                {
+                    "class": cls,
+                    "seconds": [t for t in range(T) if secs[t]],
+                    "sound_source": src if seg == "all" else f"{src}#{seg}",
+                }
+            )
     peak = float(np.abs(total).max())
     if peak > 0:
         total *= 0.9 / peak
@@ -385,10 +412,16 @@ def objects_json(plan: ClipPlan, cfg: SynthConfig) -> dict:
         "a_obj": a_obj(plan),
         "background": plan.background,
         "objects": [
-            {"id": o.id, "class": o.cls, "class_index": class_index(o.cls) if o.cls in _AVSS else None,
-             "sounding": o.sounding, "distractor": o.distractor, "silent_only": o.silent_only,
-             "style": o.style,
-             "sound_source": o.sound_source}
+            {
+                "id": o.id,
+                "class": o.cls,
+                "class_index": class_index(o.cls) if o.cls in _AVSS else None,
+                "sounding": o.sounding,
+                "distractor": o.distractor,
+                "silent_only": o.silent_only,
+                "style": o.style,
+                "sound_source": o.sound_source,
+            }
             for o in plan.objects
         ],
         "off_screen": plan.off_screen,

@@ -3,6 +3,7 @@
 Every cached item depends only on its key, never on the order of requests; espeak-ng is *not* bit-reproducible
 between calls, so the speech bank is kept in :func:`~.catalogue.cache_dir` (see :mod:`.materials`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import PITCH_STEPS, SOUNDS, SR, _RATIOS, _WORDS, _tux_rel, cache_dir, inventory
+from .catalogue import _RATIOS, _WORDS, SOUNDS, SR, _tux_rel, cache_dir, inventory
+
 
 # --------------------------------------------------------------------------- sounds
 @lru_cache(maxsize=256)
@@ -153,8 +155,9 @@ def _speech_spec() -> list[tuple[str, str, int, int]]:
 
 
 def speech_bank_path() -> Path:
-    import espeakng_loader  # noqa: F401  (version in the file name)
     from importlib.metadata import version
+
+    import espeakng_loader  # noqa: F401  (version in the file name)
 
     key = f"speech_v1_espeakng-loader-{version('espeakng-loader')}_{SPEECH_UTTERANCES}.npz"
     return cache_dir() / key
