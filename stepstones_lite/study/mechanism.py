@@ -233,6 +233,27 @@ def markdown(payload: dict[str, Any]) -> str:
                         f"{r['gap']:+.3f} | {r['delta_loc']:+.3f} | {r['delta_loc_pooled']:+.3f} | "
                         f"{r['end_to_end_split_loss']:.3f} | {r['end_to_end_pooled_binary_miou']:.3f} |"
                     )
+    ladder = [
+        (name, rec["seed"], arm, comp["test"])
+        for name in sorted(payload["tests"])
+        for rec in payload["tests"][name]
+        for arm, comp in rec.items()
+        if isinstance(comp, dict) and "end_to_end_gated_gt" in comp.get("test", {})
+    ]
+    if ladder:  # what a mask gives applied after the fact, against stage 2 trained to read it
+        lines += [
+            "",
+            "The payoff ladder (test): end-to-end; the mask applied after the fact; stage 2 reading it.",
+            "",
+            "| test | seed | arm | end-to-end | stage-1 mask after the fact | stage 2 reads it | "
+            "GT mask after the fact | stage 2 reads it (oracle) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, seed, arm, r in ladder:
+            lines.append(
+                f"| {name} | {seed} | {arm} | {r['end_to_end']:.3f} | {r['end_to_end_gated_stage1']:.3f} | "
+                f"{r['two_stage']:.3f} | {r['end_to_end_gated_gt']:.3f} | {r['oracle_prior']:.3f} |"
+            )
     lines += ["", "Verdicts:", ""]
     for name in sorted(payload["tests"]):
         for rec in payload["tests"][name]:
