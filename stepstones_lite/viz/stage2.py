@@ -10,7 +10,7 @@ import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
-import numpy as _np45
+import numpy as np
 import torch
 
 from .style import HEATMAP_CMAP
@@ -33,37 +33,37 @@ KEY_STATE_NAMES = ("silent", "uncertain", "sounding")  # RobustKeys state ids 0 
 _KEY_STATE_COLOURS = ("#3b4cc0", "#f2c14e", "#c0392b")
 
 
-def _v45_array(x) -> _np45.ndarray:
-    return _np45.asarray(x.detach().float().cpu() if hasattr(x, "detach") else x)
+def _as_array(x) -> np.ndarray:
+    return np.asarray(x.detach().float().cpu() if hasattr(x, "detach") else x)
 
 
-def _v45_image(frame) -> _np45.ndarray:
+def _image_array(frame) -> np.ndarray:
     """``[3, H, W]`` / ``[H, W, 3]`` in [0, 1] (or uint8) -> ``[H, W, 3]`` float array."""
-    arr = _v45_array(frame).astype(_np45.float32)
+    arr = _as_array(frame).astype(np.float32)
     if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
         arr = arr.transpose(1, 2, 0)
     if arr.max(initial=0.0) > 1.0:
         arr = arr / 255.0
-    return _np45.clip(arr, 0.0, 1.0)
+    return np.clip(arr, 0.0, 1.0)
 
 
-def _v45_labels_rgba(labels, alpha: float) -> _np45.ndarray:
+def _labels_rgba_array(labels, alpha: float) -> np.ndarray:
     """Class map ``[H, W]`` -> ``[H, W, 4]`` AVSBench palette colours, transparent on background."""
     from ..data import palette
 
-    lab = _v45_array(labels).astype(_np45.int64)
-    pal = palette().astype(_np45.float32) / 255.0  # [71, 3]
-    rgba = _np45.zeros(lab.shape + (4,), dtype=_np45.float32)
-    rgba[..., :3] = pal[_np45.clip(lab, 0, len(pal) - 1)]
+    lab = _as_array(labels).astype(np.int64)
+    pal = palette().astype(np.float32) / 255.0  # [71, 3]
+    rgba = np.zeros(lab.shape + (4,), dtype=np.float32)
+    rgba[..., :3] = pal[np.clip(lab, 0, len(pal) - 1)]
     rgba[..., 3] = (lab > 0) * alpha
     return rgba
 
 
-def _v45_upsample(x: _np45.ndarray, size: tuple[int, int]) -> _np45.ndarray:
+def _upsample_map(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Nearest upsampling of a ``[h, w]`` map to ``size`` (integer or not), for overlays."""
     h, w = x.shape
-    rows = _np45.minimum((_np45.arange(size[0]) * h / size[0]).astype(int), h - 1)
-    cols = _np45.minimum((_np45.arange(size[1]) * w / size[1]).astype(int), w - 1)
+    rows = np.minimum((np.arange(size[0]) * h / size[0]).astype(int), h - 1)
+    cols = np.minimum((np.arange(size[1]) * w / size[1]).astype(int), w - 1)
     return x[rows][:, cols]
 
 
@@ -90,13 +90,13 @@ def semantic_overlay(
     if ax is None:
         fig, ax = plt.subplots(figsize=(3.2, 3.2))
     fig = ax.figure
-    ax.imshow(_v45_image(frame))
-    ax.imshow(_v45_labels_rgba(labels, alpha))
+    ax.imshow(_image_array(frame))
+    ax.imshow(_labels_rgba_array(labels, alpha))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
     ax.set_title(title or "semantic overlay")
-    ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
+    ids = [int(c) for c in np.unique(_as_array(labels).astype(np.int64)) if c > 0]
     pal = palette() / 255.0
     note_class_colours(
         fig, {AVSS_CLASSES[c]: pal[c] for c in ids if c < min(len(pal), len(AVSS_CLASSES))}, ax.get_title()
@@ -129,7 +129,7 @@ def semantic_rows(
     from ..data import AVSS_CLASSES
 
     def names(labels) -> str:
-        ids = [int(c) for c in _np45.unique(_v45_array(labels).astype(_np45.int64)) if c > 0]
+        ids = [int(c) for c in np.unique(_as_array(labels).astype(np.int64)) if c > 0]
         return ", ".join(AVSS_CLASSES[c] for c in ids) or "nothing"
 
     t = len(frames)
@@ -156,9 +156,9 @@ def semantic_rows(
     return fig
 
 
-def _v45_heat(
+def _heat_array(
     ax: plt.Axes,
-    data: _np45.ndarray,
+    data: np.ndarray,
     title: str,
     cmap: str | None = None,
     vmin=None,
@@ -183,21 +183,21 @@ def prior_modules_figure(frame, prior, before, after, blocked, title: str | None
         before / after: mask features ``[D, h, w]`` before / after :func:`fuse_prior` (channel mean shown);
         blocked: the first layer's attention mask at 1/32 ``[h0, w0]`` (True = blocked).
     """
-    b, a = _v45_array(before).mean(0), _v45_array(after).mean(0)  # [h, w]
+    b, a = _as_array(before).mean(0), _as_array(after).mean(0)  # [h, w]
     lo, hi = min(b.min(), a.min()), max(b.max(), a.max())
     fig, axes = plt.subplots(1, 5, figsize=(16, 3.4), layout="constrained")  # suptitle above two-line titles
-    axes[0].imshow(_v45_image(frame))
-    if (_v45_array(prior) >= 0.5).any():
-        axes[0].contour(_v45_array(prior), levels=[0.5], colors="#00e5ff", linewidths=2.0)
+    axes[0].imshow(_image_array(frame))
+    if (_as_array(prior) >= 0.5).any():
+        axes[0].contour(_as_array(prior), levels=[0.5], colors="#00e5ff", linewidths=2.0)
     axes[0].set_title("frame + prior M (cyan outline)", fontsize=9)
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     axes[0].grid(False)
-    _v45_heat(axes[1], b, "F_V^1 before fusion\n(channel mean)", vmin=lo, vmax=hi)
-    _v45_heat(axes[2], a, "F_V^1 + resize(M)\n(channel mean)", vmin=lo, vmax=hi)
-    _v45_heat(axes[3], a - b, "after - before\n(= resized M)", vmin=0.0, vmax=1.0)
-    blk = _v45_array(blocked).astype(float)
-    _v45_heat(
+    _heat_array(axes[1], b, "F_V^1 before fusion\n(channel mean)", vmin=lo, vmax=hi)
+    _heat_array(axes[2], a, "F_V^1 + resize(M)\n(channel mean)", vmin=lo, vmax=hi)
+    _heat_array(axes[3], a - b, "after - before\n(= resized M)", vmin=0.0, vmax=1.0)
+    blk = _as_array(blocked).astype(float)
+    _heat_array(
         axes[4],
         1.0 - blk,
         f"layer-0 attention mask\n1/32 = {blk.shape[0]}x{blk.shape[1]} (1 = open)",
@@ -219,12 +219,12 @@ def robust_key_maps(
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    maps = [_v45_array(s) for s in states]
+    maps = [_as_array(s) for s in states]
     n = len(maps) + (prior is not None)
     fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.2), squeeze=False)
     axes = axes[0]
     if prior is not None:
-        _v45_heat(axes[0], _v45_array(prior), "prior M", vmin=0.0, vmax=1.0)
+        _heat_array(axes[0], _as_array(prior), "prior M", vmin=0.0, vmax=1.0)
     cmap = ListedColormap(_KEY_STATE_COLOURS)
     norm = BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3)
     for i, m in enumerate(maps):
@@ -262,7 +262,7 @@ def attention_grid(
         frames: optional per-column frames ``[C, 3, H, W]`` (maps are upsampled to them, nearest).
         masks: optional per-column ``[C, H, W]`` binary masks drawn as a contour (e.g. the sounding GT).
     """
-    grid = [[_v45_array(m) for m in row] for row in attn]
+    grid = [[_as_array(m) for m in row] for row in attn]
     r, c = len(grid), len(grid[0])
     fig, axes = plt.subplots(
         r, c, figsize=(2.2 * c + 0.6, 2.1 * r + 0.4), squeeze=False, layout="constrained"
@@ -273,15 +273,15 @@ def attention_grid(
             ax = axes[i, j]
             m = grid[i][j]
             if frames is not None:
-                img = _v45_image(frames[j])
+                img = _image_array(frames[j])
                 ax.imshow(img)
                 im = ax.imshow(
-                    _v45_upsample(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0, vmax=vmax
+                    _upsample_map(m, img.shape[:2]), cmap=HEATMAP_CMAP, alpha=alpha, vmin=0, vmax=vmax
                 )
             else:
                 im = ax.imshow(m, cmap=HEATMAP_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
-            if masks is not None and _v45_array(masks[j]).any():
-                ax.contour(_v45_array(masks[j]), levels=[0.5], colors="white", linewidths=1.0)
+            if masks is not None and _as_array(masks[j]).any():
+                ax.contour(_as_array(masks[j]), levels=[0.5], colors="white", linewidths=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
@@ -304,14 +304,14 @@ def similarity_over_time(
     Returns:
         a figure: lines per query (left) and a ``frames x queries`` heatmap (right).
     """
-    s = _v45_array(sim)
+    s = _as_array(sim)
     t, q = s.shape
     labels = list(query_labels or [f"q{i}" for i in range(q)])
     fig, (ax, axh) = plt.subplots(
         1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [1.3, 1]}, layout="constrained"
     )
     if sounding is not None:
-        for k, on in enumerate(_v45_array(sounding).astype(bool)):
+        for k, on in enumerate(_as_array(sounding).astype(bool)):
             if on:
                 ax.axvspan(k - 0.5, k + 0.5, color="#fde0c5", alpha=0.7, lw=0)
     for i in range(q):
@@ -324,7 +324,7 @@ def similarity_over_time(
         ax.legend(
             fontsize=7, ncol=1 if q <= 8 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
         )
-    lim = float(_np45.abs(s).max()) or 1.0
+    lim = float(np.abs(s).max()) or 1.0
     im = axh.imshow(s.T, cmap="coolwarm", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
     axh.set_xticks(range(t))
     axh.set_yticks(range(q))
@@ -373,7 +373,7 @@ def annotated_heatmap(
     """A seaborn heatmap with values written in the cells (house colour map and a labelled colour bar)."""
     import seaborn as sns
 
-    arr = _v45_array(data).astype(float)
+    arr = _as_array(data).astype(float)
     fig, ax = plt.subplots(figsize=(1.1 * len(col_labels) + 2.5, 0.5 * len(row_labels) + 1.6))
     sns.heatmap(
         arr,
@@ -404,7 +404,7 @@ def share_and_lift_heatmaps(
     lifts (ratios, a diverging map centred on 1 = no preference), so a lift of 3 does not wash out shares of 0.2."""
     import seaborn as sns
 
-    share_arr, lift_arr = _v45_array(shares).astype(float), _v45_array(lifts).astype(float)
+    share_arr, lift_arr = _as_array(shares).astype(float), _as_array(lifts).astype(float)
     n_cols = share_arr.shape[1] + lift_arr.shape[1]
     fig, axes = plt.subplots(
         1,
@@ -424,7 +424,7 @@ def share_and_lift_heatmaps(
         yticklabels=list(row_labels),
         cbar_kws={"label": "share (0-1)"},
     )
-    top = max(2.0, float(_np45.nanmax(lift_arr)) if lift_arr.size else 2.0)
+    top = max(2.0, float(np.nanmax(lift_arr)) if lift_arr.size else 2.0)
     sns.heatmap(
         lift_arr,
         annot=True,
@@ -456,12 +456,12 @@ def split_loss_panel(frame, labels, scores, title: str | None = None) -> plt.Fig
         frame: ``[3, H, W]``; labels: ``[H, W]`` GT class ids; scores: ``[C, H, W]`` class scores (class 0 background).
     """
     scores = torch.as_tensor(scores)
-    gt = _v45_array(labels) > 0  # [H, W]
-    argmax = _v45_array(scores.argmax(0)) > 0
-    pooled = _v45_array((scores[1:].sum(0) > scores[0]).float()) > 0.5
+    gt = _as_array(labels) > 0  # [H, W]
+    argmax = _as_array(scores.argmax(0)) > 0
+    pooled = _as_array((scores[1:].sum(0) > scores[0]).float()) > 0.5
     lost = gt & ~argmax & pooled
     fig, axes = plt.subplots(1, 4, figsize=(11.5, 3.2))
-    image = _v45_image(frame)
+    image = _image_array(frame)
     panels = [
         ("frame, GT sounding outlined", None),
         (f"argmax foreground ({int(argmax.sum())} px)", argmax),
@@ -471,7 +471,7 @@ def split_loss_panel(frame, labels, scores, title: str | None = None) -> plt.Fig
     for ax, (name, mask) in zip(axes, panels):
         ax.imshow(image)
         if mask is not None:
-            overlay = _np45.zeros((*mask.shape, 4))
+            overlay = np.zeros((*mask.shape, 4))
             overlay[mask] = (0.90, 0.38, 0.0, 0.75) if mask is lost else (0.0, 0.45, 0.70, 0.55)
             ax.imshow(overlay)
         if gt.any():
