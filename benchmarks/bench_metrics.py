@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 from stepstones_lite.metrics import BinaryMeter, SemanticMeter, f_measure, mask_iou  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("_metric_refs", ROOT / "tests" / "test_metrics.py")

@@ -5,9 +5,11 @@ import sys
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-from toy_task import ToyClips, ToyModel, ToyTask  # noqa: E402
+from toy_task import (  # the test folder is on sys.path (pytest rootdir; a script's own folder)
+    ToyClips,
+    ToyModel,
+    ToyTask,
+)
 
 from stepstones_lite.config import resolve_profile  # noqa: E402
 from stepstones_lite.train import Trainer  # noqa: E402

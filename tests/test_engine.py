@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from toy_task import (  # the test folder is on sys.path (pytest rootdir; a script's own folder)
+    ToyClips,
+    ToyModel,
+    ToyTask,
+)
 
 from stepstones_lite.config import resolve_profile
 from stepstones_lite.train import (
@@ -18,9 +23,6 @@ from stepstones_lite.train import (
 )
 from stepstones_lite.train.checkpoint import load_state
 from stepstones_lite.utils import seed_everything
-
-sys.path.insert(0, str(Path(__file__).parent))
-from toy_task import ToyClips, ToyModel, ToyTask  # noqa: E402
 
 STEPS = 12
 
