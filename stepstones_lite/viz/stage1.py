@@ -353,7 +353,8 @@ def plot_prior_quality(
         ax.set_xlabel(units.get(kind, "level"))
         ax.set_ylim(-0.02, 1.02)
     axes[0, 0].set_ylabel("prior mIoU vs GT")
-    axes[0, -1].legend(fontsize=7, loc="lower left")
+    # one legend beside the last panel: inside, the reference lines (at any height) can run under it
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
