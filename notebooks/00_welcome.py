@@ -5,7 +5,7 @@
 # > *Stepping Stones: A Progressive Training Strategy for Audio-Visual Semantic Segmentation*
 # > (Ma, Sun, Wang, Hu, ECCV 2024).
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 5 s, classroom 5 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 5 s, classroom 6 s.
 
 # %% [markdown]
 # ## What you will learn

@@ -4,7 +4,7 @@
 # > What an AVSS clip looks like on disk and on screen, why pixels alone cannot tell which object sounds,
 # > and the exact AVSBench metrics worked out by hand.
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 11 s, classroom 23 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 11 s, classroom 25 s.
 
 # %% [markdown]
 # ## What you will learn
