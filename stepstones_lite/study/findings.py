@@ -139,24 +139,23 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     chosen = [p["delta_loc"] for p in points if p["source"].startswith("reproduce") and not p["tpavi"]]
     tpavi = [p for p in points if p["tpavi"]]
     why = ""
-    mechanism = _load(results, "mechanism_classroom.json")
-    if mechanism and mechanism.get("tests", {}).get("T2"):  # the split loss, measured on T2's seed-0 runs
-        base = mechanism["tests"]["T2"][0]["baseline"]["test"]
+    tests = (_load(results, "mechanism_classroom.json") or {}).get("tests", {})
+    if tests.get("T2"):  # the split loss, measured on T2's seed-0 runs
+        base = tests["T2"][0]["baseline"]["test"]
         why = (
             f" Its argmax gives {base['end_to_end_split_loss']:.0%} of the sounding pixels to background although"
             f" its sounding classes together win (split loss); read by their pooled score it localises "
             f"{base['end_to_end_pooled_binary_miou']:.3f} against stage 1's {base['stage1_miou']:.3f}."
         )
-    longer = [
-        k for k in (mechanism or {}).get("tests", {}).get("T3", [{}])[0] if k.endswith("x") and k != "1x"
-    ]
-    if longer:  # T3: both arms trained longer on the same stage 1 and priors
-        t3 = mechanism["tests"]["T3"][0]
-        last = max(longer, key=lambda k: int(k[:-1]))
+    t3 = tests["T3"][0] if tests.get("T3") else {}  # both arms trained longer on the same stage 1 and priors
+    longer = [k for k in t3 if k.endswith("x") and k != "1x"]  # the schedules: "2x", "4x"
+    if longer:
+        factor = max(int(k[:-1]) for k in longer)
+        last = t3[f"{factor}x"]
         why += (
-            f" Trained {last[:-1]}× longer, end-to-end's split loss falls to "
-            f"{t3[last]['test']['end_to_end_split_loss']:.0%} and the gap becomes {t3[last]['test']['gap']:+.3f} "
-            f"on test ({t3[last]['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
+            f" Trained {factor}× longer, end-to-end's split loss falls to "
+            f"{last['test']['end_to_end_split_loss']:.0%} and the gap becomes {last['test']['gap']:+.3f} "
+            f"on test ({last['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
         )
     return [
         f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, Supp. Tab. E3), "

@@ -59,7 +59,5 @@ def provenance(command: str, start: float | None = None, **extra: Any) -> dict[s
 def with_command(previous: dict[str, Any] | None, command: str) -> list[str]:
     """Every command that wrote to an accumulating file, ``command`` last (once)."""
     previous = previous or {}
-    commands = [c if isinstance(c, str) else c.get("command") for c in previous.get("commands", [])]
-    if not commands and previous.get("command"):
-        commands = [previous["command"]]
+    commands = previous.get("commands") or [previous.get("command")]  # files from before the list kept one
     return [c for c in commands if c and c != command] + [command]

@@ -114,6 +114,16 @@ def _diagnostic_inputs(batch: dict[str, Any], valid: torch.Tensor) -> dict[str, 
     return instances_for_meter(batch, valid)
 
 
+def _mask(batch: dict[str, Any], source: str, what: str) -> torch.Tensor:
+    """The mask ``[N, H, W]`` in [0, 1] a stage-2 evaluation reads (as its prior, or as a gate): ``"gt"`` the
+    ground-truth foreground, ``"dataset"`` the clip's prior file (the dataset needs ``prior_root``)."""
+    if source == "gt":
+        return (_flat(batch, "labels") > 0).float()
+    if "prior" not in batch:
+        raise KeyError(f"{what} needs the dataset built with prior_root=...")
+    return _flat(batch, "prior").float()
+
+
 @dataclass
 class AVSSTask:
     """Stage 2 (``use_prior=True``) or end-to-end AVSS (``use_prior=False``) on the 71 AVSBench classes."""
@@ -150,11 +160,8 @@ class AVSSTask:
                 coin = torch.rand(stage1.shape[0], device=stage1.device) < 0.5  # [B]
                 stage1 = torch.where(coin[:, None, None, None], stage1, batch["labels"].gt(0).float())
             return stage1.flatten(0, 1)  # [N, H, W]
-        if training or self.eval_prior == "gt":
-            return (_flat(batch, "labels") > 0).float()  # ground truth M (teacher forcing) [N, H, W]
-        if "prior" not in batch:
-            raise KeyError("evaluation with stage-1 priors needs the dataset built with prior_root=...")
-        return _flat(batch, "prior").float()
+        source = "gt" if training else self.eval_prior  # ground truth M during training (teacher forcing)
+        return _mask(batch, source, "evaluation with stage-1 priors")
 
     def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         outputs = model(_flat(batch, "frames"), _flat(batch, "log_mel"), self._prior(batch, training=True))
@@ -173,12 +180,7 @@ class AVSSTask:
         scores = predict(model, batch, self._prior(batch, training=False), output="scores")  # [N, C, H, W]
         if self.gate is None:
             return scores
-        if self.gate == "gt":
-            keep = _flat(batch, "labels") > 0  # [N, H, W]
-        elif "prior" in batch:
-            keep = _flat(batch, "prior") > 0.5  # [N, H, W]
-        else:
-            raise KeyError("gate='dataset' needs the dataset built with prior_root=...")
+        keep = _mask(batch, self.gate, "gate='dataset'") > 0.5  # [N, H, W], the mask a prior would be
         background = torch.zeros_like(scores)
         background[:, 0] = 1.0  # [N, C, H, W], all mass on background
         return torch.where(keep.to(scores.device)[:, None], scores, background)
