@@ -1,5 +1,7 @@
 """The study: the paper's claims measured on the course's runs, and the side studies behind ``results/``.
 
+``recipe``          the recipe written once: stage 1 → priors → stage 2 → end-to-end, and the scores read
+                    from them (every study below builds its runs through it)
 ``reproduce``       the arms × seeds study (``stepstones reproduce``) -> ``results/reproduce_<profile>.json``
 ``knobs``           benchmark-regime knobs, each rerunning the key comparison
 ``stage1_levers``   levers towards a better stage 1; ``stage2_levers``: stage 2's training prior

@@ -26,6 +26,7 @@ from ..data.synthetic.materials import DEFAULT_CLASSES, EXTRA_CLASSES
 from ..train import Course
 from ..utils import atomic_write_json, project_root
 from .provenance import command_line, provenance, with_command
+from .recipe import Recipe, split_comparison
 from .variants import Variant, declare
 
 # each knob: its JSON key, profile overrides, SynthConfig overrides or None, the AVSBench statistic it mirrors
@@ -223,44 +224,38 @@ def main(argv: list[str] | None = None) -> None:
         )
         for seed in args.seeds:
             t = time.perf_counter()
-            s1 = runs.stage1(seed)
-            priors = runs.stage1_priors(s1)
-            s2 = runs.stage2(seed, priors)
-            e2e_run = runs.end_to_end(seed)
-            e2e = runs.evaluate(e2e_run)
+            recipe = Recipe(runs, seed).build()
             # the regime is chosen on val (never on test): the same comparison on the val split
-            val_two = runs.evaluate(s2, split="val", prior=priors)["miou_benchmark"]
-            val_e2e = runs.evaluate(e2e_run, split="val")["miou_benchmark"]
-            s1m, two, oracle = (
-                runs.evaluate(s1),
-                runs.evaluate(s2, prior=priors),
-                runs.evaluate(s2, prior="gt"),
-            )
+            test, val = split_comparison(recipe, "test"), split_comparison(recipe, "val")
             rec = {
                 "seed": seed,
-                "stage1_miou": s1m["miou"],
-                "stage1_distractor_fp": s1m.get("diag_distractor_fp"),
-                "two_stage": two["miou_benchmark"],
-                "oracle_prior": oracle["miou_benchmark"],
-                "end_to_end": e2e["miou_benchmark"],
-                "end_to_end_binary_miou": e2e["binary_miou"],
-                "gap_two_stage_minus_end_to_end": two["miou_benchmark"] - e2e["miou_benchmark"],
-                "val_two_stage": val_two,
-                "val_end_to_end": val_e2e,
-                "val_gap_two_stage_minus_end_to_end": val_two - val_e2e,
+                "stage1_miou": test["stage1_miou"],
+                "stage1_distractor_fp": runs.evaluate(recipe.stage1).get("diag_distractor_fp"),
+                "two_stage": test["two_stage"],
+                "oracle_prior": test["oracle_prior"],
+                "end_to_end": test["end_to_end"],
+                "end_to_end_binary_miou": test["end_to_end_binary_miou"],
+                "gap_two_stage_minus_end_to_end": test["gap"],
+                "val_two_stage": val["two_stage"],
+                "val_end_to_end": val["end_to_end"],
+                "val_gap_two_stage_minus_end_to_end": val["gap"],
                 # the mechanism (metrics/mechanism.py): Δloc, and the split loss of both arms
-                "delta_loc": s1m["miou"] - e2e["binary_miou"],
-                "end_to_end_split_loss": e2e.get("split_loss"),
-                "end_to_end_pooled_binary_miou": e2e.get("pooled_binary_miou"),
-                "two_stage_split_loss": two.get("split_loss"),
+                "delta_loc": test["delta_loc"],
+                "end_to_end_split_loss": test["end_to_end_split_loss"],
+                "end_to_end_pooled_binary_miou": test["end_to_end_pooled_binary_miou"],
+                "two_stage_split_loss": test["two_stage_split_loss"],
                 # what the runs took to build (a rerun re-reads cached runs, so its own wall time says nothing)
-                "build_seconds": {"stage1": _built(s1), "stage2": _built(s2), "end_to_end": _built(e2e_run)},
+                "build_seconds": {
+                    "stage1": _built(recipe.stage1),
+                    "stage2": _built(recipe.stage2),
+                    "end_to_end": _built(recipe.end_to_end),
+                },
             }
             if args.equal_compute:
                 steps = runs.profile.train.stage1_steps + runs.profile.train.stage2_steps
                 eq_run = runs.end_to_end(seed, steps)
                 eq = runs.evaluate(eq_run)["miou_benchmark"]
-                rec.update({"end_to_end_equal_compute": eq, "gap_equal_compute": two["miou_benchmark"] - eq})
+                rec.update({"end_to_end_equal_compute": eq, "gap_equal_compute": test["two_stage"] - eq})
                 rec["build_seconds"]["end_to_end_equal_compute"] = _built(eq_run)
             else:  # keep this seed's earlier equal-compute result, with its build time (cached runs make it the same)
                 for r in entry["per_seed"]:

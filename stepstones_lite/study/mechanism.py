@@ -36,6 +36,7 @@ from ..config import resolve_profile
 from ..train import Course
 from ..utils import atomic_write_json, atomic_write_text, project_root
 from .provenance import command_line, provenance
+from .recipe import Recipe, split_comparison
 from .verdicts import build_noise_range, call
 
 __all__ = ["TESTS", "comparison", "union_priors", "run_test", "markdown", "main"]
@@ -48,23 +49,11 @@ TESTS = {
 }
 
 
-def _scores(course: Course, run: Path, split: str, prior: Any = None, gate: Any = None) -> dict[str, float]:
-    kwargs = {"prior": prior} if prior is not None else {}
-    if gate is not None:
-        kwargs["gate"] = gate
-    m = course.evaluate(run, split, **kwargs)
-    return {
-        "avss_miou": m.get("miou_benchmark", m["miou"]),
-        "binary_miou": m["binary_miou"],
-        "split_loss": m["split_loss"],
-        "pooled_binary_miou": m["pooled_binary_miou"],
-    }
-
-
 def comparison(
     course: Course, seed: int, priors: Path | None = None, steps: int | None = None
 ) -> dict[str, Any]:
-    """Stage 1, two-stage, oracle and end-to-end of one seed on val and test, with the mechanism's numbers.
+    """Stage 1, two-stage, oracle and end-to-end of one seed on val and test, with the mechanism's numbers
+    (:func:`~stepstones_lite.study.recipe.split_comparison`).
 
     ``priors``: test the stage-2 model with these instead of the stage-1 run's own; ``steps``: stage 2 and
     end-to-end both trained for this many steps (default: the profile's ``stage2_steps``).
@@ -74,36 +63,17 @@ def comparison(
     ``end_to_end_gated_gt``: outside the ground-truth foreground), beside stage 2 trained to *read* that mask
     (``two_stage``, ``oracle_prior``). The rung between them is what training with the prior adds.
     """
-    s1 = course.stage1(seed)
-    own = course.stage1_priors(s1)
-    overrides = {"train__stage2_steps": steps} if steps else None
-    s2 = course.stage2(seed, own, overrides=overrides)
-    e2e = course.end_to_end(seed, steps)
+    recipe = Recipe(course, seed, steps=steps)
     rec: dict[str, Any] = {"seed": seed, "stage2_steps": steps or course.profile.train.stage2_steps}
     for split in ("val", "test"):
-        stage1 = course.evaluate(s1, split)["miou"]
-        two, oracle = _scores(course, s2, split, priors or own), _scores(course, s2, split, "gt")
-        end = _scores(course, e2e, split)
-        gated, gated_gt = (
-            _scores(course, e2e, split, gate=priors or own),
-            _scores(course, e2e, split, gate="gt"),
-        )
-        rec[split] = {
-            "stage1_miou": stage1,
-            "two_stage": two["avss_miou"],
-            "oracle_prior": oracle["avss_miou"],
-            "end_to_end": end["avss_miou"],
-            "gap": two["avss_miou"] - end["avss_miou"],
-            "two_stage_binary_miou": two["binary_miou"],
-            "two_stage_split_loss": two["split_loss"],
-            "end_to_end_binary_miou": end["binary_miou"],
-            "end_to_end_split_loss": end["split_loss"],
-            "end_to_end_pooled_binary_miou": end["pooled_binary_miou"],
-            "delta_loc": stage1 - end["binary_miou"],
-            "delta_loc_pooled": stage1 - end["pooled_binary_miou"],
-            "end_to_end_gated_stage1": gated["avss_miou"],
-            "end_to_end_gated_gt": gated_gt["avss_miou"],
-        }
+        row = split_comparison(recipe, split, priors)
+        row["delta_loc_pooled"] = row["stage1_miou"] - row["end_to_end_pooled_binary_miou"]
+        for name, gate in (
+            ("end_to_end_gated_stage1", priors or recipe.priors),
+            ("end_to_end_gated_gt", "gt"),
+        ):
+            row[name] = recipe.scores(recipe.end_to_end, split, gate=gate)["avss_miou"]
+        rec[split] = row
     return rec
 
 

@@ -45,6 +45,7 @@ from ..train import pipeline
 from ..train.course import Course
 from ..utils import atomic_write_json, atomic_write_text, cpu_model
 from .provenance import provenance
+from .recipe import Recipe
 
 __all__ = [
     "ALL_ARMS",
@@ -157,16 +158,17 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
     p = runs.profile
     want = set(arms)
     rec: dict[str, dict[str, Any]] = {}
-    s1 = runs.stage1(seed)
+    recipe = Recipe(runs, seed)  # each run built when an arm first reads it
+    s1 = recipe.stage1
     s1_test = runs.evaluate(s1)
     s1_metrics = stage1_metrics(s1_test)
-    priors = runs.stage1_priors(s1)
+    priors = recipe.priors
     needs_s2 = want & (
         {"two_stage", "oracle_prior", "prior_muted_stage1", "two_stage_matching_stage1"}
         | {f"prior_{k}_{lvl}" for k, lvl in PRIOR_LEVELS}
     )
     if needs_s2:
-        s2 = runs.stage2(seed, priors)
+        s2 = recipe.stage2
         if "two_stage" in want:
             rec["two_stage"] = {
                 **_avss(runs.evaluate(s2, prior=priors)),
@@ -197,7 +199,7 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
                 "prior_miou": s1m_metrics["stage1_miou"],
             }
     if "end_to_end" in want:
-        rec["end_to_end"] = _avss(runs.evaluate(runs.end_to_end(seed, p.train.stage2_steps)))
+        rec["end_to_end"] = _avss(runs.evaluate(recipe.end_to_end))
     if "end_to_end_equal_compute" in want:
         steps = p.train.stage1_steps + p.train.stage2_steps
         rec["end_to_end_equal_compute"] = _avss(runs.evaluate(runs.end_to_end(seed, steps)))

@@ -28,6 +28,7 @@ from ..data import AVSS_CLASSES
 from ..train import Course, pipeline
 from ..utils import atomic_write_json, atomic_write_text, project_root
 from .provenance import command_line, provenance
+from .recipe import Recipe
 from .semantic_errors import SILENT_KINDS, SOUNDING_OUTCOMES, ObjectOutcomes, object_outcomes, predict_split
 
 ARMS = ("two_stage", "oracle_prior", "end_to_end")
@@ -46,17 +47,16 @@ def score(checkpoint: Path, dataset, prior: str | None) -> dict:
 
 
 def seed_record(course: Course, seed: int, splits: list[str]) -> dict:
-    s1 = course.stage1(seed)
-    priors = course.stage1_priors(s1)
+    recipe = Recipe(course, seed).build()
     runs = {
-        "two_stage": (course.stage2(seed, priors), "dataset"),
-        "oracle_prior": (course.stage2(seed, priors), "gt"),
-        "end_to_end": (course.end_to_end(seed), None),
+        "two_stage": (recipe.stage2, "dataset"),
+        "oracle_prior": (recipe.stage2, "gt"),
+        "end_to_end": (recipe.end_to_end, None),
     }
     out: dict = {"seed": seed}
     for split in splits:
         data = pipeline.avss_dataset(
-            course.profile, course.root, split, prior_root=priors, return_instances=True
+            course.profile, course.root, split, prior_root=recipe.priors, return_instances=True
         )
         out[split] = {arm: score(run / "best.pt", data, prior) for arm, (run, prior) in runs.items()}
     return out

@@ -31,6 +31,7 @@ from ..config import resolve_profile
 from ..train import Course, pipeline
 from ..utils import atomic_write_json, atomic_write_text, project_root
 from .provenance import command_line, provenance
+from .recipe import Recipe, split_comparison
 from .stage2_errors import score  # the object-by-object error split
 
 # name: (profile overrides, what it is)
@@ -49,15 +50,6 @@ LEVERS = {
 ERROR_KEYS = ("named", "wrong_class", "missed", "marked_distractor", "marked_pool", "marked_inactive")
 
 
-def _avss(metrics: dict) -> dict:
-    return {
-        "avss_miou": metrics.get("miou_benchmark", metrics["miou"]),
-        "binary_miou": metrics["binary_miou"],
-        "split_loss": metrics.get("split_loss"),
-        "pooled_binary_miou": metrics.get("pooled_binary_miou"),
-    }
-
-
 def errors(checkpoint: Path, dataset, prior: str | None) -> dict:
     """The error split of ``stage2_errors.py`` (its ``score``), the shares this table shows."""
     summary = score(checkpoint, dataset, prior)
@@ -66,18 +58,10 @@ def errors(checkpoint: Path, dataset, prior: str | None) -> dict:
 
 def record(course: Course, lever: str, seed: int) -> dict:
     """One (lever, seed): two-stage and oracle on val and test, end-to-end beside, the error split on test."""
-    s1 = course.stage1(seed)
-    priors = course.stage1_priors(s1)
-    if lever == "gt":
-        s2 = course.stage2(seed, priors)
-        train_prior_miou = 1.0
-    else:
-        train_priors = course.stage1_priors(s1, splits=("train",))
-        s2 = course.stage2(
-            seed, priors, overrides={"train__stage2_train_prior": lever}, train_priors=train_priors
-        )
-        train_prior_miou = course.evaluate(s1, "train")["miou"]
-    e2e = course.end_to_end(seed)
+    recipe = Recipe(course, seed, stage2_train_prior=lever)
+    s2 = recipe.stage2  # stage 1, its priors (and its train-split priors for a DEVIATION), stage 2
+    train_prior_miou = 1.0 if lever == "gt" else recipe.stage1_miou("train")
+    recipe.build()  # end-to-end too, before the compute account is read
     rec: dict = {
         "lever": lever,
         "seed": seed,
@@ -85,25 +69,9 @@ def record(course: Course, lever: str, seed: int) -> dict:
         "build_seconds": course.compute_seconds(),
     }
     for split in ("val", "test"):
-        two = _avss(course.evaluate(s2, split, prior=priors))
-        oracle = _avss(course.evaluate(s2, split, prior="gt"))
-        end = _avss(course.evaluate(e2e, split))
-        rec[split] = {
-            "stage1_miou": course.evaluate(s1, split)["miou"],
-            "two_stage": two["avss_miou"],
-            "two_stage_binary_miou": two["binary_miou"],
-            "oracle_prior": oracle["avss_miou"],
-            "end_to_end": end["avss_miou"],
-            "end_to_end_binary_miou": end["binary_miou"],
-            "gap": two["avss_miou"] - end["avss_miou"],
-            # the mechanism (metrics/mechanism.py)
-            "two_stage_split_loss": two["split_loss"],
-            "end_to_end_split_loss": end["split_loss"],
-            "end_to_end_pooled_binary_miou": end["pooled_binary_miou"],
-        }
-        rec[split]["delta_loc"] = rec[split]["stage1_miou"] - end["binary_miou"]
+        rec[split] = split_comparison(recipe, split)
     test = pipeline.avss_dataset(
-        course.profile, course.root, "test", prior_root=priors, return_instances=True
+        course.profile, course.root, "test", prior_root=recipe.priors, return_instances=True
     )
     rec["test_errors_two_stage"] = errors(s2 / "best.pt", test, "dataset")
     return rec
