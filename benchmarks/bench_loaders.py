@@ -2,10 +2,11 @@
 
 Usage:  python benchmarks/bench_loaders.py [--clips 48] [--size 112] [--image-size 96] [--threads 1]
 
-Builds a throw-away AVSBench-semantic tree (v1m clips: 5 JPEG frames, colour + index labels, 5 s 16 kHz mono wav)
-in a temporary folder, then prints clips/s for ``validate_dataset``, one pass over ``AVSBenchSemantic`` reading
-from disk (decode + resize + log-mel), the ``preload`` construction, a pass served from the cache, and the ratio
-cache/disk and the cache's memory per clip — what a CPU classroom gains by caching small clips that an epoch loop re-reads many times.
+Builds a throw-away AVSBench-semantic tree (v1m clips: 5 JPEG frames, colour + index labels, 5 s 16 kHz mono
+wav) in a temporary folder, then prints clips/s for ``validate_dataset``, one pass over ``AVSBenchSemantic``
+reading from disk (decode + resize + log-mel), the ``preload`` construction, a pass served from the cache, and
+the ratio cache/disk and the cache's memory per clip — what a CPU classroom gains by caching small clips that
+an epoch loop re-reads many times.
 """
 
 from __future__ import annotations

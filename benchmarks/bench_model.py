@@ -1,10 +1,11 @@
 """Rough CPU speed of the AAVS model: one training step of the lite model, and a paper-profile forward.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_model.py [--threads 2] [--profile classroom] [--no-paper] [--compile]``
+Run:
+``PYTHONPATH=. python benchmarks/bench_model.py [--threads 2] [--profile classroom] [--no-paper] [--compile]``
 
-Prints ms/step for forward + a simple loss + backward + the trainer's AdamW step on one 5-frame clip, the FLOPs of
-that step (``torch.utils.flop_counter.FlopCounterMode``, matmul/conv FLOPs only) and the achieved FLOP/s
-as a fraction of an fp32 matmul peak measured in the same run (20 x 1024^2 matmuls after warm-up).
+Prints ms/step for forward + a simple loss + backward + the trainer's AdamW step on one 5-frame clip, the
+FLOPs of that step (``torch.utils.flop_counter.FlopCounterMode``, matmul/conv FLOPs only) and the achieved
+FLOP/s as a fraction of an fp32 matmul peak measured in the same run (20 x 1024^2 matmuls after warm-up).
 The CPU may be shared with other jobs: treat the numbers as rough.
 """
 
@@ -56,8 +57,8 @@ def simple_loss(out: dict, targets: list[tuple[torch.Tensor, torch.Tensor]]) -> 
 
 
 def bench_train_step(profile: str, frames: int, steps: int, compiled: bool = False) -> dict:
-    """ms per training step; with ``compiled`` also the ``torch.compile`` model (``train.compile=True``), timed
-    step for step alternately with the eager one so both see the same machine load."""
+    """ms per training step; with ``compiled`` also the ``torch.compile`` model (``train.compile=True``),
+    timed step for step alternately with the eager one so both see the same machine load."""
     prof = resolve_profile(profile)
     size = prof.data.image_size
     torch.manual_seed(0)
@@ -147,7 +148,8 @@ def main() -> None:
         if name in r:
             v = r[name]
             print(
-                f"  {name:<9}{v['ms_per_step']:6.0f} ms/step (median of {args.steps}; min {v['ms_min']:.0f}) -> "
+                f"  {name:<9}{v['ms_per_step']:6.0f} ms/step (median of {args.steps}; "
+                f"min {v['ms_min']:.0f}) -> "
                 f"{v['flops_per_s'] / 1e9:.2f} GFLOP/s = {v['flops_per_s'] / peak:.1%} of the matmul peak"
             )
     if "compiled" in r:

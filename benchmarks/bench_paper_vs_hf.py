@@ -1,10 +1,11 @@
 """The paper-size AAVS forward vs Hugging Face Mask2Former (same configuration), on CPU, one run.
 
-    PYTHONPATH=$PWD python benchmarks/bench_paper_vs_hf.py [--arch released|paper --repeats 3 --threads 2 --frames 5]
+    PYTHONPATH=$PWD python benchmarks/bench_paper_vs_hf.py
+        [--arch released|paper --repeats 3 --threads 2 --frames 5]
 
 ``--arch released`` (default): the released stage-2 checkpoints' architecture exactly
-(``stepstones_lite.model.official.released_profile("avss")``: Swin-B with adapters, ``avs_adapt`` MLPs after the
-attention output projections, mask fusion + prior attention mask + robust keys, 100 queries), fed as the
+(``stepstones_lite.model.official.released_profile("avss")``: Swin-B with adapters, ``avs_adapt`` MLPs after
+the attention output projections, mask fusion + prior attention mask + robust keys, 100 queries), fed as the
 official code feeds it: 384-px frames, 128-d VGGish embeddings computed beforehand (``audio_encoder=
 "precomputed"``) and a stage-1 prior. ``--arch paper``: the ``paper`` profile (no adapters' ``avs_adapt``, no
 prior; the VGGish network runs inside the forward on log-mel input).
@@ -164,10 +165,12 @@ def main() -> None:
         rate = flops[name] / wall / 1e9
         print(
             f"{name:>5}: {wall:7.2f} s/clip wall (runs {', '.join(f'{t[0]:.2f}' for t in times[name])}), "
-            f"{cpu:7.2f} s CPU, {flops[name] / 1e9:7.1f} GFLOP, {rate:5.1f} GFLOP/s = {rate / peak:.0%} of peak"
+            f"{cpu:7.2f} s CPU, {flops[name] / 1e9:7.1f} GFLOP, {rate:5.1f} GFLOP/s = "
+            f"{rate / peak:.0%} of peak"
         )
     print(
-        f"ratio HF / ours: {med['hf'][0] / med['ours'][0]:.2f}x wall, {med['hf'][1] / med['ours'][1]:.2f}x CPU "
+        f"ratio HF / ours: {med['hf'][0] / med['ours'][0]:.2f}x wall, "
+        f"{med['hf'][1] / med['ours'][1]:.2f}x CPU "
         f"(> 1: ours faster); FLOP ratio HF / ours {flops['hf'] / flops['ours']:.2f}; "
         f"load average now {os.getloadavg()[0]:.1f}"
     )

@@ -1,13 +1,15 @@
 """CUDA check for a GPU machine: the smoke pipeline on the GPU (AMP on) and one paper-size training step.
 
 Run (on a machine with CUDA; the synthetic generator's extras need not be there, a dataset can be carried):
-``STEPSTONES_ARTIFACTS=/tmp/art python benchmarks/gpu_check.py --data <smoke dataset root> --out gpu_check.json``
+``STEPSTONES_ARTIFACTS=/tmp/art python benchmarks/gpu_check.py --data <smoke dataset root>
+--out gpu_check.json``
 
-1. ``Course`` on the ``smoke`` profile with ``device="auto"`` (must resolve to CUDA): stand-ins, stage 1, priors,
-   stage 2, end to end, evaluation; every loss in the histories must be finite. Autocast is bf16 where supported.
-2. The ``paper`` profile's AAVS (Swin-B + 6 deformable encoder layers + 9 masked-attention layers, 100 queries,
-   384 px, random weights: nothing is downloaded) through ``AVSTask.loss``: forward + backward + AdamW step under
-   autocast, one clip of 5 frames, timed after warm-up, with the peak GPU memory.
+1. ``Course`` on the ``smoke`` profile with ``device="auto"`` (must resolve to CUDA): stand-ins, stage 1,
+   priors, stage 2, end to end, evaluation; every loss in the histories must be finite. Autocast is bf16 where
+   supported.
+2. The ``paper`` profile's AAVS (Swin-B + 6 deformable encoder layers + 9 masked-attention layers, 100
+   queries, 384 px, random weights: nothing is downloaded) through ``AVSTask.loss``: forward + backward +
+   AdamW step under autocast, one clip of 5 frames, timed after warm-up, with the peak GPU memory.
 """
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
-"""Wall time of every notebook in one profile, from empty artifacts, as a student meets it; and the docs that quote it.
+"""Wall time of every notebook in one profile, from empty artifacts, as a student meets it; and the docs that
+quote it.
 
-    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --profile smoke       # measure (about 1 min)
-    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --profile classroom   # measure (about 10 min)
-    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --write-docs          # README table + notebook headers
+    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --profile smoke      # measure (about 1 min)
+    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --profile classroom  # measure (about 10 min)
+    PYTHONPATH=$PWD python benchmarks/time_notebooks.py --write-docs         # README table + notebook headers
 
 Measuring builds the synthetic data (``stepstones make-data``) and executes notebooks 00-06 in order with
 papermill, in a fresh artifacts folder and a scratch figures folder (the repository's ``artifacts/`` and
-``figures/`` are left alone), so every cached run a notebook needs is built inside the notebook that first needs
-it, as on a student's first ``make run``. The seconds go to ``benchmarks/notebook_times.json`` under the profile,
-with the machine (CPU, cores, load average before and after: these machines are shared, so a number measured
-under load says so), the commit and the date.
+``figures/`` are left alone), so every cached run a notebook needs is built inside the notebook that first
+needs it, as on a student's first ``make run``. The seconds go to ``benchmarks/notebook_times.json`` under the
+profile, with the machine (CPU, cores, load average before and after: these machines are shared, so a number
+measured under load says so), the commit and the date.
 
 ``--write-docs`` writes those seconds into the README's course map (smoke and classroom columns, between its
-markers) and into each notebook's header line; ``tests/test_notebooks_format.py`` checks both against the JSON,
-so the docs quote only measured times.
+markers) and into each notebook's header line; ``tests/test_notebooks_format.py`` checks both against the
+JSON, so the docs quote only measured times.
 """
 
 from __future__ import annotations
@@ -133,9 +134,9 @@ def readme_note(times: dict) -> str:
         if p in times
     ]
     text = (
-        "Measured by `benchmarks/time_notebooks.py` (`benchmarks/notebook_times.json`): first runs from empty "
-        "artifacts on 2 CPU cores; in classroom, 02 (stand-ins, stage 1) and 04 (stage 2, end-to-end) build the "
-        f"runs later notebooks reuse. In all, data included: {', '.join(parts)}."
+        "Measured by `benchmarks/time_notebooks.py` (`benchmarks/notebook_times.json`): first runs from "
+        "empty artifacts on 2 CPU cores; in classroom, 02 (stand-ins, stage 1) and 04 (stage 2, end-to-end) "
+        f"build the runs later notebooks reuse. In all, data included: {', '.join(parts)}."
     )
     return f"{NOTE_BEGIN}\n{textwrap.fill(text, width=110, break_on_hyphens=False)}\n{NOTE_END}"
 

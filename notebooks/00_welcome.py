@@ -62,8 +62,8 @@ path = viz.save_figure(fig, "00_pipeline")
 print("saved", path.name)
 
 # %% [markdown]
-# **What you should see:** five boxes from left to right (clips, stage 1 = *where*, mask priors, stage 2 = *what*,
-# evaluation); the priors that stage 1 writes are what stage 2 reads.
+# **What you should see:** five boxes from left to right (clips, stage 1 = *where*, mask priors, stage 2 =
+# *what*, evaluation); the priors that stage 1 writes are what stage 2 reads.
 
 # %% [markdown]
 # - **Stage 1 (AVS)** trains the AAVS model (a Mask2Former whose queries are generated from the audio) on
@@ -113,9 +113,10 @@ assert stepstones_lite.Profile.from_json(small.to_json()) == small  # configs ro
 # `make run` executes every notebook this way in the `classroom` profile; `make test` runs them in the
 # `smoke` profile under nbval.
 #
-# **Teachers:** build the cache before class (`make run`, or `stepstones reproduce --profile classroom --seeds 0`).
-# Every training step is a cached run under `artifacts/`, so in class notebooks 02 and 04 reuse the trained
-# models and open in seconds; without the cache they train (minutes each on a laptop CPU, with progress bars).
+# **Teachers:** build the cache before class (`make run`, or
+# `stepstones reproduce --profile classroom --seeds 0`). Every training step is a cached run under
+# `artifacts/`, so in class notebooks 02 and 04 reuse the trained models and open in seconds; without the
+# cache they train (minutes each on a laptop CPU, with progress bars).
 
 # %%
 assert cfg.name in ("smoke", "classroom", "paper")

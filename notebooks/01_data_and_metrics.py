@@ -212,8 +212,8 @@ viz.save_figure(fig, "01_clip_strip")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** the clip's frames, one per second; the sounding object is tinted in its class colour
-# only in the seconds it sounds, and a visible but silent object has only a dashed yellow outline.
+# **What you should see:** the clip's frames, one per second; the sounding object is tinted in its class
+# colour only in the seconds it sounds, and a visible but silent object has only a dashed yellow outline.
 
 # %% [markdown]
 # The audio branch never sees the waveform. It sees **log-mel examples**: 96 frames of 10 ms × 64 mel bands
@@ -231,8 +231,8 @@ plt.show()
 display(Audio(wave, rate=rate))
 
 # %% [markdown]
-# **What you should see:** one 96 × 64 log-mel panel per second (time across, mel bands up); bright bands where a
-# tone or noise sounds, dark panels for quiet seconds.
+# **What you should see:** one 96 × 64 log-mel panel per second (time across, mel bands up); bright bands
+# where a tone or noise sounds, dark panels for quiet seconds.
 
 # %% [markdown]
 # ### A clip browser
@@ -317,8 +317,8 @@ else:
     print("real AVSBench copy: no objects.json, silent objects are not annotated")
 
 # %% [markdown]
-# **What you should see:** two objects equally visible in every frame, but only one tinted (it sounds); the other
-# keeps a dashed outline: nothing in a single frame says which of the two is heard.
+# **What you should see:** two objects equally visible in every frame, but only one tinted (it sounds); the
+# other keeps a dashed outline: nothing in a single frame says which of the two is heard.
 
 # %% [markdown]
 # Second, the masks **change over time while the pixels barely do**: an object starts or stops sounding
@@ -390,7 +390,8 @@ if pair is not None:
     quiet_share = float((change[flipped] < QUIET).float().mean())
     own_share = float((flipped & own).sum() / flipped.sum())
     print(
-        f"{float(flipped.float().mean()):.1%} of the mask pixels flip, {own_share:.0%} of them on the {obj['class']}; "
+        f"{float(flipped.float().mean()):.1%} of the mask pixels flip, "
+        f"{own_share:.0%} of them on the {obj['class']}; "
         f"{quiet_share:.0%} of the flipped pixels change colour by less than {QUIET} "
         f"(mean |pixel change| there {float(change[flipped].mean()):.3f})"
     )
@@ -437,8 +438,8 @@ print(f"IoU = {inter_by_hand}/{union_by_hand} = {inter_by_hand / union_by_hand:.
 assert math.isclose(iou, inter_by_hand / (union_by_hand + 1e-7), rel_tol=1e-6)
 
 # %% [markdown]
-# **What you should see:** the GT is a 2 × 2 square and the prediction is one column wider; count 4 cells in the
-# intersection and 6 in the union.
+# **What you should see:** the GT is a 2 × 2 square and the prediction is one column wider; count 4 cells in
+# the intersection and 6 in the union.
 
 # %% [markdown]
 # **Silent frames (empty GT).** IoU would be 0/0. AVSBench scores such a frame by its **true negatives**
@@ -605,8 +606,8 @@ print(
 assert math.isclose(float(res["f_per_class"][DOG]), (f_beta(4 / 6, 1.0) + 1.0) / 2, rel_tol=1e-5)
 
 # %% [markdown]
-# **What you should see:** class indices in each cell: in frame 0 the dog (prediction) spills onto two background
-# cells and one piano cell reads guitar; frame 1 matches the GT.
+# **What you should see:** class indices in each cell: in frame 0 the dog (prediction) spills onto two
+# background cells and one piano cell reads guitar; frame 1 matches the GT.
 
 # %% [markdown]
 # ### What the binary mIoU hides (diagnostics)
@@ -666,8 +667,8 @@ fig = viz.frame_strip(
 plt.show()
 
 # %% [markdown]
-# **What you should see:** the vermillion 'every object' prediction covers both objects in every frame, also in
-# seconds 2–3 where the dashed GT is empty.
+# **What you should see:** the vermillion 'every object' prediction covers both objects in every frame, also
+# in seconds 2–3 where the dashed GT is empty.
 
 # %% [markdown]
 # The vision-only model gets the **higher** AVSBench mIoU, although it ignores the sound. In silent frames

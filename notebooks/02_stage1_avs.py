@@ -266,10 +266,11 @@ viz.save_figure(fig, "02_aaqg_similarity_init")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** a queries × seconds heatmap of small cosines, in **stripes**: within a clip each query
-# (column) keeps nearly the same colour from second to second, and the colours differ between queries. That is
-# not something learned: the prototypes P_audio are random, and the untrained audio branch maps every second to
-# similar directions (printed below), so each random prototype gets an almost fixed cosine. The cell checks it.
+# **What you should see:** a queries × seconds heatmap of small cosines, in **stripes**: within a clip each
+# query (column) keeps nearly the same colour from second to second, and the colours differ between queries.
+# That is not something learned: the prototypes P_audio are random, and the untrained audio branch maps every
+# second to similar directions (printed below), so each random prototype gets an almost fixed cosine. The cell
+# checks it.
 
 # %%
 fa = F.normalize(F_A, dim=-1)  # [N, D] unit audio embeddings
@@ -281,7 +282,8 @@ print(
     f"{float((fa @ fa.T).mean()):.2f}"
 )
 print(
-    f"spread of one query over a clip's seconds {within:.3f} vs spread across queries in one second {between:.3f}"
+    f"spread of one query over a clip's seconds {within:.3f} vs spread across queries in one second "
+    f"{between:.3f}"
 )
 assert within < between  # stripes: each column keeps its colour down a clip
 
@@ -386,8 +388,8 @@ viz.save_figure(fig, "02_stage1_history")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** the training loss falls steeply at first and flattens after the learning-rate drop at
-# half the steps, while the validation mIoU rises and levels off (in `smoke` the 20 steps show little).
+# **What you should see:** the training loss falls steeply at first and flattens after the learning-rate drop
+# at half the steps, while the validation mIoU rises and levels off (in `smoke` the 20 steps show little).
 
 # %%
 assert (run / "best.pt").is_file() and len(history) >= 1
@@ -399,9 +401,9 @@ assert all(0.0 <= r["val_miou"] <= 1.0 for r in history)
 #
 # Rebuild the best checkpoint and look at the same test clips as above: the first three of the test split in
 # which something sounds (a fixed rule; no clip is picked by hand or by how well it comes out). The binary
-# decision is Mask2Former's semantic inference with two classes: a pixel is sounding where the "sounding" score
-# beats the "background" score. Top row: the ground truth; then the prediction with the real audio and with
-# the audio **muted** (the log-mel of digital silence).
+# decision is Mask2Former's semantic inference with two classes: a pixel is sounding where the "sounding"
+# score beats the "background" score. Top row: the ground truth; then the prediction with the real audio and
+# with the audio **muted** (the log-mel of digital silence).
 
 # %%
 from stepstones_lite.train.predict import predict as run_model  # noqa: E402  (one way to run a trained model)
@@ -438,16 +440,18 @@ for i, item in enumerate(clips):
     plt.show()
 
 # %% [markdown]
-# **What you should see:** for each clip the ground truth, then the model with audio and muted. Which objects come
-# out yellow (found), blue (missed) or vermillion (a silent object marked) depends on the run, so the cell below
-# measures it: per object, the share of its pixels the model marks in the seconds it sounds and in the seconds it
-# is silent. A model that listens marks a sounding object and leaves a silent one; with the audio muted it marks
-# less. A muted row that looks like the audio row means the model segments from the image alone.
+# **What you should see:** for each clip the ground truth, then the model with audio and muted. Which objects
+# come out yellow (found), blue (missed) or vermillion (a silent object marked) depends on the run, so the
+# cell below measures it: per object, the share of its pixels the model marks in the seconds it sounds and in
+# the seconds it is silent. A model that listens marks a sounding object and leaves a silent one; with the
+# audio muted it marks less. A muted row that looks like the audio row means the model segments from the image
+# alone.
 
 
 # %%
 def marked_shares(item: dict, pred: torch.Tensor) -> list[dict]:
-    """Per object of a synthetic clip: share of its visible pixels marked while it sounds and while it is silent."""
+    """Per object of a synthetic clip: share of its visible pixels marked while it sounds and while it is
+    silent."""
     rows = []
     for obj in item["objects"]["objects"]:
         own = item["instances"] == obj["id"]  # [T, H, W] where the object is visible
@@ -473,7 +477,8 @@ if sidecars:
     display(shares.round(2))
     for name, t in table.items():
         print(
-            f"{name}: sounding objects {t['sounding'].mean():.0%} marked, silent ones {t['silent'].mean():.0%}"
+            f"{name}: sounding objects {t['sounding'].mean():.0%} marked, "
+            f"silent ones {t['silent'].mean():.0%}"
         )
     if cfg.name == "classroom":  # a trained model listens at least this much; in smoke nothing has learned
         assert (
@@ -532,9 +537,9 @@ plt.show()
 
 # %% [markdown]
 # **What you should see:** paired bars per metric, real vs muted audio, in two panels: scores where higher is
-# better (↑) on the left, false-positive rates where lower is better (↓) on the right. A model that listens loses
-# sounding recall and gains empty silent frames when the audio is muted; the line printed below says what this
-# run does.
+# better (↑) on the left, false-positive rates where lower is better (↓) on the right. A model that listens
+# loses sounding recall and gains empty silent frames when the audio is muted; the line printed below says
+# what this run does.
 
 # %%
 recall, empty = (
@@ -587,19 +592,20 @@ for res in results.values():
 #
 # 1. In masked attention, why does a fully blocked row have to be unblocked, and what does the query then
 #    attend to?
-# 2. In Eq. 1, what happens to query *i* if its prototype `P_audio^i` is orthogonal to the audio of second *t*?
-#    What if the second is silent (the same `F_A` for every silent second)?
-# 3. Why can an AVS model score a decent mIoU while ignoring the audio completely? Which diagnostic exposes it?
+# 2. In Eq. 1, what happens to query *i* if its prototype `P_audio^i` is orthogonal to the audio of second
+#    *t*? What if the second is silent (the same `F_A` for every silent second)?
+# 3. Why can an AVS model score a decent mIoU while ignoring the audio completely? Which diagnostic exposes
+#    it?
 # 4. Redraw the AAQG similarity heatmap with the *trained* model (`trained.queries`). What changed?
 
 # %% tags=["solution"]
 # Solutions (hidden in the student version):
-# 1. softmax over a row of -inf is nan (0/0); unblocking lets the query attend to every key (global attention),
-#    which is what Mask2Former does when a query's previous mask is empty.
+# 1. softmax over a row of -inf is nan (0/0); unblocking lets the query attend to every key (global
+#    attention), which is what Mask2Former does when a query's previous mask is empty.
 # 2. cos = 0: the query is just Q_obj^i, it ignores the audio of that second. A silent second gives one fixed
 #    F_A, so every silent frame gets the same queries -- the model can learn to predict "nothing" for it.
-# 3. Many frames have one obvious sound-maker; a vision-only "segment instruments/animals" model gets them right.
-#    The muted-audio score, the silent-frame empty rate and the distractor false positives expose it.
+# 3. Many frames have one obvious sound-maker; a vision-only "segment instruments/animals" model gets them
+#    right. The muted-audio score, the silent-frame empty rate and the distractor false positives expose it.
 # 4. Code:
 #    with torch.no_grad():
 #        F_A2 = trained.audio_encoder.projector(trained.audio_encoder.embed(log_mel))

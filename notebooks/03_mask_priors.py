@@ -11,9 +11,10 @@
 #
 # - how stage-1 predictions become **mask priors** on disk (the AVSBench convention: 0/255 grey PNGs at label
 #   size, `<subset>/<uid>/<k>.png`) and what `manifest.json` records;
-# - how to measure **prior quality** with the exact AVSBench binary IoU rule, and what good and bad priors look
-#   like;
-# - how to **degrade** priors on purpose (erosion, dilation, noise, dropped frames) and how fast quality falls;
+# - how to measure **prior quality** with the exact AVSBench binary IoU rule, and what good and bad priors
+#   look like;
+# - how to **degrade** priors on purpose (erosion, dilation, noise, dropped frames) and how fast quality
+#   falls;
 # - what a prior made with the **audio muted** looks like;
 # - **teacher forcing** (ground-truth priors in stage-2 training, predicted ones at test) and the paper's
 #   "dangerous stepping stones" (Tab. 2).
@@ -181,18 +182,19 @@ for name, part in (("best", slice(0, n_each)), ("worst", slice(n_each, None))):
     )
 
 # %% [markdown]
-# **What you should see:** the best clips on top, the worst below, each at its worst frame. Yellow is the part of
-# the sounding object the prior covers (the printed share), blue the part it misses, vermillion a silent object or
-# background it marks. How much yellow there is depends on the run: a stage 1 that has learned little (`smoke`)
-# shows mostly blue everywhere.
+# **What you should see:** the best clips on top, the worst below, each at its worst frame. Yellow is the part
+# of the sounding object the prior covers (the printed share), blue the part it misses, vermillion a silent
+# object or background it marks. How much yellow there is depends on the run: a stage 1 that has learned
+# little (`smoke`) shows mostly blue everywhere.
 
 # %% [markdown]
 # Look at *why* the best clips score well. Silent clips were left out above, but a clip in which something
-# sounds can still have silent seconds, and there an empty prior scores a perfect 1.0 by the AVSBench rule: the
-# printed share of silent frames says how much of the best clips' score may come from them rather than from a
-# segmented object. Typical failure modes to look for: a silent distractor marked as sounding (vermillion on an object), the sounding
-# object missed (blue), a silent frame that is not empty, blobby boundaries at the mask-feature resolution.
-# Every one of them is handed to stage 2 as "this is where the sound is".
+# sounds can still have silent seconds, and there an empty prior scores a perfect 1.0 by the AVSBench rule:
+# the printed share of silent frames says how much of the best clips' score may come from them rather than
+# from a segmented object. Typical failure modes to look for: a silent distractor marked as sounding
+# (vermillion on an object), the sounding object missed (blue), a silent frame that is not empty, blobby
+# boundaries at the mask-feature resolution. Every one of them is handed to stage 2 as "this is where the
+# sound is".
 #
 # ## Degrading priors on purpose
 #
@@ -232,8 +234,8 @@ viz.save_figure(fig, "03_degraded_priors")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** the same frame five times: the oracle exact, `erode` thinner, `dilate` fatter, `noise`
-# with scattered blobs and holes, `drop` possibly empty; each caption gives the prior's IoU.
+# **What you should see:** the same frame five times: the oracle exact, `erode` thinner, `dilate` fatter,
+# `noise` with scattered blobs and holes, `drop` possibly empty; each caption gives the prior's IoU.
 
 # %%
 assert torch.equal(degrade_mask(gt_clip, "noise", 0.0), gt_clip)  # level 0 = the oracle
@@ -244,8 +246,8 @@ for t in range(gt_clip.shape[0]):  # a dropped frame is empty, a kept one unchan
 
 # %% [markdown]
 # **Your turn (change X, expect Y).** Drop *every* frame's mask (`"drop"` at level 1). Before running, write
-# `expected`: the prior mIoU of that all-empty prior on this clip. (Hint: which frames still score 1? This clip
-# has sounding and silent frames.)
+# `expected`: the prior mIoU of that all-empty prior on this clip. (Hint: which frames still score 1? This
+# clip has sounding and silent frames.)
 
 # %%
 ### BEGIN SOLUTION
@@ -328,8 +330,8 @@ plt.show()
 assert 0.0 <= muted_miou <= 1.0
 
 # %% [markdown]
-# **What you should see:** left the prior with the real audio, right with silence; a stage 1 that listens marks
-# much less on the right.
+# **What you should see:** left the prior with the real audio, right with silence; a stage 1 that listens
+# marks much less on the right.
 
 # %%
 fig = viz.plot_prior_quality(
@@ -342,8 +344,8 @@ viz.save_figure(fig, "03_prior_quality")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** each degradation's prior mIoU falls as its level rises, with horizontal lines for the
-# stage-1 prior and for the muted stage-1 prior.
+# **What you should see:** each degradation's prior mIoU falls as its level rises, with horizontal lines for
+# the stage-1 prior and for the muted stage-1 prior.
 
 # %% [markdown]
 # ### Reference prior folders for the experiment

@@ -183,8 +183,8 @@ assert torch.allclose(fused - pix.mask_features, added.expand_as(fused), atol=1e
 
 # %% [markdown]
 # **What you should see:** the GT prior, one mask-feature channel before and after fusion (brighter inside the
-# sounding object, the same shift in every channel) and the layer-0 attention mask blocking everything outside the
-# prior.
+# sounding object, the same shift in every channel) and the layer-0 attention mask blocking everything outside
+# the prior.
 
 # %% [markdown]
 # ## 2 · The prior as the first layer's attention mask
@@ -233,8 +233,8 @@ viz.save_figure(fig, "04_prior_attention_mask")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** one map per frame: 1 (may attend) on the sounding object and 0 elsewhere; silent frames
-# are open everywhere, because a fully blocked row is unblocked.
+# **What you should see:** one map per frame: 1 (may attend) on the sounding object and 0 elsewhere; silent
+# frames are open everywhere, because a fully blocked row is unblocked.
 
 # %% [markdown]
 # **Your turn (change X, expect Y).** Feed a stage-1 prior that is **0.5 everywhere** (a stage 1 that cannot
@@ -341,8 +341,8 @@ for name, s in zip(names, paper_states):
 assert sum(int((s == UNCERTAIN).sum()) for s in paper_states) > 0
 
 # %% [markdown]
-# **What you should see:** the same frame at 12, 24 and 48 px from a 224-px prior: now a thin, broken yellow band
-# of uncertain pixels runs along the object's edge, where the module acts.
+# **What you should see:** the same frame at 12, 24 and 48 px from a 224-px prior: now a thin, broken yellow
+# band of uncertain pixels runs along the object's edge, where the module acts.
 
 # %% [markdown]
 # The stage-1 prior of the same frame, for comparison (this is what stage 2 sees at test time):
@@ -409,10 +409,11 @@ plt.close(fig)
 assert all(len(h) > 0 for h in histories.values())
 
 # %% [markdown]
-# **What you should see:** both arms' training losses fall; the validation mIoU of stage 2 (validated with stage-1
-# priors) and of end-to-end both rise, and the gap between them is the comparison the study makes over seeds. The
-# curve is `val_miou_benchmark`, the mean over the benchmark's own 18 classes: the same scale as the Results table
-# below (the official 71-class `miou` of the history is smaller by the factor 18/71, explained there).
+# **What you should see:** both arms' training losses fall; the validation mIoU of stage 2 (validated with
+# stage-1 priors) and of end-to-end both rise, and the gap between them is the comparison the study makes over
+# seeds. The curve is `val_miou_benchmark`, the mean over the benchmark's own 18 classes: the same scale as
+# the Results table below (the official 71-class `miou` of the history is smaller by the factor 18/71,
+# explained there).
 
 # %% [markdown]
 # ## Results
@@ -484,10 +485,10 @@ print(f"stage 1 minus end-to-end: {gap:+.3f} (build-to-build range ±{binary_noi
 
 # %% [markdown]
 # Why end-to-end localises as well as it does: its argmax is a *semantic* decision. Where a sounding object's
-# class scores are spread over several classes, each can lose to the one background score although together they
-# win (`Σ_{c≥1} s_c > s_bg`): those pixels are **lost to the split**. Reading foreground as the pooled classes
-# forgives that loss. One clip, drawn by the fixed rule (the first test clip with a sound, its first sounding
-# frame), then the whole test split:
+# class scores are spread over several classes, each can lose to the one background score although together
+# they win (`Σ_{c≥1} s_c > s_bg`): those pixels are **lost to the split**. Reading foreground as the pooled
+# classes forgives that loss. One clip, drawn by the fixed rule (the first test clip with a sound, its first
+# sounding frame), then the whole test split:
 
 # %%
 e2e_model, _, _ = pipeline.load_model(e2e / "best.pt", device=dev)
@@ -505,23 +506,24 @@ plt.show()
 e2e_test = course.evaluate(e2e)
 print(
     f"whole test split: split loss {e2e_test['split_loss']:.1%} of GT sounding pixels; binary mIoU "
-    f"{e2e_test['binary_miou']:.3f} by the argmax, {e2e_test['pooled_binary_miou']:.3f} by the pooled classes "
+    f"{e2e_test['binary_miou']:.3f} by the argmax, "
+    f"{e2e_test['pooled_binary_miou']:.3f} by the pooled classes "
     f"(stage 1: {s1_metrics['miou']:.3f})"
 )
 assert 0.0 <= e2e_test["split_loss"] <= 1.0
 
 # %% [markdown]
 # **What you should see:** the ground-truth sounding object outlined in white; the argmax panel's foreground
-# and the larger pooled foreground; in orange the object's pixels the argmax hands to background while the pooled
-# classes win. The printed line gives that share over the whole test split.
+# and the larger pooled foreground; in orange the object's pixels the argmax hands to background while the
+# pooled classes win. The printed line gives that share over the whole test split.
 
 # %% [markdown]
 # ### The payoff ladder: a mask applied after the fact, or read by stage 2
 #
 # Is stage 2 just "end-to-end, then cut away what lies outside the mask"? Apply each mask to the end-to-end
-# model's prediction *after the fact* (every pixel outside it becomes background) and compare with stage 2, which
-# was trained to *read* the mask. The first step of each ladder is what the mask is worth by itself; the second is
-# what training with it adds.
+# model's prediction *after the fact* (every pixel outside it becomes background) and compare with stage 2,
+# which was trained to *read* the mask. The first step of each ladder is what the mask is worth by itself; the
+# second is what training with it adds.
 
 # %%
 ladder = {
@@ -550,20 +552,21 @@ for mask, (cut, read) in {
 assert ladder["gated_gt"] >= ladder["end_to_end"] - 1e-6
 
 # %% [markdown]
-# **What you should see:** two ladders of three bars each; the grey band is one run's build-to-build range around
-# end-to-end, so a step inside it is a tie. The ground-truth mask applied after the fact never lowers end-to-end
-# (the assert above); how much more stage 2 gets by *reading* each mask is printed under the figure. In `smoke`
-# nothing has learned and the bars are near zero.
+# **What you should see:** two ladders of three bars each; the grey band is one run's build-to-build range
+# around end-to-end, so a step inside it is a tie. The ground-truth mask applied after the fact never lowers
+# end-to-end (the assert above); how much more stage 2 gets by *reading* each mask is printed under the
+# figure. In `smoke` nothing has learned and the bars are near zero.
 
 # %% [markdown]
 # ### What the paper found, and what the committed study found
 #
-# The paper reports **48.5 mIoU** for Stepping Stones (AVSBench-semantic, Tab. 1/4) and 64.9 with oracle priors.
-# Its end-to-end number needs its recipe: **41.8** is the same model in the same recipe with no module reading the
-# prior (Supp. Tab. E3), so the prior itself is worth +6.7 points (+16 %); the often-quoted **37.1** (Tab. 3) is a
-# one-stage ablation with the visual backbone frozen, a different recipe. The course's committed study
-# (`results/reproduce_classroom.json`, `stepstones reproduce --profile classroom --seeds 0 1 2`) ran the same
-# three rows on the synthetic benchmark; the next cell prints them as committed (not this kernel's runs):
+# The paper reports **48.5 mIoU** for Stepping Stones (AVSBench-semantic, Tab. 1/4) and 64.9 with oracle
+# priors. Its end-to-end number needs its recipe: **41.8** is the same model in the same recipe with no module
+# reading the prior (Supp. Tab. E3), so the prior itself is worth +6.7 points (+16 %); the often-quoted
+# **37.1** (Tab. 3) is a one-stage ablation with the visual backbone frozen, a different recipe. The course's
+# committed study (`results/reproduce_classroom.json`,
+# `stepstones reproduce --profile classroom --seeds 0 1 2`) ran the same three rows on the synthetic
+# benchmark; the next cell prints them as committed (not this kernel's runs):
 #
 # - **where semantics come from** decides the comparison: here, as in the paper, the audio encoder names the
 #   sounds and the visual one does not know the sounding objects' classes (notebook 02);
@@ -594,9 +597,9 @@ assert study.loc["oracle_prior", "mean"] >= study.loc["two_stage", "mean"]  # th
 # %% [markdown]
 # ### What we found
 #
-# The course's finding, every number read from the committed results (notebook 06 draws the map behind the last
-# sentence): the claim with its recipe, our gap under both protocols against the build-to-build range, the
-# oracle's headroom, and why the gain is what it is here.
+# The course's finding, every number read from the committed results (notebook 06 draws the map behind the
+# last sentence): the claim with its recipe, our gap under both protocols against the build-to-build range,
+# the oracle's headroom, and why the gain is what it is here.
 
 # %%
 found = what_we_found()
@@ -608,10 +611,10 @@ assert len(found) == 4
 #
 # The examples follow one fixed rule, the same for every model and every run: **the first `n_examples` test
 # clips (metadata order) in which something sounds**, each at its first sounding frame
-# (`study.semantic_errors.first_sounding_clips`). Nothing is picked by hand or by how good it looks. Each row is one
-# model's prediction in the AVSBench palette (background transparent). Under each panel: the classes it paints
-# ("pred"), the ground truth's ("GT"), and a count by the object rule of the error analysis: how many of the
-# frame's sounding objects it names, and how many silent objects it paints as sounding.
+# (`study.semantic_errors.first_sounding_clips`). Nothing is picked by hand or by how good it looks. Each row
+# is one model's prediction in the AVSBench palette (background transparent). Under each panel: the classes it
+# paints ("pred"), the ground truth's ("GT"), and a count by the object rule of the error analysis: how many
+# of the frame's sounding objects it names, and how many silent objects it paints as sounding.
 
 # %%
 n_examples = 4
@@ -642,8 +645,9 @@ pred_rows = {
 
 
 def panel_counts(pred_maps):
-    """Per shown frame: (sounding objects named, sounding objects, silent objects painted) by the object rule of
-    study.semantic_errors (named: >= half its pixels get its class; painted: >= half predicted as some class)."""
+    """Per shown frame: (sounding objects named, sounding objects, silent objects painted) by the object rule
+    of study.semantic_errors (named: >= half its pixels get its class; painted: >= half predicted as some
+    class)."""
     counts = []
     for c, t, pred in zip(shown, shown_t, pred_maps):
         o = object_outcomes(
@@ -681,9 +685,9 @@ print(
 )
 
 # %% [markdown]
-# **What you should see:** columns are the first test clips with a sound, rows are the GT and the three models; a
-# patch in the GT's colour is a named object, another colour a wrong name, no patch a miss (the table below counts
-# them).
+# **What you should see:** columns are the first test clips with a sound, rows are the GT and the three
+# models; a patch in the GT's colour is a named object, another colour a wrong name, no patch a miss (the
+# table below counts them).
 
 # %% [markdown]
 # How many of the sounding objects in these frames does each model **name**? An object counts as named when
@@ -709,10 +713,10 @@ assert (naming.loc["GT", "named"] == naming.loc["GT", "shown"]) and naming["show
 # ### Which classes are confused with which?
 #
 # Four frames are anecdotes; the whole test split is the evidence. The confusion matrix counts **pixels**:
-# row = ground-truth class, column = class predicted by stage 2 with the stage-1 prior, each row divided by its
-# total (so a row reads "of the pixels that are really a flute, which share was called what"). The diagonal is
-# what stage 2 names correctly; the first column is what it leaves as background; the first row is what it
-# paints on background pixels (silent objects included).
+# row = ground-truth class, column = class predicted by stage 2 with the stage-1 prior, each row divided by
+# its total (so a row reads "of the pixels that are really a flute, which share was called what"). The
+# diagonal is what stage 2 names correctly; the first column is what it leaves as background; the first row is
+# what it paints on background pixels (silent objects included).
 
 # %%
 classes = list(benchmark_classes(course.root))  # background + the benchmark's sounding classes
@@ -756,11 +760,12 @@ assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.fl
 # 4. The official `miou` of a model is 0.05 while its `miou_benchmark` is 0.2. How many classes does the
 #    benchmark have, and which number would you put in a paper table next to AVSBench results?
 # 5. Under which conditions would you expect end-to-end training to match the two-stage model here?
-# 6. With the oracle prior, stage 2 leaves no sounding object "missed" and marks no silent one, yet some objects
-#    get the wrong class. Where can the wrong class come from, given what each stand-in encoder knows? Would you
-#    expect more wrong classes in frames where one object sounds, or where several do?
+# 6. With the oracle prior, stage 2 leaves no sounding object "missed" and marks no silent one, yet some
+#    objects get the wrong class. Where can the wrong class come from, given what each stand-in encoder knows?
+#    Would you expect more wrong classes in frames where one object sounds, or where several do?
 # 7. Stage 2 trains with ground-truth priors, but its test priors also mark silent distractors. Would training
-#    it on stage 1's own predictions of the train split teach it to drop them? What would it need to tell apart?
+#    it on stage 1's own predictions of the train split teach it to drop them? What would it need to tell
+#    apart?
 
 # %% tags=["solution"]
 # Solutions (hidden in the student version):
@@ -776,10 +781,12 @@ assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.fl
 #    where the prior is least reliable, which is what the uncertain embedding marks.
 # 4. The per-class sum is 0.05 x 71 = 3.55 = 0.2 x K, so K is about 18 classes (background included); the
 #    other 53 score 0 in the official mean. Next to AVSBench results, report the official 71-class `miou` (on
-#    AVSBench both numbers are the same) and say that on a smaller benchmark `miou_benchmark` is the readable one.
-# 5. When the encoders already carry the benchmark's classes, both visually and by sound (semantics come nearly
-#    free: `results/regime_knobs_classroom.md`, "fine stand-ins"), when the stage-1 prior is weak (below the
-#    break-even prior quality of notebook 06's sweep), or when end-to-end also gets stage 1's steps.
+#    AVSBench both numbers are the same) and say that on a smaller benchmark `miou_benchmark` is the readable
+#    one.
+# 5. When the encoders already carry the benchmark's classes, both visually and by sound (semantics come
+#    nearly free: `results/regime_knobs_classroom.md`, "fine stand-ins"), when the stage-1 prior is weak
+#    (below the break-even prior quality of notebook 06's sweep), or when end-to-end also gets stage 1's
+#    steps.
 # 6. The GT prior says *where*, never *what*, and it is one binary mask for all sounding objects. The class
 #    comes from the audio (which names the sounds) and from visual features that only know super-classes. With
 #    one sounding object the audio's name is enough; with several, the audio names all of them and the model
@@ -789,9 +796,9 @@ assert torch.allclose(rates.sum(1)[sub.sum(1) > 0], torch.ones(1, dtype=torch.fl
 #    visual features would allow.
 # 7. Only if its features can tell the silent distractor from the sounding object, and stage 1 already failed
 #    at that. `results/stage2_levers_classroom.md` tries it as a labelled deviation. The share of marked
-#    distractors does not move, and the oracle-prior score drops: stage 2 learns to trust the prior less, and it
-#    gains no way to tell which of two look-alikes sounds. The visual stand-in only knows super-classes, and the
-#    audio names the sound, not where it is.
+#    distractors does not move, and the oracle-prior score drops: stage 2 learns to trust the prior less, and
+#    it gains no way to tell which of two look-alikes sounds. The visual stand-in only knows super-classes,
+#    and the audio names the sound, not where it is.
 
 # %% [markdown]
 # ## Summary

@@ -227,11 +227,11 @@ plt.show()
 plt.close("all")
 
 # %% [markdown]
-# **What you should see:** one line per query over the clip's seconds (shaded: a sounding object on screen); the
-# cell below prints how much each line moves. A flat line does **not** mean the query ignores the audio: by Eq. 1
-# it adds `cos · F_A(t)`, and `F_A(t)` is the audio of second t, so a steady non-zero cosine passes every change
-# of the sound on at a fixed dose. Only a cosine near 0 adds nothing. A query that *tells* sounds apart is one
-# whose cosine rises in some seconds and drops in others.
+# **What you should see:** one line per query over the clip's seconds (shaded: a sounding object on screen);
+# the cell below prints how much each line moves. A flat line does **not** mean the query ignores the audio:
+# by Eq. 1 it adds `cos · F_A(t)`, and `F_A(t)` is the audio of second t, so a steady non-zero cosine passes
+# every change of the sound on at a fixed dose. Only a cosine near 0 adds nothing. A query that *tells* sounds
+# apart is one whose cosine rises in some seconds and drops in others.
 
 # %%
 sim2 = out["audio_similarity"]  # [T, Q]
@@ -333,8 +333,8 @@ controls["clip_i"].value = ci
 plt.close("all")
 
 # %% [markdown]
-# **What you should see:** one heatmap: the chosen query's head-mean attention on the chosen frame, titled with
-# the class it predicts; moving the clip slider re-sizes the frame slider to that clip.
+# **What you should see:** one heatmap: the chosen query's head-mean attention on the chosen frame, titled
+# with the class it predicts; moving the clip slider re-sizes the frame slider to that clip.
 
 # %% [markdown]
 # ## Does attention follow the sounding object?
@@ -399,12 +399,12 @@ viz.save_figure(fig, "05_attention_mass")
 plt.show()
 
 # %% [markdown]
-# **What you should see:** left, shares on a fixed 0–1 scale (mass inside the mask and the mask's area); right,
-# lifts centred on 1 (white): red cells above 1 mean attention concentrates on the sounding object.
+# **What you should see:** left, shares on a fixed 0–1 scale (mass inside the mask and the mask's area);
+# right, lifts centred on 1 (white): red cells above 1 mean attention concentrates on the sounding object.
 
 # %% [markdown]
-# **Your turn (change X, expect Y).** Replace every layer's attention by **uniform** attention (each pixel gets
-# `1 / (h·w)`). Before running, write `expected_lift`: the lift of the top query in a sounding frame.
+# **Your turn (change X, expect Y).** Replace every layer's attention by **uniform** attention (each pixel
+# gets `1 / (h·w)`). Before running, write `expected_lift`: the lift of the top query in a sounding frame.
 
 # %%
 ### BEGIN SOLUTION
@@ -486,8 +486,9 @@ else:
 plt.close("all")
 
 # %% [markdown]
-# **What you should see:** the lift of the top query in each layer in on and off seconds (lower in off seconds if
-# attention follows the sound), then the queries' cosines over the clip with the object's sounding seconds shaded.
+# **What you should see:** the lift of the top query in each layer in on and off seconds (lower in off seconds
+# if attention follows the sound), then the queries' cosines over the clip with the object's sounding seconds
+# shaded.
 
 # %% [markdown]
 # How to read the two tables: a lift well above 1 in the later layers means the queries concentrate on the
@@ -501,9 +502,9 @@ plt.close("all")
 #
 # The authors released their trained stage-2 model (`avss/f_miou_best.pth`, AVSS mIoU 48.50 / F 53.20 on
 # AVSBench in their README). `stepstones_lite` converts it into this course's AAVS weight for weight
-# (`pipeline.convert_official`; `tests/test_official_parity.py` checks the outputs against the official code to
-# 1e-4), so everything above works on it too. Give the file as the parameter `official_checkpoint` (and a local
-# torchvggish weights file as `official_audio_weights`: the checkpoint does not hold the VGGish), e.g.
+# (`pipeline.convert_official`; `tests/test_official_parity.py` checks the outputs against the official code
+# to 1e-4), so everything above works on it too. Give the file as the parameter `official_checkpoint` (and a
+# local torchvggish weights file as `official_audio_weights`: the checkpoint does not hold the VGGish), e.g.
 #
 # ```
 # papermill 05_attention_maps.ipynb out.ipynb -p official_checkpoint ~/ckpt/avss/f_miou_best.pth \
@@ -512,9 +513,9 @@ plt.close("all")
 #
 # The cell converts it, scores it on the test split of this notebook's data with the stage-1 priors above, and
 # draws its first query's attention layer by layer on the clip used above. It runs the paper-size model
-# (Swin-B at 384 px): minutes per clip on a laptop CPU, seconds on a GPU. On the synthetic set its numbers mean
-# little (it never saw these emoji); with `data_root` set to a real AVSBench copy they are the paper's test.
-# Without a checkpoint the cell says where to get one and skips.
+# (Swin-B at 384 px): minutes per clip on a laptop CPU, seconds on a GPU. On the synthetic set its numbers
+# mean little (it never saw these emoji); with `data_root` set to a real AVSBench copy they are the paper's
+# test. Without a checkpoint the cell says where to get one and skips.
 
 # %%
 if official_checkpoint is None:
@@ -559,9 +560,9 @@ else:
     assert 0.0 <= scores["miou"] <= 1.0 and len(r_attn) == released_profile.model.num_decoder_layers
 
 # %% [markdown]
-# **What you should see:** without a checkpoint, one line saying where to get it. With one: the released model's
-# test scores and its query-0 attention, rows = its 9 decoder layers (12, 24, 48 px at 384 px input), columns =
-# the clip's frames; layer 0 is held to the prior like ours.
+# **What you should see:** without a checkpoint, one line saying where to get it. With one: the released
+# model's test scores and its query-0 attention, rows = its 9 decoder layers (12, 24, 48 px at 384 px input),
+# columns = the clip's frames; layer 0 is held to the prior like ours.
 
 # %% [markdown]
 # ## Check your understanding

@@ -8,14 +8,16 @@
 # %% [markdown]
 # ## What you will learn
 #
-# - the paper's claims, as numbers: two-stage 48.5 vs 41.8 AVSS mIoU without any prior module in the same recipe
-#   (Tab. 3's end-to-end 37.1 froze the visual backbone), oracle prior 64.9,
-#   each stage-2 module helping, AAQG beating a repeated audio query, the strategy carrying over to other methods;
+# - the paper's claims, as numbers: two-stage 48.5 vs 41.8 AVSS mIoU without any prior module in the same
+#   recipe (Tab. 3's end-to-end 37.1 froze the visual backbone), oracle prior 64.9,
+#   each stage-2 module helping, AAQG beating a repeated audio query, the strategy carrying over to other
+#   methods;
 # - how the course's study (`stepstones reproduce`) turns each claim into an *arm* run over several seeds,
 #   and how to read mean ± std over seeds;
 # - the two protocols: the **paper's** (end-to-end trained with stage 2's schedule; stage 1 comes on top) and
 #   **equal total compute** (end-to-end also gets stage 1's steps);
-# - how prior quality decides whether the stepping stone helps or hurts (the paper's "dangerous stepping stones");
+# - how prior quality decides whether the stepping stone helps or hurts (the paper's "dangerous stepping
+#   stones");
 # - where a synthetic benchmark can confirm the paper, and where it cannot.
 
 # %% tags=["parameters"]
@@ -130,8 +132,8 @@ if study is not None:
 
 # %% [markdown]
 # **What you should see:** one bar per core arm (mean over seeds) with a dot per seed, and the paper's numbers
-# hatched on their own axis; compare the order of the bars and whether the dots overlap, not the heights against
-# the paper.
+# hatched on their own axis; compare the order of the bars and whether the dots overlap, not the heights
+# against the paper.
 
 # %% [markdown]
 # A mean can hide a seed that goes the other way. Per seed, two-stage minus each end-to-end arm (`avss_miou`,
@@ -155,7 +157,8 @@ if study is not None:
     if "two_stage" in by_seed and "end_to_end" in by_seed:
         s1 = arms["two_stage"]["mean"]["stage1_miou"]
         print(
-            f"binary mIoU: stage 1 {s1:.3f} | end-to-end collapsed {arms['end_to_end']['mean']['binary_miou']:.3f}"
+            f"binary mIoU: stage 1 {s1:.3f} | "
+            f"end-to-end collapsed {arms['end_to_end']['mean']['binary_miou']:.3f}"
             + (
                 f" | end-to-end, equal compute {arms['end_to_end_equal_compute']['mean']['binary_miou']:.3f}"
                 if "end_to_end_equal_compute" in arms
@@ -170,19 +173,19 @@ if study is not None:
 # %% [markdown]
 # ### Which parts matter
 #
-# The same study holds the paper's other claims as arms, each over the seeds (arms the committed file lacks are
-# skipped). Three groups:
+# The same study holds the paper's other claims as arms, each over the seeds (arms the committed file lacks
+# are skipped). Three groups:
 #
-# - **stage-2 ablations** (paper Tab. 4): the stage-2 model retrained without mask fusion, without the prior as
-#   the first attention mask, without robust audio-aware keys, or without all three — each tested with the same
-#   stage-1 priors as `two_stage`;
-# - **stage 1's queries** (paper Tab. 3): AAQG (Eq. 1) vs one repeated audio query vs learned queries that never
-#   see the audio, and stage 1 trained or tested with silence — scored with the binary mIoU and the diagnostics
-#   of notebook 02 (false positives on never-sounding objects, silent frames predicted empty);
-# - **other combinations** (paper Tab. 2): the TPAVI-style baseline (AVSBench's temporal pixel-wise audio-visual
-#   interaction model, notebook 00's references) end to end vs with a stage-1 prior, and a
-#   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/class_matching.py`) in front of the
-#   same paper-faithful stage 2.
+# - **stage-2 ablations** (paper Tab. 4): the stage-2 model retrained without mask fusion, without the prior
+#   as the first attention mask, without robust audio-aware keys, or without all three — each tested with the
+#   same stage-1 priors as `two_stage`;
+# - **stage 1's queries** (paper Tab. 3): AAQG (Eq. 1) vs one repeated audio query vs learned queries that
+#   never see the audio, and stage 1 trained or tested with silence — scored with the binary mIoU and the
+#   diagnostics of notebook 02 (false positives on never-sounding objects, silent frames predicted empty);
+# - **other combinations** (paper Tab. 2): the TPAVI-style baseline (AVSBench's temporal pixel-wise
+#   audio-visual interaction model, notebook 00's references) end to end vs with a stage-1 prior, and a
+#   stage 1 with a labelled *deviation* (class-aware audio-visual matching, `model/class_matching.py`) in
+#   front of the same paper-faithful stage 2.
 
 
 # %%
@@ -203,7 +206,8 @@ def arm_table(results: dict, names: list, keys: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# the study's arm groups (reproduce.ARM_GROUPS: arms, headline metric, title); the tables show a few more columns
+# the study's arm groups (reproduce.ARM_GROUPS: arms, headline metric, title); the tables show a few more
+# columns
 extra_columns = {
     "ablations": ["avss_fscore"],
     "queries": ["stage1_distractor_fp", "stage1_silent_empty_rate"],
@@ -238,14 +242,14 @@ if study is not None:
 
 # %% [markdown]
 # How to read them: one configuration built twice does not give the same number. Built six times (same
-# settings, seed 0), it spans a few hundredths of AVSS mIoU (`stepstones study noise`; the next cell prints the
-# measured range). So a difference counts only if
-# **every seed** clears that build-to-build range in the same direction; a mean difference inside the range is a
-# **tie**; anything else is within the seed spread. The next cell applies that rule to each claim (per-seed
+# settings, seed 0), it spans a few hundredths of AVSS mIoU (`stepstones study noise`; the next cell prints
+# the measured range). So a difference counts only if
+# **every seed** clears that build-to-build range in the same direction; a mean difference inside the range is
+# a **tie**; anything else is within the seed spread. The next cell applies that rule to each claim (per-seed
 # differences of the committed records, so it says the same whenever the study is rerun and committed):
 #
-# - **the headline** (two-stage 48.5 vs 41.8 with no prior module, Tab. 1 and Supp. Tab. E3; Tab. 3's 37.1 is a
-#   frozen-backbone ablation): `two_stage` minus `end_to_end` under both
+# - **the headline** (two-stage 48.5 vs 41.8 with no prior module, Tab. 1 and Supp. Tab. E3; Tab. 3's 37.1 is
+#   a frozen-backbone ablation): `two_stage` minus `end_to_end` under both
 #   protocols, the paper's (end-to-end gets stage 2's steps) and equal compute (stage-1 + stage-2 steps);
 # - **each stage-2 module** (paper Tab. 4: every module helps): `two_stage` minus the arm without it;
 # - **audio in the queries** (Tab. 3: AAQG beats one repeated audio query by 1.8 on S4): AAQG minus each
@@ -255,9 +259,9 @@ if study is not None:
 # - **a better stage 1 buys more**: the class-matching stage 1 (a deviation) minus the faithful one, both in
 #   front of the *same* stage-2 model.
 #
-# (`stage2_no_prior_modules` is the stage-2 model with all three prior modules off: the same model and schedule
-# as `end_to_end`, i.e. a second build of it. Its seed-0 value differs from `end_to_end`'s by about the
-# build-to-build range: that is where the range comes from.)
+# (`stage2_no_prior_modules` is the stage-2 model with all three prior modules off: the same model and
+# schedule as `end_to_end`, i.e. a second build of it. Its seed-0 value differs from `end_to_end`'s by about
+# the build-to-build range: that is where the range comes from.)
 
 # %%
 noise = build_noise_range()  # max - min AVSS mIoU over six builds of one configuration
@@ -265,7 +269,8 @@ print(f"build-to-build range: {noise:.3f} AVSS mIoU")
 
 
 def verdict(results: dict, a: str, b: str, key: str) -> dict:
-    """Per-seed ``a - b`` on ``key`` and the call: higher / lower on every seed beyond the range, tie, or spread."""
+    """Per-seed ``a - b`` on ``key`` and the call: higher / lower on every seed beyond the range, tie, or
+    spread."""
     diffs = per_seed_diff(results, a, b, key)
     return verdict_row(a, b, key, diffs, noise) if diffs else {}
 
@@ -322,8 +327,9 @@ else:
 # ### What we found
 #
 # The box below is the course's finding in four sentences, each number read from the committed results
-# (`stepstones_lite.study.findings.what_we_found`): the paper's claim with the recipe it comes from, our gap under
-# both protocols judged against the build-to-build range, the oracle's headroom, and *why* the gain is what it is.
+# (`stepstones_lite.study.findings.what_we_found`): the paper's claim with the recipe it comes from, our gap
+# under both protocols judged against the build-to-build range, the oracle's headroom, and *why* the gain is
+# what it is.
 
 # %%
 if study is not None:
@@ -335,10 +341,10 @@ if study is not None:
 # ### The map: when do stepping stones pay?
 #
 # Every committed run that compares two-stage with end-to-end is one point: **Δloc** (how much worse the
-# end-to-end model localises than stage 1: stage-1 binary mIoU minus end-to-end's collapsed binary mIoU) against
-# the two-stage gap on test. Colours are the encoder regimes of the regime knobs; squares are the TPAVI-style
-# baseline. The paper's Fig. 4 argument predicts points rising to the right: the worse end-to-end localises, the
-# more a stage-1 mask gives.
+# end-to-end model localises than stage 1: stage-1 binary mIoU minus end-to-end's collapsed binary mIoU)
+# against the two-stage gap on test. Colours are the encoder regimes of the regime knobs; squares are the
+# TPAVI-style baseline. The paper's Fig. 4 argument predicts points rising to the right: the worse end-to-end
+# localises, the more a stage-1 mask gives.
 
 # %%
 if study is not None:
@@ -363,14 +369,14 @@ if study is not None:
     )
 
 # %% [markdown]
-# **What you should see:** the points rising from left to right; the AAVS runs bunched near Δloc 0, where the gap
-# is a tie, and the TPAVI-style baseline far to the right, where the prior pays on every seed.
+# **What you should see:** the points rising from left to right; the AAVS runs bunched near Δloc 0, where the
+# gap is a tie, and the TPAVI-style baseline far to the right, where the prior pays on every seed.
 
 # %% [markdown]
 # ## 2. A live rerun of the key comparison (one seed)
 #
-# The same arms, one seed, in this notebook's profile. The `Course` reuses any run that notebooks 02–04 already
-# made with the same settings, so after them this costs only the end-to-end run and evaluations.
+# The same arms, one seed, in this notebook's profile. The `Course` reuses any run that notebooks 02–04
+# already made with the same settings, so after them this costs only the end-to-end run and evaluations.
 
 # %%
 live = None
@@ -413,7 +419,8 @@ if live is not None:
     if study is not None:  # one seed, read against the committed study's seeds and the build-to-build range
         seeds_gap = per_seed_diff(study, "two_stage", "end_to_end")
         print(
-            f"  the committed study's seeds: {', '.join(f'{g:+.3f}' for g in seeds_gap)}; build-to-build range "
+            f"  the committed study's seeds: {', '.join(f'{g:+.3f}' for g in seeds_gap)}; "
+            "build-to-build range "
             f"±{noise:.3f}: this run is {CALL_WORDS[call([live_gap], noise)]}"
         )
     print(f"oracle minus two-stage:     {oracle - two:+.3f} (paper: +16.4 points)")
@@ -451,9 +458,9 @@ if live is not None:
 
 # %% [markdown]
 # **What you should see:** one marked point per prior (named in the legend), AVSS mIoU against the prior's
-# quality, joined from the worst prior to the oracle at 1.0, and the end-to-end line that a prior must beat to help.
-# Whether the line rises at every step or dips somewhere depends on the run: the cell below walks it from left to
-# right and names every dip.
+# quality, joined from the worst prior to the oracle at 1.0, and the end-to-end line that a prior must beat to
+# help. Whether the line rises at every step or dips somewhere depends on the run: the cell below walks it
+# from left to right and names every dip.
 
 # %%
 if live is not None:
@@ -476,8 +483,8 @@ if live is not None:
 # ## 4. What the synthetic benchmark can and cannot confirm
 #
 # - **It can** test the *mechanism*: whether a good localisation prior helps semantic segmentation, how much
-#   prior quality matters (oracle vs predicted vs degraded), which stage-2 module carries the gain, and whether
-#   end-to-end training localises worse than a dedicated stage 1 (the collapsed binary mIoU).
+#   prior quality matters (oracle vs predicted vs degraded), which stage-2 module carries the gain, and
+#   whether end-to-end training localises worse than a dedicated stage 1 (the collapsed binary mIoU).
 # - **It depends on the regime**, i.e. on where semantics come from. The course mirrors the paper's encoders:
 #   the visual stand-in knows only coarse super-classes (ADE20k's Swin-B does not name most sounding objects),
 #   the audio stand-in names the benchmark's sounds (AudioSet's VGGish does). The knob runs
@@ -494,15 +501,16 @@ if live is not None:
 # - The paper and its supplement: Ma et al., *Stepping Stones*, ECCV 2024 (Tab. 1–4; Supp. Tab. E3 for the
 #   same-recipe model with no module reading the prior). How the course's code maps onto the paper and the
 #   official code: `docs/paper_and_code.md`.
-# - AVSBench and the TPAVI baseline: Zhou et al., ECCV 2022 and IJCV 2024; the exact metrics: `docs/avsbench.md`.
+# - AVSBench and the TPAVI baseline: Zhou et al., ECCV 2022 and IJCV 2024; the exact metrics:
+#   `docs/avsbench.md`.
 # - Mask2Former: Cheng et al., CVPR 2022. Notebook 00 lists every reference.
 #
 # ## Check your understanding
 #
 # 1. Why does the paper's protocol let two-stage training use more compute than end-to-end, and what does the
 #    equal-compute arm add?
-# 2. The stage-2 model never sees a predicted prior during training. What happens to its mIoU as the prior gets
-#    worse, and which module is meant to soften this?
+# 2. The stage-2 model never sees a predicted prior during training. What happens to its mIoU as the prior
+#    gets worse, and which module is meant to soften this?
 # 3. Why compare orderings and gaps with the paper rather than absolute numbers?
 
 # %% tags=["solution"]
@@ -517,5 +525,6 @@ if live is not None:
 # ## Summary
 #
 # - The study runs every claim as an arm over seeds and commits the numbers with their provenance.
-# - The live rerun shows the key comparison in your profile; the prior sweep shows *why* it comes out as it does.
+# - The live rerun shows the key comparison in your profile; the prior sweep shows *why* it comes out as it
+#   does.
 # - Synthetic data tests mechanisms, not leaderboard numbers.

@@ -6,14 +6,15 @@ needs from earlier stages (in seconds under the ``smoke`` profile) and never rel
 
 Layout: ``<artifacts>/<name>/<key hash>/`` with an ``ARTIFACT.json`` marker holding the key (paths inside the
 artifacts root written relative to it, :func:`portable`: a copied or moved cache is reused), build time,
-wall seconds and torch's CPU thread count (``threads``: float sums, and so trained weights, depend on it, and it
-is not part of the key). A build happens in a temporary sibling folder that is renamed into place only when the build
-function returns, so an interrupted build never leaves a half artifact that looks finished.
+wall seconds and torch's CPU thread count (``threads``: float sums, and so trained weights, depend on it, and
+it is not part of the key). A build happens in a temporary sibling folder that is renamed into place only when
+the build function returns, so an interrupted build never leaves a half artifact that looks finished.
 
 Concurrency (two notebooks open at once, ``stepstones reproduce`` beside a notebook): each builder holds an
-exclusive lock on ``<artifacts>/<name>/.<key hash>.lock`` while it builds and writes into a temporary folder of its
-own; a second builder of the same key waits for the lock, then finds the finished artifact and reuses it. The
-rename of the finished folder is the only publish step, so a reader sees either no artifact or a whole one.
+exclusive lock on ``<artifacts>/<name>/.<key hash>.lock`` while it builds and writes into a temporary folder
+of its own; a second builder of the same key waits for the lock, then finds the finished artifact and reuses
+it. The rename of the finished folder is the only publish step, so a reader sees either no artifact or a whole
+one.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def artifact_key(key: Any) -> str:
 def portable(key: Any, root: str | Path | None = None) -> Any:
     """``key`` with every path inside the artifacts ``root`` written relative to it (``@artifacts/<rel>``).
 
-    Keys name their inputs by path (the dataset root, an upstream run, the stand-in weights in a profile); made
-    portable, a whole artifacts folder can be copied or moved (a teacher's cache to the students) and every run
-    in it keeps its key, so it is reused. Paths outside the root (a user's own AVSBench copy) stay absolute.
+    Keys name their inputs by path (the dataset root, an upstream run, the stand-in weights in a profile);
+    made portable, a whole artifacts folder can be copied or moved (a teacher's cache to the students) and
+    every run in it keeps its key, so it is reused. Paths outside the root (a user's own AVSBench copy) stay
+    absolute.
     """
     base = str(Path(root) if root is not None else artifacts_dir(create=False))
     if isinstance(key, dict):
@@ -157,7 +159,8 @@ def ensure_artifact(
 
     Args:
         name: artifact family, e.g. ``"stage1"``, ``"priors"``.
-        build: writes the artifact's files into the folder it is given (a temporary folder of this builder's own).
+        build: writes the artifact's files into the folder it is given (a temporary folder of this builder's
+            own).
         key: everything the artifact depends on (JSON-able); a different key is a different artifact.
         root: artifacts root (default ``artifacts_dir()``).
         rebuild: build again even if a finished artifact exists (unless another process rebuilt it while this

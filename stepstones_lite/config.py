@@ -12,9 +12,10 @@ with the ``profile`` parameter of their parameters cell (``"auto"`` reads ``STEP
 default ``classroom``).
 
 Overrides are keywords ``section__field=value`` (e.g. ``train__stage1_steps=50``) or one dict per
-section (``model={"hidden_dim": 32}``); a nested section is reached the same way: the synthetic generator's knobs
-are ``data.synth`` (``data__synth__label="v2"``, ``data__synth={"same_family_prob": 0.5}``). Unknown names raise
-``KeyError`` so typos never pass silently. Every config round-trips through JSON (``to_json`` / ``from_json``).
+section (``model={"hidden_dim": 32}``); a nested section is reached the same way: the synthetic generator's
+knobs are ``data.synth`` (``data__synth__label="v2"``, ``data__synth={"same_family_prob": 0.5}``). Unknown
+names raise ``KeyError`` so typos never pass silently. Every config round-trips through JSON (``to_json`` /
+``from_json``).
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ class DataConfig:
     partial_sounding_prob: float = 0.4  # share of sounding objects active on a sub-interval only
     silent_only_prob: float = 0.5  # probability that distractors come from the never-sounding pool
     num_workers: int = 0  # DataLoader workers (0 on CPU classrooms, more on GPUs)
-    # the synthetic generator's other knobs (classes, objects per clip, distractors, the AVSBench subset, ...); the
-    # set they make lives in its own folder (its name hashes every generator setting), used when root is None
+    # the synthetic generator's other knobs (classes, objects per clip, distractors, the AVSBench
+    # subset, ...); the set they make lives in its own folder (its name hashes every generator setting), used
+    # when root is None
     synth: GeneratorKnobs = field(default_factory=GeneratorKnobs)
 
 
@@ -194,9 +196,10 @@ class TrainConfig:
     # also "family" (sound families: the sound says which family, vision which member; train/pretrain.py)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
-    # the prior stage 2 trains with: "gt" (paper §3.2 teacher forcing: ground-truth binary masks); DEVIATIONS, not in
-    # the paper: "stage1" (the stage-1 model's predictions on the train split, so training sees the prior's errors:
-    # marked silent distractors, missed objects) or "mixed" (per training clip, stage-1 prediction or GT, even odds)
+    # the prior stage 2 trains with: "gt" (paper §3.2 teacher forcing: ground-truth binary masks); DEVIATIONS,
+    # not in the paper: "stage1" (the stage-1 model's predictions on the train split, so training sees the
+    # prior's errors: marked silent distractors, missed objects) or "mixed" (per training clip, stage-1
+    # prediction or GT, even odds)
     stage2_train_prior: str = "gt"
     eval_every: int = 250
     amp: bool = True  # autocast on CUDA only (bf16 where supported, else fp16 + GradScaler)
@@ -259,8 +262,9 @@ class Profile:
         every cached run's key, so runs that are still valid would be rebuilt; once set, it enters the key.
         """
         payload = self.to_dict()
-        # the generator's knobs are not part of a run's key: every run key also holds the dataset root, whose folder
-        # name hashes every generator setting (data.synthetic.default_root), so they enter the key through it
+        # the generator's knobs are not part of a run's key: every run key also holds the dataset root, whose
+        # folder name hashes every generator setting (data.synthetic.default_root), so they enter the key
+        # through it
         payload["data"].pop("synth", None)
         for (section, name), neutral in KEY_NEUTRAL.items():
             if payload[section].get(name, neutral) == neutral:
@@ -367,9 +371,10 @@ def _classroom() -> Profile:
         # the paper's regime with CPU stand-ins: frozen pre-trained encoders + adapters
         # (docs/feasibility.md §R3, lever 1)
         model=ModelConfig(freeze_backbone=True, adapters=True, mask_stride=2),
-        # the paper's encoder regime: a visual stand-in pre-trained on coarse super-classes (ADE20k's Swin-B does
-        # not name most sounding objects) beside an audio stand-in that names the benchmark's sounds (AudioSet's
-        # VGGish does); ``train__pretrain_audio_label_space="coarse"`` is the "neither encoder knows" lesson
+        # the paper's encoder regime: a visual stand-in pre-trained on coarse super-classes (ADE20k's Swin-B
+        # does not name most sounding objects) beside an audio stand-in that names the benchmark's sounds
+        # (AudioSet's VGGish does); ``train__pretrain_audio_label_space="coarse"`` is the "neither encoder
+        # knows" lesson
         train=TrainConfig(pretrain_audio_label_space="fine"),
     )
 
@@ -377,7 +382,9 @@ def _classroom() -> Profile:
 def _paper() -> Profile:
     return Profile(
         name="paper",
-        description="the published configuration (Swin-B Mask2Former, VGGish, 384 px in, 224 px eval) for GPUs",
+        description=(
+            "the published configuration (Swin-B Mask2Former, VGGish, 384 px in, 224 px eval) for GPUs"
+        ),
         data=DataConfig(num_clips=10000, image_size=384, render_size=224, eval_size=224, num_workers=4),
         model=ModelConfig(
             backbone="swin_base_patch4_window12_384",
@@ -411,7 +418,8 @@ PROFILES: dict[str, Any] = {"smoke": _smoke, "classroom": _classroom, "paper": _
 
 
 def profile_name(name: str = "auto") -> str:
-    """The concrete profile name: ``"auto"`` (or empty) reads ``$STEPSTONES_PROFILE``, default ``classroom``."""
+    """The concrete profile name: ``"auto"`` (or empty) reads ``$STEPSTONES_PROFILE``, default
+    ``classroom``."""
     if not name or name == "auto":
         name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
     if name not in PROFILES:
@@ -437,8 +445,9 @@ def resolve_profile(
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """Command-line ``--set SECTION__FIELD=VALUE`` items as overrides for :func:`resolve_profile`; VALUE is read as
-    JSON where it parses (``3``, ``false``, ``[0.1, 0.9]``, ``{"label": "v2"}``), else kept as a string."""
+    """Command-line ``--set SECTION__FIELD=VALUE`` items as overrides for :func:`resolve_profile`; VALUE is
+    read as JSON where it parses (``3``, ``false``, ``[0.1, 0.9]``, ``{"label": "v2"}``), else kept as a
+    string."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")

@@ -2,8 +2,8 @@
 
 The percent-format ``notebooks/NN_name.py`` is the source; ``NN_name.ipynb`` is its stripped pair.
 :func:`check_notebook` returns every rule a notebook breaks (an empty list means it is fine); the test
-suite runs it over all notebooks. :func:`write_student_version` writes the exercise copy (solutions out, answer cells in).
-Needs ``jupytext``/``nbformat`` (the ``dev`` extra), imported lazily.
+suite runs it over all notebooks. :func:`write_student_version` writes the exercise copy (solutions out,
+answer cells in). Needs ``jupytext``/``nbformat`` (the ``dev`` extra), imported lazily.
 """
 
 from __future__ import annotations
@@ -182,9 +182,9 @@ def _assigned(lines: list[str]) -> list[str]:
 def _strip_solution_blocks(source: str) -> str:
     """Replace every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by a placeholder the student fills.
 
-    The answer names the block assigns and the rest of the cell reads start as ``None``; the rest of the cell (at
-    the block's indent) runs only once they are set, and otherwise prints "not done yet", so Run All reaches the
-    end of a student copy.
+    The answer names the block assigns and the rest of the cell reads start as ``None``; the rest of the cell
+    (at the block's indent) runs only once they are set, and otherwise prints "not done yet", so Run All
+    reaches the end of a student copy.
     """
     lines = source.splitlines()
     out: list[str] = []
@@ -228,9 +228,9 @@ def write_student_version(py_path: str | Path, out_dir: str | Path) -> Path:
 
     Cells tagged ``solution`` are dropped; under the "Check your understanding" cell every question gets an
     empty markdown answer cell; in code cells (the "change X, expect Y" tasks) each ``### BEGIN SOLUTION`` ...
-    ``### END SOLUTION`` block becomes the answer names set to ``None`` for the student to fill, and the task's
-    check (the rest of the cell) runs once they are set; until then it prints "not done yet", so "Run All" in a
-    student copy runs to the end.
+    ``### END SOLUTION`` block becomes the answer names set to ``None`` for the student to fill, and the
+    task's check (the rest of the cell) runs once they are set; until then it prints "not done yet", so "Run
+    All" in a student copy runs to the end.
     """
     import jupytext
     import nbformat

@@ -36,7 +36,8 @@ __all__ = ["CourseSetup", "course_setup"]
 
 @dataclass
 class CourseSetup:
-    """What a notebook's setup cell resolves: profile, device, seed, artifacts folder and (lazily) the Course."""
+    """What a notebook's setup cell resolves: profile, device, seed, artifacts folder and (lazily) the
+    Course."""
 
     profile: Profile
     device: torch.device

@@ -226,7 +226,8 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 # --------------------------------------------------------------------------- locks
 def _try_lock(handle: Any) -> bool:
-    """Take an exclusive lock on the open file ``handle`` without waiting; False if another process holds it."""
+    """Take an exclusive lock on the open file ``handle`` without waiting; False if another process holds
+    it."""
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         import msvcrt
 

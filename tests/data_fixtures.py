@@ -1,6 +1,7 @@
 """Tiny AVSBench trees in the exact release layouts, for the dataset / validation / fuzz tests.
 
-Frames are small (H×W = 24×32) and labels are hand-placed rectangles, so tests can check decoded values exactly.
+Frames are small (H×W = 24×32) and labels are hand-placed rectangles, so tests can check decoded values
+exactly.
 Layouts: ``docs/avsbench.md`` §1 (v1s train clips carry only ``0.png``; MS3 frames ``{id}.mp4_{k}.png`` with
 no split level; S4/MS3 ``.pkl`` log-mels are stdlib pickles of a torch tensor with ``requires_grad=True``).
 """
@@ -32,7 +33,8 @@ FRAMES = {"v1s": 5, "v1m": 5, "v2": 10}
 
 
 def label_map(class_ids: tuple[int, ...], k: int) -> np.ndarray:
-    """Hand-made label of frame ``k``: class ``class_ids[j]`` fills a rectangle that moves with k. ``int64 [H, W]``."""
+    """Hand-made label of frame ``k``: class ``class_ids[j]`` fills a rectangle that moves with k.
+    ``int64 [H, W]``."""
     lab = np.zeros((H, W), dtype=np.int64)
     for j, c in enumerate(class_ids):
         top, left = 2 + 10 * j, (2 + k) % (W - 10)
@@ -71,7 +73,8 @@ def write_frame(path: Path, rgb: np.ndarray) -> None:
 
 
 def make_avss_tree(root: Path, instances: bool = True) -> Path:
-    """AVSBench-semantic tree: metadata.csv, label2idx.json, v1s (train clip with only 0.png), v1m, v2 (10 frames)."""
+    """AVSBench-semantic tree: metadata.csv, label2idx.json, v1s (train clip with only 0.png), v1m, v2 (10
+    frames)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "label2idx.json").write_text(json.dumps(label2idx(), indent=4))
     rows = ["vid,uid,s_min,s_sec,a_obj,split,label"]
@@ -126,7 +129,8 @@ def binary_mask(k: int, j: int) -> np.ndarray:
 
 
 def pkl_log_mel(j: int) -> torch.Tensor:
-    """A recognisable [5, 1, 96, 64] log-mel, built like ``preprocess_s4.py`` (requires_grad leaf, [:, None])."""
+    """A recognisable [5, 1, 96, 64] log-mel, built like ``preprocess_s4.py``
+    (requires_grad leaf, [:, None])."""
     x = np.full((5, 96, 64), float(j) + 0.5, dtype=np.float32) + np.arange(5, dtype=np.float32)[:, None, None]
     return torch.tensor(x, requires_grad=True)[:, None].float()
 
@@ -167,7 +171,8 @@ def make_s4_tree(root: Path, stereo: bool = True) -> Path:
 
 
 def make_ms3_tree(root: Path) -> Path:
-    """``Multi-sources/``: ms3_meta_data.csv + ms3_data (frames ``{id}/{id}.mp4_{k}.png`` without split level)."""
+    """``Multi-sources/``: ms3_meta_data.csv + ms3_data (frames ``{id}/{id}.mp4_{k}.png`` without split
+    level)."""
     data = root / "ms3_data"
     rows = ["video_id,split"]
     for j, (vid, split) in enumerate(MS3_CLIPS):

@@ -58,7 +58,8 @@ def test_follower_ranks_wait_for_rank0(tmp_path, monkeypatch):
 
 
 def test_marker_records_the_thread_count_the_build_ran_with(tmp_path):
-    """Trained weights depend on torch's CPU thread count, which is not in the key: the marker says which it was."""
+    """Trained weights depend on torch's CPU thread count, which is not in the key: the marker says which it
+    was."""
     import torch
 
     before = torch.get_num_threads()
@@ -120,8 +121,8 @@ def _assert_whole(folder):
 
 @pytest.mark.parametrize("stagger", [0.0, 0.6], ids=["together", "second-starts-mid-build"])
 def test_two_processes_racing_on_one_key_build_once_and_leave_a_whole_artifact(tmp_path, stagger):
-    """Two (here three) real processes ask for one artifact: one builds, the others wait and reuse it (issue: two
-    ``Course.stage1`` builds a few seconds apart both exited 0 and the artifact lacked files)."""
+    """Two (here three) real processes ask for one artifact: one builds, the others wait and reuse it (issue:
+    two ``Course.stage1`` builds a few seconds apart both exited 0 and the artifact lacked files)."""
     import time
 
     procs = [_start_builder(tmp_path, 0.15)]
@@ -141,7 +142,8 @@ def test_two_processes_racing_on_one_key_build_once_and_leave_a_whole_artifact(t
 
 
 def test_a_killed_builder_neither_blocks_nor_pollutes_the_next(tmp_path):
-    """SIGKILL mid-build: the OS drops the lock, the next builder clears the dead one's temp folder and builds."""
+    """SIGKILL mid-build: the OS drops the lock, the next builder clears the dead one's temp folder and
+    builds."""
     import signal
     import time
 

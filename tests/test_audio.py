@@ -313,7 +313,8 @@ def test_postprocess_pca_and_quantisation(tmp_path, vggish_random):
 
 
 def test_matches_official_torchvggish_when_installed():
-    """Cross-check with the real torchvggish (+ resampy) when present; skipped otherwise (not a dependency)."""
+    """Cross-check with the real torchvggish (+ resampy) when present; skipped otherwise (not a
+    dependency)."""
     pytest.importorskip("resampy")
     vggish_input = pytest.importorskip("torchvggish.vggish_input")
     for x in (_signals()["sweep"], _signals()["noise"]):

@@ -148,8 +148,9 @@ def test_generator_knobs_nest_under_data_and_are_overrides():
 
 
 def test_generator_knobs_enter_run_keys_through_the_data_root():
-    """Run keys hold the dataset root, whose folder name hashes every generator setting: data.synth stays out of
-    the profile key (so keys made before the knobs moved into the profile stay valid) yet changes the root."""
+    """Run keys hold the dataset root, whose folder name hashes every generator setting: data.synth stays out
+    of the profile key (so keys made before the knobs moved into the profile stay valid) yet changes the
+    root."""
     from stepstones_lite.data.synthetic import SynthConfig, default_root, profile_overrides
 
     base = resolve_profile("classroom")

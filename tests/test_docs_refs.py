@@ -1,9 +1,9 @@
 """Every markdown file the repository names (``<name>.md``, ``docs/<name>.md``) exists in the repository.
 
 Scans the tracked ``*.py``, ``*.md`` and ``*.toml`` files (``git ls-files``). A name resolves relative to the
-repository root, the referencing file's folder, ``docs/`` or ``results/`` (the study's tables). Names built from
-templates (``{stem}_classroom.md``, ``reproduce_<p>.md``, ``*.md``) are skipped, and ``LICENSES.md`` is the file
-the generator writes into every synthetic data set, not a repository file. Pure Python, no torch.
+repository root, the referencing file's folder, ``docs/`` or ``results/`` (the study's tables). Names built
+from templates (``{stem}_classroom.md``, ``reproduce_<p>.md``, ``*.md``) are skipped, and ``LICENSES.md`` is
+the file the generator writes into every synthetic data set, not a repository file. Pure Python, no torch.
 """
 
 from __future__ import annotations

@@ -1,15 +1,18 @@
-"""Fuzz: corrupt small AVSBench trees hundreds of ways (seeded); validation and loading raise only DatasetError.
+"""Fuzz: corrupt small AVSBench trees hundreds of ways (seeded); validation and loading raise only
+DatasetError.
 
-Each case copies one tree (AVSS with priors and instances, S4 or MS3), applies 1–3 random corruptions (truncate /
-zero / garbage / bit-flipped bytes in wav, jpg, png, csv, json, pkl; deleted files and folders; off-palette or
-swapped palette colours; other sample rates / channels; resized frames; ``../`` and absolute uids, duplicate rows,
-bad columns; symlinks out of the root, dangling and looping links; malicious pickles) and then checks that
+Each case copies one tree (AVSS with priors and instances, S4 or MS3), applies 1–3 random corruptions
+(truncate / zero / garbage / bit-flipped bytes in wav, jpg, png, csv, json, pkl; deleted files and folders;
+off-palette or swapped palette colours; other sample rates / channels; resized frames; ``../`` and absolute
+uids, duplicate rows, bad columns; symlinks out of the root, dangling and looping links; malicious pickles)
+and then checks that
 
 * ``validate_dataset`` and constructing + iterating every split either succeed or raise ``DatasetError``;
 * whenever validation passes, every split loads (validation is at least as strict as the loaders);
 * the original trees, the files symlinks point to, and a canary for the malicious pickles are untouched.
 
-``FUZZ_CASES`` (env ``STEPSTONES_FUZZ_CASES``) sets the count; 300 cases take ~25–35 s on the shared 2-core machine (tmpfs scratch).
+``FUZZ_CASES`` (env ``STEPSTONES_FUZZ_CASES``) sets the count; 300 cases take ~25–35 s on the shared 2-core
+machine (tmpfs scratch).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def originals(tmp_path_factory):
 
 
 class Mutator:
-    """Random corruptions of one case folder; never writes outside it (symlinks are not followed for writes)."""
+    """Random corruptions of one case folder; never writes outside it (symlinks are not followed for
+    writes)."""
 
     def __init__(self, rng: random.Random, case: Path, secret: Path, canary: Path) -> None:
         self.rng, self.case, self.secret, self.canary = rng, case, secret, canary
@@ -353,7 +357,8 @@ def test_fuzz_only_dataset_errors(originals, workdir):
                 loaded = True
             except DatasetError:
                 loaded = False
-            try:  # other reading paths: instances + labels_semantic (AVSS), pkl-only / wav-only audio (S4, MS3)
+            # other reading paths: instances + labels_semantic (AVSS), pkl-only / wav-only audio (S4, MS3)
+            try:
                 extra = (
                     {"return_instances": True, "label_source": "semantic"}
                     if layout == "avss"
@@ -373,7 +378,8 @@ def test_fuzz_only_dataset_errors(originals, workdir):
         shutil.rmtree(case, ignore_errors=True)
         shutil.rmtree(tmp_path / f"case{i}_outside", ignore_errors=True)
     print(
-        f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}\ncorruptions: {dict(kinds)}"
+        f"\nfuzz: {FUZZ_CASES} cases in {time.perf_counter() - start:.1f} s, {outcomes}\n"
+        f"corruptions: {dict(kinds)}"
     )
     assert not failures, "\n".join(failures[:20])
     assert not canary.exists(), "a pickled payload ran"

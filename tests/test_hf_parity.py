@@ -237,7 +237,8 @@ def _small_swin_aavs(cfg, num_classes=LABELS, adapters=False):
 
 
 def test_whole_model_matches_hf_swin_included():
-    """AAVS (query_mode none, no prior) with HF's Swin + decoders mapped in == HF Mask2Former, pixels to logits."""
+    """AAVS (query_mode none, no prior) with HF's Swin + decoders mapped in == HF Mask2Former, pixels to
+    logits."""
     import dataclasses
 
     hf = _hf_model(seed=13)
@@ -259,7 +260,8 @@ def test_whole_model_matches_hf_swin_included():
     torch.testing.assert_close(out["pred_masks"], ref.masks_queries_logits, atol=1e-4, rtol=1e-4)
     for mine, theirs in zip(out["aux_outputs"], ref.auxiliary_logits):
         torch.testing.assert_close(mine["pred_masks"], theirs["masks_queries_logits"], atol=1e-4, rtol=1e-4)
-    # with adapters (identity at init) the Swin keys land inside the adapter wrappers and the logits still match
+    # with adapters (identity at init) the Swin keys land inside the adapter wrappers and the logits still
+    # match
     ours_ad = _small_swin_aavs(_our_cfg(), adapters=True)
     load_mask2former_checkpoint_state(ours_ad, hf)
     with torch.no_grad():

@@ -1,9 +1,9 @@
 """No import cycle in the package, counting imports inside functions (they only hide a cycle until run time).
 
-A static graph: every ``import`` / ``from ... import`` anywhere in a module (module level or in a function) is an
-arrow from that module to the module it names (``from pkg import name`` points at ``pkg.name`` when that is a
-module, else at ``pkg``, whose ``__init__`` runs). A strongly connected component of more than one module is a
-cycle.
+A static graph: every ``import`` / ``from ... import`` anywhere in a module (module level or in a function) is
+an arrow from that module to the module it names (``from pkg import name`` points at ``pkg.name`` when that is
+a module, else at ``pkg``, whose ``__init__`` runs). A strongly connected component of more than one module is
+a cycle.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""House rules for every notebook pair (see stepstones_lite/notebook_rules.py); nbval executes them separately."""
+"""House rules for every notebook pair (see stepstones_lite/notebook_rules.py); nbval executes them
+separately."""
 
 from __future__ import annotations
 
@@ -145,8 +146,8 @@ def test_papermill_lists_the_documented_parameters(source):
 
 
 def test_papermill_rerun_with_parameters(tmp_path):
-    """`papermill 00_welcome.ipynb out.ipynb -p profile classroom -p seed 1`: the injected values are the ones used
-    (the test session's environment says smoke, so only the injected parameter can print classroom)."""
+    """`papermill 00_welcome.ipynb out.ipynb -p profile classroom -p seed 1`: the injected values are the ones
+    used (the test session's environment says smoke, so only the injected parameter can print classroom)."""
     import papermill
 
     out = tmp_path / "out.ipynb"
@@ -214,7 +215,8 @@ def test_quoted_notebook_times_are_the_measured_ones(project_script):
 
 
 def test_student_copies_run_top_to_bottom(tmp_path):
-    """`make student` copies, exercises left blank, run to the end (smoke): each task prints "not done yet"."""
+    """`make student` copies, exercises left blank, run to the end (smoke): each task prints "not done
+    yet"."""
     import papermill
 
     from stepstones_lite.notebook_rules import write_student_version

@@ -161,7 +161,8 @@ def test_released_profile_is_the_released_checkpoints_architecture(stage, querie
 def test_every_official_key_is_accounted_for():
     for stage, ignored in (("avs", 9 + 8), ("avss", 1 + 8)):
         state = dict(_load(f"{stage}_state_dict.pt"))
-        # the fixture leaves out the fixed Swin index buffers (1 MB budget); a real checkpoint has one per block
+        # the fixture leaves out the fixed Swin index buffers (1 MB budget); a real checkpoint has one per
+        # block
         for key in [k for k in state if k.endswith("attention.self.relative_position_bias_table")]:
             state[key.replace("relative_position_bias_table", "relative_position_index")] = torch.zeros(
                 144, 144, dtype=torch.long
@@ -288,7 +289,8 @@ def test_evaluate_accepts_a_converted_checkpoint(tmp_path, monkeypatch):
 
 
 def test_evaluate_accepts_a_converted_stage2_checkpoint(tmp_path, monkeypatch):
-    """A stage-2 checkpoint with the released 71 classes (the fixture's 5-class head padded) evaluates with priors."""
+    """A stage-2 checkpoint with the released 71 classes (the fixture's 5-class head padded) evaluates with
+    priors."""
     from stepstones_lite.train import pipeline
 
     monkeypatch.setenv("STEPSTONES_ARTIFACTS", str(tmp_path / "artifacts"))
@@ -313,7 +315,8 @@ def _released_avss_71(tmp_path: Path) -> Path:
 
 
 def test_notebook_05_runs_the_released_checkpoint_section(tmp_path):
-    """05's optional section with ``official_checkpoint`` set: converts, scores and draws the released model."""
+    """05's optional section with ``official_checkpoint`` set: converts, scores and draws the released
+    model."""
     import papermill
 
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"

@@ -56,12 +56,14 @@ def test_dataset_and_stand_ins_are_cached(env):
         (env["root"].parent.parent / "encoders").glob("*/standins.json").__next__().read_text()
     )
     assert report["label_space"] == "coarse" and "visual_heldout_miou" in report
-    # the course's regime (paper-like): coarse vision (ADE20k), audio that names the benchmark's sounds (AudioSet)
+    # the course's regime (paper-like): coarse vision (ADE20k), audio that names the benchmark's sounds
+    # (AudioSet)
     assert report["audio_label_space"] == "fine" and report["audio_labels"] != report["labels"]
 
 
 def test_audio_stand_in_gets_its_own_label_space(env, tmp_path):
-    """Coarse visual + fine audio: the audio head has one output per sounding class seen, the visual one per group."""
+    """Coarse visual + fine audio: the audio head has one output per sounding class seen, the visual one per
+    group."""
     from stepstones_lite.train.pretrain import GROUPS, load_heads, pretrain_encoders
 
     profile = env["profile"]
@@ -337,7 +339,8 @@ def test_stage1_evaluation_without_instance_sidecars(env, stage1, tmp_path):
 
 
 def test_class_matching_stage1_uses_the_stand_ins_heads(env, tmp_path):
-    """The deviation's frozen heads are the pre-training heads (not a random init), with their class counts."""
+    """The deviation's frozen heads are the pre-training heads (not a random init), with their class
+    counts."""
     from stepstones_lite.train.pretrain import HEAD_FILES, ensure_heads, load_heads
 
     folder = pipeline.prepare_profile(env["profile"], env["root"]).model.backbone_weights
@@ -381,8 +384,8 @@ def test_reproduce_matching_stage1_arm(env, tmp_path):
 
 
 def test_stage1_error_split_on_reference_priors(env, tmp_path):
-    """stepstones study errors --stage 1: ground-truth priors find every sounding object and nothing else; all-foreground
-    priors mark every object; the split sums its units over the test clips' objects."""
+    """stepstones study errors --stage 1: ground-truth priors find every sounding object and nothing else;
+    all-foreground priors mark every object; the split sums its units over the test clips' objects."""
     import shutil
 
     from stepstones_lite.study import stage1_errors as errors
@@ -442,8 +445,8 @@ def test_stage2_error_split_on_the_synthetic_sidecar(env, stage1, tmp_path):
 
 
 def test_stage2_trained_with_stage1_priors(env, tmp_path):
-    """The stage2_train_prior DEVIATIONS: train priors of the train split are made, go with the lever (and only
-    with it), and study/stage2_levers.py scores such a stage 2 beside end-to-end with its error split."""
+    """The stage2_train_prior DEVIATIONS: train priors of the train split are made, go with the lever (and
+    only with it), and study/stage2_levers.py scores such a stage 2 beside end-to-end with its error split."""
     from stepstones_lite.train import Course
 
     course = Course(env["profile"], progress=False)
@@ -487,7 +490,8 @@ def test_stage2_trained_with_stage1_priors(env, tmp_path):
 
 
 def test_mechanism_comparison_and_the_payoff_ladder(env):
-    """study mechanism's comparison: gap, Δloc and the payoff ladder's rungs (a mask after the fact vs read)."""
+    """study mechanism's comparison: gap, Δloc and the payoff ladder's rungs (a mask after the fact vs
+    read)."""
     from stepstones_lite.study import mechanism
     from stepstones_lite.train import Course
 
@@ -504,8 +508,8 @@ def test_mechanism_comparison_and_the_payoff_ladder(env):
         oracle_gate = course.evaluate(e2e, split, gate="gt")
         assert r["end_to_end_gated_stage1"] == gated["miou_benchmark"]
         assert r["end_to_end_gated_gt"] == oracle_gate["miou_benchmark"]
-        # the GT gate only turns wrong pixels right (false-positive foreground becomes background): per frame the
-        # binary IoU can only rise, and the sounding pixels the model found stay found
+        # the GT gate only turns wrong pixels right (false-positive foreground becomes background): per frame
+        # the binary IoU can only rise, and the sounding pixels the model found stay found
         assert oracle_gate["binary_miou"] >= plain["binary_miou"] - 1e-6
         assert oracle_gate["split_loss"] == pytest.approx(plain["split_loss"])
     with pytest.raises(ValueError, match="gate"):
@@ -515,8 +519,9 @@ def test_mechanism_comparison_and_the_payoff_ladder(env):
 
 
 def test_a_moved_cache_is_reused_and_a_changed_setting_rebuilds(env, tmp_path, monkeypatch, capsys):
-    """Content keys: a Course's runs are keyed by paths relative to the artifacts root, so the whole folder can be
-    copied (a teacher's cache to the students) and every run is found again; a setting that matters rebuilds."""
+    """Content keys: a Course's runs are keyed by paths relative to the artifacts root, so the whole folder
+    can be copied (a teacher's cache to the students) and every run is found again; a setting that matters
+    rebuilds."""
     import shutil
 
     from stepstones_lite.train import Course

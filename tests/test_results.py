@@ -35,8 +35,8 @@ def test_results_notes_regime_table_is_its_json(tables):
 
 
 def test_results_readme_is_short_and_links_what_it_summarises():
-    """results/README.md is for a reader who did not run the study: at most 120 lines, and every results file it
-    names exists."""
+    """results/README.md is for a reader who did not run the study: at most 120 lines, and every results file
+    it names exists."""
     import re
 
     text = (ROOT / "results" / "README.md").read_text()
@@ -58,8 +58,8 @@ def test_side_study_tables_are_their_json(tables):
 def test_notebook_prose_types_in_no_study_numbers():
     """Study numbers in the notebooks come from the committed JSON at run time, never typed into markdown.
 
-    A two- or three-decimal number in a markdown (comment) line is allowed only where it is arithmetic the cell
-    explains (VGGish's 0.96-s examples, the hand-worked metric exercises)."""
+    A two- or three-decimal number in a markdown (comment) line is allowed only where it is arithmetic the
+    cell explains (VGGish's 0.96-s examples, the hand-worked metric exercises)."""
     import re
 
     allowed = {"0.96", "0.183", "0.171", "0.05", "0.2"}  # frame hop; 01 Q3 and 04 Q4 worked answers
@@ -161,7 +161,8 @@ def test_build_noise_quotes_the_committed_builds_of_one_configuration():
 
 
 def test_the_gap_map_is_the_committed_runs():
-    """results/mechanism_map.json holds exactly what map_points/map_summary compute from the committed JSON."""
+    """results/mechanism_map.json holds exactly what map_points/map_summary compute from the committed
+    JSON."""
     from stepstones_lite.study.findings import MAP_FILE, map_points, map_summary
 
     committed = json.loads((ROOT / "results" / MAP_FILE).read_text())

@@ -219,8 +219,8 @@ def test_schedule_class_distribution_and_splits():
 
 
 def test_frame_count_follows_the_avsbench_subset():
-    """v1s/v1m clips have 5 frames, v2 clips 10 (the reader reads each subset at its count): a 10-frame v1m set
-    would be written but then read wrongly, so it is refused up front."""
+    """v1s/v1m clips have 5 frames, v2 clips 10 (the reader reads each subset at its count): a 10-frame v1m
+    set would be written but then read wrongly, so it is refused up front."""
     SynthConfig(num_frames=10, label="v2").validate()
     SynthConfig().validate()
     with pytest.raises(ValueError, match="'v1m' has 5 frames per clip, got num_frames=10"):
@@ -345,7 +345,8 @@ def test_cli_make_data(tmp_path, capsys, project_script):
 
 
 def test_optional_apt_layer_styles(tmp_path):
-    """Runs only where the apt layer is found (/usr/share or $STEPSTONES_APT_ROOT, e.g. a `dpkg -x` folder)."""
+    """Runs only where the apt layer is found (/usr/share or $STEPSTONES_APT_ROOT, e.g. a `dpkg -x`
+    folder)."""
     from stepstones_lite.data.synthetic import inventory
 
     extra = tuple(s for s in ("noto", "tux") if s in inventory().styles())

@@ -1,4 +1,5 @@
-"""The AVSS task's prior during training: the paper's teacher forcing and the stage2_train_prior deviations."""
+"""The AVSS task's prior during training: the paper's teacher forcing and the stage2_train_prior
+deviations."""
 
 import pytest
 import torch

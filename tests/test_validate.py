@@ -1,4 +1,5 @@
-"""validate_dataset: a clean tree passes with notes; each kind of bad input is one listed problem naming the file."""
+"""validate_dataset: a clean tree passes with notes; each kind of bad input is one listed problem naming the
+file."""
 
 from __future__ import annotations
 
@@ -433,7 +434,8 @@ def test_real_release_audio_is_noted_not_rejected(base, tmp_path):
 
 
 def test_benchmark_classes_label_space(tmp_path):
-    """Synthetic metadata names the label space; anything else (AVSBench, missing or broken metadata) is all 71."""
+    """Synthetic metadata names the label space; anything else (AVSBench, missing or broken metadata) is all
+    71."""
     from stepstones_lite.data import benchmark_classes, class_index
 
     assert benchmark_classes(tmp_path) == tuple(range(71))  # no dataset.json: AVSBench's 71 classes

@@ -35,9 +35,10 @@ def test_mask_overlay_colours():
 
 
 def test_overlay_colours_stay_apart_for_colour_blind_readers():
-    """Under deuteranopia / protanopia simulations (Vienot et al. 1999, LMS projection) the three colours of one
-    prediction panel (hit, false positive, missed) stay > 0.3 apart in RGB, and the ground truth drawn alone stays
-    apart from "missed". The earlier red / green pair (0.28 apart for a deuteranope) fails the same check."""
+    """Under deuteranopia / protanopia simulations (Vienot et al. 1999, LMS projection) the three colours of
+    one prediction panel (hit, false positive, missed) stay > 0.3 apart in RGB, and the ground truth drawn
+    alone stays apart from "missed". The earlier red / green pair (0.28 apart for a deuteranope) fails the
+    same check."""
     rgb_to_lms = np.array(
         [[17.8824, 43.5161, 4.11935], [3.45565, 27.1554, 3.86714], [0.0299566, 0.184309, 1.46709]]
     )

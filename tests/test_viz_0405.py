@@ -155,7 +155,8 @@ def test_semantic_rows_name_rows_once_and_mark_gt_and_prediction():
 
 
 def test_split_loss_panel_counts_the_pixels_lost_to_the_split():
-    """GT sounding pixels that the argmax gives to background while the pooled classes win are the lost ones."""
+    """GT sounding pixels that the argmax gives to background while the pooled classes win are the lost
+    ones."""
     labels = torch.zeros(4, 4, dtype=torch.long)
     labels[:2] = 5  # 8 GT sounding pixels (top half)
     scores = torch.zeros(3, 4, 4)

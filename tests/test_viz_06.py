@@ -30,7 +30,8 @@ def test_plot_study_and_prior_sweep(tmp_path):
     line = fig2.axes[0].lines[0]
     assert list(line.get_xdata()) == [0.6, 0.9, 1.0]  # sorted by prior quality
     fig3 = viz.plot_prior_sweep([(0.9, 0.5), (0.6, 0.3), (1.0, 0.6)], labels=["stage 1", "drop", "oracle"])
-    # each point its own marker, named in the legend (names at the points would cover each other when they bunch)
+    # each point its own marker, named in the legend (names at the points would cover each other when they
+    # bunch)
     legend = {h.get_label(): tuple(h.get_offsets()[0]) for h in fig3.axes[0].collections}
     assert legend == {"stage 1": (0.9, 0.5), "drop": (0.6, 0.3), "oracle": (1.0, 0.6)}
     shown = [t.get_text() for t in fig3.axes[0].get_legend().get_texts()]

@@ -159,7 +159,8 @@ def test_low_contrast_overlay_noted_on_a_figure_fails():
 
 
 def _sprite_frame(colour, size: int = 24) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A grey frame with one square sprite of ``colour``; GT = the sprite, prediction = its left half + spill."""
+    """A grey frame with one square sprite of ``colour``; GT = the sprite, prediction = its left half +
+    spill."""
     frame = torch.full((3, size, size), 0.5)
     frame[:, 4:20, 4:20] = torch.tensor(colour)[:, None, None]
     gt = torch.zeros(size, size)
@@ -194,7 +195,7 @@ def test_mask_overlay_keeps_the_plain_blend_where_it_shows():
     assert np.allclose(img[10, 15], expected, atol=1e-5)  # missed region, white sprite: unchanged colour
 
 
-# ----------------------------------------------------------------------------------------------- library figures
+# -------------------------------------------------------------------------------------------- library figures
 def test_library_figures_pass_the_check():
     frames = torch.rand(3, 3, 16, 16)
     attn = [[torch.rand(4, 4) for _ in range(3)]]

@@ -6,45 +6,47 @@ and of Stepping Stones ``avss/dataset.py`` (ideas from them; own code).
 
 Every item is a dict (``T`` = frames per clip):
 
-* ``frames``  ``float32 [T, 3, H, W]`` — RGB resized bilinear to ``image_size``, normalised with ImageNet mean/std
-  (``normalize=False``: plain [0, 1]).
+* ``frames``  ``float32 [T, 3, H, W]`` — RGB resized bilinear to ``image_size``, normalised with ImageNet
+  mean/std (``normalize=False``: plain [0, 1]).
 * ``masks``   ``float32 [T, H, W]`` in {0, 1} — object masks (S4/MS3 ``gt_masks``); for the semantic release
   ``labels > 0`` (the binary target of stage 1).
 * ``labels``  ``int64 [T, H, W]`` class ids 0..70 (semantic release only).
 * ``log_mel`` ``float32 [T, 1, 96, 64]`` — one VGGish example per frame (second).
-* ``valid``   ``bool [T]`` — frames whose ground truth counts (see ``valid_rule``); ``present`` ``bool [T]`` — real
-  (not padded) frames.
-* ``uid``, ``subset`` (``s4``/``ms3``/``v1s``/``v1m``/``v2``), ``split``, ``index``; ``category`` (S4), ``vid`` and
-  ``a_obj`` (AVSS); optional ``prior`` ``float32 [T, H, W]`` {0, 1}; ``instances`` ``int64 [T, H, W]`` (grey
-  instance ids, 0 = none) + ``objects`` (the parsed ``objects.json``) with ``return_instances=True``.
+* ``valid``   ``bool [T]`` — frames whose ground truth counts (see ``valid_rule``); ``present`` ``bool [T]`` —
+  real (not padded) frames.
+* ``uid``, ``subset`` (``s4``/``ms3``/``v1s``/``v1m``/``v2``), ``split``, ``index``; ``category`` (S4),
+  ``vid`` and ``a_obj`` (AVSS); optional ``prior`` ``float32 [T, H, W]`` {0, 1}; ``instances``
+  ``int64 [T, H, W]`` (grey instance ids, 0 = none) + ``objects`` (the parsed ``objects.json``) with
+  ``return_instances=True``.
 
 Temporal rules (all switchable):
 
 * ``single_frame`` — clips annotated on frame 0 only (S4 train, v1s train: the release has only ``0.png``).
-  ``"flag"`` (default, AVSBench): all frames are loaded, frames 1.. get empty labels and ``valid=[1,0,0,0,0]``.
-  ``"repeat"`` (Stepping Stones ``avss/dataset.py``): frame 0 and its label are repeated ``T`` times, all valid;
-  audio stays the clip's 5 seconds.
+  ``"flag"`` (default, AVSBench): all frames are loaded, frames 1.. get empty labels and
+  ``valid=[1,0,0,0,0]``. ``"repeat"`` (Stepping Stones ``avss/dataset.py``): frame 0 and its label are
+  repeated ``T`` times, all valid; audio stays the clip's 5 seconds.
 * ``valid_rule`` — ``"annotated"`` (default): valid = a label file was loaded for that frame. ``"official"``:
   AVSBench's ``gt_temporal_mask_flag``: v1s ``[1,0,0,0,0]`` in *every* split (val/test labels 1..4 are loaded
   but flagged 0), v1m all 5, v2 all 10; S4 train frame 0, S4 val/test and MS3 all frames.
-* ``pad_to`` — ``None`` (default) keeps native T (5 or 10); ``10`` pads 5-frame clips like the official AVSS loader
-  (zero frames after normalisation, zero log-mel, background labels, ``valid``/``present`` False).
+* ``pad_to`` — ``None`` (default) keeps native T (5 or 10); ``10`` pads 5-frame clips like the official AVSS
+  loader (zero frames after normalisation, zero log-mel, background labels, ``valid``/``present`` False).
 
-Labels of the semantic release: ``label_source="rgb"`` (default) decodes ``labels_rgb`` by exact palette match, as
-the official loader (``labels_semantic`` is not read by it); ``"semantic"`` reads the index PNGs (COMBO/CAVP).
-:func:`~stepstones_lite.data.validate_dataset` checks that both agree. Off-palette colours raise a
-``DatasetError`` when ``strict=True`` (default); the official loader silently maps them to background
+Labels of the semantic release: ``label_source="rgb"`` (default) decodes ``labels_rgb`` by exact palette
+match, as the official loader (``labels_semantic`` is not read by it); ``"semantic"`` reads the index PNGs
+(COMBO/CAVP). :func:`~stepstones_lite.data.validate_dataset` checks that both agree. Off-palette colours raise
+a ``DatasetError`` when ``strict=True`` (default); the official loader silently maps them to background
 (``strict=False``).
 
-Audio: AVSS log-mels are computed from ``audio.wav`` with :func:`stepstones_lite.audio.log_mel_examples` (channels
-averaged, resampled by the front end) and zero-padded to T (official AVSS). S4/MS3 read the released ``.pkl``
-(restricted unpickler) when present, else the wav; short examples are padded by repeating the last one
-(``preprocess_s4.py``).
+Audio: AVSS log-mels are computed from ``audio.wav`` with :func:`stepstones_lite.audio.log_mel_examples`
+(channels averaged, resampled by the front end) and zero-padded to T (official AVSS). S4/MS3 read the released
+``.pkl`` (restricted unpickler) when present, else the wav; short examples are padded by repeating the last
+one (``preprocess_s4.py``).
 
-Sizes: ``image_size=224`` (default) resizes directly as the official val/test loader; ``resize="crop"`` resizes the
-short side and centre-crops as its train loader; ``None`` keeps the stored size. Label, prior and instance maps
-stored at another resolution with the frame's aspect ratio are first resized NEAREST to the frame; another aspect
-ratio is a ``DatasetError``. ``preload=True`` keeps compact uint8 copies in memory (CPU training re-reads clips).
+Sizes: ``image_size=224`` (default) resizes directly as the official val/test loader; ``resize="crop"``
+resizes the short side and centre-crops as its train loader; ``None`` keeps the stored size. Label, prior and
+instance maps stored at another resolution with the frame's aspect ratio are first resized NEAREST to the
+frame; another aspect ratio is a ``DatasetError``. ``preload=True`` keeps compact uint8 copies in memory (CPU
+training re-reads clips).
 
 The metadata readers (:class:`ClipFiles`) and the per-file audio/image helpers are in :mod:`.readers`; every
 name is also importable from here.
@@ -224,7 +226,8 @@ class _ClipDataset(Dataset):
         return self._assemble(self._decode(index))
 
     def _decode(self, index: int) -> dict[str, Any]:
-        """Read and resize one clip into compact arrays (uint8 frames/labels: what ``preload`` keeps in memory)."""
+        """Read and resize one clip into compact arrays (uint8 frames/labels: what ``preload`` keeps in
+        memory)."""
         clip = self.clips[index]
         t = clip.num_frames
         annotated = [p is not None for p in clip.labels]
@@ -280,7 +283,8 @@ class _ClipDataset(Dataset):
         return raw
 
     def _assemble(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Compact arrays -> the item dict (float frames, normalised; int64 labels; float masks/prior; padding)."""
+        """Compact arrays -> the item dict (float frames, normalised; int64 labels; float masks/prior;
+        padding)."""
         x = raw["frames"].permute(0, 3, 1, 2).float() / 255.0  # [T, 3, H, W]
         if self.normalize:
             mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -327,7 +331,8 @@ class AVSBenchObject(_ClipDataset):
         resize: ``"stretch"`` (direct resize, official val/test) or ``"crop"`` (short side + centre crop).
         normalize: ImageNet mean/std (default) or plain [0, 1].
         single_frame, valid_rule, pad_to: temporal rules (module docstring).
-        strict: masks must be 0/255 (or 0/1); ``False`` thresholds ``> 0`` like ``convert('1')`` on clean masks.
+        strict: masks must be 0/255 (or 0/1); ``False`` thresholds ``> 0`` like ``convert('1')`` on clean
+            masks.
         prior_root: optional ``<prior_root>/<variant>/<uid>/<k>.png`` (k = 0..4) 0/255 prior masks.
         audio: ``"auto"`` (``.pkl`` when present, else wav; a bad pkl falls back to the wav with a warning),
             ``"pkl"`` or ``"wav"``.
@@ -355,7 +360,8 @@ class AVSBenchObject(_ClipDataset):
 
 
 class AVSBenchSemantic(_ClipDataset):
-    """AVSBench-semantic (AVSS): subsets v1s, v1m, v2 under a root holding ``metadata.csv`` and ``label2idx.json``.
+    """AVSBench-semantic (AVSS): subsets v1s, v1m, v2 under a root holding ``metadata.csv`` and
+    ``label2idx.json``.
 
     Args:
         root: release root; ``None`` reads ``$STEPSTONES_DATA``.
@@ -363,7 +369,8 @@ class AVSBenchSemantic(_ClipDataset):
         subsets: which of ``v1s``/``v1m``/``v2`` to include (metadata order is kept).
         label_source: ``"rgb"`` (default, official: ``labels_rgb`` by palette match) or ``"semantic"``.
         return_instances: also return ``objects`` (``<subset>/<uid>/objects.json``, parsed JSON) and
-            ``instances`` ``int64 [T, H, W]`` (``instances/{k}.png``, grey instance ids, 0 = none) — synthetic set.
+            ``instances`` ``int64 [T, H, W]`` (``instances/{k}.png``, grey instance ids, 0 = none) — synthetic
+            set.
         image_size, resize, normalize, single_frame, valid_rule, pad_to, strict, prior_root, preload: as
             :class:`AVSBenchObject` (priors: ``<prior_root>/<subset>/<uid>/<k>.png``, k from 0).
     """

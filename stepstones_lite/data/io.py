@@ -8,10 +8,10 @@ What AVSBench's loaders do and where we differ (``docs/avsbench.md`` §1):
 * Binary masks (S4/MS3 ``gt_masks``, prior PNGs) are stored as 0/255 grey; AVSBench reads them with
   ``convert('1')`` / ``convert('P')`` + ``ToTensor``. We read the raw values and accept {0,255} or {0,1}
   (``value > 0``); other grey levels are an error when strict (``convert('1')`` would dither them).
-* S4/MS3 log-mel ``.pkl`` files are stdlib pickles of a torch tensor (``pickle.dump`` in ``preprocess_s4.py``).
-  Unpickling runs code, so :func:`read_pickled_log_mel` uses a restricted ``pickle.Unpickler`` that only
-  resolves torch's tensor-rebuild globals and re-loads the embedded storage with ``weights_only=True``
-  (idea from ``torch.serialization``'s weights-only unpickler).
+* S4/MS3 log-mel ``.pkl`` files are stdlib pickles of a torch tensor (``pickle.dump`` in
+  ``preprocess_s4.py``). Unpickling runs code, so :func:`read_pickled_log_mel` uses a restricted
+  ``pickle.Unpickler`` that only resolves torch's tensor-rebuild globals and re-loads the embedded storage
+  with ``weights_only=True`` (idea from ``torch.serialization``'s weights-only unpickler).
 * Paths are confined to the dataset root: :func:`inside_root` resolves symlinks and rejects anything that
   ends up outside it.
 """

@@ -95,7 +95,8 @@ def check_label2idx(root: str | os.PathLike[str]) -> list[str]:
     expected = label2idx()
     if list(mapping.items()) != list(expected.items()):
         return [
-            f"{path}: not the 71-class AVSBench-semantic mapping (got {len(mapping)} entries; keys/values/order differ)"
+            f"{path}: not the 71-class AVSBench-semantic mapping (got {len(mapping)} entries; "
+            "keys/values/order differ)"
         ]
     return []
 
@@ -118,7 +119,8 @@ def _metadata_table(
 def _records(
     path: Path, header: list[str], col: dict[str, int], rows: list[list[str]], problems: list[str]
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """The rows of a metadata table as ``(line, {column: stripped value})``; a row of the wrong length is a problem."""
+    """The rows of a metadata table as ``(line, {column: stripped value})``; a row of the wrong length is a
+    problem."""
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
             problems.append(f"{path}:{line}: {len(row)} fields, header has {len(header)}")
@@ -190,10 +192,12 @@ def read_avss_metadata(root: str | os.PathLike[str]) -> tuple[list[ClipFiles], l
 
 
 def read_object_metadata(root: str | os.PathLike[str], variant: str) -> tuple[list[ClipFiles], list[str]]:
-    """Parse ``s4_meta_data.csv`` (``name,start,category,split``) or ``ms3_meta_data.csv`` (``video_id,split``).
+    """Parse ``s4_meta_data.csv`` (``name,start,category,split``) or ``ms3_meta_data.csv``
+    (``video_id,split``).
 
     Returns:
-        ``(clips, problems)`` in the exact release layout (MS3 frames ``{id}.mp4_{k}.png`` without a split level).
+        ``(clips, problems)`` in the exact release layout (MS3 frames ``{id}.mp4_{k}.png`` without a split
+        level).
     """
     root = Path(root)
     if variant not in ("s4", "ms3"):
@@ -310,8 +314,8 @@ def log_mel_from_wav(path: str | os.PathLike[str]) -> torch.Tensor:
     """VGGish log-mel examples of a wav (channels averaged, resampled by the front end).
 
     Returns:
-        ``float32 [n, 1, 96, 64]`` (``n = 0`` for audio shorter than 0.975 s); an unreadable or empty wav raises
-        ``DatasetError``.
+        ``float32 [n, 1, 96, 64]`` (``n = 0`` for audio shorter than 0.975 s); an unreadable or empty wav
+        raises ``DatasetError``.
     """
     from stepstones_lite.audio import log_mel_examples
 
@@ -326,7 +330,8 @@ def log_mel_from_wav(path: str | os.PathLike[str]) -> torch.Tensor:
 
 
 def _fit_examples(mel: torch.Tensor, t: int, pad: str) -> torch.Tensor:
-    """Truncate/pad ``[n, 1, 96, 64]`` to ``t`` examples (``pad``: ``"repeat"`` last example or ``"zero"``)."""
+    """Truncate/pad ``[n, 1, 96, 64]`` to ``t`` examples (``pad``: ``"repeat"`` last example or
+    ``"zero"``)."""
     from stepstones_lite.audio import fit_examples
 
     return fit_examples(mel, t, mode=pad)  # [t, 1, 96, 64]
@@ -357,7 +362,8 @@ def _target_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
 
 
 def _resize(arr: np.ndarray, size: tuple[int, int] | None, mode: str, nearest: bool) -> np.ndarray:
-    """PIL resize (BILINEAR images / NEAREST labels, as AVSBench); ``mode="crop"``: short side then centre crop."""
+    """PIL resize (BILINEAR images / NEAREST labels, as AVSBench); ``mode="crop"``: short side then centre
+    crop."""
     if size is None:
         return arr
     from PIL import Image

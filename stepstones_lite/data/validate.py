@@ -1,22 +1,24 @@
 """Check a whole AVSBench tree before training and report every problem at once.
 
 ``validate_dataset(root)`` recognises the release by its metadata file — ``metadata.csv`` (AVSBench-semantic /
-our synthetic set), ``s4_meta_data.csv`` (``Single-source/``) or ``ms3_meta_data.csv`` (``Multi-sources/``) — walks
-every clip the loaders would read (same path rules: :mod:`stepstones_lite.data.avsbench`) and decodes every file.
-If anything is wrong it raises a single :class:`DatasetError` whose ``.problems`` lists each file and what is wrong.
+our synthetic set), ``s4_meta_data.csv`` (``Single-source/``) or ``ms3_meta_data.csv`` (``Multi-sources/``) —
+walks every clip the loaders would read (same path rules: :mod:`stepstones_lite.data.avsbench`) and decodes
+every file. If anything is wrong it raises a single :class:`DatasetError` whose ``.problems`` lists each file
+and what is wrong.
 
 Rules (``docs/avsbench.md`` §1):
 
-* metadata: the release header columns must be present; split ∈ train/val/test, subset ∈ v1s/v1m/v2, uids plain
-  folder names (no ``/``, ``..``, absolute paths), unique; ``label2idx.json`` must be the 71-class mapping.
+* metadata: the release header columns must be present; split ∈ train/val/test, subset ∈ v1s/v1m/v2, uids
+  plain folder names (no ``/``, ``..``, absolute paths), unique; ``label2idx.json`` must be the 71-class
+  mapping.
 * every path (after resolving symlinks) must stay inside the root (or ``prior_root`` for priors).
-* frames decode and share one size per clip; labels exist where the release has them (v1s train: ``0.png`` only),
-  decode by exact palette match (off-palette colours are an error here, while AVSBench's loader maps them to
-  background), have the frame size (or its aspect ratio: noted, resized NEAREST at load); ``labels_semantic``
-  (if present) equals the decoded ``labels_rgb``; S4/MS3 masks are 0/255 (or 0/1).
+* frames decode and share one size per clip; labels exist where the release has them (v1s train: ``0.png``
+  only), decode by exact palette match (off-palette colours are an error here, while AVSBench's loader maps
+  them to background), have the frame size (or its aspect ratio: noted, resized NEAREST at load);
+  ``labels_semantic`` (if present) equals the decoded ``labels_rgb``; S4/MS3 masks are 0/255 (or 0/1).
 * audio: wavs must decode and be non-empty with at least one 0.96 s example. Sample rate / channels: the AVSS
-  layout written by our generator (``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``, or a
-  ``synthetic.json`` marker) or ``audio_rule="strict"`` must be 16 kHz
+  layout written by our generator (``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``, or
+  a ``synthetic.json`` marker) or ``audio_rule="strict"`` must be 16 kHz
   mono; real releases (S4/MS3 wavs are stereo per moviepy) are accepted and *noted* — the front end averages
   channels and resamples. S4/MS3 ``.pkl`` log-mels are read with the restricted unpickler and must be
   ``[n, 1, 96, 64]``; a clip needs a pkl or a wav.
@@ -77,7 +79,8 @@ class ValidationReport:
     def __str__(self) -> str:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
         lines = [
-            f"{self.root} ({self.layout}): {self.num_clips} clips OK, {self.files_checked} files checked [{counts}]"
+            f"{self.root} ({self.layout}): {self.num_clips} clips OK, "
+            f"{self.files_checked} files checked [{counts}]"
         ]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -111,7 +114,8 @@ class _Checker:
 def _check_size(
     chk: _Checker, path: Path, shape: tuple[int, ...], frame: tuple[int, int], rescaled: list
 ) -> None:
-    """Label-like maps must have their frame's size, or its aspect ratio (then rescaled at load, and noted)."""
+    """Label-like maps must have their frame's size, or its aspect ratio (then rescaled at load, and
+    noted)."""
     if tuple(shape[:2]) == tuple(frame):
         return
     if same_aspect(shape[:2], frame):
@@ -217,7 +221,8 @@ def _check_clip(
             unknown = sorted(set(np.unique(inst).tolist()) - {0} - (ids or set())) if ids is not None else []
             if unknown:
                 chk.problems.append(
-                    f"{clip.clip_dir / 'instances' / f'{k}.png'}: instance ids {unknown[:5]} not in objects.json"
+                    f"{clip.clip_dir / 'instances' / f'{k}.png'}: instance ids {unknown[:5]} "
+                    "not in objects.json"
                 )
 
     # priors
@@ -230,8 +235,8 @@ def _check_clip(
 
 
 def _is_synthetic(root: Path, problems: list[str]) -> bool:
-    """True for our generator's output: ``dataset.json`` with ``"generator": "stepstones_lite.data.synthetic"``
-    (or a bare ``synthetic.json`` marker)."""
+    """True for our generator's output: ``dataset.json`` with
+    ``"generator": "stepstones_lite.data.synthetic"`` (or a bare ``synthetic.json`` marker)."""
     if os.path.lexists(root / "synthetic.json"):
         return True
     if not os.path.lexists(root / "dataset.json"):
@@ -287,10 +292,11 @@ def validate_dataset(
     """Check every file of an AVSBench(-style) tree; raise one ``DatasetError`` listing all problems.
 
     Args:
-        root: AVSS root (``metadata.csv``), ``Single-source/`` or ``Multi-sources/``; ``None``: ``$STEPSTONES_DATA``.
+        root: AVSS root (``metadata.csv``), ``Single-source/`` or ``Multi-sources/``; ``None``:
+            ``$STEPSTONES_DATA``.
         prior_root: also check ``<prior_root>/<subset>/<uid>/<k>.png`` for every clip and frame.
-        audio_rule: ``"strict"`` (16 kHz mono required), ``"note"`` (accept, list rates/channels in the notes) or
-            ``"auto"``: strict for our synthetic set (``dataset.json`` generator marker), else note.
+        audio_rule: ``"strict"`` (16 kHz mono required), ``"note"`` (accept, list rates/channels in the notes)
+            or ``"auto"``: strict for our synthetic set (``dataset.json`` generator marker), else note.
         progress: show a tqdm bar over clips.
     Returns:
         :class:`ValidationReport` (counts and notes) when nothing is wrong.

@@ -10,8 +10,8 @@ The paper's Fig. 4 argument: a one-stage model must localise *and* name at once,
   instead of ``argmax ≠ background``: how well the semantic model localises once split loss is forgiven.
 
 ``s`` are per-pixel class scores ``[N, C, H, W]`` with class 0 background: Mask2Former's semantic scores
-(:func:`~stepstones_lite.model.aavs.semantic_scores`) or a per-pixel softmax (the TPAVI-style baseline). The study
-adds ``delta_loc`` (Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU) from these records.
+(:func:`~stepstones_lite.model.aavs.semantic_scores`) or a per-pixel softmax (the TPAVI-style baseline). The
+study adds ``delta_loc`` (Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU) from these records.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ __all__ = ["pooled_foreground", "split_loss_pixels", "MechanismMeter"]
 
 
 def pooled_foreground(scores: torch.Tensor) -> torch.Tensor:
-    """Foreground where the sounding classes together beat background: ``Σ_{c≥1} s_c > s_0`` ``[N, H, W]`` (bool)."""
+    """Foreground where the sounding classes together beat background: ``Σ_{c≥1} s_c > s_0`` ``[N, H, W]``
+    (bool)."""
     return scores[:, 1:].sum(1) > scores[:, 0]  # [N, H, W]
 
 
 def split_loss_pixels(scores: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
-    """``(lost, sounding)``: ground-truth sounding pixels (``labels > 0``) the argmax gives to background although
-    :func:`pooled_foreground` holds there, and all ground-truth sounding pixels."""
+    """``(lost, sounding)``: ground-truth sounding pixels (``labels > 0``) the argmax gives to background
+    although :func:`pooled_foreground` holds there, and all ground-truth sounding pixels."""
     sounding = labels > 0  # [N, H, W]
     lost = sounding & (scores.argmax(1) == 0) & pooled_foreground(scores)  # [N, H, W]
     return int(lost.sum()), int(sounding.sum())
@@ -45,7 +46,8 @@ class MechanismMeter:
         self.pooled = BinaryMeter()
 
     def update(self, scores: torch.Tensor, labels: torch.Tensor) -> None:
-        """``scores [N, C, H, W]`` (class 0 background), ``labels [N, H, W]`` (0 background) of valid frames."""
+        """``scores [N, C, H, W]`` (class 0 background), ``labels [N, H, W]`` (0 background) of valid
+        frames."""
         lost, sounding = split_loss_pixels(scores, labels)
         self.lost += lost
         self.sounding += sounding

@@ -226,7 +226,8 @@ def binary_scores(
 def binary_inference(
     pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: tuple[int, int] | int
 ) -> torch.Tensor:
-    """Binary sounding mask ``[N, H, W]`` (bool): sounding wins where ``s_sounding > s_bg`` (ties: background)."""
+    """Binary sounding mask ``[N, H, W]`` (bool): sounding wins where ``s_sounding > s_bg`` (ties:
+    background)."""
     s = binary_scores(pred_logits, pred_masks, size)
     return s[:, 1] > s[:, 0]
 

@@ -108,7 +108,8 @@ class AudioEncoder(nn.Module):
         return isinstance(self.encoder, PrecomputedAudio)
 
     def embed(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """The encoder's embedding ``[N, audio_dim]`` (no projector); precomputed: the input ``[N, audio_dim]``."""
+        """The encoder's embedding ``[N, audio_dim]`` (no projector); precomputed: the input
+        ``[N, audio_dim]``."""
         if self.precomputed:
             return self.encoder(log_mel)
         if log_mel.dim() != 4 or log_mel.shape[1] != 1:

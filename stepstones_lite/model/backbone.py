@@ -200,7 +200,8 @@ class Backbone(nn.Module):
                     self.stage_adapters[key] = Adapter(self.feature_channels[key], channels_first=True)
 
     def _insert_swin_adapters(self) -> bool:
-        """Official-code placement for Swin: an adapter after ``attn.proj`` and after ``mlp.fc2`` of each block."""
+        """Official-code placement for Swin: an adapter after ``attn.proj`` and after ``mlp.fc2`` of each
+        block."""
         done = 0
         for module in self.body.modules():
             if type(module).__name__ == "SwinTransformerBlock":

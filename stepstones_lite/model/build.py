@@ -1,6 +1,6 @@
-"""``build_model``: the AAVS of a :class:`~stepstones_lite.config.ModelConfig` (stage 1, stage 2 or end to end), and
-parameter summaries. Re-exported by :mod:`stepstones_lite.model`; here so that the converters (``official``) import
-it without importing the package face that imports them."""
+"""``build_model``: the AAVS of a :class:`~stepstones_lite.config.ModelConfig` (stage 1, stage 2 or end to
+end), and parameter summaries. Re-exported by :mod:`stepstones_lite.model`; here so that the converters
+(``official``) import it without importing the package face that imports them."""
 
 from __future__ import annotations
 

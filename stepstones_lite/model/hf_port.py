@@ -4,18 +4,22 @@ The official Stepping Stones code *is* HF ``transformers`` 4.35.2 Mask2Former wi
 starts from the ADE20k Swin-B Mask2Former checkpoint. :func:`state_dict_from_hf` is the one key mapping
 from an HF ``Mask2FormerForUniversalSegmentation`` state_dict (4.35 or 5.x naming) onto our modules:
 
-HF key (``model.`` prefix dropped; PD = ``pixel_level_module.decoder.``, TM = ``transformer_module.``) -> ours:
+HF key (``model.`` prefix dropped; PD = ``pixel_level_module.decoder.``, TM = ``transformer_module.``) ->
+ours:
 
 * PD ``input_projections.{0,1,2}.{0,1}`` -> ``pixel_decoder.input_proj.{res5,res4,res3}.{0,1}``
 * PD ``level_embed`` (a Parameter ``[3, D]``) -> ``pixel_decoder.level_embed.weight``
 * PD ``encoder.layers.i.self_attn.*`` -> ``pixel_decoder.layers.i.attn.*``;
-  ``self_attn_layer_norm`` / ``final_layer_norm`` -> ``norm1`` / ``norm2``; ``fc1`` / ``fc2`` -> ``ffn.0`` / ``ffn.2``
+  ``self_attn_layer_norm`` / ``final_layer_norm`` -> ``norm1`` / ``norm2``; ``fc1`` / ``fc2`` -> ``ffn.0`` /
+  ``ffn.2``
 * PD ``adapter_1`` / ``layer_1`` / ``mask_projection`` -> ``pixel_decoder.top_down.lateral.res2`` /
   ``output.res2`` / ``mask_projection``
-* TM ``queries_features`` / ``queries_embedder`` -> ``queries.query_feat`` (Q_obj) / ``queries.query_embed`` (P_audio)
+* TM ``queries_features`` / ``queries_embedder`` -> ``queries.query_feat`` (Q_obj) / ``queries.query_embed``
+  (P_audio)
 * TM ``level_embed`` -> ``decoder.level_embed``
-* TM ``decoder.layers.i.cross_attn.in_proj_*`` (q; k; v stacked) -> ``decoder.layers.i.cross_attn.{q,k,v}_proj``;
-  ``cross_attn.out_proj`` and ``self_attn.{q,k,v,out}_proj`` keep their names
+* TM ``decoder.layers.i.cross_attn.in_proj_*`` (q; k; v stacked) ->
+  ``decoder.layers.i.cross_attn.{q,k,v}_proj``; ``cross_attn.out_proj`` and ``self_attn.{q,k,v,out}_proj``
+  keep their names
 * TM ``decoder.layers.i.{cross_attn,self_attn,final}_layer_norm`` -> ``decoder.layers.i.{norm1,norm2,norm3}``;
   ``fc1`` / ``fc2`` -> ``ffn.0`` / ``ffn.2``
 * TM ``decoder.layernorm`` -> ``decoder.decoder_norm``;
@@ -25,13 +29,15 @@ HF key (``model.`` prefix dropped; PD = ``pixel_level_module.decoder.``, TM = ``
 With a timm Swin backbone (``cfg.backbone`` names a Swin), the HF Swin maps too (EN = ``pixel_level_module.
 encoder.``, B = ``backbone.body.body.``; HF 4.x names in brackets; 4.x has no ``swin.`` level):
 
-* EN ``swin.embeddings.patch_embeddings.projection`` / ``swin.embeddings.norm`` -> B ``patch_embed.proj`` / ``.norm``
-* EN ``swin.encoder.layers.i.blocks.j.``: ``layernorm_before`` / ``layernorm_after`` -> B ``layers_i.blocks.j.norm1`` /
-  ``norm2``; ``attention.{q,k,v}_proj`` (``attention.self.{query,key,value}``) concatenated -> ``attn.qkv``;
-  ``attention.o_proj`` (``attention.output.dense``) -> ``attn.proj``; ``mlp.fc1`` / ``mlp.fc2``
-  (``intermediate.dense`` / ``output.dense``) -> ``mlp.fc1`` / ``mlp.fc2`` (``.0`` inside an adapter wrapper);
-  the relative position bias table -> ``attn.relative_position_bias_table``
-* EN ``swin.encoder.layers.i.downsample`` (end of stage i) -> B ``layers_{i+1}.downsample`` (timm: start of stage i+1)
+* EN ``swin.embeddings.patch_embeddings.projection`` / ``swin.embeddings.norm`` -> B ``patch_embed.proj`` /
+  ``.norm``
+* EN ``swin.encoder.layers.i.blocks.j.``: ``layernorm_before`` / ``layernorm_after`` -> B
+  ``layers_i.blocks.j.norm1`` / ``norm2``; ``attention.{q,k,v}_proj`` (``attention.self.{query,key,value}``)
+  concatenated -> ``attn.qkv``; ``attention.o_proj`` (``attention.output.dense``) -> ``attn.proj``;
+  ``mlp.fc1`` / ``mlp.fc2`` (``intermediate.dense`` / ``output.dense``) -> ``mlp.fc1`` / ``mlp.fc2`` (``.0``
+  inside an adapter wrapper); the relative position bias table -> ``attn.relative_position_bias_table``
+* EN ``swin.encoder.layers.i.downsample`` (end of stage i) -> B ``layers_{i+1}.downsample`` (timm: start of
+  stage i+1)
 * EN ``hidden_states_norms.stage{i+1}`` -> ``backbone.body.out_norms.res{i+2}``
 
 Caveat: HF's ``SwinBackbone`` runs its blocks with ``always_partition=True`` (a map no larger than the window,
@@ -123,7 +129,8 @@ _OUT_NORM = re.compile(_EN + r"hidden_states_norms\.stage(\d)\.(weight|bias)$")
 
 
 def _swin_from_hf(sd: dict[str, torch.Tensor], adapters: bool) -> dict[str, torch.Tensor]:
-    """HF ``SwinBackbone`` keys (4.x or 5.x names) -> our ``backbone.body.*`` (timm ``features_only`` Swin)."""
+    """HF ``SwinBackbone`` keys (4.x or 5.x names) -> our ``backbone.body.*`` (timm ``features_only``
+    Swin)."""
     body, a = "backbone.body.body.", ".0" if adapters else ""
     out: dict[str, torch.Tensor] = {}
     qkv: dict[tuple[str, str, str], dict[str, torch.Tensor]] = {}
@@ -289,7 +296,8 @@ def load_mask2former_checkpoint(
         path: a checkpoint file or ``save_pretrained`` folder (see :func:`read_checkpoint`).
         model: an AAVS from ``build_model(cfg, num_classes=...)``. The class head and the queries are loaded
             only when their sizes match (ADE20k's 151 logits do not fit AVSS's 72, nor its 100 queries the
-            stage-1 model's 30): those keep their init, as HF's ``ignore_mismatched_sizes`` does in the official code.
+            stage-1 model's 30): those keep their init, as HF's ``ignore_mismatched_sizes`` does in the
+            official code.
         cfg: the model's config (default: the fields the mapping checks, read off ``model``).
     Returns:
         Our keys that were loaded.

@@ -6,21 +6,23 @@ The official code (``GeWu-Lab/Stepping-Stones``, ``avs/`` = stage 1, ``avss/`` =
 :func:`load_official_checkpoint` maps every key onto an AAVS built to be exactly that architecture.
 
 Key map (official prefix -> ours; PD = ``model.model.pixel_level_module.decoder.``, TM =
-``model.model.transformer_module.``, EN = ``model.model.pixel_level_module.encoder.``, B = ``backbone.body.body.``):
+``model.model.transformer_module.``, EN = ``model.model.pixel_level_module.encoder.``, B =
+``backbone.body.body.``):
 
-* everything HF Mask2Former has -> :func:`~stepstones_lite.model.hf_port.state_dict_from_hf` (Swin, pixel decoder,
-  transformer decoder, queries, ``class_predictor``; see its docstring)
+* everything HF Mask2Former has -> :func:`~stepstones_lite.model.hf_port.state_dict_from_hf` (Swin, pixel
+  decoder, transformer decoder, queries, ``class_predictor``; see its docstring)
 * PD ``encoder.layers.i.self_attn.avs_adapt.{0,2}`` -> ``pixel_decoder.layers.i.attn.avs_adapt.{0,2}``
 * TM ``decoder.layers.i.self_attn.avs_adapt.{0,2}`` -> ``decoder.layers.i.self_attn.avs_adapt.{0,2}``
-* EN ``encoder.layers.i.blocks.j.attention.output.swin_adapt_1.{0,2}`` -> B ``layers_i.blocks.j.attn.proj.1.{down,up}``;
-  ``output.swin_adapt_3.{0,2}`` -> B ``layers_i.blocks.j.mlp.fc2.1.{down,up}`` (``modeling_swin.py``
-  ``SwinSelfOutput`` / ``SwinOutput``: residual bottlenecks, as our :class:`~stepstones_lite.model.backbone.Adapter`)
+* EN ``encoder.layers.i.blocks.j.attention.output.swin_adapt_1.{0,2}`` -> B
+  ``layers_i.blocks.j.attn.proj.1.{down,up}``; ``output.swin_adapt_3.{0,2}`` -> B
+  ``layers_i.blocks.j.mlp.fc2.1.{down,up}`` (``modeling_swin.py`` ``SwinSelfOutput`` / ``SwinOutput``:
+  residual bottlenecks, as our :class:`~stepstones_lite.model.backbone.Adapter`)
 * ``audio_proj.{0,2}`` -> ``audio_encoder.projector.net.{0,2}`` (``avs|avss/avs_model.py``)
-* TM ``silence_embed`` / ``uncertain_embed`` / ``audio_embed`` (stage 2) -> rows 0 / 1 / 2 of ``robust_keys.embed``
-  (E_silent / E_uncertain / E_sounding, paper Eq. 4)
+* TM ``silence_embed`` / ``uncertain_embed`` / ``audio_embed`` (stage 2) -> rows 0 / 1 / 2 of
+  ``robust_keys.embed`` (E_silent / E_uncertain / E_sounding, paper Eq. 4)
 * ignored: ``model.criterion.empty_weight`` (a loss buffer), Swin ``relative_position_index`` (a fixed buffer
-  timm rebuilds) and, in stage 1 only, PD ``...self_attn.output_proj`` and TM ``...self_attn.out_proj``: stored
-  but unused, the official stage-1 forward comments them out in favour of ``avs_adapt``.
+  timm rebuilds) and, in stage 1 only, PD ``...self_attn.output_proj`` and TM ``...self_attn.out_proj``:
+  stored but unused, the official stage-1 forward comments them out in favour of ``avs_adapt``.
 
 Architecture switches this needs (``ModelConfig``; defaults keep our own model): ``avs_adapt="replace"``
 (stage 1) / ``"after"`` (stage 2), ``norm_groups=32`` (HF's GroupNorm, differs from ours only at D < 64),
@@ -29,8 +31,9 @@ Swin-B's stage 4 at 384 px -- and the shape of a Swin other than Swin-B), ``audi
 (feed the official VGGish vectors) and ``semantic_scores(..., mask_size=384)`` for the post-processing.
 Everything else (AAQG, masked attention, the three prior mechanisms, thresholds 0.4/0.6) already follows the
 official code (docs/paper_and_code.md §1). The VGGish itself is not part of the checkpoints (the official data
-loader runs towhee's): give ``model.audio_weights`` (torchvggish weights) or use ``audio_encoder="precomputed"``.
-tests/test_official_parity.py checks the outputs against the official code's to 1e-4.
+loader runs towhee's): give ``model.audio_weights`` (torchvggish weights) or use
+``audio_encoder="precomputed"``. tests/test_official_parity.py checks the outputs against the official code's
+to 1e-4.
 """
 
 from __future__ import annotations
@@ -185,8 +188,8 @@ def official_profile(
 
     Read off the checkpoint (these always override ``profile``): hidden size, heads, FFN widths, encoder and
     decoder depths, queries, classes, the Swin's embed_dim / depths / heads / window, adapters, audio width.
-    Set by the stage (official ``avs/`` vs ``avss/``): ``avs_adapt`` ("replace" / "after") and the prior modules.
-    ``profile`` (default: ``paper``) supplies the rest, e.g. ``audio_encoder`` and ``audio_weights``.
+    Set by the stage (official ``avs/`` vs ``avss/``): ``avs_adapt`` ("replace" / "after") and the prior
+    modules. ``profile`` (default: ``paper``) supplies the rest, e.g. ``audio_encoder`` and ``audio_weights``.
     """
     if stage not in OFFICIAL_STAGES:
         raise ValueError(f"stage must be one of {OFFICIAL_STAGES}, got {stage!r}")
@@ -199,10 +202,10 @@ def official_profile(
     ]
     lacking = [k for k in need if k not in hf]
     if lacking or "audio_proj.0.weight" not in rest:
-        raise OfficialCheckpointError(
-            "not an official Stepping Stones checkpoint: lacks "
-            f"{['model.model.' + k for k in lacking] + (['audio_proj.0.weight'] if 'audio_proj.0.weight' not in rest else [])}"
+        missing = ["model.model." + k for k in lacking] + (
+            ["audio_proj.0.weight"] if "audio_proj.0.weight" not in rest else []
         )
+        raise OfficialCheckpointError(f"not an official Stepping Stones checkpoint: lacks {missing}")
     d = hf[_TM + "decoder.layernorm.weight"].shape[0]
     q = hf[_TM + "queries_features.weight"].shape[0]
     c = hf["class_predictor.weight"].shape[0] - 1
@@ -286,9 +289,10 @@ def _official_arch(
 ) -> Profile:
     """``profile`` (default ``paper``) holding the official ``stage``'s architecture with these sizes."""
     base = profile if profile is not None else resolve_profile("paper")
-    # HF's SwinBackbone (the Mask2Former encoder) runs its blocks with always_partition=True: a block whose map is
-    # no larger than the window (Swin-B's stage 4 at 384 px: 12x12, window 12) still shifts by window // 2 with the
-    # shift mask; timm's default clips window and shift there, so the converted backbone asks timm for the same
+    # HF's SwinBackbone (the Mask2Former encoder) runs its blocks with always_partition=True: a block whose
+    # map is no larger than the window (Swin-B's stage 4 at 384 px: 12x12, window 12) still shifts by
+    # window // 2 with the shift mask; timm's default clips window and shift there, so the converted backbone
+    # asks timm for the same
     kwargs: dict[str, Any] = {"always_partition": True}
     if dict(swin) != _SWIN_B:
         kwargs.update(
@@ -433,14 +437,15 @@ def translate_official(
 def load_official_checkpoint(
     path_or_state_dict: str | Path | Mapping[str, torch.Tensor], stage: str, profile: Profile | None = None
 ) -> tuple[nn.Module, Profile]:
-    """Load a released Stepping Stones checkpoint (``f_miou_best.pth`` of ``avs/`` or ``avss/``) into our AAVS.
+    """Load a released Stepping Stones checkpoint (``f_miou_best.pth`` of ``avs/`` or ``avss/``) into our
+    AAVS.
 
     Args:
         path_or_state_dict: the official file (``torch.save(AdaptiveAVS.state_dict())``) or its state_dict.
         stage: ``"avs"`` (stage 1, binary; official ``avs/``) or ``"avss"`` (stage 2, semantic with the mask
             prior; official ``avss/``).
-        profile: the base for what the checkpoint does not fix (default ``paper``); the architecture is read off
-            the checkpoint (:func:`official_profile`).
+        profile: the base for what the checkpoint does not fix (default ``paper``); the architecture is read
+            off the checkpoint (:func:`official_profile`).
     Returns:
         ``(model in eval mode, profile)``. The model takes frames in [0, 1] at 384 px (see
         :func:`official_preprocess`), audio as the profile's encoder wants it and, for ``avss``, the prior.
@@ -516,7 +521,8 @@ def official_preprocess(frames: torch.Tensor | np.ndarray, size: int = OFFICIAL_
 def official_binary_scores(
     pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: int = OFFICIAL_EVAL_SIZE
 ) -> torch.Tensor:
-    """``post_process_binary_segmentation`` (official ``avs/``): masks to 384, scores {bg, audio} to ``size``."""
+    """``post_process_binary_segmentation`` (official ``avs/``): masks to 384, scores {bg, audio} to
+    ``size``."""
     from .aavs import semantic_scores
 
     return semantic_scores(pred_logits, pred_masks, size, mask_size=OFFICIAL_INPUT_SIZE)[:, :2]
@@ -525,7 +531,8 @@ def official_binary_scores(
 def official_semantic_map(
     pred_logits: torch.Tensor, pred_masks: torch.Tensor, size: int = OFFICIAL_EVAL_SIZE
 ) -> torch.Tensor:
-    """``post_process_semantic_segmentation`` (official ``avss/``): the argmax class map ``[N, size, size]``."""
+    """``post_process_semantic_segmentation`` (official ``avss/``): the argmax class map
+    ``[N, size, size]``."""
     from .aavs import semantic_scores
 
     return semantic_scores(pred_logits, pred_masks, size, mask_size=OFFICIAL_INPUT_SIZE).argmax(1)

@@ -253,9 +253,9 @@ class MSDeformAttn(nn.Module):
 
     forward(query [N, Lq, D], reference [N, Lq, 2] in [0, 1], value [N, S, D], shapes) -> [N, Lq, D]
 
-    ``avs_adapt`` (official code, ``Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention``): ``"replace"``
-    swaps ``output_proj`` for the ``avs_adapt`` MLP (stage 1, ``avs/``), ``"after"`` applies it after
-    ``output_proj`` (stage 2, ``avss/``), None has no MLP.
+    ``avs_adapt`` (official code, ``Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention``):
+    ``"replace"`` swaps ``output_proj`` for the ``avs_adapt`` MLP (stage 1, ``avs/``), ``"after"`` applies it
+    after ``output_proj`` (stage 2, ``avss/``), None has no MLP.
     """
 
     def __init__(

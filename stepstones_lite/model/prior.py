@@ -1,7 +1,7 @@
 """Stage-2 use of the stage-1 mask prior M ("stepping stones"), paper §3.2; official ``avss/`` code.
 
-Three mechanisms, each behind its own ``ModelConfig`` switch (paper Tab. 4 / Supp. Tab. E3 ablations), declared
-once in :data:`PRIOR_MODULES` (the study's ablation arms derive from it):
+Three mechanisms, each behind its own ``ModelConfig`` switch (paper Tab. 4 / Supp. Tab. E3 ablations),
+declared once in :data:`PRIOR_MODULES` (the study's ablation arms derive from it):
 
 1. :func:`fuse_prior` (``mask_fusion``) -- M resized bilinearly to the mask-feature size and **added to
    every channel** of F_V^1 before the mask predictor.

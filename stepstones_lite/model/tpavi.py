@@ -126,7 +126,8 @@ class TPAVIModel(nn.Module):
         prior: torch.Tensor | None = None,
         return_attn: bool = False,
     ) -> dict[str, Any]:
-        """frames ``[N,3,H,W]`` in [0,1], log_mel ``[N,1,96,64]``, prior ``[N,H,W]`` -> ``{"sem_logits": [N,C,H,W]}``."""
+        """frames ``[N,3,H,W]`` in [0,1], log_mel ``[N,1,96,64]``, prior ``[N,H,W]`` ->
+        ``{"sem_logits": [N,C,H,W]}``."""
         n = frames.shape[0]
         t = self.num_frames if n % self.num_frames == 0 else n
         if (prior is None) == self.use_prior:

@@ -42,7 +42,8 @@ class Attention(nn.Module):
     -> (out [N, Lq, D], weights [N, heads, Lq, Lk] or None)
 
     ``avs_adapt``: the official code's MLP on the output projection (``Mask2FormerAttention``, decoder
-    self-attention): ``"replace"`` instead of ``out_proj`` (stage 1), ``"after"`` after it (stage 2), None none.
+    self-attention): ``"replace"`` instead of ``out_proj`` (stage 1), ``"after"`` after it (stage 2), None
+    none.
     """
 
     def __init__(self, dim: int, num_heads: int, avs_adapt: str | None = None) -> None:
@@ -116,7 +117,8 @@ class DecoderLayer(nn.Module):
 
 
 def attention_mask_from_logits(mask_logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Mask logits ``[N, Q, h, w]`` -> blocked ``[N, Q, H*W]`` at ``size``: bilinear, ``sigmoid < 0.5``, detached."""
+    """Mask logits ``[N, Q, h, w]`` -> blocked ``[N, Q, H*W]`` at ``size``: bilinear, ``sigmoid < 0.5``,
+    detached."""
     m = F.interpolate(mask_logits.detach(), size=size, mode="bilinear", align_corners=False)  # [N, Q, H, W]
     return (m.sigmoid() < 0.5).flatten(2)  # [N, Q, H*W]
 
@@ -129,7 +131,8 @@ def unblock_full_rows(blocked: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class DecoderOutput:
-    """predictions: ``L + 1`` pairs (class logits [N, Q, C+1], mask logits [N, Q, h, w]), the initial one first;
+    """predictions: ``L + 1`` pairs (class logits [N, Q, C+1], mask logits [N, Q, h, w]), the initial one
+    first;
     attn: per layer cross-attention weights ``[N, heads, Q, h_l, w_l]`` (only with ``return_attn``);
     attn_masks: per layer the blocked mask actually used ``[N, Q, h_l, w_l]`` (only with ``return_attn``)."""
 
@@ -143,8 +146,8 @@ class MaskedAttentionDecoder(nn.Module):
 
     Args:
         dim: D; num_heads; dim_feedforward; num_layers: L decoder layers; num_classes: C (no-object added);
-        num_levels: memories cycled over (3); avs_adapt: the official ``avs_adapt`` MLP on every self-attention's
-        output projection (None | "replace" | "after", see :class:`Attention`).
+        num_levels: memories cycled over (3); avs_adapt: the official ``avs_adapt`` MLP on every
+        self-attention's output projection (None | "replace" | "after", see :class:`Attention`).
     """
 
     def __init__(

@@ -5,7 +5,8 @@
 ``reproduce``       the arms × seeds study (``stepstones reproduce``) -> ``results/reproduce_<profile>.json``
 ``knobs``           benchmark-regime knobs, each rerunning the key comparison
 ``stage1_levers``   levers towards a better stage 1; ``stage2_levers``: stage 2's training prior
-``stage1_errors``   stage 1's error split; ``stage2_errors``: stage 2's, object by object (``semantic_errors``)
+``stage1_errors``   stage 1's error split; ``stage2_errors``: stage 2's, object by object
+                    (``semantic_errors``)
 ``noise``           build-to-build noise of one configuration
 ``tables``          the markdown tables and README blocks, written from the committed JSON
 ``cli``             ``stepstones study reproduce|knobs|levers|errors|noise|tables``

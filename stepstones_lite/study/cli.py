@@ -1,10 +1,11 @@
 """``stepstones reproduce`` and ``stepstones study reproduce|knobs|levers|errors|noise|tables``.
 
-Each study writes its JSON (and a markdown table) into ``results/`` of the checkout; every run it needs is a cached
-:class:`~stepstones_lite.train.Course` artifact, so a rerun re-reads what was built and an interrupted one resumes.
+Each study writes its JSON (and a markdown table) into ``results/`` of the checkout; every run it needs is a
+cached :class:`~stepstones_lite.train.Course` artifact, so a rerun re-reads what was built and an interrupted
+one resumes.
 
-``levers`` and ``errors`` take ``--stage 1`` (stage-1 variants; the default) or ``--stage 2``; every other flag goes
-to the study itself (``stepstones study knobs --help``).
+``levers`` and ``errors`` take ``--stage 1`` (stage-1 variants; the default) or ``--stage 2``; every other
+flag goes to the study itself (``stepstones study knobs --help``).
 """
 
 from __future__ import annotations

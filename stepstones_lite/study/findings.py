@@ -1,10 +1,11 @@
 """What the course found, from the committed results: the gap-vs-Δloc map and the verdict sentence.
 
-The map (issue "When do stepping stones pay?"): every committed run that compares two-stage with end-to-end is one
-point, Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against the two-stage gap (AVSS mIoU on
-test). The paper's Fig. 4 mechanism predicts a rising line: the more end-to-end training loses localisation, the
-more a stage-1 mask gives stage 2. :func:`map_points` reads the committed JSON (nothing is typed in);
-``stepstones study tables`` writes ``results/mechanism_map.json`` from it and a test checks the file is current.
+The map (issue "When do stepping stones pay?"): every committed run that compares two-stage with end-to-end is
+one point, Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against the two-stage gap (AVSS mIoU
+on test). The paper's Fig. 4 mechanism predicts a rising line: the more end-to-end training loses
+localisation, the more a stage-1 mask gives stage 2. :func:`map_points` reads the committed JSON (nothing is
+typed in); ``stepstones study tables`` writes ``results/mechanism_map.json`` from it and a test checks the
+file is current.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ def map_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 def what_we_found(results: str | Path | None = None) -> list[str]:
     """The course's finding in four sentences, every number read from the committed results: the claim with
-    its recipe, our gap under both protocols judged against the build-to-build range, the oracle's headroom, and
-    why (the gap follows Δloc)."""
+    its recipe, our gap under both protocols judged against the build-to-build range, the oracle's headroom,
+    and why (the gap follows Δloc)."""
     from .reproduce import PAPER_NUMBERS, per_seed_diff
     from .verdicts import CALL_WORDS, build_noise_range, call
 
@@ -143,9 +144,10 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     if tests.get("T2"):  # the split loss, measured on T2's seed-0 runs
         base = tests["T2"][0]["baseline"]["test"]
         why = (
-            f" Its argmax gives {base['end_to_end_split_loss']:.0%} of the sounding pixels to background although"
-            f" its sounding classes together win (split loss); read by their pooled score it localises "
-            f"{base['end_to_end_pooled_binary_miou']:.3f} against stage 1's {base['stage1_miou']:.3f}."
+            f" Its argmax gives {base['end_to_end_split_loss']:.0%} of the sounding pixels to background"
+            f" although its sounding classes together win (split loss); read by their pooled score it "
+            f"localises {base['end_to_end_pooled_binary_miou']:.3f} against stage 1's "
+            f"{base['stage1_miou']:.3f}."
         )
     t3 = tests["T3"][0] if tests.get("T3") else {}  # both arms trained longer on the same stage 1 and priors
     longer = [k for k in t3 if k.endswith("x") and k != "1x"]  # the schedules: "2x", "4x"
@@ -158,20 +160,21 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
             f"on test ({last['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
         )
     return [
-        f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, Supp. Tab. E3), "
-        f"a +{two - e2e:.1f}-point (+{(two - e2e) / e2e:.0%}) effect of the prior; Tab. 3's "
-        f"{PAPER_NUMBERS['end_to_end_tab3']['avss_miou']} is a frozen-backbone ablation. At our scale that effect "
-        f"would be about +{(two - e2e) / e2e * ours_e2e:.3f}.",
-        f"Here, over {len(gaps)} seeds, two-stage minus end-to-end is {mean:+.3f} under the paper's protocol: "
-        f"{CALL_WORDS[call(gaps, noise)]} (±{noise:.3f}); with equal compute end-to-end gets stage 1's steps too "
-        f"and the difference is {sum(eq) / len(eq):+.3f}: {CALL_WORDS[call(eq, noise)]}.",
+        f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, "
+        f"Supp. Tab. E3), a +{two - e2e:.1f}-point (+{(two - e2e) / e2e:.0%}) effect of the prior; Tab. 3's "
+        f"{PAPER_NUMBERS['end_to_end_tab3']['avss_miou']} is a frozen-backbone ablation. At our scale that "
+        f"effect would be about +{(two - e2e) / e2e * ours_e2e:.3f}.",
+        f"Here, over {len(gaps)} seeds, two-stage minus end-to-end is {mean:+.3f} under the paper's "
+        f"protocol: {CALL_WORDS[call(gaps, noise)]} (±{noise:.3f}); with equal compute end-to-end gets stage "
+        f"1's steps too and the difference is {sum(eq) / len(eq):+.3f}: {CALL_WORDS[call(eq, noise)]}.",
         f"The prior has headroom: with the ground-truth prior the same stage 2 scores "
-        f"{a['oracle_prior']['mean']['avss_miou']:.3f}, against {a['two_stage']['mean']['avss_miou']:.3f} with "
-        f"the stage-1 prior.",
+        f"{a['oracle_prior']['mean']['avss_miou']:.3f}, against {a['two_stage']['mean']['avss_miou']:.3f} "
+        f"with the stage-1 prior.",
         f"Why so small: the gain follows how much worse end-to-end localises than stage 1 (Δloc; Spearman "
-        f"{fit['spearman']:.2f} over {fit['n']} committed AAVS runs, slope {fit['slope']:.2f}). Our end-to-end "
-        f"localises nearly as well as stage 1 (Δloc {sum(chosen) / len(chosen):+.3f}), so the mask has little to "
-        f"add.{why} The TPAVI-style baseline, which localises far worse (Δloc {min(p['delta_loc'] for p in tpavi):.2f} to "
+        f"{fit['spearman']:.2f} over {fit['n']} committed AAVS runs, slope {fit['slope']:.2f}). Our "
+        f"end-to-end localises nearly as well as stage 1 (Δloc {sum(chosen) / len(chosen):+.3f}), so the "
+        f"mask has little to add.{why} The TPAVI-style baseline, which localises far worse "
+        f"(Δloc {min(p['delta_loc'] for p in tpavi):.2f} to "
         f"{max(p['delta_loc'] for p in tpavi):.2f}), gains on every seed. A +0.05 gap would need Δloc ≈ "
         f"{fit['delta_loc_for_gap_0.05']:.2f}.",
     ]

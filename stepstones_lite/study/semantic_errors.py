@@ -1,22 +1,23 @@
-"""Where a semantic (AVSS) model's errors sit, object by object: named, wrong class, missed, masks on silent objects.
+"""Where a semantic (AVSS) model's errors sit, object by object: named, wrong class, missed, masks on silent
+objects.
 
-The official AVSS mIoU (``metrics.SemanticMeter``) says *how much* is wrong; this module says *what*: for every
-object visible in a frame of the synthetic set (its sidecar ``objects.json`` + ``instances/{k}.png`` gives the
-object's pixels even where the label map says background), with ``share(c)`` the part of its pixels predicted as
-class ``c``:
+The official AVSS mIoU (``metrics.SemanticMeter``) says *how much* is wrong; this module says *what*: for
+every object visible in a frame of the synthetic set (its sidecar ``objects.json`` + ``instances/{k}.png``
+gives the object's pixels even where the label map says background), with ``share(c)`` the part of its pixels
+predicted as class ``c``:
 
 - a **sounding** object (sounding in that frame) is ``named`` when ``share(its class) >= 0.5``; otherwise
   ``wrong_class`` when ``share(any class != background) >= 0.5`` (a right mask with the wrong name), else
   ``missed`` (the model left at least half of it as background);
 - a **silent** object is ``marked`` when ``share(any class != background) >= 0.5``: a mask the model put on
   something that does not sound. Silent objects come in three kinds: ``pool`` (a never-sounding class, e.g. a
-  tree), ``distractor`` (a sounding-capable class that is silent in this clip) and ``inactive`` (an object that
-  sounds in other frames of its clip, silent in this one).
+  tree), ``distractor`` (a sounding-capable class that is silent in this clip) and ``inactive`` (an object
+  that sounds in other frames of its clip, silent in this one).
 
-This is the measurement the semantics issue asks for before any lever: run it on stage 2 with the stage-1 prior,
-with the oracle prior, and on end-to-end, and the differences say whether the prior passes on its distractors or
-stage 2 fails to name what it is given. :func:`confusion` is the per-class view (GT class × predicted class).
-The 0.5 thresholds are ours (the paper has no object-level diagnostics).
+This is the measurement the semantics issue asks for before any lever: run it on stage 2 with the stage-1
+prior, with the oracle prior, and on end-to-end, and the differences say whether the prior passes on its
+distractors or stage 2 fails to name what it is given. :func:`confusion` is the per-class view (GT class ×
+predicted class). The 0.5 thresholds are ours (the paper has no object-level diagnostics).
 """
 
 from __future__ import annotations
@@ -101,9 +102,9 @@ def object_outcomes(
     """Outcomes of one clip.
 
     Args:
-        pred: ``[T, H, W]`` predicted class ids (0 = background); instances: ``[T, H, W]`` visible object id per
-            pixel (0 = none); objects: the sidecar's ``objects`` list (``id``, ``class_index``, ``sounding`` per
-            frame, ``silent_only``); valid: ``[T]`` frames that are scored (default: all).
+        pred: ``[T, H, W]`` predicted class ids (0 = background); instances: ``[T, H, W]`` visible object id
+            per pixel (0 = none); objects: the sidecar's ``objects`` list (``id``, ``class_index``,
+            ``sounding`` per frame, ``silent_only``); valid: ``[T]`` frames that are scored (default: all).
     """
     if pred.shape != instances.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and instances {tuple(instances.shape)} differ in shape")
@@ -167,8 +168,8 @@ def predict_split(
 ) -> Iterator[tuple[dict[str, Any], torch.Tensor]]:
     """Yield ``(item, pred [T, H, W])`` for every clip of ``dataset`` with the AVSS model at ``checkpoint``.
 
-    ``prior``: ``"dataset"`` (the item's ``prior``, i.e. stage-1 priors), ``"gt"`` (oracle: the GT foreground) or
-    ``None`` (a model without prior modules, e.g. end-to-end).
+    ``prior``: ``"dataset"`` (the item's ``prior``, i.e. stage-1 priors), ``"gt"`` (oracle: the GT foreground)
+    or ``None`` (a model without prior modules, e.g. end-to-end).
     """
     from ..train.pipeline import load_model
     from ..train.predict import predict

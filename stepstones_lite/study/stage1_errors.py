@@ -1,26 +1,29 @@
 """Where stage 1's false positives sit: never-sounding objects split by what could tell them apart (seed 0).
 
-Run: ``stepstones study errors --stage 1 [--seed 0] [--levers ...]`` -> ``results/stage1_errors_classroom.json``.
+Run: ``stepstones study errors --stage 1 [--seed 0] [--levers ...]`` ->
+``results/stage1_errors_classroom.json``.
 
 Reads the test-split priors (stage-1 predictions, 0/255 PNGs) of the stage-1 levers of ``stage1_levers.py``
-(cached ``Course`` runs, built if missing) and the synthetic set's sidecar (``objects.json`` + ``instances/``),
-and reports, as the share of an object's visible area predicted "sounding" (mean over object-frames):
+(cached ``Course`` runs, built if missing) and the synthetic set's sidecar (``objects.json`` +
+``instances/``), and reports, as the share of an object's visible area predicted "sounding" (mean over
+object-frames):
 
-- ``fp_silent_pool``: distractors from the never-sounding pool (tree, cow, ...): no sound in the whole dataset,
-  so vision alone could learn to skip them;
+- ``fp_silent_pool``: distractors from the never-sounding pool (tree, cow, ...): no sound in the whole
+  dataset, so vision alone could learn to skip them;
 - ``fp_same_group`` / ``fp_other_group``: distractors of a sounding-capable class whose coarse super-class
-  (``pretrain.group_of``) equals / differs from the super-class of an object sounding in that frame: the coarse
-  stand-ins cannot tell a silent cat from a barking dog by label, only by what their features keep;
+  (``pretrain.group_of``) equals / differs from the super-class of an object sounding in that frame: the
+  coarse stand-ins cannot tell a silent cat from a barking dog by label, only by what their features keep;
 - ``fp_inactive``: sounding objects in the frames where they are silent (timing errors);
-- ``recall_sounding``: sounding objects in their sounding frames (``recall_single`` / ``recall_multi``: in frames
-  with one / several sounding objects); ``missed_sounding``: share of those object-frames with under 20 % of the
-  area found (whole objects missed rather than under-segmented);
-- ``fp_background``: share of the pixels of no object predicted "sounding", over frames where something sounds.
+- ``recall_sounding``: sounding objects in their sounding frames (``recall_single`` / ``recall_multi``: in
+  frames with one / several sounding objects); ``missed_sounding``: share of those object-frames with under
+  20 % of the area found (whole objects missed rather than under-segmented);
+- ``fp_background``: share of the pixels of no object predicted "sounding", over frames where something
+  sounds.
 Frames where no object sounds are left out of the distractor splits (nothing to match there).
 
 It also tries one more lever, a decision offset: stage 1 calls a pixel "sounding" where
-``s_sounding - s_background > offset`` (0 in the model); the offset is chosen on val (binary mIoU) and the test
-mIoU at that offset is reported beside the one at 0.
+``s_sounding - s_background > offset`` (0 in the model); the offset is chosen on val (binary mIoU) and the
+test mIoU at that offset is reported beside the one at 0.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ OFFSETS = (-0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2)
 
 
 def decision_offset(run: Path, data_root: Path) -> dict[str, float]:
-    """Binary mIoU of stage-1 run ``run`` on val and test for each offset in ``OFFSETS``; the val-chosen one."""
+    """Binary mIoU of stage-1 run ``run`` on val and test for each offset in ``OFFSETS``; the val-chosen
+    one."""
     from ..metrics import BinaryMeter
     from ..train.engine import collate_clips
     from ..train.pipeline import avss_dataset, load_model
@@ -153,9 +157,10 @@ def main(argv: list[str] | None = None) -> None:
         }
         r = rows[name]
         print(
-            f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | other group "
-            f"{r['fp_other_group']:.2f} | inactive {r['fp_inactive']:.2f} | background {r['fp_background']:.3f} | "
-            f"recall {r['recall_sounding']:.2f} (single {r['recall_single']:.2f}, multi {r['recall_multi']:.2f}; "
+            f"{name}: silent pool {r['fp_silent_pool']:.2f} | same group {r['fp_same_group']:.2f} | "
+            f"other group {r['fp_other_group']:.2f} | inactive {r['fp_inactive']:.2f} | "
+            f"background {r['fp_background']:.3f} | recall {r['recall_sounding']:.2f} "
+            f"(single {r['recall_single']:.2f}, multi {r['recall_multi']:.2f}; "
             f"missed {r['missed_sounding']:.2f}) | offset {r['offset_chosen_on_val']:+.1f} (val): test mIoU "
             f"{r['test_miou_offset_0']:.3f} -> {r['test_miou_chosen']:.3f}",
             flush=True,

@@ -1,14 +1,15 @@
 """Stage-1 levers tried towards the issue's stage-1 target (binary mIoU >= 0.80), one seed, classroom profile.
 
-Run: ``stepstones study levers --stage 1 [--seeds 0] [--threads 1]`` -> ``results/stage1_levers_classroom.json``.
+Run: ``stepstones study levers --stage 1 [--seeds 0] [--threads 1]`` ->
+``results/stage1_levers_classroom.json``.
 
-Each lever is a stage-1 variant of ``REGIME``: the coarse regime (both stand-ins on super-classes), the course's
-default when the levers were tried; the course's regime is now coarse visual + fine audio (the "fine audio
-stand-in" levers below), and ``REGIME`` keeps the committed records reproducible (cached ``Course`` runs, so
-nothing is retrained twice). Its priors are then fed to that regime's stage-2 model of the same seed (trained on
-ground-truth priors, so it never saw any stage 1): the AVSS mIoU shows what the better prior buys. A lever that
-changes the stand-ins (``train__pretrain_*``) gets a ``Course`` of its own (other encoders); the stage-2 model it
-is scored with stays the study's.
+Each lever is a stage-1 variant of ``REGIME``: the coarse regime (both stand-ins on super-classes), the
+course's default when the levers were tried; the course's regime is now coarse visual + fine audio (the "fine
+audio stand-in" levers below), and ``REGIME`` keeps the committed records reproducible (cached ``Course``
+runs, so nothing is retrained twice). Its priors are then fed to that regime's stage-2 model of the same seed
+(trained on ground-truth priors, so it never saw any stage 1): the AVSS mIoU shows what the better prior buys.
+A lever that changes the stand-ins (``train__pretrain_*``) gets a ``Course`` of its own (other encoders); the
+stage-2 model it is scored with stays the study's.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ LEVERS: dict[str, Variant] = declare(
             "stand-ins pre-trained 4x longer + class matching (DEVIATION)",
             {"train__pretrain_steps": 1600, "model__class_matching": True},
         ),
-        # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual labels
+        # not levers for the chosen regime but the test of why same-super-class distractors stay: fine visual
+        # labels
         Variant("fine stand-ins (the benchmark's classes)", {"train__pretrain_label_space": "fine"}),
         Variant(
             "fine stand-ins + class matching (DEVIATION)",
@@ -81,7 +83,8 @@ STANDIN_PREFIX = "train__pretrain"  # overrides that change the stand-in encoder
 
 
 def lever_stage1(runs: Course, name: str, seed: int) -> tuple[Course, Path]:
-    """The ``Course`` a lever runs in (``runs``, or its own where it changes the stand-ins) and its stage-1 run."""
+    """The ``Course`` a lever runs in (``runs``, or its own where it changes the stand-ins) and its stage-1
+    run."""
     overrides = LEVERS[name].overrides
     standins = {**REGIME, **{k: v for k, v in overrides.items() if k.startswith(STANDIN_PREFIX)}}
     own = Course(resolve_profile("classroom", **standins), progress=False) if standins != REGIME else runs

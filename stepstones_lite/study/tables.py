@@ -1,10 +1,10 @@
-"""Markdown tables of the side studies (regime knobs, stage-1 levers, stage-1 errors), read from their JSON, and
-the README's "What the course reproduces" table, read from the committed study.
+"""Markdown tables of the side studies (regime knobs, stage-1 levers, stage-1 errors), read from their JSON,
+and the README's "What the course reproduces" table, read from the committed study.
 
 Run: ``stepstones study tables`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
-the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between ``KNOBS_BEGIN`` /
-``KNOBS_END`` in ``results/notes.md`` (``tests/test_results.py`` checks that the committed files hold exactly what
-this writes).
+the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between
+``KNOBS_BEGIN`` / ``KNOBS_END`` in ``results/notes.md`` (``tests/test_results.py`` checks that the committed
+files hold exactly what this writes).
 Nothing is typed in: every cell is a number of the JSON the scripts wrote (mean ± std where a row has several
 seeds).
 """
@@ -152,12 +152,15 @@ def readme_block(study: dict) -> str:
             "two-stage (stage-1 priors) vs end-to-end, paper protocol",
             f"{_ms(a['two_stage'], 'avss_miou')} vs {_ms(a['end_to_end'], 'avss_miou')}; gap per seed "
             f"{fmt(f'{g:+.3f}' for g in gaps)}",
-            "48.5 vs 41.8 (same recipe, no module reads the prior: Supp. Tab. E3); Tab. 3's 37.1 is a frozen-backbone "
-            "ablation",
+            "48.5 vs 41.8 (same recipe, no module reads the prior: Supp. Tab. E3); Tab. 3's 37.1 is a "
+            "frozen-backbone ablation",
         ),
         (
             "… at equal total compute (end-to-end gets stage 1's steps too)",
-            f"end-to-end {_ms(a['end_to_end_equal_compute'], 'avss_miou')}; gap per seed {fmt(f'{g:+.3f}' for g in eq)}",
+            (
+                f"end-to-end {_ms(a['end_to_end_equal_compute'], 'avss_miou')}; "
+                f"gap per seed {fmt(f'{g:+.3f}' for g in eq)}"
+            ),
             "not reported",
         ),
         (
@@ -173,7 +176,10 @@ def readme_block(study: dict) -> str:
         (
             "stage-2 modules (all; " + "; ".join(f"w/o {m.title}" for m in PRIOR_MODULES) + "; w/o all)",
             "; ".join(abl(n) for n in ("two_stage", *ablation_arms())),
-            "48.5; 45.2; –; 46.4; 41.8 (Supp. Tab. E3; Tab. 4's 43.4 drops fusion + keys but keeps the prior attention)",
+            (
+                "48.5; 45.2; –; 46.4; 41.8 (Supp. Tab. E3; Tab. 4's 43.4 drops fusion + keys but keeps the "
+                "prior attention)"
+            ),
         ),
         (
             "stage 1: binary mIoU; share of never-sounding objects marked",
@@ -203,7 +209,8 @@ def knobs_block(data: dict) -> str:
 
 
 def _write_block(path: Path, begin: str, end_marker: str, block: str) -> bool:
-    """Replace the text from ``begin`` to ``end_marker`` in ``path`` by ``block``; True if the file changed."""
+    """Replace the text from ``begin`` to ``end_marker`` in ``path`` by ``block``; True if the file
+    changed."""
     text = path.read_text()
     start, end = text.index(begin), text.index(end_marker) + len(end_marker)
     new = text[:start] + block + text[end:]

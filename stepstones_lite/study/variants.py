@@ -1,9 +1,10 @@
 """The study's variants as declared data: one typed record per regime knob or lever.
 
-A :class:`Variant` is a change to the classroom recipe: ``overrides`` are profile overrides (``section__field``,
-the generator's data knobs included as ``data__synth__<knob>``), so every variant also runs as
-``stepstones reproduce --profile classroom --set section__field=value ...``. ``name`` is the variant's key in the
-committed JSON (and its row in the tables); ``mirrors`` says which AVSBench situation it stands for.
+A :class:`Variant` is a change to the classroom recipe: ``overrides`` are profile overrides
+(``section__field``, the generator's data knobs included as ``data__synth__<knob>``), so every variant also
+runs as ``stepstones reproduce --profile classroom --set section__field=value ...``. ``name`` is the variant's
+key in the committed JSON (and its row in the tables); ``mirrors`` says which AVSBench situation it stands
+for.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Verdicts that respect noise: a difference inside the measured build-to-build range is a tie.
 
 One configuration built six times (classroom, end-to-end, seed 0: ``stepstones study noise``) spans about 0.03
-AVSS mIoU (``results/build_noise_classroom.json``): two builds of the *same* settings differ by that much. So a
-difference between two arms only counts when every seed clears that range in the same direction; a mean inside
-it is a tie, and anything else is inside the seed spread.
+AVSS mIoU (``results/build_noise_classroom.json``): two builds of the *same* settings differ by that much. So
+a difference between two arms only counts when every seed clears that range in the same direction; a mean
+inside it is a tie, and anything else is inside the seed spread.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def build_noise_range(path: str | Path | None = None) -> float:
 
 
 def call(diffs: list[float], noise: float) -> str:
-    """``"higher"`` / ``"lower"`` when every per-seed difference clears ``±noise`` the same way, ``"tie"`` when the
-    mean is inside ``±noise``, else ``"spread"``.
+    """``"higher"`` / ``"lower"`` when every per-seed difference clears ``±noise`` the same way, ``"tie"``
+    when the mean is inside ``±noise``, else ``"spread"``.
 
     >>> call([0.05, 0.06], 0.03), call([0.0, 0.015, 0.03], 0.03), call([-0.06, 0.15], 0.03)
     ('higher', 'tie', 'spread')

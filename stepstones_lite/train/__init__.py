@@ -1,4 +1,5 @@
-"""Training: one device-agnostic loop (CPU, CUDA + AMP, DDP via torchrun), checkpoints, the pipeline stages."""
+"""Training: one device-agnostic loop (CPU, CUDA + AMP, DDP via torchrun), checkpoints, the pipeline
+stages."""
 
 from .checkpoint import CheckpointError, ConfigMismatchError, load_checkpoint, save_checkpoint
 from .engine import DistributedContext, FitResult, Task, Trainer, collate_clips, epoch_order

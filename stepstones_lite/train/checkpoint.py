@@ -1,4 +1,5 @@
-"""Checkpoints: plain ``state_dict`` tensors + a JSON header, written atomically, loaded with ``weights_only``.
+"""Checkpoints: plain ``state_dict`` tensors + a JSON header, written atomically, loaded with
+``weights_only``.
 
 Layout of one checkpoint file (a ``torch.save`` dict of tensors and plain containers only):
 

@@ -14,8 +14,8 @@ the :class:`Trainer` owns everything else:
 - checkpoints with optimizer, scheduler, scaler, RNG states and step, written atomically; ``resume=True``
   continues bit-identically on CPU (data order is a pure function of seed and epoch, and evaluation runs
   inside a forked RNG so it never shifts the training stream);
-- ``tqdm.auto`` progress (one line; off under ``TQDM_DISABLE``/CI), a JSONL log per run (and TensorBoard scalars
-  when ``tensorboard`` is installed) and a ``history``;
+- ``tqdm.auto`` progress (one line; off under ``TQDM_DISABLE``/CI), a JSONL log per run (and TensorBoard
+  scalars when ``tensorboard`` is installed) and a ``history``;
 - data read inline from preloaded datasets on CPU, or by ``DataLoader`` workers (``DataConfig.num_workers``,
   pinned memory on CUDA) in the same deterministic order.
 """
@@ -272,8 +272,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- batches
     def _epoch_batches(self, start_step: int) -> Iterator[list[list[int]]]:
-        """Per epoch, the index lists of its remaining steps; a pure function of (seed, epoch, rank), so resume can
-        rejoin the stream at any step."""
+        """Per epoch, the index lists of its remaining steps; a pure function of (seed, epoch, rank), so
+        resume can rejoin the stream at any step."""
         n, per_step = len(self.train_set), max(1, int(self.cfg.clips_per_step))
         world, rank = self.ctx.world_size, self.ctx.rank
         per_epoch = max(1, n // (per_step * world))  # whole steps per epoch on every rank
@@ -289,7 +289,8 @@ class Trainer:
 
         With ``DataConfig.num_workers > 0`` a :class:`torch.utils.data.DataLoader` reads them in worker
         processes (pinned memory on CUDA), in the same order: it is handed the epoch's index lists as its
-        ``batch_sampler``. With 0 workers (the CPU profiles, whose datasets are preloaded) clips are read inline.
+        ``batch_sampler``. With 0 workers (the CPU profiles, whose datasets are preloaded) clips are read
+        inline.
         """
         workers = int(getattr(self.profile.data, "num_workers", 0) or 0)
         for epoch_offset, index_lists in enumerate(self._epoch_batches(start_step)):
@@ -383,7 +384,8 @@ class Trainer:
                 writer.flush()
 
     def _tensorboard(self) -> Any | None:
-        """A TensorBoard writer in ``<out_dir>/tb`` when ``tensorboard`` is installed (optional), else None."""
+        """A TensorBoard writer in ``<out_dir>/tb`` when ``tensorboard`` is installed (optional), else
+        None."""
         if not hasattr(self, "_tb"):
             self._tb = None
             try:

@@ -2,9 +2,9 @@
 
 Every caller that turns model outputs into maps goes through here: the tasks' evaluation (stage 1, stage 2,
 end-to-end, TPAVI), the priors (:func:`~stepstones_lite.train.priors.make_priors`), the error analyses and the
-notebooks. The post-processing is the Mask2Former semantic inference of the paper's code (paper §3, the released
-``semantic_inference``): ``s[c] = Σ_q softmax(class_q)[c] · sigmoid(mask_q)`` at the label size, or a per-pixel
-softmax for the TPAVI-style baseline.
+notebooks. The post-processing is the Mask2Former semantic inference of the paper's code (paper §3, the
+released ``semantic_inference``): ``s[c] = Σ_q softmax(class_q)[c] · sigmoid(mask_q)`` at the label size, or a
+per-pixel softmax for the TPAVI-style baseline.
 """
 
 from __future__ import annotations
@@ -38,14 +38,16 @@ def predict(
     muted: bool = False,
     output: str = "labels",
 ) -> torch.Tensor:
-    """Run ``model`` on one clip (``frames [T,3,H,W]``) or a batch (``frames [B,T,3,H,W]``, frames folded into N).
+    """Run ``model`` on one clip (``frames [T,3,H,W]``) or a batch (``frames [B,T,3,H,W]``, frames folded into
+    N).
 
     Args:
         prior: ``None`` (stage 1, end-to-end), ``"dataset"`` (the clip's ``prior``: stage-1 priors), ``"gt"``
             (the oracle: ground-truth foreground) or a ``[N, H, W]`` tensor in [0, 1].
         muted: feed the log-mel of silence instead of the soundtrack.
         output: ``"labels"`` class map ``[N, H, W]``; ``"scores"`` per-pixel class scores ``[N, C, H, W]``;
-            ``"logits"`` (2-class stage 1 only) ``s_sounding − s_background`` ``[N, H, W]``, > 0 where sounding wins.
+            ``"logits"`` (2-class stage 1 only) ``s_sounding − s_background`` ``[N, H, W]``, > 0 where
+            sounding wins.
     The maps come at the size of the clip's ``labels`` (``masks`` for ``"logits"``).
     """
     if output not in OUTPUTS:

@@ -102,8 +102,9 @@ def make_priors(
 ) -> Path:
     """Write a stage-1 model's binary predictions as prior PNGs; return the manifest path.
 
-    A pixel is sounding where ``s_sounding - s_background > offset``: 0 is the model's own decision, a negative
-    ``offset`` a recall-tuned prior (more pixels marked; e.g. the offset chosen on val by ``study errors``).
+    A pixel is sounding where ``s_sounding - s_background > offset``: 0 is the model's own decision, a
+    negative ``offset`` a recall-tuned prior (more pixels marked; e.g. the offset chosen on val by
+    ``study errors``).
 
     ``manifest.json`` records the checkpoint's sha256: rerunning into a folder of another checkpoint raises
     instead of silently mixing priors; rerunning with the same checkpoint resumes.
@@ -205,7 +206,8 @@ def write_reference_priors(
     seed: int = 0,
     progress: bool | None = None,
 ) -> Path:
-    """Ground-truth priors (``degrade=None``: the oracle) or degraded ones; manifest records the mean prior IoU."""
+    """Ground-truth priors (``degrade=None``: the oracle) or degraded ones; manifest records the mean prior
+    IoU."""
     from tqdm.auto import tqdm
 
     from .datasets import avss_dataset, ensure_dataset
@@ -274,7 +276,8 @@ def priors_for_evaluation(
     A folder with a ``manifest.json`` (made by :func:`make_priors` / :func:`write_reference_priors`) must be
     complete and cover ``split`` (:func:`check_priors`); ``stage1``: the stage-1 checkpoint the priors must
     come from (its sha256 is compared with the manifest's, so priors of another stage-1 model are refused). A
-    folder without a manifest (e.g. the authors' released masks) is used as it is. Returns the manifest, or None.
+    folder without a manifest (e.g. the authors' released masks) is used as it is. Returns the manifest, or
+    None.
     """
     manifest = Path(prior_root) / "manifest.json"
     if not manifest.is_file():

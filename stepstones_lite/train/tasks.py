@@ -106,7 +106,8 @@ class AVSTask:
 
 
 def _diagnostic_inputs(batch: dict[str, Any], valid: torch.Tensor) -> dict[str, Any]:
-    """Instance information of the synthetic set (``objects``/``instances``) for the diagnostics, if present."""
+    """Instance information of the synthetic set (``objects``/``instances``) for the diagnostics, if
+    present."""
     if "instances" not in batch or "objects" not in batch:
         return {}
     from .instances import instances_for_meter
@@ -175,7 +176,8 @@ class AVSSTask:
         """Per-pixel class scores ``[N, C, H, W]`` at the label size (:func:`~.predict.predict`).
 
         With ``gate``, every pixel outside the mask (the clip's stage-1 prior, or the ground-truth foreground)
-        becomes background: a mask used after the fact instead of as the model's input, the ladder's middle rung.
+        becomes background: a mask used after the fact instead of as the model's input, the ladder's middle
+        rung.
         """
         scores = predict(model, batch, self._prior(batch, training=False), output="scores")  # [N, C, H, W]
         if self.gate is None:
@@ -209,13 +211,14 @@ class AVSSTask:
             binary.update(collapsed, (labels[valid] > 0).float())
         stats = semantic.compute()
         result = {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
-        # the official mean runs over all 71 classes; on a benchmark with fewer classes the mean over the classes
-        # present in the split's GT is the readable number (same ordering, larger scale)
+        # the official mean runs over all 71 classes; on a benchmark with fewer classes the mean over the
+        # classes present in the split's GT is the readable number (same ordering, larger scale)
         if present.any():
             result["miou_present"] = float(torch.as_tensor(stats["iou_per_class"])[present].mean())
             result["fscore_present"] = float(torch.as_tensor(stats["f_per_class"])[present].mean())
             result["classes_present"] = int(present.sum())
-        # the official formula over the benchmark's own label space (all 71 on AVSBench, 18 on the synthetic set)
+        # the official formula over the benchmark's own label space (all 71 on AVSBench, 18 on the synthetic
+        # set)
         classes = torch.as_tensor(
             self.class_set if self.class_set else range(self.num_classes), dtype=torch.long
         )

@@ -2,20 +2,21 @@
 
 :func:`check_figure` draws the canvas and returns human-readable problems (empty: fine):
 
-* **text overlaps**: two visible, non-empty texts (titles, suptitle, axis labels, tick labels, legend entries and
-  boxes, ``ax.texts``, annotations, figure texts) whose boxes overlap by more than ``TEXT_TOLERANCE_PX`` on
-  both axes. Rotated texts are tested as rotated rectangles, not as their axis-aligned boxes;
+* **text overlaps**: two visible, non-empty texts (titles, suptitle, axis labels, tick labels, legend entries
+  and boxes, ``ax.texts``, annotations, figure texts) whose boxes overlap by more than ``TEXT_TOLERANCE_PX``
+  on both axes. Rotated texts are tested as rotated rectangles, not as their axis-aligned boxes;
 * **legends over data**: a legend box that covers plotted data of any axes it lies over (its own, a twin,
-  a neighbour): bars and other patches drawn in data coordinates, line segments and markers, scatter points and
-  error bars. Spans (``axvspan``/``axhspan``), images and heatmaps are background, not data;
-* **label maps in two colours**: a class map (a 2-D image of integers, one above 1) whose value is drawn in one
-  colour in one panel and in another colour in another panel (``imshow`` without a shared palette or fixed
+  a neighbour): bars and other patches drawn in data coordinates, line segments and markers, scatter points
+  and error bars. Spans (``axvspan``/``axhspan``), images and heatmaps are background, not data;
+* **label maps in two colours**: a class map (a 2-D image of integers, one above 1) whose value is drawn in
+  one colour in one panel and in another colour in another panel (``imshow`` without a shared palette or fixed
   ``vmin``/``vmax``), and a class named with two colours in :func:`note_class_colours`;
-* **overlays that vanish**: overlay regions noted with :func:`note_overlay` whose contrast against the pixels they
-  cover (median CIEDE2000 ΔE) is below ``MIN_VISIBLE_DELTA_E``, or two overlay categories (hit / false positive /
-  missed) drawn in colours closer than ``MIN_SEPARATION_DELTA_E`` on the same frame.
+* **overlays that vanish**: overlay regions noted with :func:`note_overlay` whose contrast against the pixels
+  they cover (median CIEDE2000 ΔE) is below ``MIN_VISIBLE_DELTA_E``, or two overlay categories (hit / false
+  positive / missed) drawn in colours closer than ``MIN_SEPARATION_DELTA_E`` on the same frame.
 
-:func:`overlay_contrast` and :func:`delta_e` are the measures the drawing functions use to pick a stronger overlay or an outline before they note the result on the figure.
+:func:`overlay_contrast` and :func:`delta_e` are the measures the drawing functions use to pick a stronger
+overlay or an outline before they note the result on the figure.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class FigureCheckError(AssertionError):
 
 
 def checks_enabled() -> str | None:
-    """The figure-check mode from ``STEPSTONES_CHECK_FIGURES``: ``"raise"`` (``1``, ``true``, ``yes``, ``on``),
-    ``"warn"`` (``warn``: print the problems and go on, to see every figure's in one run) or None (off)."""
+    """The figure-check mode from ``STEPSTONES_CHECK_FIGURES``: ``"raise"`` (``1``, ``true``, ``yes``,
+    ``on``), ``"warn"`` (``warn``: print the problems and go on, to see every figure's in one run) or None
+    (off)."""
     value = os.environ.get("STEPSTONES_CHECK_FIGURES", "").strip().lower()
     return "raise" if value in ("1", "true", "yes", "on") else "warn" if value == "warn" else None
 
@@ -133,8 +135,8 @@ def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def delta_e(rgb_a: Any, rgb_b: Any) -> np.ndarray:
-    """CIEDE2000 colour difference between sRGB colours in [0, 1] (broadcasts over ``[..., 3]``): about 1 is just
-    noticeable side by side, above about 10 two colours read as different at a glance."""
+    """CIEDE2000 colour difference between sRGB colours in [0, 1] (broadcasts over ``[..., 3]``): about 1 is
+    just noticeable side by side, above about 10 two colours read as different at a glance."""
     l1, a1, b1 = np.moveaxis(_srgb_to_lab(rgb_a), -1, 0)
     l2, a2, b2 = np.moveaxis(_srgb_to_lab(rgb_b), -1, 0)
     c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
@@ -169,8 +171,9 @@ def delta_e(rgb_a: Any, rgb_b: Any) -> np.ndarray:
 
 
 def overlay_contrast(colour: Sequence[float], covered: Any, alpha: float = 0.55) -> float:
-    """How much an overlay of ``colour`` at opacity ``alpha`` changes the pixels it covers: the median ΔE between
-    each covered pixel ``[N, 3]`` (RGB in [0, 1]) and its blend with ``colour`` (0 if nothing is covered)."""
+    """How much an overlay of ``colour`` at opacity ``alpha`` changes the pixels it covers: the median ΔE
+    between each covered pixel ``[N, 3]`` (RGB in [0, 1]) and its blend with ``colour`` (0 if nothing is
+    covered)."""
     px = np.asarray(covered, dtype=np.float64).reshape(-1, 3)
     if not len(px):
         return 0.0

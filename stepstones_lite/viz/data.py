@@ -60,7 +60,8 @@ def frame_strip(
 
     Args:
         frames: ``[T, 3, H, W]`` in [0, 1] (or ``[T, H, W, 3]``).
-        masks: optional ``[T, H, W]``: binary sounding masks (vermillion) or class maps (AVSS palette colours).
+        masks: optional ``[T, H, W]``: binary sounding masks (vermillion) or class maps (AVSS palette
+            colours).
         outlines: optional ``[T, H, W]`` bool, drawn as yellow contours (e.g. silent objects).
         title: figure title.
         frame_titles: one caption per frame (default ``t = k s``).

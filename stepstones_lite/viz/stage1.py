@@ -12,8 +12,9 @@ import numpy as _np
 
 from .style import HEATMAP_CMAP
 
-# Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/): the four overlay colours stay apart
-# under deuteranopia, protanopia and tritanopia, and the ground truth drawn alone never takes the "missed" colour
+# Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/): the four overlay colours stay
+# apart under deuteranopia, protanopia and tritanopia, and the ground truth drawn alone never takes the
+# "missed" colour
 _GT_RGB = (0.80, 0.47, 0.65)  # reddish purple #CC79A7: the ground truth alone (no prediction given)
 _MISSED_RGB = (0.00, 0.45, 0.70)  # blue #0072B2: ground truth the prediction missed
 _PRED_RGB = (0.84, 0.37, 0.00)  # vermillion #D55E00: prediction outside the ground truth (false positive)
@@ -68,11 +69,12 @@ def overlay_report(
     """:func:`mask_overlay` with its contrast report: ``(image [H, W, 3], {"visibility": {category: ΔE},
     "separation": {(category, category): ΔE}})``.
 
-    Each region is painted at ``alpha``; where that barely changes the pixels it covers (median CIEDE2000 ΔE below
-    ``check.MIN_VISIBLE_DELTA_E``, e.g. the blue "missed" on a blue bird) or two categories end up looking alike,
-    the region is painted at a stronger opacity, and a region still hard to see gets a black or white inner
-    outline (whichever stands out more from its pixels and its colour). Visibility is the larger of the fill's
-    median ΔE and the outline's ΔE against the covered pixels; separation is the ΔE of two regions' median colours.
+    Each region is painted at ``alpha``; where that barely changes the pixels it covers (median CIEDE2000 ΔE
+    below ``check.MIN_VISIBLE_DELTA_E``, e.g. the blue "missed" on a blue bird) or two categories end up
+    looking alike, the region is painted at a stronger opacity, and a region still hard to see gets a black or
+    white inner outline (whichever stands out more from its pixels and its colour). Visibility is the larger
+    of the fill's median ΔE and the outline's ΔE against the covered pixels; separation is the ΔE of two
+    regions' median colours.
     """
     from .check import MIN_SEPARATION_DELTA_E, MIN_VISIBLE_DELTA_E, delta_e, overlay_contrast
 
@@ -128,7 +130,8 @@ def overlay_report(
 def mask_overlay(
     frame: _Any, gt: _Any | None = None, pred: _Any | None = None, alpha: float = 0.55
 ) -> _np.ndarray:
-    """Frame ``[3,H,W]`` with masks painted on (colour-blind safe): hit yellow, false positive vermillion, missed blue.
+    """Frame ``[3,H,W]`` with masks painted on (colour-blind safe): hit yellow, false positive vermillion,
+    missed blue.
 
     With only ``gt`` the mask is painted reddish purple (never the "missed" blue: nothing was predicted, so
     nothing was missed); with only ``pred`` it is painted vermillion. A region that would barely show on the
@@ -152,7 +155,8 @@ def plot_history(
     keys: Sequence[str] = ("train_loss", "val_miou"),
     title: str = "Training history",
 ) -> plt.Figure:
-    """One panel per key of a run's evaluation records (``Course.history(run)`` / ``on_eval`` records) vs step."""
+    """One panel per key of a run's evaluation records (``Course.history(run)`` / ``on_eval`` records) vs
+    step."""
     keys = list(keys)
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
     steps = [r.get("step", i) for i, r in enumerate(history)]
@@ -225,8 +229,8 @@ def prediction_grid(
         frames: ``[T, 3, H, W]`` in [0, 1]; gt: ``[T, H, W]`` binary.
         pred: ``[T, H, W]`` binary, or ``{row name: [T, H, W]}`` for several predictions (e.g. muted audio).
         captions: optional per-frame captions (e.g. "t=0 silent").
-    Colours in prediction rows: yellow hit, vermillion false positive, blue missed (Okabe-Ito, colour-blind safe);
-    the ground-truth row is reddish purple.
+    Colours in prediction rows: yellow hit, vermillion false positive, blue missed (Okabe-Ito, colour-blind
+    safe); the ground-truth row is reddish purple.
     """
     preds = dict(pred) if isinstance(pred, _Mapping) else {"prediction": pred}
     t = len(frames)
@@ -256,9 +260,9 @@ def compare_bars(
 ) -> plt.Figure:
     """Grouped bars: one group per metric key, one bar per condition (``{condition: {key: value}}``).
 
-    ``lower_is_better`` names the keys where a smaller value is better (false-positive rates...): they get their own
-    panel, "lower is better ↓", beside "higher is better ↑", and every label its arrow, so the two kinds are never
-    read as one scale. Without it: one panel, labels as given.
+    ``lower_is_better`` names the keys where a smaller value is better (false-positive rates...): they get
+    their own panel, "lower is better ↓", beside "higher is better ↑", and every label its arrow, so the two
+    kinds are never read as one scale. Without it: one panel, labels as given.
     """
     names = list(results)
     keys = list(keys)
@@ -308,7 +312,8 @@ def prior_gallery(
     title: str = "Mask priors",
     ncols: int = 4,
 ) -> plt.Figure:
-    """A grid of single frames, each with its GT and a prior painted on (yellow hit, vermillion FP, blue missed)."""
+    """A grid of single frames, each with its GT and a prior painted on (yellow hit, vermillion FP, blue
+    missed)."""
     n = len(frames)
     ncols = max(1, min(ncols, n))
     nrows = max(1, _math.ceil(n / ncols))

@@ -118,13 +118,15 @@ def semantic_rows(
 ) -> plt.Figure:
     """A grid of semantic overlays: one row per named class map stack (e.g. GT, stage 2, end-to-end).
 
-    The column titles (``frame_titles``) stand over the top row only and each row's name is its first panel's y
-    label, so no two titles collide. Under each panel one line names the classes it paints ("pred: ...", or
+    The column titles (``frame_titles``) stand over the top row only and each row's name is its first panel's
+    y label, so no two titles collide. Under each panel one line names the classes it paints ("pred: ...", or
     "GT: ..." for the ``gt`` stack itself) and, when ``gt`` is given, the ground truth's classes as well, each
-    marked as such; ``notes``: ``{row name: [one line per column]}`` added below (e.g. objects named / painted).
+    marked as such; ``notes``: ``{row name: [one line per column]}`` added below (e.g. objects named /
+    painted).
 
     Args:
-        frames: ``[T, 3, H, W]``; rows: ``{name: [T, H, W] class ids}``; gt: ``[T, H, W]`` ground-truth class ids.
+        frames: ``[T, 3, H, W]``; rows: ``{name: [T, H, W] class ids}``; gt: ``[T, H, W]`` ground-truth class
+            ids.
     """
     from ..data import AVSS_CLASSES
 
@@ -400,8 +402,9 @@ def share_and_lift_heatmaps(
     title: str | None = None,
     fmt: str = ".2f",
 ) -> plt.Figure:
-    """Two annotated heatmaps side by side, each on its own scale: shares (fractions, fixed 0-1 colour scale) and
-    lifts (ratios, a diverging map centred on 1 = no preference), so a lift of 3 does not wash out shares of 0.2."""
+    """Two annotated heatmaps side by side, each on its own scale: shares (fractions, fixed 0-1 colour scale)
+    and lifts (ratios, a diverging map centred on 1 = no preference), so a lift of 3 does not wash out shares
+    of 0.2."""
     import seaborn as sns
 
     share_arr, lift_arr = _as_array(shares).astype(float), _as_array(lifts).astype(float)
@@ -448,12 +451,14 @@ def share_and_lift_heatmaps(
 def split_loss_panel(frame, labels, scores, title: str | None = None) -> plt.Figure:
     """One frame of an AVSS model, the split loss made visible (``metrics.mechanism``).
 
-    Panels: the frame with the ground-truth sounding region; foreground by the argmax (any class beats background);
-    foreground by the pooled sounding classes (``Σ_{c≥1} s_c > s_bg``); and the pixels *lost to the split*: sounding
-    in the ground truth, background by the argmax, although the pooled classes win (orange).
+    Panels: the frame with the ground-truth sounding region; foreground by the argmax (any class beats
+    background); foreground by the pooled sounding classes (``Σ_{c≥1} s_c > s_bg``); and the pixels *lost to
+    the split*: sounding in the ground truth, background by the argmax, although the pooled classes win
+    (orange).
 
     Args:
-        frame: ``[3, H, W]``; labels: ``[H, W]`` GT class ids; scores: ``[C, H, W]`` class scores (class 0 background).
+        frame: ``[3, H, W]``; labels: ``[H, W]`` GT class ids; scores: ``[C, H, W]`` class scores (class 0
+            background).
     """
     scores = torch.as_tensor(scores)
     gt = _as_array(labels) > 0  # [H, W]

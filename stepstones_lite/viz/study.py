@@ -106,9 +106,10 @@ def plot_gap_map(
     highlight: dict | None = None,
     title: str = "When do stepping stones pay? Two-stage gap against Δloc",
 ) -> plt.Figure:
-    """Every committed run as a point: Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against the
-    two-stage gap on test, coloured by encoder regime, the TPAVI-style baseline as squares; the AAVS points' fitted
-    line (``summary["aavs"]``) and, if given, one ``highlight`` point (e.g. this notebook's live run)."""
+    """Every committed run as a point: Δloc (stage-1 binary mIoU − end-to-end collapsed binary mIoU) against
+    the two-stage gap on test, coloured by encoder regime, the TPAVI-style baseline as squares; the AAVS
+    points' fitted line (``summary["aavs"]``) and, if given, one ``highlight`` point (e.g. this notebook's
+    live run)."""
     colours = {
         "chosen (coarse visual, fine audio)": "#0072b2",
         "coarse audio": "#d55e00",
@@ -176,9 +177,9 @@ def payoff_ladder(
     title: str = "What a mask is worth: applied after the fact, or read",
 ) -> plt.Figure:
     """The payoff ladder: per mask (stage 1's, the ground truth's) three rungs of AVSS mIoU — end-to-end, the
-    end-to-end prediction with the mask applied after the fact (outside it: background), and stage 2 trained to
-    read the mask (two-stage, oracle). Each step is annotated with its difference; ``noise`` (the build-to-build
-    range) is drawn as a band around end-to-end, so a step inside it reads as a tie."""
+    end-to-end prediction with the mask applied after the fact (outside it: background), and stage 2 trained
+    to read the mask (two-stage, oracle). Each step is annotated with its difference; ``noise`` (the
+    build-to-build range) is drawn as a band around end-to-end, so a step inside it reads as a tie."""
     colours = ("#999999", "#56b4e9", "#0072b2")
     groups = {
         "stage-1 mask": (end_to_end, gated_stage1, two_stage),

@@ -50,8 +50,9 @@ def set_style() -> None:
 def save_figure(fig: plt.Figure, name: str, folder: str | Path | None = None) -> Path:
     """Save ``fig`` as ``<figures>/<name>.png`` and return the path.
 
-    With ``STEPSTONES_CHECK_FIGURES=1`` (the test runs) the figure is checked first (:mod:`.check`: overlapping
-    texts, legends over data, class colours, overlay contrast) and a failing figure raises ``FigureCheckError``.
+    With ``STEPSTONES_CHECK_FIGURES=1`` (the test runs) the figure is checked first (:mod:`.check`:
+    overlapping texts, legends over data, class colours, overlay contrast) and a failing figure raises
+    ``FigureCheckError``.
     """
     from .check import assert_figure_ok, checks_enabled
 
@@ -89,7 +90,8 @@ def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], l
 
 
 def plot_pipeline(stages: Sequence[str] | None = None) -> plt.Figure:
-    """The Stepping Stones pipeline (paper Fig. 2, simplified): data -> stage 1 -> priors -> stage 2 -> eval."""
+    """The Stepping Stones pipeline (paper Fig. 2, simplified): data -> stage 1 -> priors -> stage 2 ->
+    eval."""
     labels = list(
         stages
         or (

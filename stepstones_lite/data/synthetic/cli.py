@@ -1,9 +1,9 @@
 """Generator flags, shared by ``stepstones make-data`` and ``data_scripts/make_synthetic_avss.py``.
 
 Defaults come from the profile's ``data`` section: its own fields (``num_clips``, ``render_size``, ``seed``,
-``num_frames``, ``split_fractions``, ``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``) and the
-generator knobs ``data.synth`` (``--set data__synth__<knob>=...`` reaches any of them, as in every other command);
-the flags below override single knobs on top.
+``num_frames``, ``split_fractions``, ``off_screen_prob``, ``partial_sounding_prob``, ``silent_only_prob``) and
+the generator knobs ``data.synth`` (``--set data__synth__<knob>=...`` reaches any of them, as in every other
+command); the flags below override single knobs on top.
 """
 
 from __future__ import annotations

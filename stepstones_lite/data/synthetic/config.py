@@ -1,5 +1,5 @@
-"""``SynthConfig``: every knob of the synthetic AVSS benchmark; ``GeneratorKnobs``: the ones a profile nests as
-``data.synth``; ``default_root``: where a profile's synthetic set lives."""
+"""``SynthConfig``: every knob of the synthetic AVSS benchmark; ``GeneratorKnobs``: the ones a profile nests
+as ``data.synth``; ``default_root``: where a profile's synthetic set lives."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ __all__ = [
 GENERATOR_VERSION = "1.0"  # bump when the same config would render different bytes
 
 
-# the fields the profile's DataConfig holds itself (the reader and the model use them too): SynthConfig name ->
-# DataConfig name
+# the fields the profile's DataConfig holds itself (the reader and the model use them too): SynthConfig name
+# -> DataConfig name
 FROM_DATA_CONFIG = {
     "num_clips": "num_clips",
     "size": "render_size",
@@ -140,8 +140,8 @@ class SynthConfig(GeneratorKnobs):
 
 
 def profile_overrides(knobs: dict[str, Any] | None) -> dict[str, Any]:
-    """``SynthConfig`` settings as profile overrides: ``data__<field>`` for the data fields a profile holds itself
-    (``size`` is ``data__render_size``), ``data__synth__<knob>`` for the rest.
+    """``SynthConfig`` settings as profile overrides: ``data__<field>`` for the data fields a profile holds
+    itself (``size`` is ``data__render_size``), ``data__synth__<knob>`` for the rest.
 
     >>> profile_overrides({"num_clips": 500, "label": "v2"})
     {'data__num_clips': 500, 'data__synth__label': 'v2'}
@@ -159,8 +159,8 @@ def default_root(profile_name: str, config: SynthConfig | None = None) -> Path:
     """``$STEPSTONES_DATA``, else ``<artifacts>/data/synthetic_<profile>_<config hash>``.
 
     The hash covers the whole :class:`SynthConfig`, so ``stepstones make-data --profile P`` writes exactly the
-    folder the notebooks and the trainer use for profile P (``train.datasets.ensure_dataset``), and a dataset made
-    with other knobs gets a folder of its own.
+    folder the notebooks and the trainer use for profile P (``train.datasets.ensure_dataset``), and a dataset
+    made with other knobs gets a folder of its own.
     """
     from ...artifacts import artifact_key
     from ...utils import artifacts_dir

@@ -272,8 +272,8 @@ def generate_dataset(
     cfg.validate()
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    # two generators of one root (two notebooks, make-data beside a notebook): the second waits, then finds the
-    # clips done and only rewrites the same index files
+    # two generators of one root (two notebooks, make-data beside a notebook): the second waits, then finds
+    # the clips done and only rewrites the same index files
     with file_lock(root.parent / f".{root.name}.lock", f"the synthetic dataset {root.name}"):
         return _generate_locked(root, cfg, workers, progress, overwrite)
 

@@ -1,4 +1,5 @@
-"""Sprites (Twemoji / OpenMoji SVG, Noto, Tux Paint stamps; alpha = exact mask) and backgrounds, cached per process."""
+"""Sprites (Twemoji / OpenMoji SVG, Noto, Tux Paint stamps; alpha = exact mask) and backgrounds, cached per
+process."""
 
 from __future__ import annotations
 

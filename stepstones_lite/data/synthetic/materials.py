@@ -18,8 +18,9 @@ byte-identically in any worker. espeak-ng is *not* bit-reproducible between call
 gives different samples each time, even after ``espeak_ng_SetRandSeed``), so the speech bank is rendered once
 and kept in an on-disk cache (``$STEPSTONES_CACHE`` or ``~/.cache/stepstones_lite``), written atomically.
 
-The code is in :mod:`.catalogue` (the class table, what is installed), :mod:`.images` (sprites, backgrounds) and
-:mod:`.sounds`; every name is importable from here (``from . import materials as M``), with :func:`warm_up`.
+The code is in :mod:`.catalogue` (the class table, what is installed), :mod:`.images` (sprites, backgrounds)
+and :mod:`.sounds`; every name is importable from here (``from . import materials as M``), with
+:func:`warm_up`.
 """
 
 from __future__ import annotations
