@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_training_commands"]
 
@@ -48,6 +49,11 @@ def _out(args: argparse.Namespace, stage: str, profile) -> Path:
     return artifacts_dir() / stage / f"{profile.name}-s{seed}"
 
 
+def _training_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What every training command hands its pipeline function from the shared flags."""
+    return dict(data_root=args.data, seed=args.seed, steps=args.steps, resume=args.resume, device=args.device)
+
+
 def _report(result) -> int:
     print(
         json.dumps(
@@ -70,18 +76,7 @@ def _cmd_train_avs(args: argparse.Namespace) -> int:
 
     profile = _profile(args)
     out = _out(args, "stage1" + ("-muted" if args.mute_audio else ""), profile)
-    return _report(
-        train_stage1(
-            profile,
-            out,
-            data_root=args.data,
-            seed=args.seed,
-            steps=args.steps,
-            mute_audio=args.mute_audio,
-            resume=args.resume,
-            device=args.device,
-        )
-    )
+    return _report(train_stage1(profile, out, mute_audio=args.mute_audio, **_training_options(args)))
 
 
 def _cmd_make_priors(args: argparse.Namespace) -> int:
@@ -105,27 +100,10 @@ def _cmd_train_avss(args: argparse.Namespace) -> int:
     profile = _profile(args)
     if args.end_to_end:
         out = _out(args, "end_to_end", profile)
-        result = train_end_to_end(
-            profile,
-            out,
-            data_root=args.data,
-            seed=args.seed,
-            steps=args.steps,
-            resume=args.resume,
-            device=args.device,
-        )
+        result = train_end_to_end(profile, out, **_training_options(args))
     else:
         out = _out(args, "stage2", profile)
-        result = train_stage2(
-            profile,
-            out,
-            prior_root=args.priors,
-            data_root=args.data,
-            seed=args.seed,
-            steps=args.steps,
-            resume=args.resume,
-            device=args.device,
-        )
+        result = train_stage2(profile, out, prior_root=args.priors, **_training_options(args))
     return _report(result)
 
 

@@ -90,6 +90,31 @@ class Course:
     def _variant(self, overrides: dict[str, Any] | None) -> Profile:
         return self.profile.replace(**overrides) if overrides else self.profile
 
+    def _train(
+        self,
+        run: str,
+        train: Callable[..., Any],
+        seed: int,
+        key: dict[str, Any],
+        overrides: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Path:
+        """A training run's cached folder ``course/<run>``: ``train`` (a :mod:`.pipeline` function) on this course's
+        data with its progress setting, ``seed``, the profile varied by ``overrides`` and ``options``; the cache key is
+        :meth:`_key` of ``run`` and ``seed`` plus ``key``."""
+
+        def build(folder: Path) -> None:
+            train(
+                self._variant(overrides),
+                folder,
+                data_root=self.root,
+                seed=seed,
+                progress=self.progress,
+                **options,
+            )
+
+        return self._ensure(f"course/{run}", build, self._key(run, seed, **key))
+
     # ----------------------------------------------------------------- training runs
     def stage1(
         self,
@@ -100,19 +125,10 @@ class Course:
     ) -> Path:
         """Stage 1 (AVS) run folder (``best.pt``, ``last.pt``, ``history.jsonl``)."""
         overrides = overrides or {}
-
-        def build(folder: Path) -> None:
-            pipeline.train_stage1(
-                self._variant(overrides),
-                folder,
-                data_root=self.root,
-                seed=seed,
-                mute_audio=mute,
-                progress=self.progress,
-                on_eval=on_eval,
-            )
-
-        return self._ensure("course/stage1", build, self._key("stage1", seed, overrides=overrides, mute=mute))
+        key = {"overrides": overrides, "mute": mute}
+        return self._train(
+            "stage1", pipeline.train_stage1, seed, key, overrides, mute_audio=mute, on_eval=on_eval
+        )
 
     def stage2(
         self,
@@ -129,57 +145,28 @@ class Course:
         """
         overrides = overrides or {}
         extra = {"train_priors": str(train_priors)} if train_priors is not None else {}
-
-        def build(folder: Path) -> None:
-            pipeline.train_stage2(
-                self._variant(overrides),
-                folder,
-                prior_root=priors,
-                data_root=self.root,
-                seed=seed,
-                progress=self.progress,
-                on_eval=on_eval,
-                train_prior_root=train_priors,
-            )
-
-        return self._ensure(
-            "course/stage2",
-            build,
-            self._key("stage2", seed, overrides=overrides, priors=str(priors), **extra),
+        key = {"overrides": overrides, "priors": str(priors), **extra}
+        return self._train(
+            "stage2",
+            pipeline.train_stage2,
+            seed,
+            key,
+            overrides,
+            prior_root=priors,
+            on_eval=on_eval,
+            train_prior_root=train_priors,
         )
 
     def end_to_end(self, seed: int = 0, steps: int | None = None, on_eval: OnEval = None) -> Path:
         """End-to-end AVSS run folder (default steps: stage 2's, the paper's protocol)."""
         steps = steps or self.profile.train.stage2_steps
-
-        def build(folder: Path) -> None:
-            pipeline.train_end_to_end(
-                self.profile,
-                folder,
-                data_root=self.root,
-                seed=seed,
-                steps=steps,
-                progress=self.progress,
-                on_eval=on_eval,
-            )
-
-        return self._ensure("course/end_to_end", build, self._key("end_to_end", seed, steps=steps))
+        key = {"steps": steps}
+        return self._train("end_to_end", pipeline.train_end_to_end, seed, key, steps=steps, on_eval=on_eval)
 
     def tpavi(self, seed: int = 0, priors: Path | None = None, on_eval: OnEval = None) -> Path:
         """TPAVI-style baseline run folder, end to end (``priors=None``) or with stage-1 priors."""
-
-        def build(folder: Path) -> None:
-            pipeline.train_tpavi(
-                self.profile,
-                folder,
-                data_root=self.root,
-                seed=seed,
-                prior_root=priors,
-                progress=self.progress,
-                on_eval=on_eval,
-            )
-
-        return self._ensure("course/tpavi", build, self._key("tpavi", seed, priors=str(priors)))
+        key = {"priors": str(priors)}
+        return self._train("tpavi", pipeline.train_tpavi, seed, key, prior_root=priors, on_eval=on_eval)
 
     # ----------------------------------------------------------------- priors
     def stage1_priors(

@@ -186,6 +186,43 @@ def _run(
         trainer.close()
 
 
+def _train_avss(
+    profile: Profile,
+    kind: str,
+    out_dir: str | Path,
+    root: Path,
+    steps: int | None,
+    run: dict[str, Any],
+    description: str,
+    prior_root: str | Path | None = None,
+    train_prior_root: str | Path | None = None,
+    **task_options: Any,
+) -> FitResult:
+    """Stage 2 or end-to-end AVSS: an :class:`AVSSTask` on the 71 classes, trained by :func:`_run`.
+
+    ``steps`` defaults to ``train.stage2_steps`` (the paper trains both arms as long); ``run`` holds the caller's
+    ``seed``, ``resume``, ``device``, ``progress`` and ``on_eval``; ``task_options`` the task's prior settings.
+    """
+    task = AVSSTask(
+        build_criterion(profile, NUM_AVSS_CLASSES),
+        kind=kind,
+        class_set=benchmark_classes(root),
+        **task_options,
+    )
+    return _run(
+        profile,
+        kind,
+        task,
+        out_dir,
+        steps or profile.train.stage2_steps,
+        root,
+        **run,
+        prior_root=prior_root,
+        description=description,
+        train_prior_root=train_prior_root,
+    )
+
+
 # --------------------------------------------------------------------------- the stages
 def train_stage1(
     profile: Profile,
@@ -245,29 +282,20 @@ def train_stage2(
             f"train.stage2_train_prior={train_prior!r} goes with "
             f"{'a' if train_prior != 'gt' else 'no'} train_prior_root (got {train_prior_root!r})"
         )
-    task = AVSSTask(
-        build_criterion(profile, NUM_AVSS_CLASSES),
-        use_prior=True,
-        eval_prior="dataset" if prior_root is not None else "gt",
-        kind=STAGE2,
-        class_set=benchmark_classes(root),
-        train_prior=train_prior,
-    )
-    return _run(
+    run = dict(seed=seed, resume=resume, device=device, progress=progress, on_eval=on_eval)
+    return _train_avss(
         profile,
         STAGE2,
-        task,
         out_dir,
-        steps or profile.train.stage2_steps,
         root,
-        seed,
-        resume,
-        device,
+        steps,
+        run,
+        "stage 2 (AVSS)",
         prior_root=prior_root,
-        progress=progress,
-        on_eval=on_eval,
-        description="stage 2 (AVSS)",
         train_prior_root=train_prior_root,
+        use_prior=True,
+        eval_prior="dataset" if prior_root is not None else "gt",
+        train_prior=train_prior,
     )
 
 
@@ -285,26 +313,8 @@ def train_end_to_end(
 ) -> FitResult:
     """End-to-end AVSS: the same model without prior modules, trained directly on the semantic labels."""
     root = ensure_dataset(profile, data_root)
-    task = AVSSTask(
-        build_criterion(profile, NUM_AVSS_CLASSES),
-        use_prior=False,
-        kind=END_TO_END,
-        class_set=benchmark_classes(root),
-    )
-    return _run(
-        profile,
-        END_TO_END,
-        task,
-        out_dir,
-        steps or profile.train.stage2_steps,
-        root,
-        seed,
-        resume,
-        device,
-        progress=progress,
-        on_eval=on_eval,
-        description="end-to-end AVSS",
-    )
+    run = dict(seed=seed, resume=resume, device=device, progress=progress, on_eval=on_eval)
+    return _train_avss(profile, END_TO_END, out_dir, root, steps, run, "end-to-end AVSS", use_prior=False)
 
 
 def train_tpavi(
