@@ -102,3 +102,38 @@ def test_the_checker_finds_a_cycle_hidden_in_a_function(tmp_path):
     (pkg / "b.py").write_text("from . import a\n\ndef g():\n    return a\n")
     (pkg / "c.py").write_text("import pkg.a\n")
     assert cycles(import_graph(pkg)) == [["pkg.a", "pkg.b"]]
+
+
+def sys_path_edits(source: str) -> list[int]:
+    """Lines of ``source`` that change ``sys.path`` (a call on it such as ``insert``/``append``, or an
+    assignment to it): a module found through such an edit imports only where the edit ran."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        target = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func.value  # sys.path.insert(...)
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            target = next((t for t in targets if ast.unparse(t) == "sys.path"), None)
+        if target is not None and ast.unparse(target) == "sys.path":
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_file_edits_sys_path():
+    """The package is installed, pytest puts the test folder on sys.path and a script's own folder is its
+    sys.path[0]; the official-fixture script hands its subprocesses PYTHONPATH instead."""
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for folder in ("stepstones_lite", "tests", "benchmarks", "data_scripts", "notebooks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if (lines := sys_path_edits(path.read_text()))
+    }
+    assert found == {}, f"sys.path edits: {found}"
+
+
+def test_the_sys_path_check_sees_an_edit():
+    source = (
+        "import sys\nsys.path.insert(0, 'x')\nsys.path.append('y')\nsys.path = ['z']\nprint(sys.path[0])\n"
+    )
+    assert sys_path_edits(source) == [2, 3, 4]

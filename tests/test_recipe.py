@@ -1,4 +1,5 @@
-"""study/recipe.py: the one recipe (stage 1 → priors → stage 2 → end-to-end) on a fake Course that records calls.
+"""study/recipe.py: the one recipe (stage 1 → priors → stage 2 → end-to-end) on a fake Course that records
+calls.
 
 The fake hands out run names instead of training, so these tests check what the studies ask the cache for
 (the same keys as before the recipe was written once: a changed call would rebuild hours of cached runs) and

@@ -2,14 +2,15 @@
 
 Run: ``stepstones study knobs [--seeds 0 1 2] [--knobs ...]`` -> ``results/regime_knobs_classroom.json``.
 
-Each knob changes one thing against a regime and reruns
-the key comparison on it: stage 1, stage 2 (stage-1 priors and the oracle prior) and end-to-end under the
-paper's protocol (stage 2's schedule; with ``--equal-compute`` also at stage-1 + stage-2 steps), on the test split and, as the regime is chosen on val, on val. Knobs that change the data generate their own synthetic set (and stand-ins
-trained on it); every run is a cached ``Course`` artifact.
+Each knob changes one thing against a regime and reruns the key comparison on it: stage 1, stage 2 (stage-1
+priors and the oracle prior) and end-to-end under the paper's protocol (stage 2's schedule; with
+``--equal-compute`` also at stage-1 + stage-2 steps), on the test split and, as the regime is chosen on val,
+on val. Knobs that change the data generate their own synthetic set (and stand-ins trained on it); every run
+is a cached ``Course`` artifact.
 
-The course's regime is coarse visual + fine audio stand-ins (the paper's ADE20k Swin-B beside AudioSet VGGish);
-the knobs measured before it became the default (4x longer stand-ins, fewer clips, the long tail) changed one
-thing against the earlier coarse regime and keep it (``COARSE``) so that a rerun reproduces them.
+The course's regime is coarse visual + fine audio stand-ins (the paper's ADE20k Swin-B beside AudioSet
+VGGish); the knobs measured before it became the default (4x longer stand-ins, fewer clips, the long tail)
+changed one thing against the earlier coarse regime and keep it (``COARSE``) so that a rerun reproduces them.
 """
 
 from __future__ import annotations
@@ -39,21 +40,22 @@ KNOBS: dict[str, Variant] = declare(
             "chosen regime (coarse visual + fine audio stand-ins)",
             {},
             None,
-            "ADE20k (150 classes, few of AVSBench's sounding objects) beside AudioSet (527 classes naming most "
-            "AVSBench sounds): only the visual side mismatches",
+            "ADE20k (150 classes, few of AVSBench's sounding objects) beside AudioSet (527 classes naming "
+            "most AVSBench sounds): only the visual side mismatches",
         ),
         Variant(
             "stage 1 trained 2x longer (3000 steps)",
             {"train__stage1_steps": 3000},
             None,
-            "the paper trains stage 1 to convergence on its own (the cheap stage, binary labels); priors of 0.77-0.84 "
-            "mean IoU (Supp. 2)",
+            "the paper trains stage 1 to convergence on its own (the cheap stage, binary labels); priors of "
+            "0.77-0.84 mean IoU (Supp. 2)",
         ),
         Variant(
             "stand-ins pre-trained 4x longer (1600 steps), faithful regime",
             {"train__pretrain_steps": 1600},
             None,
-            "the paper's frozen encoders are strong (Swin-B segments ADE20k well, VGGish names AudioSet's sounds)",
+            "the paper's frozen encoders are strong (Swin-B segments ADE20k well, VGGish names AudioSet's "
+            "sounds)",
         ),
         Variant(
             "stand-ins 4x longer + stage 1 2x longer",
@@ -69,50 +71,53 @@ KNOBS: dict[str, Variant] = declare(
                 "num_sounding_probs": (0.1, 0.3, 0.35, 0.25),
                 "same_family_prob": 0.5,
             },
-            "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 objects, 0-3 "
-            "sounding, half the sounding-capable distractors of a sounding object's family "
+            "AVSBench-semantic is mostly multi-source (v2's ~6k and v1m's 424 of ~11k videos): up to 4 "
+            "objects, 0-3 sounding, half the sounding-capable distractors of a sounding object's family "
             "(docs/data_sources.md §3.2b harder)",
         ),
         Variant(
             "fewer clips per class (500 clips), stand-ins 4x + stage 1 2x",
             {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
             {"num_clips": 500},
-            "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class here)",
+            "AVSBench-semantic's tail classes: a few dozen training videos each (~24 train clips per class "
+            "here)",
         ),
         Variant(
             "fewest clips per class (300 clips), stand-ins 4x + stage 1 2x",
             {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
             {"num_clips": 300},
-            "AVSBench-semantic's rarest classes: about a dozen training videos each (~14 train clips per class here)",
+            "AVSBench-semantic's rarest classes: about a dozen training videos each (~14 train clips per "
+            "class here)",
         ),
         Variant(
             "more classes (all 21 pip sounding classes, 1240 clips), stand-ins 4x + stage 1 2x",
             {"train__pretrain_steps": 1600, "train__stage1_steps": 3000},
             {"classes": DEFAULT_CLASSES + EXTRA_CLASSES, "num_clips": 1240},
-            "AVSBench-semantic names 70 sounding classes, 4x ours: the 4 pip extras (saxophone, accordion, bell, "
-            "emergency car) join the 17, clips scaled to keep ~59 per class",
+            "AVSBench-semantic names 70 sounding classes, 4x ours: the 4 pip extras (saxophone, accordion, "
+            "bell, emergency car) join the 17, clips scaled to keep ~59 per class",
         ),
         Variant(
             "10-frame clips (v2-like, 10 annotated frames)",
             {"data__num_frames": 10},
             {"label": "v2"},
-            "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, where "
-            "v1s/v1m have 5 (docs/avsbench.md §1.3): twice the frames per clip for the model to track",
+            "AVSBench-semantic's v2 subset (~6k of ~11k videos) is 10 s clips with all 10 frames annotated, "
+            "where v1s/v1m have 5 (docs/avsbench.md §1.3): twice the frames per clip for the model to track",
         ),
         Variant(
             "family audio stand-in (sound families; visual coarse)",
             {"train__pretrain_audio_label_space": "family"},
             None,
-            "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, ~25 "
-            "instruments, ~12 vehicles): the sound names the family (voice, pets, livestock, birds, strings and keys, "
-            "winds, percussion), vision must name the member",
+            "VGGish's generic AudioSet embedding against AVSBench's confusable classes (five person classes, "
+            "~25 instruments, ~12 vehicles): the sound names the family (voice, pets, livestock, birds, "
+            "strings and keys, winds, percussion), vision must name the member",
         ),
         Variant(
             "family audio stand-in, stand-ins 4x longer (1600 steps)",
             {"train__pretrain_audio_label_space": "family", "train__pretrain_steps": 1600},
             None,
-            "the family regime with stronger frozen encoders (in the fine regime 4x longer stand-ins raised the oracle "
-            "by about 0.13): can vision name the member when it is better trained, while audio names only the family?",
+            "the family regime with stronger frozen encoders (in the fine regime 4x longer stand-ins raised "
+            "the oracle by about 0.13): can vision name the member when it is better trained, while audio "
+            "names only the family?",
         ),
         Variant(
             "coarse stand-ins (neither encoder knows the classes)",
@@ -130,8 +135,8 @@ KNOBS: dict[str, Variant] = declare(
             "coarse stand-ins pre-trained 4x longer (1600 steps)",
             {**COARSE, "train__pretrain_steps": 1600},
             None,
-            "the paper's frozen encoders are strong (Swin-B segments ADE20k well); ours at 400 steps reach 0.64 "
-            "held-out mIoU, at 1600 0.80",
+            "the paper's frozen encoders are strong (Swin-B segments ADE20k well); ours at 400 steps reach "
+            "0.64 held-out mIoU, at 1600 0.80",
         ),
         Variant(
             "coarse stand-ins, fewer clips per class (500 clips, ~24 train clips per class)",
@@ -216,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in args.knobs:
         knob = KNOBS[name]
-        # the data knobs are profile overrides too (data__synth__...): the Course finds (or makes) their data set
+        # the data knobs are profile overrides too (data__synth__...): the Course finds (or makes) their data
+        # set
         runs = Course(knob.profile("classroom"), progress=False)
         entry = knobs.setdefault(name, {"per_seed": []})
         entry.update(
@@ -244,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
                 "end_to_end_split_loss": test["end_to_end_split_loss"],
                 "end_to_end_pooled_binary_miou": test["end_to_end_pooled_binary_miou"],
                 "two_stage_split_loss": test["two_stage_split_loss"],
-                # what the runs took to build (a rerun re-reads cached runs, so its own wall time says nothing)
+                # what the runs took to build (a rerun re-reads cached runs, so its own wall time says
+                # nothing)
                 "build_seconds": {
                     "stage1": _built(recipe.stage1),
                     "stage2": _built(recipe.stage2),
@@ -257,7 +264,9 @@ def main(argv: list[str] | None = None) -> None:
                 eq = runs.evaluate(eq_run)["miou_benchmark"]
                 rec.update({"end_to_end_equal_compute": eq, "gap_equal_compute": test["two_stage"] - eq})
                 rec["build_seconds"]["end_to_end_equal_compute"] = _built(eq_run)
-            else:  # keep this seed's earlier equal-compute result, with its build time (cached runs make it the same)
+            else:
+                # keep this seed's earlier equal-compute result, with its build time (cached runs make it the
+                # same)
                 for r in entry["per_seed"]:
                     if r["seed"] == seed and "gap_equal_compute" in r:
                         rec.update({k: r[k] for k in ("end_to_end_equal_compute", "gap_equal_compute")})
@@ -268,9 +277,9 @@ def main(argv: list[str] | None = None) -> None:
                 [r for r in entry["per_seed"] if r["seed"] != seed] + [rec], key=lambda r: r["seed"]
             )
             print(
-                f"{name} | seed {seed}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} | "
-                f"oracle {rec['oracle_prior']:.3f} | end-to-end {rec['end_to_end']:.3f} "
-                f"(gap {rec['gap_two_stage_minus_end_to_end']:+.3f}; val gap "
+                f"{name} | seed {seed}: stage 1 {rec['stage1_miou']:.3f} | two-stage {rec['two_stage']:.3f} "
+                f"| oracle {rec['oracle_prior']:.3f} | end-to-end {rec['end_to_end']:.3f} (gap "
+                f"{rec['gap_two_stage_minus_end_to_end']:+.3f}; val gap "
                 f"{rec['val_gap_two_stage_minus_end_to_end']:+.3f}) [{time.perf_counter() - t:.0f} s]",
                 flush=True,
             )

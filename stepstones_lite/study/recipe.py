@@ -3,12 +3,12 @@
 Every study (``reproduce``, ``knobs``, ``levers``, ``errors``, ``mechanism``) compares the paper's two-stage
 recipe (§3.1 stage 1 trains binary AVS; its masks are the priors; §3.2 stage 2 trains AVSS reading them) with
 end-to-end AVSS of the same seed. :class:`Recipe` holds those runs for one seed; each is a cached
-:class:`~stepstones_lite.train.Course` artifact, built (or found) the first time it is read, so a study that needs
-only stage 1 never trains stage 2. :func:`avss_scores` and :func:`split_comparison` are the numbers every study
-record carries about them.
+:class:`~stepstones_lite.train.Course` artifact, built (or found) the first time it is read, so a study that
+needs only stage 1 never trains stage 2. :func:`avss_scores` and :func:`split_comparison` are the numbers
+every study record carries about them.
 
-A new variant of the recipe (another stage-2 training prior, a longer schedule) is an argument here, not a fifth
-copy of the recipe in a study module.
+A new variant of the recipe (another stage-2 training prior, a longer schedule) is an argument here, not a
+fifth copy of the recipe in a study module.
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ class Recipe:
         return self.course.evaluate(self.stage1, split)["miou"]
 
     def scores(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float | None]:
-        """:func:`avss_scores` of ``run`` on ``split`` (kwargs: ``prior=``, ``gate=`` of ``Course.evaluate``)."""
+        """:func:`avss_scores` of ``run`` on ``split`` (kwargs: ``prior=``, ``gate=`` of
+        ``Course.evaluate``)."""
         return avss_scores(self.course.evaluate(run, split, **kwargs))
 
 

@@ -1,4 +1,5 @@
-"""The reproduction study: the paper's claims as arms × seeds, written to ``results/reproduce_<profile>.json``.
+"""The reproduction study: the paper's claims as arms × seeds, written to
+``results/reproduce_<profile>.json``.
 
 Arms (each over the seeds; names are the JSON contract):
 
@@ -14,18 +15,18 @@ Arms (each over the seeds; names are the JSON contract):
 ``stage1_muted_train``        stage 1 trained and tested with silence; ``stage1_muted_test``: the AAQG stage 1
                               fed silence at test time
 ``tpavi_end_to_end`` / ``tpavi_two_stage``  the TPAVI-style baseline without / with the stage-1 prior (Tab. 2)
-``two_stage_matching_stage1`` a stage 1 with the class-matching DEVIATION (``model/class_matching.py``) in front of the
-                              same paper-faithful stage-2 model: the "extra modules in stage 1" arm, never the
-                              headline
+``two_stage_matching_stage1`` a stage 1 with the class-matching DEVIATION (``model/class_matching.py``) in
+                              front of the same paper-faithful stage-2 model: the "extra modules in stage 1"
+                              arm, never the headline
 
-Every run is an artifact keyed by (profile, seed, variant), so arms share runs (e.g. ``oracle_prior`` reuses the
-``two_stage`` stage-2 model) and an interrupted study resumes. Per-seed records carry ``avss_miou`` /
+Every run is an artifact keyed by (profile, seed, variant), so arms share runs (e.g. ``oracle_prior`` reuses
+the ``two_stage`` stage-2 model) and an interrupted study resumes. Per-seed records carry ``avss_miou`` /
 ``avss_fscore`` — the official AVSBench formula averaged over the benchmark's label space
-(:func:`~stepstones_lite.data.benchmark_classes`: all 71 classes on AVSBench, background + the 17 sounding classes
-on the synthetic set, as the feasibility prototypes report it) — plus ``avss_miou_71`` / ``avss_fscore_71`` (the
-same per-class scores averaged over all 71 AVSBench classes, which caps a 17-class benchmark at 18/71), the
-collapsed binary ``binary_miou`` of AVSS models (how well the semantic model localises), and ``stage1_miou`` /
-``stage1_fscore`` plus diagnostics where a stage 1 ran.
+(:func:`~stepstones_lite.data.benchmark_classes`: all 71 classes on AVSBench, background + the 17 sounding
+classes on the synthetic set, as the feasibility prototypes report it) — plus ``avss_miou_71`` /
+``avss_fscore_71`` (the same per-class scores averaged over all 71 AVSBench classes, which caps a 17-class
+benchmark at 18/71), the collapsed binary ``binary_miou`` of AVSS models (how well the semantic model
+localises), and ``stage1_miou`` / ``stage1_fscore`` plus diagnostics where a stage 1 ran.
 """
 
 from __future__ import annotations
@@ -130,10 +131,10 @@ def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
 
 
 def add_delta_loc(records: dict[str, dict[str, Any]], stage1_miou: float) -> None:
-    """Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU of one seed, written as ``delta_loc`` into the
-    ``end_to_end`` record and every stage-2 record (with the arm's own stage 1 where it has one, e.g. the
-    class-matching arm); nothing without an end-to-end run. The paper's Fig. 4 mechanism: the larger Δloc, the
-    more a stage-1 prior can give stage 2."""
+    """Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU of one seed, written as ``delta_loc``
+    into the ``end_to_end`` record and every stage-2 record (with the arm's own stage 1 where it has one, e.g.
+    the class-matching arm); nothing without an end-to-end run. The paper's Fig. 4 mechanism: the larger Δloc,
+    the more a stage-1 prior can give stage 2."""
     e2e = records.get("end_to_end", {}).get("binary_miou")
     if e2e is None:
         return
@@ -145,7 +146,8 @@ def add_delta_loc(records: dict[str, dict[str, Any]], stage1_miou: float) -> Non
 
 
 def stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    """A stage-1 evaluation as ``stage1_miou`` / ``stage1_fscore`` / ``stage1_<diagnostic>`` (NaN diagnostics dropped)."""
+    """A stage-1 evaluation as ``stage1_miou`` / ``stage1_fscore`` / ``stage1_<diagnostic>`` (NaN diagnostics
+    dropped)."""
     out = {"stage1_miou": metrics["miou"], "stage1_fscore": metrics["fscore"]}
     for key in ("diag_miou_sounding", "diag_silent_empty_rate", "diag_distractor_fp", "diag_sounding_recall"):
         if key in metrics and not (isinstance(metrics[key], float) and math.isnan(metrics[key])):
@@ -227,14 +229,15 @@ def _seed_records(runs: Course, seed: int, arms: Iterable[str]) -> dict[str, dic
     return rec
 
 
-# The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted), keyed like our arms so notebooks
-# can print them side by side, each with the recipe it comes from (docs/paper_and_code.md §3.7). The paper's +11.4
-# (48.5 vs 37.1) compares two recipes: 37.1 is Tab. 3's one-stage AAVS of the query ablation, "with the visual
-# backbone frozen". In the recipe of 48.5, the model in which no module reads the prior (Supp. Tab. E3, "origin"
-# attention initialisation, no fusion, no robust keys) scores 41.8: the prior's own effect is +6.7 points (+16 %).
-# Our "end_to_end" and "stage2_no_prior_modules" are that model (no prior module, stage 2's recipe), so they carry
-# 41.8; Tab. 3's 37.1 is kept as "end_to_end_tab3" for quoting beside it. The paper has no arm equal to our
-# "stage2_no_prior_attention" (Tab. 4's 43.4 drops fusion and keys but keeps the prior attention).
+# The paper's numbers (AVSS mIoU / F-score ×100 on AVSBench-semantic unless noted), keyed like our arms so
+# notebooks can print them side by side, each with the recipe it comes from (docs/paper_and_code.md §3.7). The
+# paper's +11.4 (48.5 vs 37.1) compares two recipes: 37.1 is Tab. 3's one-stage AAVS of the query ablation,
+# "with the visual backbone frozen". In the recipe of 48.5, the model in which no module reads the prior
+# (Supp. Tab. E3, "origin" attention initialisation, no fusion, no robust keys) scores 41.8: the prior's own
+# effect is +6.7 points (+16 %). Our "end_to_end" and "stage2_no_prior_modules" are that model (no prior
+# module, stage 2's recipe), so they carry 41.8; Tab. 3's 37.1 is kept as "end_to_end_tab3" for quoting beside
+# it. The paper has no arm equal to our "stage2_no_prior_attention" (Tab. 4's 43.4 drops fusion and keys but
+# keeps the prior attention).
 PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "two_stage": {"avss_miou": 48.5, "avss_fscore": 53.2},
     "end_to_end": {"avss_miou": 41.8, "avss_fscore": 47.2},  # Supp. Tab. E3: no module reads the prior
@@ -313,7 +316,8 @@ def per_seed_diff(results: dict[str, Any], a: str, b: str, key: str = "avss_miou
 
 
 def markdown_table(results: dict[str, Any], key: str = "avss_miou") -> str:
-    """A markdown table of mean ± std per arm (the ``key`` column plus stage-1 and prior quality if present)."""
+    """A markdown table of mean ± std per arm (the ``key`` column plus stage-1 and prior quality if
+    present)."""
     lines = [
         "| arm | seeds | " + key + " | avss_fscore | binary_miou | stage1_miou | prior_miou |",
         "|---|---|---|---|---|---|---|",
@@ -393,7 +397,8 @@ def write_figures(results: dict[str, Any], stem: str | Path) -> list[Path]:
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` plus the arms of ``old`` that ``new`` lacks (the caller checked both share one configuration)."""
+    """``new`` plus the arms of ``old`` that ``new`` lacks (the caller checked both share one
+    configuration)."""
     earlier = [{k: v for k, v in old["provenance"].items() if k not in ("config", "merged")}]
     earlier += old["provenance"].get("merged", [])
     kept = {name: arm for name, arm in old["arms"].items() if name not in new["arms"]}
@@ -451,10 +456,11 @@ def run_study(
             start,
             profile=profile.name,
             device=str(pipeline.resolve_device(profile.train.device, verbose=False)),
-            # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across machines
-            # (this file's format keeps model and threads together)
+            # float results depend on the CPU's kernels: runs are bit-identical on one machine, not across
+            # machines (this file's format keeps model and threads together)
             cpu={"model": cpu_model(), "threads": torch.get_num_threads()},
-            # ... and on the thread count of the process that built each run (not in the cache key): runs by count
+            # ... and on the thread count of the process that built each run (not in the cache key): runs by
+            # count
             build_threads=threads,
             # the runs may come from an earlier (interrupted or partial) invocation: their own build times
             compute_seconds={**(cs := runs.compute_seconds()), "total": round(sum(cs.values()), 1)},

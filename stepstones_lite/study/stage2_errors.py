@@ -3,8 +3,8 @@
 Run: ``stepstones study errors --stage 2 [--seeds 0 1 2] [--splits val test]``
 -> ``results/stage2_errors_classroom.json`` (+ ``.md``).
 
-For each seed it reads the study's runs (``Course.stage1`` → ``stage1_priors`` → ``stage2``, ``end_to_end``: the
-same cached artifacts as ``stepstones reproduce``, built if missing) and scores, object by object
+For each seed it reads the study's runs (``Course.stage1`` → ``stage1_priors`` → ``stage2``, ``end_to_end``:
+the same cached artifacts as ``stepstones reproduce``, built if missing) and scores, object by object
 (:mod:`stepstones_lite.study.semantic_errors`), three predictions of each split:
 
 - ``two_stage``: stage 2 with the stage-1 prior (what the study's ``two_stage`` arm scores);

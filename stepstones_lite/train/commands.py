@@ -1,4 +1,5 @@
-"""``stepstones`` sub-commands for the pipeline: train-avs, make-priors, train-avss, evaluate, convert-official.
+"""``stepstones`` sub-commands for the pipeline: train-avs, make-priors, train-avss, evaluate,
+convert-official.
 
 Each takes ``--profile`` (``auto`` reads ``STEPSTONES_PROFILE``), ``--device``, ``--seed`` and ``--out``; the
 training commands also work under ``torchrun --nproc_per_node=K -m stepstones_lite.cli train-avss ...``

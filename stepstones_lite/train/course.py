@@ -10,11 +10,11 @@ profile, the dataset, the seed and the variant, so
   02–04 ran before it);
 - changing any setting makes a new run instead of silently reusing a stale one.
 
->>> course = Course(resolve_profile("smoke"))          # doctest: +SKIP
->>> s1 = course.stage1(seed=0)                          # doctest: +SKIP  (artifacts/course/stage1/<key>/best.pt)
->>> priors = course.stage1_priors(s1)                   # doctest: +SKIP
->>> s2 = course.stage2(seed=0, priors=priors)           # doctest: +SKIP
->>> course.evaluate(s2, prior=priors)["miou"]           # doctest: +SKIP
+>>> course = Course(resolve_profile("smoke"))  # doctest: +SKIP
+>>> s1 = course.stage1(seed=0)                 # doctest: +SKIP  (artifacts/course/stage1/<key>/best.pt)
+>>> priors = course.stage1_priors(s1)          # doctest: +SKIP
+>>> s2 = course.stage2(seed=0, priors=priors)  # doctest: +SKIP
+>>> course.evaluate(s2, prior=priors)["miou"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from .priors import make_priors, write_reference_priors
 
 __all__ = ["Course"]
 
-_METRICS_VERSION = 3  # 3: split_loss, pooled_binary_miou (metrics/mechanism.py); bump when evaluation adds or changes keys: cached evaluations are then recomputed
+# 3: split_loss, pooled_binary_miou (metrics/mechanism.py); bump when evaluation adds or changes keys: cached
+# evaluations are then recomputed
+_METRICS_VERSION = 3
 
 OnEval = Callable[[dict[str, Any]], None] | None
 
@@ -73,9 +75,10 @@ class Course:
         return totals
 
     def build_threads(self) -> dict[str, int]:
-        """How many artifacts handed out so far were built with each CPU thread count (``"unknown"``: built before
-        markers recorded it). Trained weights depend on the thread count, which is not in the cache key, so one
-        configuration built under two counts (a notebook on 2 threads, a study on 1) gives two results."""
+        """How many artifacts handed out so far were built with each CPU thread count (``"unknown"``: built
+        before markers recorded it). Trained weights depend on the thread count, which is not in the cache
+        key, so one configuration built under two counts (a notebook on 2 threads, a study on 1) gives two
+        results."""
         counts: dict[str, int] = {}
         for folder in self.used:
             info = read_marker(folder)
@@ -99,9 +102,9 @@ class Course:
         overrides: dict[str, Any] | None = None,
         **options: Any,
     ) -> Path:
-        """A training run's cached folder ``course/<run>``: ``train`` (a :mod:`.pipeline` function) on this course's
-        data with its progress setting, ``seed``, the profile varied by ``overrides`` and ``options``; the cache key is
-        :meth:`_key` of ``run`` and ``seed`` plus ``key``."""
+        """A training run's cached folder ``course/<run>``: ``train`` (a :mod:`.pipeline` function) on this
+        course's data with its progress setting, ``seed``, the profile varied by ``overrides`` and
+        ``options``; the cache key is :meth:`_key` of ``run`` and ``seed`` plus ``key``."""
 
         def build(folder: Path) -> None:
             train(
@@ -140,8 +143,9 @@ class Course:
     ) -> Path:
         """Stage 2 (AVSS with priors) run folder; validated with ``priors`` (stage-1 priors) or GT if None.
 
-        ``train_priors``: the stage-1 priors of the train split (:meth:`stage1_priors` with ``splits=("train",)``),
-        needed by the ``train.stage2_train_prior`` DEVIATIONS ``"stage1"`` / ``"mixed"``.
+        ``train_priors``: the stage-1 priors of the train split (:meth:`stage1_priors` with
+        ``splits=("train",)``), needed by the ``train.stage2_train_prior`` DEVIATIONS ``"stage1"`` /
+        ``"mixed"``.
         """
         overrides = overrides or {}
         extra = {"train_priors": str(train_priors)} if train_priors is not None else {}
@@ -172,8 +176,9 @@ class Course:
     def stage1_priors(
         self, stage1: Path, mute: bool = False, splits: tuple[str, ...] = ("val", "test"), offset: float = 0.0
     ) -> Path:
-        """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and test);
-        ``offset``: the decision threshold on ``s_sounding - s_background`` (negative: a recall-tuned prior)."""
+        """Prior folder with the predictions of the stage-1 run ``stage1`` on ``splits`` (default val and
+        test); ``offset``: the decision threshold on ``s_sounding - s_background`` (negative: a recall-tuned
+        prior)."""
         splits = tuple(splits)
 
         def build(folder: Path) -> None:
@@ -213,7 +218,8 @@ class Course:
 
     # ----------------------------------------------------------------- evaluation (cached as JSON)
     def evaluate(self, run: Path, split: str = "test", **kwargs: Any) -> dict[str, float]:
-        """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``); cached."""
+        """Metrics of ``run/best.pt`` on ``split`` (kwargs: ``prior=<folder>|"gt"``, ``mute_audio=True``);
+        cached."""
         tag = json.dumps(
             {
                 "split": split,

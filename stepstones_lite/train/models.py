@@ -1,6 +1,6 @@
 """Trained models by kind: the checkpoint kinds, the criterion of a profile, and :func:`load_model` (rebuild a
-model from its checkpoint). :mod:`.pipeline` re-exports them; :mod:`.priors` and the study import them from here, so
-that nothing that the pipeline imports has to import the pipeline back."""
+model from its checkpoint). :mod:`.pipeline` re-exports them; :mod:`.priors` and the study import them from
+here, so that nothing that the pipeline imports has to import the pipeline back."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def new_model(profile: Profile, kind: str) -> torch.nn.Module:
 def load_model(
     checkpoint: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
 ) -> tuple[torch.nn.Module, Profile, dict[str, Any]]:
-    """Rebuild a trained model from its checkpoint (``weights_only`` load); returns (model, profile, payload)."""
+    """Rebuild a trained model from its checkpoint (``weights_only`` load); returns (model, profile,
+    payload)."""
     payload = load_checkpoint(checkpoint, kind=kind)
     kind = payload["kind"]
     if kind not in KINDS:

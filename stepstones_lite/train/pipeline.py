@@ -6,7 +6,8 @@ what the next step needs. The notebooks and the ``stepstones`` CLI call exactly 
 - :func:`ensure_dataset` — ``$STEPSTONES_DATA`` / ``profile.data.root`` if set, else the synthetic set of the
   profile, generated once into the artifacts folder.
 - :func:`train_stage1` — AAVS on binary "sounding" masks (paper §3.1).
-- :func:`~stepstones_lite.train.priors.make_priors` (in ``priors.py``) — the stage-1 predictions as prior PNGs.
+- :func:`~stepstones_lite.train.priors.make_priors` (in ``priors.py``) — the stage-1 predictions as prior
+  PNGs.
 - :func:`train_stage2` — a *fresh* AAVS with the three prior modules, trained with ground-truth priors and
   validated with stage-1 priors (paper §3.2).
 - :func:`train_end_to_end` — the same model without priors on the AVSS labels (the paper's one-stage arm).
@@ -62,8 +63,8 @@ __all__ = [
 def prepare_profile(profile: Profile, data_root: str | Path | None = None) -> Profile:
     """The profile ready to train: small profiles get their cached pre-trained stand-in encoders.
 
-    A ``lite_cnn`` backbone without ``backbone_weights`` and with ``train.pretrain_steps > 0`` is pointed at the
-    stand-ins of :func:`~stepstones_lite.train.pretrain.ensure_encoders` (built once per dataset and label
+    A ``lite_cnn`` backbone without ``backbone_weights`` and with ``train.pretrain_steps > 0`` is pointed at
+    the stand-ins of :func:`~stepstones_lite.train.pretrain.ensure_encoders` (built once per dataset and label
     space). Profiles with explicit weights files (the ``paper`` profile) are returned unchanged.
     """
     m = profile.model
@@ -103,8 +104,8 @@ def _matching_heads(profile: Profile, data_root: str | Path | None) -> tuple[Pro
 def convert_official(
     checkpoint: str | Path, stage: str, out_dir: str | Path, profile: Profile | None = None
 ) -> Path:
-    """Convert a released Stepping Stones checkpoint into ours: ``<out_dir>/model.pt`` (+ ``model.json`` header)
-    and ``<out_dir>/config.json`` (the profile), both written atomically.
+    """Convert a released Stepping Stones checkpoint into ours: ``<out_dir>/model.pt`` (+ ``model.json``
+    header) and ``<out_dir>/config.json`` (the profile), both written atomically.
 
     ``stage`` ``"avs"`` gives an ``aavs-stage1`` checkpoint, ``"avss"`` an ``aavs-stage2`` one, so
     :func:`load_model` / ``stepstones evaluate`` / ``make-priors`` take them like trained ones. The mapping:
@@ -200,8 +201,9 @@ def _train_avss(
 ) -> FitResult:
     """Stage 2 or end-to-end AVSS: an :class:`AVSSTask` on the 71 classes, trained by :func:`_run`.
 
-    ``steps`` defaults to ``train.stage2_steps`` (the paper trains both arms as long); ``run`` holds the caller's
-    ``seed``, ``resume``, ``device``, ``progress`` and ``on_eval``; ``task_options`` the task's prior settings.
+    ``steps`` defaults to ``train.stage2_steps`` (the paper trains both arms as long); ``run`` holds the
+    caller's ``seed``, ``resume``, ``device``, ``progress`` and ``on_eval``; ``task_options`` the task's prior
+    settings.
     """
     task = AVSSTask(
         build_criterion(profile, NUM_AVSS_CLASSES),
@@ -273,7 +275,8 @@ def train_stage2(
     """Stage 2 (AVSS): a fresh AAVS with priors; GT priors in training, ``prior_root`` priors for validation.
 
     ``prior_root=None`` validates with oracle (GT) priors. With ``train.stage2_train_prior`` ``"stage1"`` or
-    ``"mixed"`` (DEVIATIONS) the training priors come from ``train_prior_root`` (stage-1 priors of the train split).
+    ``"mixed"`` (DEVIATIONS) the training priors come from ``train_prior_root`` (stage-1 priors of the train
+    split).
     """
     root = ensure_dataset(profile, data_root)
     train_prior = profile.train.stage2_train_prior

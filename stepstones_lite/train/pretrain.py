@@ -19,8 +19,9 @@ therefore trains on super-classes (animal, instrument, vehicle, person, object);
 classes; the audio stand-in may also learn sound *families* (``"family"``: voice, pets, livestock, birds,
 strings and keys, winds, percussion), so the sound names the family and vision must name the member.
 The audio stand-in may get its own label space (``TrainConfig.pretrain_audio_label_space``): AudioSet's 527
-classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of its
-sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared space.
+classes name most of AVSBench's sound classes (dog bark, violin, ...) while ADE20k's 150 do not name most of
+its sounding objects, so "coarse visual, fine audio" mirrors the paper's pair more closely than one shared
+space.
 """
 
 from __future__ import annotations
@@ -124,10 +125,11 @@ SUPER_CLASSES: dict[str, tuple[str, ...]] = {
 }
 GROUPS = tuple(SUPER_CLASSES) + ("object",)
 
-# sound families of the "family" audio label space: the sound says which family, vision must say which member, as
-# VGGish's generic AudioSet embedding against AVSBench's confusable groups (five person classes, ~25 instruments,
-# ~12 vehicles). Every family of the 17 default classes has two or three members (a one-member family would name
-# its class): the helicopter's rotor, a periodic thump, joins the percussion. Classes not listed: "other".
+# sound families of the "family" audio label space: the sound says which family, vision must say which member,
+# as VGGish's generic AudioSet embedding against AVSBench's confusable groups (five person classes, ~25
+# instruments, ~12 vehicles). Every family of the 17 default classes has two or three members (a one-member
+# family would name its class): the helicopter's rotor, a periodic thump, joins the percussion. Classes not
+# listed: "other".
 SOUND_FAMILIES: dict[str, tuple[str, ...]] = {
     "voice": ("man", "woman", "boy", "girl", "baby"),
     "pets": ("dog", "cat"),
@@ -187,7 +189,8 @@ class DenseHead(nn.Module):
 
 # --------------------------------------------------------------------------- training material
 class _LabelSpace:
-    """Class name -> label id (1-based; 0 is background) in the ``"coarse"``, ``"family"`` or ``"fine"`` space."""
+    """Class name -> label id (1-based; 0 is background) in the ``"coarse"``, ``"family"`` or ``"fine"``
+    space."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -258,7 +261,8 @@ def _collect(
 
 
 def _steps(steps: int, desc: str) -> Any:
-    """``range(steps)`` with a ``tqdm.auto`` bar (off under CI / pytest / ``TQDM_DISABLE``, like the Trainer's)."""
+    """``range(steps)`` with a ``tqdm.auto`` bar (off under CI / pytest / ``TQDM_DISABLE``, like the
+    Trainer's)."""
     from tqdm.auto import tqdm
 
     from .engine import _progress_disabled
@@ -379,10 +383,12 @@ def pretrain_encoders(
     device: str | None = None,
     audio_label_space: str | None = None,
 ) -> dict[str, Any]:
-    """Train both stand-ins into ``out_dir`` (``visual.pt``, ``audio.pt``, ``standins.json``); return the report.
+    """Train both stand-ins into ``out_dir`` (``visual.pt``, ``audio.pt``, ``standins.json``); return the
+    report.
 
-    ``label_space`` (default ``profile.train.pretrain_label_space``) is the visual stand-in's, ``audio_label_space``
-    (default ``profile.train.pretrain_audio_label_space``, falling back to ``label_space``) the audio one's.
+    ``label_space`` (default ``profile.train.pretrain_label_space``) is the visual stand-in's,
+    ``audio_label_space`` (default ``profile.train.pretrain_audio_label_space``, falling back to
+    ``label_space``) the audio one's.
     """
     from .datasets import ensure_dataset
 
