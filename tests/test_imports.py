@@ -117,7 +117,7 @@ def sys_path_edits(source: str) -> list[int]:
             target = next((t for t in targets if ast.unparse(t) == "sys.path"), None)
         if target is not None and ast.unparse(target) == "sys.path":
             lines.append(node.lineno)
-    return lines
+    return sorted(lines)
 
 
 def test_no_file_edits_sys_path():
