@@ -39,10 +39,25 @@ __all__ = [
     "profile_name",
     "resolve_profile",
     "parse_overrides",
+    "later_field",
 ]
 
 PROFILE_ENV = "STEPSTONES_PROFILE"
 DEFAULT_PROFILE = "classroom"
+
+
+_LATER = "later_field"  # the field metadata flag of later_field
+
+
+def later_field(default: Any) -> Any:
+    """Declare a config field added after runs were cached, with the value at which it changes nothing.
+
+    The cache-key policy in one place: while the field holds ``default`` it is left out of every run's
+    key (:meth:`Profile.key_dict`), so the runs cached before it existed stay valid; set to anything else, it
+    enters the key and the run is rebuilt. A field that changes what is computed is declared plainly
+    (``x: int = 3``): it enters every key, and runs cached without it are rebuilt, which is right for it.
+    """
+    return field(default=default, metadata={_LATER: True})
 
 
 @dataclass
@@ -118,10 +133,9 @@ class ModelConfig:
     freeze_backbone: bool = False
     adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
     backbone_img_size: int | None = None  # timm Swin input side (None: the model's default, 384)
-    backbone_kwargs: dict[str, Any] | None = (
-        None  # more timm.create_model arguments (a converted small Swin's
-    )
-    # embed_dim / depths / num_heads / window_size; stepstones_lite.model.official); None: the model's own
+    # more timm.create_model arguments (a converted small Swin's embed_dim / depths / num_heads / window_size;
+    # stepstones_lite.model.official); None: the model's own
+    backbone_kwargs: dict[str, Any] | None = later_field(None)
     # audio encoder
     audio_encoder: str = "lite_cnn"  # "lite_cnn" (trainable/pretrained stand-in), "vggish", or "precomputed"
     # (the model takes [N, audio_dim] embeddings, as the official code feeds towhee VGGish vectors)
@@ -144,10 +158,9 @@ class ModelConfig:
     # official code's avs_adapt MLPs (D -> D/4 -> D, ReLU, not residual) on the output projection of every
     # deformable-attention block and decoder self-attention (docs/paper_and_code.md §1.4-1.5): None = none
     # (ours); "replace" = instead of it (official avs/, stage 1); "after" = after it (official avss/, stage 2)
-    avs_adapt: str | None = None
-    norm_groups: int | None = (
-        None  # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
-    )
+    avs_adapt: str | None = later_field(None)
+    # msdeform GroupNorm groups (None: >= 2 channels a group; HF Mask2Former: 32)
+    norm_groups: int | None = later_field(None)
     query_mode: str = "aaqg"  # "aaqg" (Eq. 1) | "repeat_audio" | "none"
     query_init_std: float = (
         0.02  # init std of Q_obj and P_audio (nn.Embedding default 1 drowns the audio term)
@@ -190,17 +203,16 @@ class TrainConfig:
     pretrain_label_space: str = (
         "coarse"  # "coarse" super-classes (paper-like mismatch) | "fine" (exact classes)
     )
-    pretrain_audio_label_space: str | None = (
-        None  # the audio stand-in's own space (None: pretrain_label_space),
-    )
-    # also "family" (sound families: the sound says which family, vision which member; train/pretrain.py)
+    # the audio stand-in's own space (None: pretrain_label_space), also "family" (sound families: the sound
+    # says which family, vision which member; train/pretrain.py)
+    pretrain_audio_label_space: str | None = later_field(None)
     stage1_steps: int = 1500
     stage2_steps: int = 1500
     # the prior stage 2 trains with: "gt" (paper §3.2 teacher forcing: ground-truth binary masks); DEVIATIONS,
     # not in the paper: "stage1" (the stage-1 model's predictions on the train split, so training sees the
     # prior's errors: marked silent distractors, missed objects) or "mixed" (per training clip, stage-1
     # prediction or GT, even odds)
-    stage2_train_prior: str = "gt"
+    stage2_train_prior: str = later_field("gt")
     eval_every: int = 250
     amp: bool = True  # autocast on CUDA only (bf16 where supported, else fp16 + GradScaler)
     compile: bool = False
@@ -258,8 +270,9 @@ class Profile:
     def key_dict(self) -> dict[str, Any]:
         """``to_dict()`` for cache keys: fields added later are left out while at their neutral value.
 
-        A field added with a default that keeps the earlier behaviour (``KEY_NEUTRAL``) would otherwise change
-        every cached run's key, so runs that are still valid would be rebuilt; once set, it enters the key.
+        A field added with a default that keeps the earlier behaviour (declared with :func:`later_field`,
+        collected in ``KEY_NEUTRAL``) would otherwise change every cached run's key, so runs that are still
+        valid would be rebuilt; once set, it enters the key.
         """
         payload = self.to_dict()
         # the generator's knobs are not part of a run's key: every run key also holds the dataset root, whose
@@ -287,13 +300,13 @@ class Profile:
         return cls.from_dict(json.loads(text))
 
 
-# fields added after runs were cached, with the value at which they change nothing (see Profile.key_dict)
+# the fields declared with later_field, with the value at which they change nothing (see Profile.key_dict);
+# derived from the declarations, never edited by hand
 KEY_NEUTRAL: dict[tuple[str, str], Any] = {
-    ("train", "pretrain_audio_label_space"): None,
-    ("model", "backbone_kwargs"): None,
-    ("model", "avs_adapt"): None,
-    ("model", "norm_groups"): None,
-    ("train", "stage2_train_prior"): "gt",
+    (section, f.name): f.default
+    for section, sec_cls in _SECTIONS.items()
+    for f in dataclasses.fields(sec_cls)
+    if f.metadata.get(_LATER)
 }
 
 

@@ -117,6 +117,31 @@ def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
     assert base.replace(train__stage1_steps=7).key_dict() != key  # every other field stays in the key
 
 
+def test_later_fields_are_declared_at_the_field():
+    """KEY_NEUTRAL is read off the declarations (config.later_field), not kept by hand: these five fields were
+    added after runs were cached; dropping later_field from one would rebuild every cached run."""
+    import dataclasses
+
+    from stepstones_lite.config import KEY_NEUTRAL, ModelConfig, TrainConfig, later_field
+
+    assert KEY_NEUTRAL == {
+        ("model", "backbone_kwargs"): None,
+        ("model", "avs_adapt"): None,
+        ("model", "norm_groups"): None,
+        ("train", "pretrain_audio_label_space"): None,
+        ("train", "stage2_train_prior"): "gt",
+    }
+    plain = {f.name for f in dataclasses.fields(ModelConfig) + dataclasses.fields(TrainConfig)}
+    assert "stage1_steps" in plain and ("train", "stage1_steps") not in KEY_NEUTRAL
+
+    @dataclasses.dataclass
+    class Later:
+        new_switch: bool = later_field(False)
+
+    (f,) = dataclasses.fields(Later)
+    assert Later().new_switch is False and f.metadata.get("later_field") is True
+
+
 def test_generator_knobs_nest_under_data_and_are_overrides():
     """One config tree: the synthetic generator's knobs are data.synth, reached as data__synth__<knob>."""
     from stepstones_lite.config import Profile, parse_overrides
