@@ -118,3 +118,31 @@ def test_avss_scores_prefers_the_benchmark_miou_and_tolerates_old_evaluations():
     assert avss_scores(_avss(0.4, 0.6))["avss_miou"] == 0.4
     old = avss_scores({"miou": 0.3, "binary_miou": 0.5})  # before the mechanism keys existed
     assert old == {"avss_miou": 0.3, "binary_miou": 0.5, "split_loss": None, "pooled_binary_miou": None}
+
+
+def test_every_avss_record_gets_its_delta_loc_by_hand():
+    """reproduce.add_delta_loc: each AVSS arm against the end-to-end run it is compared with."""
+    from stepstones_lite.study.reproduce import add_delta_loc
+
+    rec = {
+        "two_stage": {"binary_miou": 0.66},
+        "two_stage_matching_stage1": {"binary_miou": 0.67, "stage1_miou": 0.75},
+        "end_to_end": {"binary_miou": 0.64},
+        "end_to_end_equal_compute": {"binary_miou": 0.69},
+        "tpavi_end_to_end": {"binary_miou": 0.30},
+        "tpavi_two_stage": {"binary_miou": 0.60, "stage1_miou": 0.70},
+        "queries_none": {"stage1_miou": 0.5},  # a stage-1 record: no Δloc
+    }
+    add_delta_loc(rec, 0.70)
+    got = {k: round(v["delta_loc"], 6) for k, v in rec.items() if "delta_loc" in v}
+    assert got == {
+        "two_stage": 0.06,  # 0.70 - 0.64
+        "two_stage_matching_stage1": 0.11,  # its own stage 1: 0.75 - 0.64
+        "end_to_end": 0.06,
+        "end_to_end_equal_compute": 0.01,  # its own localisation: 0.70 - 0.69
+        "tpavi_end_to_end": 0.40,  # 0.70 - 0.30
+        "tpavi_two_stage": 0.40,
+    }
+    partial = {"two_stage": {"binary_miou": 0.66}}  # no end-to-end run among the arms: nothing to compare
+    add_delta_loc(partial, 0.70)
+    assert "delta_loc" not in partial["two_stage"]

@@ -132,17 +132,24 @@ def _avss(metrics: dict[str, float], prefix: str = "avss") -> dict[str, float]:
 
 def add_delta_loc(records: dict[str, dict[str, Any]], stage1_miou: float) -> None:
     """Δloc = stage-1 binary mIoU − end-to-end collapsed binary mIoU of one seed, written as ``delta_loc``
-    into the ``end_to_end`` record and every stage-2 record (with the arm's own stage 1 where it has one, e.g.
-    the class-matching arm); nothing without an end-to-end run. The paper's Fig. 4 mechanism: the larger Δloc,
-    the more a stage-1 prior can give stage 2."""
+    into every AVSS record (those with a ``binary_miou``), each against the end-to-end run it is compared
+    with: ``end_to_end`` for itself and every stage-2 record; its own run for ``end_to_end_equal_compute``;
+    ``tpavi_end_to_end`` for both TPAVI-style arms. The stage-1 term is the arm's own stage 1 where it has one
+    (e.g. the class-matching arm), else ``stage1_miou``; an arm whose end-to-end run is missing gets none. The
+    paper's Fig. 4 mechanism: the larger Δloc, the more a stage-1 prior can give stage 2."""
     e2e = records.get("end_to_end", {}).get("binary_miou")
-    if e2e is None:
-        return
+    tpavi = records.get("tpavi_end_to_end", {}).get("binary_miou")
     for name, rec in records.items():
-        if "binary_miou" in rec and not name.startswith("tpavi") and name != "end_to_end_equal_compute":
-            rec["delta_loc"] = (
-                rec.get("stage1_miou", stage1_miou) - e2e
-            )  # an arm's own stage 1 where it has one
+        if "binary_miou" not in rec:
+            continue  # a stage-1 record
+        if name.startswith("tpavi"):
+            ref = tpavi
+        elif name == "end_to_end_equal_compute":
+            ref = rec["binary_miou"]
+        else:
+            ref = e2e
+        if ref is not None:
+            rec["delta_loc"] = rec.get("stage1_miou", stage1_miou) - ref
 
 
 def stage1_metrics(metrics: dict[str, float]) -> dict[str, float]:
