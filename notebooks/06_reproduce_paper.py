@@ -241,11 +241,11 @@ if study is not None:
 # every seed clears the build-to-build range in the same direction (the next cell checks that).
 
 # %% [markdown]
-# How to read them: one configuration built twice does not give the same number. Built six times (same
-# settings, seed 0), it spans a few hundredths of AVSS mIoU (`stepstones study noise`; the next cell prints
-# the measured range). So a difference counts only if
+# How to read them: one configuration built twice does not give the same number. Built several times (same
+# settings, seed 0, on two machines and two thread counts), it spans a few hundredths of AVSS mIoU
+# (`stepstones study noise`; the next cell prints the measured range). So a difference counts only if
 # **every seed** clears that build-to-build range in the same direction; a mean difference inside the range is
-# a **tie**; anything else is within the seed spread. The next cell applies that rule to each claim (per-seed
+# a **tie**; anything else is **mixed**. The next cell applies that rule to each claim (per-seed
 # differences of the committed records, so it says the same whenever the study is rerun and committed):
 #
 # - **the headline** (two-stage 48.5 vs 41.8 with no prior module, Tab. 1 and Supp. Tab. E3; Tab. 3's 37.1 is
@@ -260,11 +260,11 @@ if study is not None:
 #   front of the *same* stage-2 model.
 #
 # (`stage2_no_prior_modules` is the stage-2 model with all three prior modules off: the same model and
-# schedule as `end_to_end`, i.e. a second build of it. Its seed-0 value differs from `end_to_end`'s by about
-# the build-to-build range: that is where the range comes from.)
+# schedule as `end_to_end`, i.e. a second build of it. Its seed-0 value differs from `end_to_end`'s by a few
+# hundredths: that is where the range comes from.)
 
 # %%
-noise = build_noise_range()  # max - min AVSS mIoU over six builds of one configuration
+noise = build_noise_range()  # max - min AVSS mIoU over every build of one configuration
 print(f"build-to-build range: {noise:.3f} AVSS mIoU")
 
 
@@ -370,7 +370,8 @@ if study is not None:
 
 # %% [markdown]
 # **What you should see:** the points rising from left to right; the AAVS runs bunched near Δloc 0, where the
-# gap is a tie, and the TPAVI-style baseline far to the right, where the prior pays on every seed.
+# gap is a tie, and the TPAVI-style baseline far to the right, where the prior's gain is positive on every
+# seed.
 
 # %% [markdown]
 # ## 2. A live rerun of the key comparison (one seed)

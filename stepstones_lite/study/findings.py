@@ -16,9 +16,12 @@ from typing import Any
 
 from ..utils import project_root
 
-__all__ = ["map_points", "map_summary", "regime_of", "MAP_FILE"]
+__all__ = ["map_points", "map_summary", "regime_of", "MAP_FILE", "EARLIER_BUILD"]
 
 MAP_FILE = "mechanism_map.json"
+# The committed study's earlier build (the same command, commit d1f5f0e, on an Intel Xeon with 1 thread), kept
+# beside the current one: the whole study built twice (``stepstones study noise`` compares them).
+EARLIER_BUILD = "reproduce_classroom_build_xeon.json"
 
 
 def regime_of(overrides: dict[str, Any] | None) -> str:
@@ -42,8 +45,10 @@ def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
     val where recorded); the TPAVI-style baseline's seeds are marked ``tpavi``."""
     results = Path(results) if results is not None else project_root() / "results"
     points: list[dict[str, Any]] = []
-    study = _load(results, "reproduce_classroom.json")
-    if study is not None:
+    for name in ("reproduce_classroom.json", EARLIER_BUILD):  # the study, then its earlier build
+        study = _load(results, name)
+        if study is None:
+            continue
         arms = study["arms"]
         end = {r["seed"]: r for r in arms["end_to_end"]["per_seed"]}
         tpavi = {r["seed"]: r for r in arms.get("tpavi_end_to_end", {}).get("per_seed", [])}
@@ -52,7 +57,7 @@ def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
             if e is not None:
                 points.append(
                     {
-                        "source": "reproduce_classroom.json: two_stage - end_to_end",
+                        "source": f"{name}: two_stage - end_to_end",
                         "seed": r["seed"],
                         "regime": regime_of({}),
                         "tpavi": False,
@@ -66,7 +71,7 @@ def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
             if e is not None:
                 points.append(
                     {
-                        "source": "reproduce_classroom.json: tpavi_two_stage - tpavi_end_to_end",
+                        "source": f"{name}: tpavi_two_stage - tpavi_end_to_end",
                         "seed": r["seed"],
                         "regime": "TPAVI-style baseline",
                         "tpavi": True,
@@ -137,8 +142,9 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     mean = sum(gaps) / len(gaps)
     points = map_points(results)
     fit = map_summary(points)["aavs"]
-    chosen = [p["delta_loc"] for p in points if p["source"].startswith("reproduce") and not p["tpavi"]]
-    tpavi = [p for p in points if p["tpavi"]]
+    this = [p for p in points if p["source"].startswith("reproduce_classroom.json")]  # this build's seeds
+    chosen = [p["delta_loc"] for p in this if not p["tpavi"]]
+    tpavi = [p for p in this if p["tpavi"]]
     why = ""
     tests = (_load(results, "mechanism_classroom.json") or {}).get("tests", {})
     if tests.get("T2"):  # the split loss, measured on T2's seed-0 runs
@@ -159,6 +165,20 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
             f"{last['test']['end_to_end_split_loss']:.0%} and the gap becomes {last['test']['gap']:+.3f} "
             f"on test ({last['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
         )
+    deaf = ""  # a stage 1 that scores the same with its test audio muted ignores the sound
+    end = {r["seed"]: r["binary_miou"] for r in a["end_to_end"]["per_seed"]}
+    muted = {r["seed"]: r["stage1_miou"] for r in a.get("stage1_muted_test", {}).get("per_seed", [])}
+    for r, gap in zip(a["two_stage"]["per_seed"], gaps, strict=True):
+        if r["seed"] in muted and abs(muted[r["seed"]] - r["stage1_miou"]) < 0.01:
+            deaf += (
+                f" Seed {r['seed']}'s stage 1 scores {muted[r['seed']]:.3f} with its test audio muted,"
+                f" as much as with it: it ignores the sound; it localises worse than end-to-end (Δloc "
+                f"{r['stage1_miou'] - end[r['seed']]:+.3f}) and its two-stage gap is {gap:+.3f}."
+            )
+    tp_gaps = per_seed_diff(study, "tpavi_two_stage", "tpavi_end_to_end") if tpavi else []
+    tp_call = (
+        f" ({', '.join(f'{d:+.3f}' for d in tp_gaps)}: {CALL_WORDS[call(tp_gaps, noise)]})" if tp_gaps else ""
+    )
     return [
         f"The paper: two-stage {two} vs {e2e} AVSS mIoU in one recipe (no module reading the prior, "
         f"Supp. Tab. E3), a +{two - e2e:.1f}-point (+{(two - e2e) / e2e:.0%}) effect of the prior; Tab. 3's "
@@ -166,7 +186,8 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
         f"effect would be about +{(two - e2e) / e2e * ours_e2e:.3f}.",
         f"Here, over {len(gaps)} seeds, two-stage minus end-to-end is {mean:+.3f} under the paper's "
         f"protocol: {CALL_WORDS[call(gaps, noise)]} (±{noise:.3f}); with equal compute end-to-end gets stage "
-        f"1's steps too and the difference is {sum(eq) / len(eq):+.3f}: {CALL_WORDS[call(eq, noise)]}.",
+        f"1's steps too and the difference is {sum(eq) / len(eq):+.3f}: {CALL_WORDS[call(eq, noise)]}."
+        + deaf,
         f"The prior has headroom: with the ground-truth prior the same stage 2 scores "
         f"{a['oracle_prior']['mean']['avss_miou']:.3f}, against {a['two_stage']['mean']['avss_miou']:.3f} "
         f"with the stage-1 prior.",
@@ -175,6 +196,7 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
         f"end-to-end localises nearly as well as stage 1 (Δloc {sum(chosen) / len(chosen):+.3f}), so the "
         f"mask has little to add.{why} The TPAVI-style baseline, which localises far worse "
         f"(Δloc {min(p['delta_loc'] for p in tpavi):.2f} to "
-        f"{max(p['delta_loc'] for p in tpavi):.2f}), gains on every seed. A +0.05 gap would need Δloc ≈ "
+        f"{max(p['delta_loc'] for p in tpavi):.2f}), gains from the prior on "
+        f"{sum(d > 0 for d in tp_gaps)} of {len(tp_gaps)} seeds{tp_call}. A +0.05 gap would need Δloc ≈ "
         f"{fit['delta_loc_for_gap_0.05']:.2f}.",
     ]

@@ -235,6 +235,25 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reread_verdicts(path: str | Path, noise: float | None = None) -> bool:
+    """Re-read every committed test's verdict against the current build-to-build range (``noise``; default
+    :func:`.verdicts.build_noise_range`) and rewrite the JSON and its ``.md`` beside it. The records are not
+    touched: a verdict is a view of a record and the range. True if anything changed."""
+    path = Path(path)
+    payload = json.loads(path.read_text())
+    noise = build_noise_range() if noise is None else noise
+    before = json.dumps(payload, sort_keys=True)
+    payload["noise_range"] = noise
+    for name, recs in payload["tests"].items():
+        for rec in recs:
+            rec["verdict"] = _verdict(name, rec, noise)
+    changed = json.dumps(payload, sort_keys=True) != before
+    if changed:
+        atomic_write_json(path, payload)
+        atomic_write_text(path.with_suffix(".md"), markdown(payload))
+    return changed
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="stepstones study mechanism", description=__doc__.splitlines()[0])
     ap.add_argument("--tests", nargs="+", default=list(TESTS), choices=list(TESTS))

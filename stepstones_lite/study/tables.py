@@ -1,10 +1,11 @@
 """Markdown tables of the side studies (regime knobs, stage-1 levers, stage-1 errors), read from their JSON,
 and the README's "What the course reproduces" table, read from the committed study.
 
-Run: ``stepstones study tables`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``
-the block between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between
-``KNOBS_BEGIN`` / ``KNOBS_END`` in ``results/notes.md`` (``tests/test_results.py`` checks that the committed
-files hold exactly what this writes).
+Run: ``stepstones study tables`` -> ``results/{regime_knobs,stage1_levers,stage1_errors}_classroom.md``,
+the mechanism tests' verdicts re-read against the current build-to-build range, the gap map, the block
+between ``README_BEGIN`` / ``README_END`` in ``README.md`` and the regime table between ``KNOBS_BEGIN`` /
+``KNOBS_END`` in ``results/notes.md`` (``tests/test_results.py`` checks that the committed files hold exactly
+what this writes).
 Nothing is typed in: every cell is a number of the JSON the scripts wrote (mean ± std where a row has several
 seeds).
 """
@@ -19,6 +20,7 @@ from ..utils import atomic_write_json, project_root
 from .knobs import KNOBS  # the knobs' order: chosen regime first, the deviation last
 from .reproduce import per_seed_diff
 from .stage1_levers import LEVERS
+from .verdicts import build_noise_range
 
 
 def _ordered(entries: dict, order: dict) -> list[tuple[str, dict]]:
@@ -245,6 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     if knobs.is_file() and KNOBS_BEGIN in notes.read_text():
         changed = _write_block(notes, KNOBS_BEGIN, KNOBS_END, knobs_block(json.loads(knobs.read_text())))
         print("results/notes.md regime table", "rewritten" if changed else "up to date")
+    mechanism = results / "mechanism_classroom.json"
+    if mechanism.is_file():  # its verdicts read against the current build-to-build range
+        from .mechanism import reread_verdicts
+
+        changed = reread_verdicts(mechanism, build_noise_range(results / "build_noise_classroom.json"))
+        print("mechanism verdicts", "re-read against the build-to-build range" if changed else "up to date")
     from .findings import MAP_FILE, map_points, map_summary
 
     points = map_points(

@@ -1,9 +1,10 @@
 """Verdicts that respect noise: a difference inside the measured build-to-build range is a tie.
 
-One configuration built six times (classroom, end-to-end, seed 0: ``stepstones study noise``) spans about 0.03
-AVSS mIoU (``results/build_noise_classroom.json``): two builds of the *same* settings differ by that much. So
-a difference between two arms only counts when every seed clears that range in the same direction; a mean
-inside it is a tie, and anything else is inside the seed spread.
+One configuration built several times (classroom, end-to-end, seed 0, on two machines and two thread counts:
+``stepstones study noise``) spans a few hundredths of AVSS mIoU (``results/build_noise_classroom.json``): two
+builds of the *same* settings differ by that much. So a difference between two arms only counts when every
+seed clears that range in the same direction; a mean inside it is a tie, and anything else is mixed (the mean
+clears the range but not every seed does).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ CALL_WORDS = {
     "higher": "higher on every seed, beyond the build-to-build range",
     "lower": "lower on every seed, beyond the build-to-build range",
     "tie": "a tie: the mean difference is inside the build-to-build range",
-    "spread": "within the seed spread (seeds disagree)",
+    "spread": "mixed: the mean is beyond the build-to-build range, but not every seed is",
 }
 
 
