@@ -132,6 +132,10 @@ class ModelConfig:
     backbone_channels: tuple[int, int, int, int] = (24, 48, 96, 160)  # lite CNN widths at strides 4/8/16/32
     freeze_backbone: bool = False
     adapters: bool = False  # residual bottleneck adapters in a frozen backbone (paper §4.1)
+    # where the lite CNN's adapters sit: "stage" = one after each output stage (ours); "block" = one after
+    # every conv block, as the paper has them in every Swin block (more capacity; Swin: always in-block)
+    adapter_placement: str = later_field("stage")
+    adapter_reduction: int = later_field(4)  # adapter bottleneck d -> d/r -> d (the paper code: 4)
     backbone_img_size: int | None = None  # timm Swin input side (None: the model's default, 384)
     # more timm.create_model arguments (a converted small Swin's embed_dim / depths / num_heads / window_size;
     # stepstones_lite.model.official); None: the model's own

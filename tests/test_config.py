@@ -118,13 +118,15 @@ def test_key_dict_leaves_out_later_fields_at_their_neutral_value():
 
 
 def test_later_fields_are_declared_at_the_field():
-    """KEY_NEUTRAL is read off the declarations (config.later_field), not kept by hand: these five fields were
-    added after runs were cached; dropping later_field from one would rebuild every cached run."""
+    """KEY_NEUTRAL is read off the declarations (config.later_field), not kept by hand: these seven fields
+    were added after runs were cached; dropping later_field from one would rebuild every cached run."""
     import dataclasses
 
     from stepstones_lite.config import KEY_NEUTRAL, ModelConfig, TrainConfig, later_field
 
     assert KEY_NEUTRAL == {
+        ("model", "adapter_placement"): "stage",
+        ("model", "adapter_reduction"): 4,
         ("model", "backbone_kwargs"): None,
         ("model", "avs_adapt"): None,
         ("model", "norm_groups"): None,

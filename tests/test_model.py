@@ -94,6 +94,38 @@ def test_timm_resnet_backbone_with_adapters():
     assert trainable and all(n.startswith("stage_adapters") for n in trainable)
 
 
+def test_lite_cnn_block_adapters_add_capacity_and_start_as_the_identity(tmp_path):
+    """adapter_placement="block": one adapter after every conv block of the lite CNN (8), inserted after the
+    weights are loaded and the body frozen, so the adapters alone train; fresh, they leave the features
+    unchanged; adapter_reduction sets the bottleneck width."""
+    channels = (8, 16, 24, 32)
+    torch.manual_seed(0)
+    plain = build_backbone("lite_cnn", channels, freeze=True)
+    weights = tmp_path / "body.pt"
+    torch.save(plain.body.state_dict(), weights)
+    block = build_backbone(
+        "lite_cnn", channels, str(weights), freeze=True, adapters=True, adapter_placement="block",
+        adapter_reduction=1,
+    )  # fmt: skip
+    stage = build_backbone("lite_cnn", channels, str(weights), freeze=True, adapters=True)
+    assert block.num_block_adapters == 8 and not block.stage_adapters and len(stage.stage_adapters) == 4
+    x = torch.rand(2, 3, 64, 64)
+    plain.eval(), block.eval()
+    for key, value in plain(x).items():
+        torch.testing.assert_close(block(x)[key], value)  # zero-initialised: the identity
+    trainable = {n: p for n, p in block.named_parameters() if p.requires_grad}
+    assert trainable and all(".1.down." in n or ".1.up." in n for n in trainable)
+    assert block.body.stages[3][1][1].down.out_features == 32  # d -> d/1 -> d
+    assert stage.stage_adapters["res5"].down.out_features == 8  # d -> d/4 -> d
+    n_block = sum(p.numel() for p in trainable.values())
+    n_stage = sum(p.numel() for p in stage.parameters() if p.requires_grad)
+    assert n_block > 4 * n_stage  # the knob's point: more adapter capacity
+    with pytest.raises(ValueError, match="placement"):
+        build_backbone("lite_cnn", channels, adapters=True, adapter_placement="everywhere")
+    cfg = resolve_profile("smoke", model__adapter_placement="block").model
+    assert build_model(cfg, num_classes=2).backbone.num_block_adapters == 8  # the config reaches the model
+
+
 def test_bad_inputs_raise_clear_errors():
     model = build_model(resolve_profile("smoke").model, num_classes=2)
     frames, log_mel, _ = _inputs(2, 64)

@@ -182,10 +182,25 @@ class Backbone(nn.Module):
         body: :class:`LiteCNN` or :class:`TimmBackbone`.
         freeze: freeze the body's parameters and keep its BatchNorm in eval mode.
         adapters: add residual bottleneck adapters (trainable even when the body is frozen).
+        placement: where a lite CNN's adapters sit: ``"stage"``, one after each output stage; ``"block"``,
+            one after every conv block, as the paper has them inside every Swin block (more capacity; Swin
+            always gets its in-block placement).
+        reduction: the adapters' bottleneck ``d -> d/reduction -> d`` (the paper code: 4).
     """
 
-    def __init__(self, body: nn.Module, freeze: bool = False, adapters: bool = False) -> None:
+    def __init__(
+        self,
+        body: nn.Module,
+        freeze: bool = False,
+        adapters: bool = False,
+        placement: str = "stage",
+        reduction: int = 4,
+    ) -> None:
         super().__init__()
+        if placement not in ("stage", "block"):
+            raise ValueError(f"adapter placement must be 'stage' or 'block', got {placement!r}")
+        if reduction < 1:
+            raise ValueError(f"adapter reduction must be >= 1, got {reduction}")
         self.body = body
         self.frozen = freeze
         self.feature_channels: dict[str, int] = dict(body.feature_channels)
@@ -194,23 +209,35 @@ class Backbone(nn.Module):
         if freeze:
             for p in body.parameters():
                 p.requires_grad_(False)
-        if adapters:
-            if not self._insert_swin_adapters():
+        if adapters and not self._insert_swin_adapters(reduction):
+            if placement == "block" and isinstance(body, LiteCNN):
+                self._insert_cnn_block_adapters(reduction)
+            else:
                 for key in FEATURE_KEYS:
-                    self.stage_adapters[key] = Adapter(self.feature_channels[key], channels_first=True)
+                    self.stage_adapters[key] = Adapter(self.feature_channels[key], reduction, True)
 
-    def _insert_swin_adapters(self) -> bool:
+    def _insert_swin_adapters(self, reduction: int = 4) -> bool:
         """Official-code placement for Swin: an adapter after ``attn.proj`` and after ``mlp.fc2`` of each
         block."""
         done = 0
         for module in self.body.modules():
             if type(module).__name__ == "SwinTransformerBlock":
                 dim = module.attn.proj.out_features
-                module.attn.proj = nn.Sequential(module.attn.proj, Adapter(dim))
-                module.mlp.fc2 = nn.Sequential(module.mlp.fc2, Adapter(dim))
+                module.attn.proj = nn.Sequential(module.attn.proj, Adapter(dim, reduction))
+                module.mlp.fc2 = nn.Sequential(module.mlp.fc2, Adapter(dim, reduction))
                 done += 2
         self.num_block_adapters = done
         return done > 0
+
+    def _insert_cnn_block_adapters(self, reduction: int) -> None:
+        """The Swin placement carried to the lite CNN: an adapter after every conv block of every stage, so
+        the frozen convolutions that follow read adapted features (inserted after the weights are loaded and
+        the body frozen, so the adapters alone train)."""
+        for stage in self.body.stages:
+            for i, block in enumerate(stage):
+                width = block[0].out_channels  # the block's conv
+                stage[i] = nn.Sequential(block, Adapter(width, reduction, channels_first=True))
+                self.num_block_adapters += 1
 
     def train(self, mode: bool = True) -> "Backbone":
         super().train(mode)
@@ -268,6 +295,8 @@ def build_backbone(
     adapters: bool = False,
     img_size: int | None = None,
     backbone_kwargs: dict | None = None,
+    adapter_placement: str = "stage",
+    adapter_reduction: int = 4,
 ) -> Backbone:
     """Build the visual backbone named in ``ModelConfig.backbone``; weights come from a local file only.
 
@@ -282,4 +311,6 @@ def build_backbone(
     else:
         body = TimmBackbone(name, img_size=img_size, **dict(backbone_kwargs or {}))
     _load_local(body.body if isinstance(body, TimmBackbone) else body, weights, f"backbone {name!r}")
-    return Backbone(body, freeze=freeze, adapters=adapters)
+    return Backbone(
+        body, freeze=freeze, adapters=adapters, placement=adapter_placement, reduction=adapter_reduction
+    )

@@ -36,6 +36,8 @@ def build_model(cfg: ModelConfig, *, num_classes: int, use_prior: bool = False) 
         cfg.freeze_backbone,
         cfg.adapters,
         img_size=cfg.backbone_img_size,
+        adapter_placement=cfg.adapter_placement,
+        adapter_reduction=cfg.adapter_reduction,
         backbone_kwargs=cfg.backbone_kwargs,
     )
     audio = build_audio_encoder(

@@ -168,6 +168,8 @@ def build_tpavi(
         cfg.freeze_backbone,
         cfg.adapters,
         img_size=cfg.backbone_img_size,
+        adapter_placement=cfg.adapter_placement,
+        adapter_reduction=cfg.adapter_reduction,
     )
     audio = build_audio_encoder(
         cfg.audio_encoder, cfg.audio_dim, cfg.hidden_dim, cfg.audio_weights, cfg.freeze_audio

@@ -120,6 +120,19 @@ KNOBS: dict[str, Variant] = declare(
             "names only the family?",
         ),
         Variant(
+            "family audio stand-in, adapters in every block (r = 1)",
+            {
+                "train__pretrain_audio_label_space": "family",
+                "model__adapter_placement": "block",
+                "model__adapter_reduction": 1,
+            },
+            None,
+            "the paper's phase B trains adapters inside every Swin block, so its visual features can learn "
+            "fine classes the frozen backbone does not know; ours had one adapter per output stage. With a "
+            "full-width adapter after every conv block (about 8x the trainable backbone parameters), can "
+            "vision name the member while audio names only the family?",
+        ),
+        Variant(
             "coarse stand-ins (neither encoder knows the classes)",
             dict(COARSE),
             None,
