@@ -4,7 +4,7 @@
 # > The AAVS model piece by piece (attention, masked attention, audio-aware queries), then stage-1 training
 # > on binary "sounding" masks and what the trained model does with and without its audio.
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 19 s, classroom 6 min 4 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 19 s, classroom 5 min 54 s.
 
 # %% [markdown]
 # ## What you will learn

@@ -4,7 +4,7 @@
 # > Turn the stage-1 model's predictions into mask priors, measure how good they are, and break them on
 # > purpose to prepare the prior-quality experiment.
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 9 s, classroom 48 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 9 s, classroom 49 s.
 
 # %% [markdown]
 # ## What you will learn

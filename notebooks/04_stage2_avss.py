@@ -4,7 +4,7 @@
 # > A fresh AAVS model learns *what* is sounding, given the stage-1 mask of *where* (paper §3.2), and is
 # > compared with the same model trained end to end.
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 22 s, classroom 9 min 12 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 22 s, classroom 9 min 36 s.
 
 # %% [markdown]
 # ## What you will learn

@@ -4,7 +4,7 @@
 # > Open the trained stage-2 decoder: per-layer cross-attention of each query over the frames, the
 # > audio-prototype similarity over time, the robust-key maps, and a number for "attention follows the sound".
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 12 s, classroom 25 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 12 s, classroom 26 s.
 
 # %% [markdown]
 # ## What you will learn

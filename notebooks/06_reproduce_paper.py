@@ -3,7 +3,7 @@
 #
 # > What a synthetic benchmark on a laptop can and cannot tell us about Stepping Stones.
 #
-# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 9 s, classroom 34 s.
+# > **Time on 2 CPU cores** (first run, empty artifacts): smoke 9 s, classroom 38 s.
 
 # %% [markdown]
 # ## What you will learn
