@@ -473,7 +473,7 @@ if sidecars:
         name: pd.DataFrame([r for item in clips for r in marked_shares(item, predict(item, muted=muted))])
         for name, muted in (("with audio", False), ("audio muted", True))
     }
-    shares = table["with audio"].join(table["audio muted"][["sounding", "silent"]], rsuffix=" (muted)")
+    shares = table["with audio"].join(table["audio muted"][["sounding", "silent"]].add_suffix(" (muted)"))
     display(shares.round(2))
     for name, t in table.items():
         print(
