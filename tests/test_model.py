@@ -122,6 +122,8 @@ def test_lite_cnn_block_adapters_add_capacity_and_start_as_the_identity(tmp_path
     assert n_block > 4 * n_stage  # the knob's point: more adapter capacity
     with pytest.raises(ValueError, match="placement"):
         build_backbone("lite_cnn", channels, adapters=True, adapter_placement="everywhere")
+    with pytest.raises(ValueError, match="needs the lite CNN or a Swin body, not TimmBackbone"):
+        build_backbone("resnet18", adapters=True, adapter_placement="block")  # not silently per stage
     cfg = resolve_profile("smoke", model__adapter_placement="block").model
     assert build_model(cfg, num_classes=2).backbone.num_block_adapters == 8  # the config reaches the model
 

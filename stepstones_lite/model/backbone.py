@@ -210,7 +210,12 @@ class Backbone(nn.Module):
             for p in body.parameters():
                 p.requires_grad_(False)
         if adapters and not self._insert_swin_adapters(reduction):
-            if placement == "block" and isinstance(body, LiteCNN):
+            if placement == "block":
+                if not isinstance(body, LiteCNN):
+                    raise ValueError(
+                        "adapter placement 'block' needs the lite CNN or a Swin body, not "
+                        f"{type(body).__name__}"
+                    )
                 self._insert_cnn_block_adapters(reduction)
             else:
                 for key in FEATURE_KEYS:

@@ -16,12 +16,14 @@ from typing import Any
 
 from ..utils import project_root
 
-__all__ = ["map_points", "map_summary", "regime_of", "MAP_FILE", "EARLIER_BUILD"]
+__all__ = ["map_points", "map_summary", "regime_of", "MAP_FILE", "STUDY", "EARLIER_BUILD", "STUDY_BUILDS"]
 
 MAP_FILE = "mechanism_map.json"
 # The committed study's earlier build (the same command, commit d1f5f0e, on an Intel Xeon with 1 thread), kept
 # beside the current one: the whole study built twice (``stepstones study noise`` compares them).
+STUDY = "reproduce_classroom.json"
 EARLIER_BUILD = "reproduce_classroom_build_xeon.json"
+STUDY_BUILDS = (STUDY, EARLIER_BUILD)  # the study, then its earlier build
 
 
 def regime_of(overrides: dict[str, Any] | None) -> str:
@@ -45,7 +47,7 @@ def map_points(results: str | Path | None = None) -> list[dict[str, Any]]:
     val where recorded); the TPAVI-style baseline's seeds are marked ``tpavi``."""
     results = Path(results) if results is not None else project_root() / "results"
     points: list[dict[str, Any]] = []
-    for name in ("reproduce_classroom.json", EARLIER_BUILD):  # the study, then its earlier build
+    for name in STUDY_BUILDS:
         study = _load(results, name)
         if study is None:
             continue
@@ -132,7 +134,7 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     from .verdicts import CALL_WORDS, build_noise_range, call
 
     results = Path(results) if results is not None else project_root() / "results"
-    study = json.loads((results / "reproduce_classroom.json").read_text(encoding="utf-8"))
+    study = json.loads((results / STUDY).read_text(encoding="utf-8"))
     a = study["arms"]
     noise = build_noise_range(results / "build_noise_classroom.json")
     gaps = per_seed_diff(study, "two_stage", "end_to_end")
@@ -142,9 +144,10 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
     mean = sum(gaps) / len(gaps)
     points = map_points(results)
     fit = map_summary(points)["aavs"]
-    this = [p for p in points if p["source"].startswith("reproduce_classroom.json")]  # this build's seeds
+    this = [p for p in points if p["source"].startswith(STUDY)]  # this build's seeds
     chosen = [p["delta_loc"] for p in this if not p["tpavi"]]
     tpavi = [p for p in this if p["tpavi"]]
+    delta_loc = {p["seed"]: p["delta_loc"] for p in this if not p["tpavi"]}
     why = ""
     tests = (_load(results, "mechanism_classroom.json") or {}).get("tests", {})
     if tests.get("T2"):  # the split loss, measured on T2's seed-0 runs
@@ -166,16 +169,15 @@ def what_we_found(results: str | Path | None = None) -> list[str]:
             f"on test ({last['val']['gap']:+.3f} on val): what little the mask adds here fades with training."
         )
     deaf = ""  # a stage 1 that scores the same with its test audio muted ignores the sound
-    end = {r["seed"]: r["binary_miou"] for r in a["end_to_end"]["per_seed"]}
     muted = {r["seed"]: r["stage1_miou"] for r in a.get("stage1_muted_test", {}).get("per_seed", [])}
     for r, gap in zip(a["two_stage"]["per_seed"], gaps, strict=True):
         if r["seed"] in muted and abs(muted[r["seed"]] - r["stage1_miou"]) < 0.01:
             deaf += (
                 f" Seed {r['seed']}'s stage 1 scores {muted[r['seed']]:.3f} with its test audio muted,"
                 f" as much as with it: it ignores the sound; it localises worse than end-to-end (Δloc "
-                f"{r['stage1_miou'] - end[r['seed']]:+.3f}) and its two-stage gap is {gap:+.3f}."
+                f"{delta_loc[r['seed']]:+.3f}) and its two-stage gap is {gap:+.3f}."
             )
-    tp_gaps = per_seed_diff(study, "tpavi_two_stage", "tpavi_end_to_end") if tpavi else []
+    tp_gaps = [p["gap_test"] for p in tpavi]  # the TPAVI-style arms' per-seed gaps, as the map has them
     tp_call = (
         f" ({', '.join(f'{d:+.3f}' for d in tp_gaps)}: {CALL_WORDS[call(tp_gaps, noise)]})" if tp_gaps else ""
     )

@@ -29,8 +29,9 @@ from ..artifacts import ensure_artifact, read_marker
 from ..config import resolve_profile
 from ..train import pipeline
 from ..utils import atomic_write_json, atomic_write_text, project_root
-from .findings import EARLIER_BUILD
+from .findings import EARLIER_BUILD, STUDY, STUDY_BUILDS
 from .provenance import command_line, provenance
+from .reproduce import per_seed_diff
 
 SEED = 0
 
@@ -46,7 +47,7 @@ def committed_builds() -> list[dict]:
     knobs = json.loads((results / "regime_knobs_classroom.json").read_text())["knobs"]
     seed0 = lambda recs: next(r for r in recs if r["seed"] == SEED)  # noqa: E731
     builds = []
-    for name in ("reproduce_classroom.json", EARLIER_BUILD):
+    for name in STUDY_BUILDS:
         if not (results / name).is_file():
             continue
         study = json.loads((results / name).read_text())["arms"]
@@ -83,7 +84,7 @@ def study_rebuild(results: str | Path | None = None) -> dict | None:
     results = Path(results) if results is not None else project_root() / "results"
     if not (results / EARLIER_BUILD).is_file():
         return None
-    now = json.loads((results / "reproduce_classroom.json").read_text())["arms"]
+    now = json.loads((results / STUDY).read_text())["arms"]
     before = json.loads((results / EARLIER_BUILD).read_text())["arms"]
     rows = []
     for arm in sorted(set(now) & set(before)):
@@ -110,10 +111,7 @@ def study_rebuild(results: str | Path | None = None) -> dict | None:
             "max_at": f"{sel[-1]['arm']} seed {sel[-1]['seed']}",
         }
     gap = {
-        name: [
-            t["avss_miou"] - e["avss_miou"]
-            for t, e in zip(arms["two_stage"]["per_seed"], arms["end_to_end"]["per_seed"], strict=True)
-        ]
+        name: per_seed_diff({"arms": arms}, "two_stage", "end_to_end")
         for name, arms in (("current", now), ("earlier", before))
     }
     return {"earlier": EARLIER_BUILD, "rows": rows, "groups": groups, "gap_per_seed": gap}
